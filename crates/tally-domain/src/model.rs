@@ -1,0 +1,342 @@
+//! The records Tally keeps, as the API shows them. They serialise to the JSON a client sees, and
+//! (for idempotent requests) to the stored answer that a retry gets back.
+
+use crate::ids::*;
+use crate::money::Currency;
+use crate::points::Points;
+use crate::text::{Email, Locale, Phone, TimeZoneName};
+use crate::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A way to reach a member, for consent and preference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Push,
+    InApp,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [Channel::Email, Channel::Sms, Channel::Push, Channel::InApp];
+    pub const NAMES: &'static [&'static str] = &["email", "sms", "push", "in_app"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Push => "push",
+            Channel::InApp => "in_app",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Channel, String> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == raw).ok_or_else(|| format!("must be one of {}", Channel::NAMES.join(", ")))
+    }
+}
+
+/// Where a purchase happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SalesChannel {
+    Pos,
+    Online,
+    App,
+}
+
+impl SalesChannel {
+    pub const NAMES: &'static [&'static str] = &["pos", "online", "app"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SalesChannel::Pos => "pos",
+            SalesChannel::Online => "online",
+            SalesChannel::App => "app",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<SalesChannel, String> {
+        match raw {
+            "pos" => Ok(SalesChannel::Pos),
+            "online" => Ok(SalesChannel::Online),
+            "app" => Ok(SalesChannel::App),
+            _ => Err(format!("must be one of {}", SalesChannel::NAMES.join(", "))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Active,
+    Suspended,
+    Closed,
+}
+
+impl MemberStatus {
+    pub const NAMES: &'static [&'static str] = &["active", "suspended", "closed"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Suspended => "suspended",
+            MemberStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<MemberStatus, String> {
+        match raw {
+            "active" => Ok(MemberStatus::Active),
+            "suspended" => Ok(MemberStatus::Suspended),
+            "closed" => Ok(MemberStatus::Closed),
+            _ => Err(format!("must be one of {}", MemberStatus::NAMES.join(", "))),
+        }
+    }
+}
+
+/// A consent decision for one channel, with when and where it was given or withdrawn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub channel: Channel,
+    pub granted: bool,
+    pub changed_at: Timestamp,
+    /// Who or what recorded it: `api`, `pos`, `wallet`, `import`, an operator's name.
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    /// 16 digits with a Luhn check digit, for typing at the till.
+    pub number: String,
+    /// Secret shown as a QR code; rotatable without changing the number.
+    pub token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    pub available: Points,
+    pub pending: Points,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: MemberId,
+    pub program_id: ProgramId,
+    pub person_id: PersonId,
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub birthday: Option<jiff::civil::Date>,
+    pub locale: Option<Locale>,
+    pub time_zone: Option<TimeZoneName>,
+    pub preferred_channel: Option<Channel>,
+    pub consents: Vec<Consent>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub tags: Vec<String>,
+    pub status: MemberStatus,
+    pub card: Card,
+    pub balance: Balance,
+    pub enrolled_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub id: LocationId,
+    pub program_id: ProgramId,
+    pub name: String,
+    pub address: Option<String>,
+    /// Micro-degrees, so coordinates stay integers (1e-6° is about 11 cm).
+    pub latitude_micro: i64,
+    pub longitude_micro: i64,
+    pub time_zone: Option<TimeZoneName>,
+    pub active: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reward {
+    pub id: RewardId,
+    pub program_id: ProgramId,
+    pub name: String,
+    pub description: Option<String>,
+    pub cost: Points,
+    /// `None`: unlimited.
+    pub stock_remaining: Option<i64>,
+    pub active_from: Option<Timestamp>,
+    pub active_until: Option<Timestamp>,
+    pub per_member_limit: Option<i64>,
+    pub active: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedemptionStatus {
+    /// Points taken, code not yet used at the till.
+    Issued,
+    /// The cashier has checked and used the code.
+    Consumed,
+    /// Cancelled; points refunded.
+    Cancelled,
+}
+
+impl RedemptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedemptionStatus::Issued => "issued",
+            RedemptionStatus::Consumed => "consumed",
+            RedemptionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<RedemptionStatus> {
+        match raw {
+            "issued" => Some(RedemptionStatus::Issued),
+            "consumed" => Some(RedemptionStatus::Consumed),
+            "cancelled" => Some(RedemptionStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redemption {
+    pub id: RedemptionId,
+    pub program_id: ProgramId,
+    pub member_id: MemberId,
+    pub reward_id: RewardId,
+    pub reward_name: String,
+    pub cost: Points,
+    /// Short code the cashier checks (`R7K-3QF-X9P`).
+    pub code: String,
+    pub status: RedemptionStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseLine {
+    pub sku: String,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub brand: Option<String>,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub returned_quantity: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase {
+    pub id: PurchaseId,
+    pub program_id: ProgramId,
+    pub member_id: MemberId,
+    pub order_id: String,
+    pub total_minor: i64,
+    pub currency: Currency,
+    pub channel: SalesChannel,
+    pub location_id: Option<LocationId>,
+    pub lines: Vec<PurchaseLine>,
+    pub points_earned: Points,
+    pub points_reversed: Points,
+    pub returned_minor: i64,
+    pub occurred_at: Timestamp,
+    pub recorded_at: Timestamp,
+}
+
+/// Why a transfer happened, as member history shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    Earn,
+    Reverse,
+    Redeem,
+    Refund,
+    Adjust,
+    Expire,
+}
+
+impl TransferKind {
+    pub const ALL: [TransferKind; 6] =
+        [TransferKind::Earn, TransferKind::Reverse, TransferKind::Redeem, TransferKind::Refund, TransferKind::Adjust, TransferKind::Expire];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Earn => "earn",
+            TransferKind::Reverse => "reverse",
+            TransferKind::Redeem => "redeem",
+            TransferKind::Refund => "refund",
+            TransferKind::Adjust => "adjust",
+            TransferKind::Expire => "expire",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<TransferKind> {
+        TransferKind::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
+/// One line of a member's history: a transfer seen from the member's account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub transfer_id: TransferId,
+    pub kind: TransferKind,
+    /// Positive: points came in; negative: points went out.
+    pub points: Points,
+    pub balance_after: Points,
+    pub reason: TransferReason,
+    pub occurred_at: Timestamp,
+}
+
+/// Everything a transfer records about why it happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReason {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_id: Option<PurchaseId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_id: Option<ReturnId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redemption_id: Option<RedemptionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reward_id: Option<RewardId>,
+    /// `base` for base earning; a rule id once the rules engine lands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_version: Option<i64>,
+    /// The API key or operator that asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramTotals {
+    pub members: i64,
+    /// Earned minus reversed.
+    pub issued: Points,
+    /// Redeemed minus refunded.
+    pub redeemed: Points,
+    pub expired: Points,
+    /// Net manual adjustments (positive: given to members).
+    pub adjusted: Points,
+    /// Sum of all member balances: the program's liability.
+    pub outstanding: Points,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRecord {
+    pub id: ReturnId,
+    pub purchase_id: PurchaseId,
+    pub order_id: String,
+    pub returned_minor: i64,
+    pub points_reversed: Points,
+    /// Points that could not be taken back under `floor_at_zero`.
+    pub unrecovered_points: Points,
+    pub balance: Balance,
+    pub occurred_at: Timestamp,
+}
