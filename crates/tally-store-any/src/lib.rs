@@ -1,0 +1,123 @@
+//! The one place that links both backends. `AnyDb` is an enum, so everything above it stays
+//! statically dispatched (one `match` per statement, nothing boxed), and the choice is made once
+//! from the URL scheme: `sqlite://…` or `postgres://…`.
+
+pub mod testing;
+
+use tally_store::{Conn, Database, Dialect, Pooled, Row, StoreError, Value};
+use tally_store_postgres::{PgConn, PgDb};
+use tally_store_sqlite::{SqliteConn, SqliteDb};
+
+#[derive(Clone)]
+pub enum AnyDb {
+    Sqlite(SqliteDb),
+    Postgres(PgDb),
+}
+
+impl AnyDb {
+    /// Opens the database a URL names: `sqlite://tally.db`, `postgres://user@host/db`.
+    pub fn connect(url: &str) -> Result<AnyDb, StoreError> {
+        if url.starts_with("sqlite:") {
+            SqliteDb::from_url(url).map(AnyDb::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgDb::from_url(url, None).map(AnyDb::Postgres)
+        } else {
+            Err(StoreError::Other(format!("`{url}`: the database URL must start with sqlite:// or postgres://")))
+        }
+    }
+}
+
+pub enum AnyConn {
+    Sqlite(SqliteConn),
+    Postgres(PgConn),
+}
+
+/// A pooled connection of either backend.
+pub enum AnyPooled {
+    Sqlite(Pooled<SqliteConn>),
+    Postgres(Pooled<PgConn>),
+}
+
+macro_rules! each {
+    ($value:expr, $c:ident => $body:expr) => {
+        match $value {
+            Self::Sqlite($c) => $body,
+            Self::Postgres($c) => $body,
+        }
+    };
+}
+
+impl Conn for AnyConn {
+    fn dialect(&self) -> Dialect {
+        each!(self, c => c.dialect())
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        each!(self, c => c.execute(sql, params).await)
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        each!(self, c => c.query(sql, params).await)
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        each!(self, c => c.batch(sql).await)
+    }
+
+    fn is_broken(&self) -> bool {
+        each!(self, c => c.is_broken())
+    }
+}
+
+impl Conn for AnyPooled {
+    fn dialect(&self) -> Dialect {
+        each!(self, c => c.dialect())
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        each!(self, c => c.execute(sql, params).await)
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        each!(self, c => c.query(sql, params).await)
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        each!(self, c => c.batch(sql).await)
+    }
+
+    fn is_broken(&self) -> bool {
+        each!(self, c => c.is_broken())
+    }
+}
+
+impl Database for AnyDb {
+    type Conn = AnyConn;
+    type Reader = AnyPooled;
+
+    async fn reader(&self) -> Result<AnyPooled, StoreError> {
+        Ok(match self {
+            AnyDb::Sqlite(db) => AnyPooled::Sqlite(db.reader().await?),
+            AnyDb::Postgres(db) => AnyPooled::Postgres(db.reader().await?),
+        })
+    }
+
+    async fn connect_writer(&self) -> Result<AnyConn, StoreError> {
+        Ok(match self {
+            AnyDb::Sqlite(db) => AnyConn::Sqlite(db.connect_writer().await?),
+            AnyDb::Postgres(db) => AnyConn::Postgres(db.connect_writer().await?),
+        })
+    }
+
+    fn writer_count(&self) -> usize {
+        each!(self, db => db.writer_count())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        each!(self, db => db.migrate().await)
+    }
+
+    fn dialect(&self) -> Dialect {
+        each!(self, db => db.dialect())
+    }
+}

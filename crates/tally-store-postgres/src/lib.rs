@@ -1,0 +1,235 @@
+//! PostgreSQL backend, for production and for many `tally` nodes behind a load balancer.
+//!
+//! Transactions run at READ COMMITTED; correctness under concurrency comes from conditional
+//! writes (`… WHERE balance >= $2`), unique constraints and row locks, which several nodes share
+//! through the database. Deadlocks and serialisation failures are reported as retryable and the
+//! batcher retries the whole transaction.
+
+use bytes::BytesMut;
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::str::FromStr;
+use tally_store::{Conn, Database, Dialect, Pool, Pooled, Row, StoreError, Value};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls, Statement};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+const READ_POOL_SIZE: usize = 16;
+const WRITERS: usize = 4;
+/// Any fixed number: the key of the advisory lock that keeps two nodes from migrating at once.
+const MIGRATION_LOCK: i64 = 0x7a11_7a11;
+
+#[derive(Clone)]
+pub struct PgDb {
+    config: tokio_postgres::Config,
+    readers: Pool<PgConn>,
+}
+
+impl PgDb {
+    /// Connects lazily to `postgres://…`. `schema`, when given, becomes the search path: each
+    /// test gets its own schema in one database.
+    pub fn from_url(url: &str, schema: Option<&str>) -> Result<PgDb, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?;
+        if let Some(schema) = schema {
+            config.options(format!("-c search_path={schema}"));
+        }
+        let for_pool = config.clone();
+        let readers = Pool::new(READ_POOL_SIZE, move || {
+            let config = for_pool.clone();
+            async move { PgConn::connect(&config).await }
+        });
+        Ok(PgDb { config, readers })
+    }
+}
+
+pub struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+    broken: bool,
+}
+
+impl PgConn {
+    async fn connect(config: &tokio_postgres::Config) -> Result<PgConn, StoreError> {
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the server goes away; the client then reports
+            // the error on its next use.
+            let _ = connection.await;
+        });
+        Ok(PgConn { client, statements: HashMap::new(), broken: false })
+    }
+
+    async fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).await.map_err(|e| self.map_err(e))?;
+        // Bounded: queries are built from a fixed set of shapes, but a cap keeps it certain.
+        if self.statements.len() >= 512 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    fn map_err(&mut self, e: tokio_postgres::Error) -> StoreError {
+        if e.is_closed() {
+            self.broken = true;
+            return StoreError::Unavailable(e.to_string());
+        }
+        match e.code() {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
+                StoreError::Unique(e.as_db_error().and_then(|d| d.constraint()).unwrap_or_default().to_owned())
+            }
+            Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED => {
+                StoreError::Retryable(e.to_string())
+            }
+            Some(code) if *code == SqlState::ADMIN_SHUTDOWN || *code == SqlState::CANNOT_CONNECT_NOW => {
+                self.broken = true;
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Other(e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()))),
+        }
+    }
+}
+
+/// Binds one of our values to whatever type PostgreSQL inferred for the parameter.
+#[derive(Debug)]
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match (self.0, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(v), &Type::INT8) => v.to_sql(ty, out),
+            (Value::Int(v), &Type::INT4) => i32::try_from(*v)?.to_sql(ty, out),
+            (Value::Int(v), &Type::INT2) => i16::try_from(*v)?.to_sql(ty, out),
+            (Value::Int(v), &Type::BOOL) => (*v != 0).to_sql(ty, out),
+            (Value::Bool(v), &Type::BOOL) => v.to_sql(ty, out),
+            (Value::Text(v), _) => v.as_str().to_sql(ty, out),
+            (v, ty) => Err(format!("cannot bind {v:?} to a parameter of type {ty}").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
+    let decode = |e: tokio_postgres::Error| StoreError::Decode(e.to_string());
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let value = match *column.type_() {
+            Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(decode)?.map(Value::Int),
+            Type::INT4 => row.try_get::<_, Option<i32>>(i).map_err(decode)?.map(|v| Value::Int(i64::from(v))),
+            Type::INT2 => row.try_get::<_, Option<i16>>(i).map_err(decode)?.map(|v| Value::Int(i64::from(v))),
+            Type::BOOL => row.try_get::<_, Option<bool>>(i).map_err(decode)?.map(Value::Bool),
+            Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => row.try_get::<_, Option<String>>(i).map_err(decode)?.map(Value::Text),
+            ref other => return Err(StoreError::Decode(format!("column {} has unsupported type {other}", column.name()))),
+        };
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(Row(values))
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let stmt = self.statement(sql).await?;
+        let params: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let result = self.client.execute(&stmt, &refs).await;
+        result.map_err(|e| self.map_err(e))
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let stmt = self.statement(sql).await?;
+        let params: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let result = self.client.query(&stmt, &refs).await;
+        result.map_err(|e| self.map_err(e))?.iter().map(decode_row).collect()
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        let result = self.client.batch_execute(sql).await;
+        result.map_err(|e| self.map_err(e))
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken || self.client.is_closed()
+    }
+}
+
+impl Database for PgDb {
+    type Conn = PgConn;
+    type Reader = Pooled<PgConn>;
+
+    async fn reader(&self) -> Result<Pooled<PgConn>, StoreError> {
+        self.readers.get().await
+    }
+
+    async fn connect_writer(&self) -> Result<PgConn, StoreError> {
+        PgConn::connect(&self.config).await
+    }
+
+    fn writer_count(&self) -> usize {
+        WRITERS
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = PgConn::connect(&self.config).await?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[Value::Int(MIGRATION_LOCK)]).await?;
+        let result = apply_migrations(&mut conn).await;
+        conn.execute("SELECT pg_advisory_unlock($1)", &[Value::Int(MIGRATION_LOCK)]).await?;
+        result
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+}
+
+async fn apply_migrations(conn: &mut PgConn) -> Result<(), StoreError> {
+    conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        if conn.query_one("SELECT 1 FROM schema_migrations WHERE version = $1", &[Value::Int(*version)]).await?.is_some() {
+            continue;
+        }
+        conn.batch("BEGIN").await?;
+        let applied = match conn.batch(sql).await {
+            Ok(()) => conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[Value::Int(*version)]).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match applied {
+            Ok(()) => conn.batch("COMMIT").await?,
+            Err(e) => {
+                conn.batch("ROLLBACK").await?;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a schema (for a test) and returns a database that uses it.
+pub async fn with_fresh_schema(url: &str, schema: &str) -> Result<PgDb, StoreError> {
+    let admin = PgDb::from_url(url, None)?;
+    let mut conn = admin.connect_writer().await?;
+    conn.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await?;
+    PgDb::from_url(url, Some(schema))
+}
+
+/// Drops a test schema.
+pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+    let admin = PgDb::from_url(url, None)?;
+    let mut conn = admin.connect_writer().await?;
+    conn.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await
+}

@@ -1,0 +1,242 @@
+//! SQLite backend: one file, nothing to install.
+//!
+//! WAL mode lets readers run beside the single writer; `synchronous = FULL` makes every commit
+//! durable (the group-commit batcher in `tally-core` is what makes that affordable). Write
+//! transactions begin `IMMEDIATE`, taking the write lock up front, so concurrent writers queue
+//! on the busy timeout instead of failing to upgrade a read lock.
+//!
+//! rusqlite is synchronous. Statements run in place: on a multi-threaded runtime inside
+//! `block_in_place`, so other tasks move to another worker while SQLite works; the writers run
+//! on their own threads (see `tally-core`'s batcher).
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{ErrorCode, OpenFlags};
+use std::path::{Path, PathBuf};
+use tally_store::{Conn, Database, Dialect, Pool, Pooled, Row, StoreError, Value};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+const READ_POOL_SIZE: usize = 8;
+
+#[derive(Clone)]
+pub struct SqliteDb {
+    path: PathBuf,
+    readers: Pool<SqliteConn>,
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteDb, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        // Open once now so a bad path fails here, with the path in the message.
+        SqliteConn::open(&path)?;
+        let for_pool = path.clone();
+        let readers = Pool::new(READ_POOL_SIZE, move || {
+            let path = for_pool.clone();
+            async move { SqliteConn::open(&path) }
+        });
+        Ok(SqliteDb { path, readers })
+    }
+
+    /// Parses `sqlite://path/to/file.db` or `sqlite:file.db`.
+    pub fn from_url(url: &str) -> Result<SqliteDb, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| StoreError::Other(format!("`{url}` is not a sqlite:// URL")))?;
+        SqliteDb::open(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub struct SqliteConn {
+    conn: rusqlite::Connection,
+    broken: bool,
+}
+
+impl SqliteConn {
+    fn open(path: &Path) -> Result<SqliteConn, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(map_err)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(SqliteConn { conn, broken: false })
+    }
+
+    fn run<T>(&mut self, f: impl FnOnce(&rusqlite::Connection) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
+        let conn = &self.conn;
+        let result = in_place(|| f(conn)).map_err(map_err);
+        if let Err(StoreError::Unavailable(_)) = &result {
+            self.broken = true;
+        }
+        result
+    }
+}
+
+/// Runs blocking work without starving other tasks on a multi-threaded runtime.
+fn in_place<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+struct Param<'a>(&'a Value);
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null => ValueRef::Null,
+            Value::Int(v) => ValueRef::Integer(*v),
+            Value::Bool(v) => ValueRef::Integer(i64::from(*v)),
+            Value::Text(v) => ValueRef::Text(v.as_bytes()),
+        }))
+    }
+}
+
+/// Binds by position. Our SQL writes `$1, $2, …`, which SQLite treats as named parameters
+/// numbered by first appearance; this check makes sure the numbering really matches.
+fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &str, params: &[Value]) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let count = stmt.parameter_count();
+    for i in 1..=count {
+        let expected = format!("${i}");
+        if stmt.parameter_name(i) != Some(expected.as_str()) {
+            return Err(rusqlite::Error::InvalidParameterName(format!("parameter {i} of `{sql}` must be written ${i}")));
+        }
+    }
+    if count != params.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(params.len(), count));
+    }
+    for (i, p) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, Param(p))?;
+    }
+    Ok(stmt)
+}
+
+fn decode_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
+    let mut values = Vec::with_capacity(columns);
+    for i in 0..columns {
+        values.push(match row.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Int(v),
+            ValueRef::Real(v) => Value::Int(v as i64),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(_) => return Err(rusqlite::Error::InvalidColumnType(i, "blob".into(), rusqlite::types::Type::Blob)),
+        });
+    }
+    Ok(Row(values))
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) => match f.code {
+            ErrorCode::ConstraintViolation
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Unique(msg.clone().unwrap_or_default())
+            }
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Retryable(e.to_string()),
+            ErrorCode::CannotOpen | ErrorCode::NotADatabase | ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Other(e.to_string()),
+        },
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        self.run(|conn| prepare(conn, sql, params)?.raw_execute().map(|n| n as u64))
+    }
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.run(|conn| {
+            let mut stmt = prepare(conn, sql, params)?;
+            let columns = stmt.column_count();
+            let mut rows = stmt.raw_query();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(decode_row(row, columns)?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.run(|conn| conn.execute_batch(sql))
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken
+    }
+}
+
+impl Database for SqliteDb {
+    type Conn = SqliteConn;
+    type Reader = Pooled<SqliteConn>;
+
+    async fn reader(&self) -> Result<Pooled<SqliteConn>, StoreError> {
+        self.readers.get().await
+    }
+
+    async fn connect_writer(&self) -> Result<SqliteConn, StoreError> {
+        SqliteConn::open(&self.path)
+    }
+
+    fn writer_count(&self) -> usize {
+        1
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = SqliteConn::open(&self.path)?;
+        conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_us INTEGER NOT NULL)").await?;
+        for (version, sql) in MIGRATIONS {
+            conn.batch("BEGIN IMMEDIATE").await?;
+            let applied = conn.query_one("SELECT 1 FROM schema_migrations WHERE version = $1", &[Value::Int(*version)]).await?.is_some();
+            let result = if applied {
+                Ok(())
+            } else {
+                match conn.batch(sql).await {
+                    Ok(()) => conn
+                        .execute("INSERT INTO schema_migrations (version, applied_at_us) VALUES ($1, $2)", &[
+                            Value::Int(*version),
+                            Value::Int(now_us()),
+                        ])
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            };
+            match result {
+                Ok(()) => conn.batch("COMMIT").await?,
+                Err(e) => {
+                    conn.batch("ROLLBACK").await?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}

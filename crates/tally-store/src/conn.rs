@@ -1,0 +1,64 @@
+//! The narrow interface each backend implements.
+
+use crate::{Row, StoreError, Value};
+use std::future::Future;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Opens a write transaction. SQLite takes the write lock at once (`IMMEDIATE`) so two
+    /// writers never deadlock upgrading a read lock; PostgreSQL relies on conditional writes.
+    pub fn begin_write(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// One database connection. Statements are prepared once per connection and cached.
+pub trait Conn: Send + 'static {
+    fn dialect(&self) -> Dialect;
+
+    /// Runs one statement; returns the number of rows changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Runs one query; returns all rows.
+    fn query(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+
+    /// Runs statements without parameters (transaction control, migrations).
+    fn batch(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether the connection has failed and must not go back to a pool.
+    fn is_broken(&self) -> bool;
+
+    fn query_one(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+        async move { Ok(self.query(sql, params).await?.into_iter().next()) }
+    }
+}
+
+/// A database: hands out pooled connections for reads and fresh ones for the writers.
+pub trait Database: Clone + Send + Sync + 'static {
+    type Conn: Conn;
+    /// A connection on loan from the read pool.
+    type Reader: Conn;
+
+    /// A connection from the read pool (also fine for small writes outside the batcher).
+    fn reader(&self) -> impl Future<Output = Result<Self::Reader, StoreError>> + Send;
+
+    /// A new connection owned by one writer for its whole life.
+    fn connect_writer(&self) -> impl Future<Output = Result<Self::Conn, StoreError>> + Send;
+
+    /// How many writer tasks suit this backend: one for SQLite (one writer at a time anyway),
+    /// a few for PostgreSQL (row locks let them proceed in parallel).
+    fn writer_count(&self) -> usize;
+
+    /// Brings the schema up to date; safe to run on every start and from several nodes.
+    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn dialect(&self) -> Dialect;
+}

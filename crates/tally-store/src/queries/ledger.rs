@@ -1,0 +1,173 @@
+//! Accounts and transfers. Member balances change only together with a transfer, in the same
+//! transaction; spending is a conditional write, so two concurrent redemptions can never both
+//! spend the same points.
+
+use super::{json, page_limit, to_json, to_ts, ts, Page};
+use crate::{Conn, StoreError, Value};
+use tally_domain::ids::{MemberId, ProgramId, TransferId};
+use tally_domain::model::{HistoryEntry, TransferKind, TransferReason};
+use tally_domain::{Points, Timestamp};
+
+/// A transfer about to be written.
+#[derive(Clone, Debug)]
+pub struct NewTransfer<'a> {
+    pub id: TransferId,
+    pub program_id: &'a ProgramId,
+    pub member_id: &'a MemberId,
+    pub kind: TransferKind,
+    pub debit_account_id: &'a str,
+    pub credit_account_id: &'a str,
+    pub amount: Points,
+    /// The member's available balance after this transfer, for history.
+    pub balance_after: Points,
+    pub reason: &'a TransferReason,
+    pub occurred_at: Timestamp,
+    pub recorded_at: Timestamp,
+}
+
+pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<(), StoreError> {
+    assert!(t.amount.is_positive(), "a transfer moves a positive amount");
+    c.execute(
+        "INSERT INTO transfers (id, program_id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after,
+             reason, occurred_at_us, recorded_at_us)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[
+            t.id.as_str().into(),
+            t.program_id.as_str().into(),
+            t.member_id.as_str().into(),
+            t.kind.as_str().into(),
+            t.debit_account_id.into(),
+            t.credit_account_id.into(),
+            t.amount.value().into(),
+            t.balance_after.value().into(),
+            to_json(t.reason),
+            ts(t.occurred_at),
+            ts(t.recorded_at),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds to a member account (a negative `delta` takes away unconditionally, as a return under
+/// the `allow_negative` policy does). Returns the new balance.
+pub async fn change_balance<C: Conn>(c: &mut C, account_id: &str, delta: i64) -> Result<Points, StoreError> {
+    let row = c
+        .query_one("UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND balance IS NOT NULL RETURNING balance", &[
+            account_id.into(),
+            delta.into(),
+        ])
+        .await?
+        .ok_or_else(|| StoreError::Decode(format!("no member account {account_id}")))?;
+    Ok(Points(row.int(0)?))
+}
+
+/// Takes `amount` from a member account only if the balance covers it. `None`: it does not.
+/// This single statement is what keeps 50 concurrent redemptions of the same points honest.
+pub async fn spend_if_covered<C: Conn>(c: &mut C, account_id: &str, amount: Points) -> Result<Option<Points>, StoreError> {
+    let row = c
+        .query_one("UPDATE accounts SET balance = balance - $2 WHERE id = $1 AND balance >= $2 RETURNING balance", &[
+            account_id.into(),
+            amount.value().into(),
+        ])
+        .await?;
+    row.map(|r| Ok(Points(r.int(0)?))).transpose()
+}
+
+pub async fn history<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Page<HistoryEntry>, StoreError> {
+    let limit = page_limit(limit);
+    // Newest first: a cursor walks back in time.
+    let rows = c
+        .query(
+            "SELECT t.seq, t.id, t.kind, t.amount, t.balance_after, t.reason, t.occurred_at_us, t.credit_account_id = a.id
+             FROM transfers t JOIN accounts a ON a.member_id = t.member_id AND a.kind = 'member_available'
+             WHERE t.member_id = $1 AND t.seq < $2
+             ORDER BY t.seq DESC LIMIT $3",
+            &[member.as_str().into(), after_seq.unwrap_or(i64::MAX).into(), (limit + 1).into()],
+        )
+        .await?;
+    let entries = rows
+        .iter()
+        .map(|r| {
+            let kind = TransferKind::parse(&r.text(2)?).ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
+            let amount = r.int(3)?;
+            let credited = r.boolean(7)?;
+            let reason: TransferReason = json(&r.text(5)?)?;
+            Ok((r.int(0)?, HistoryEntry {
+                transfer_id: TransferId::from_trusted(r.text(1)?),
+                kind,
+                points: Points(if credited { amount } else { -amount }),
+                balance_after: Points(r.int(4)?),
+                reason,
+                occurred_at: to_ts(r.int(6)?)?,
+            }))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Page::from_rows(entries, limit))
+}
+
+/// Sum of transfer amounts of one kind in a program.
+pub async fn sum_by_kind<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Vec<(TransferKind, i64, i64)>, StoreError> {
+    // Adjustments are split by direction: credited to a member (given) or debited (taken).
+    let rows = c
+        .query(
+            "SELECT t.kind, CAST(SUM(CASE WHEN a.member_id IS NOT NULL THEN t.amount ELSE 0 END) AS BIGINT),
+                    CAST(SUM(CASE WHEN a.member_id IS NULL THEN t.amount ELSE 0 END) AS BIGINT)
+             FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
+             WHERE t.program_id = $1 GROUP BY t.kind",
+            &[program.as_str().into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let kind = TransferKind::parse(&r.text(0)?).ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
+            Ok((kind, r.opt_int(1)?.unwrap_or(0), r.opt_int(2)?.unwrap_or(0)))
+        })
+        .collect()
+}
+
+/// Sum of all member balances of a program (its outstanding liability).
+pub async fn outstanding<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Points, StoreError> {
+    let row = c
+        .query_one("SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM accounts WHERE program_id = $1 AND member_id IS NOT NULL", &[
+            program.as_str().into(),
+        ])
+        .await?;
+    Ok(Points(row.map_or(Ok(0), |r| r.int(0))?))
+}
+
+/// Every account of a program: (id, cached balance if a member account).
+pub async fn all_accounts<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    c.query("SELECT id, balance FROM accounts WHERE program_id = $1", &[program.as_str().into()])
+        .await?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.opt_int(1)?)))
+        .collect()
+}
+
+/// Every transfer of a program: (debit account, credit account, amount).
+pub async fn all_transfers<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Vec<(String, String, i64)>, StoreError> {
+    c.query("SELECT debit_account_id, credit_account_id, amount FROM transfers WHERE program_id = $1 ORDER BY seq", &[
+        Value::from(program.as_str()),
+    ])
+    .await?
+    .iter()
+    .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
+    .collect()
+}
+
+/// Every transfer of a program for export: seq, id, member, kind, debit, credit, amount,
+/// balance after, reason JSON, occurred at.
+pub async fn export_transfers<C: Conn>(c: &mut C, program: &ProgramId, after_seq: i64, limit: i64) -> Result<Vec<crate::Row>, StoreError> {
+    c.query(
+        "SELECT seq, id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after, reason, occurred_at_us
+         FROM transfers WHERE program_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        &[program.as_str().into(), after_seq.into(), limit.into()],
+    )
+    .await
+}

@@ -1,0 +1,71 @@
+//! Every query Tally runs, grouped by what it is about. Each function takes the connection it
+//! runs on, so the same function serves a read from the pool and a step inside a write batch.
+//!
+//! Tenant isolation is in the queries themselves: every lookup by a public id also matches the
+//! tenant, so another tenant's id finds nothing (and the API answers 404).
+
+pub mod audit;
+pub mod idempotency;
+pub mod keys;
+pub mod ledger;
+pub mod locations;
+pub mod members;
+pub mod programs;
+pub mod purchases;
+pub mod rewards;
+
+use crate::{StoreError, Value};
+use tally_domain::Timestamp;
+
+/// Page sizes are bounded everywhere; a client asking for more gets this many.
+pub const MAX_PAGE: i64 = 200;
+
+pub(crate) fn ts(t: Timestamp) -> Value {
+    Value::Int(t.as_microsecond())
+}
+
+pub(crate) fn opt_ts(t: Option<Timestamp>) -> Value {
+    t.map_or(Value::Null, ts)
+}
+
+pub(crate) fn to_ts(us: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(us).map_err(|e| StoreError::Decode(format!("timestamp {us}: {e}")))
+}
+
+pub(crate) fn to_opt_ts(us: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    us.map(to_ts).transpose()
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Decode(format!("json column: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    Value::Text(serde_json::to_string(value).expect("our types serialise"))
+}
+
+/// `$first, $first+1, …` for an `IN (…)` list of `count` values.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A page of results and the cursor for the next one (absent on the last page).
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
+    pub(crate) fn from_rows(mut rows: Vec<(i64, T)>, limit: i64) -> Page<T> {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|(seq, _)| *seq) } else { None };
+        Page { items: rows.into_iter().map(|(_, item)| item).collect(), next_cursor }
+    }
+}
+
+pub(crate) fn page_limit(requested: Option<i64>) -> i64 {
+    requested.unwrap_or(50).clamp(1, MAX_PAGE)
+}
