@@ -101,22 +101,22 @@ impl rusqlite::ToSql for Param<'_> {
     }
 }
 
-/// Binds by position. Our SQL writes `$1, $2, …`, which SQLite treats as named parameters
-/// numbered by first appearance; this check makes sure the numbering really matches.
+/// Binds our `$1, $2, …` parameters by name. SQLite numbers named parameters by first
+/// appearance, so `$2` may be its parameter 1; reading each name keeps the two apart.
 fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &str, params: &[Value]) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let count = stmt.parameter_count();
-    for i in 1..=count {
-        let expected = format!("${i}");
-        if stmt.parameter_name(i) != Some(expected.as_str()) {
-            return Err(rusqlite::Error::InvalidParameterName(format!("parameter {i} of `{sql}` must be written ${i}")));
-        }
-    }
     if count != params.len() {
         return Err(rusqlite::Error::InvalidParameterCount(params.len(), count));
     }
-    for (i, p) in params.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, Param(p))?;
+    for i in 1..=count {
+        let n: usize = stmt
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse().ok())
+            .filter(|n| (1..=params.len()).contains(n))
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(format!("parameter {i} of `{sql}` must be written $1..${count}")))?;
+        stmt.raw_bind_parameter(i, Param(&params[n - 1]))?;
     }
     Ok(stmt)
 }

@@ -22,7 +22,7 @@ pub async fn find_or_create_person<C: Conn>(
     if email.is_some() || phone.is_some() {
         let found = c
             .query_one(
-                "SELECT id FROM persons WHERE ($1 IS NOT NULL AND email = $1) OR ($2 IS NOT NULL AND phone = $2) ORDER BY email = $1 DESC LIMIT 1",
+                "SELECT id FROM persons WHERE email = $1 OR phone = $2 ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END LIMIT 1",
                 &[email_v.clone(), phone_v.clone()],
             )
             .await?;

@@ -1,0 +1,27 @@
+//! Checks the ledger invariants of a program against the database: every transfer balances,
+//! all accounts sum to zero, and every cached member balance equals the sum of its transfers.
+//! Used by the tests after every step, and available to operators as an audit.
+
+use crate::CoreError;
+use tally_domain::ids::ProgramId;
+use tally_ledger::{check_invariants, CachedAccount, Movement, Violation};
+use tally_store::queries::ledger;
+use tally_store::Conn;
+
+pub async fn check_program<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Result<(), Violation<usize>>, CoreError> {
+    let accounts = ledger::all_accounts(c, program).await?;
+    let transfers = ledger::all_transfers(c, program).await?;
+    // Index accounts so the checker works on small copyable ids.
+    let index: std::collections::HashMap<&str, usize> = accounts.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
+    let cached: Vec<CachedAccount<usize>> = accounts.iter().enumerate().map(|(i, (_, balance))| CachedAccount { id: i, cached_balance: *balance }).collect();
+    let unknown = accounts.len();
+    let movements: Vec<Movement<usize>> = transfers
+        .iter()
+        .map(|(debit, credit, amount)| Movement {
+            debit: index.get(debit.as_str()).copied().unwrap_or(unknown),
+            credit: index.get(credit.as_str()).copied().unwrap_or(unknown),
+            amount: *amount,
+        })
+        .collect();
+    Ok(check_invariants(&cached, &movements))
+}

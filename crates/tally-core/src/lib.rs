@@ -1,0 +1,67 @@
+//! Tally's use cases, generic over the store.
+//!
+//! Writes are [`Command`]s: plain data, applied by the group-commit [`writer`] inside one
+//! database transaction per batch (each command in its own savepoint), so a command can be
+//! retried as a whole when the database reports a transient conflict. Reads go straight to a
+//! pooled connection ([`Tally::read`]).
+//!
+//! A command's answer is JSON: the same bytes are the HTTP body, and the stored answer that an
+//! idempotent retry gets back.
+
+pub mod commands;
+mod error;
+pub mod invariants;
+pub mod reads;
+mod usecases;
+pub mod writer;
+
+pub use commands::{Command, Ctx, IdempotencyKey};
+pub use error::{CoreError, StepError, StepResult};
+
+use std::sync::Arc;
+use tally_domain::Clock;
+use tally_store::Database;
+use writer::WriteQueue;
+
+/// The running engine: a database, a clock, and the writers.
+#[derive(Clone)]
+pub struct Tally<D: Database> {
+    pub db: D,
+    pub clock: Arc<dyn Clock>,
+    writes: WriteQueue,
+}
+
+impl<D: Database> Tally<D> {
+    /// Starts the writers. The database must already be migrated.
+    pub fn start(db: D, clock: Arc<dyn Clock>) -> Tally<D> {
+        let writes = writer::spawn(db.clone(), clock.clone());
+        Tally { db, clock, writes }
+    }
+
+    /// Applies a command through the group-commit writer and returns its JSON answer.
+    pub async fn write(
+        &self,
+        tenant: &tally_domain::ids::TenantId,
+        actor: &str,
+        idempotency: Option<IdempotencyKey>,
+        command: Command,
+    ) -> Result<serde_json::Value, CoreError> {
+        self.writes.submit(tenant.clone(), actor.to_owned(), idempotency, command).await
+    }
+
+    /// Like [`Tally::write`], and decodes the answer into the type the command returns.
+    pub async fn write_as<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &tally_domain::ids::TenantId,
+        actor: &str,
+        command: Command,
+    ) -> Result<T, CoreError> {
+        let value = self.write(tenant, actor, None, command).await?;
+        serde_json::from_value(value).map_err(|e| CoreError::Store(tally_store::StoreError::Decode(e.to_string())))
+    }
+
+    /// A pooled connection for reads.
+    pub async fn read(&self) -> Result<D::Reader, CoreError> {
+        Ok(self.db.reader().await?)
+    }
+}

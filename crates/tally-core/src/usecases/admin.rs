@@ -1,0 +1,92 @@
+//! Tenants, API keys, programs and locations: the set-up a merchant does once.
+
+use super::{load_program, to_json};
+use crate::commands::Ctx;
+use crate::StepResult;
+use serde_json::{json, Value};
+use tally_domain::ids::{ApiKeyId, LocationId, ProgramId, TenantId};
+use tally_domain::inputs::{NewLocation, NewProgram};
+use tally_domain::model::Location;
+use tally_domain::program::Program;
+use tally_domain::DomainError;
+use tally_store::queries::{audit, keys, locations, programs};
+use tally_store::Conn;
+
+pub async fn create_tenant<C: Conn>(c: &mut C, ctx: &Ctx, name: &str) -> StepResult<Value> {
+    if programs::find_tenant(c, name).await?.is_some() {
+        return Err(DomainError::conflict("tenant_exists", format!("a tenant named `{name}` exists")).into());
+    }
+    let tenant = programs::Tenant { id: TenantId::generate(), name: name.to_owned(), created_at: ctx.now };
+    programs::insert_tenant(c, &tenant).await?;
+    Ok(json!({ "id": tenant.id, "name": tenant.name }))
+}
+
+pub async fn create_api_key<C: Conn>(c: &mut C, ctx: &Ctx, name: &str, scope: &str, secret_sha256: &str, prefix: &str) -> StepResult<Value> {
+    let key = keys::ApiKey {
+        id: ApiKeyId::generate(),
+        tenant_id: ctx.tenant.clone(),
+        name: name.to_owned(),
+        prefix: prefix.to_owned(),
+        scope: scope.to_owned(),
+        created_at: ctx.now,
+        revoked_at: None,
+    };
+    keys::insert_key(c, &key, secret_sha256).await?;
+    record(c, ctx, "api_key.created", key.id.as_str(), json!({ "name": name, "scope": scope })).await?;
+    Ok(json!({ "id": key.id, "name": key.name, "scope": key.scope, "prefix": key.prefix }))
+}
+
+pub async fn revoke_api_key<C: Conn>(c: &mut C, ctx: &Ctx, id: &ApiKeyId) -> StepResult<Value> {
+    if !keys::revoke_key(c, &ctx.tenant, id, ctx.now).await? {
+        return Err(DomainError::not_found("api key").into());
+    }
+    record(c, ctx, "api_key.revoked", id.as_str(), json!({})).await?;
+    Ok(json!({ "id": id, "revoked": true }))
+}
+
+pub async fn create_program<C: Conn>(c: &mut C, ctx: &Ctx, p: &NewProgram) -> StepResult<Value> {
+    let program = Program {
+        id: ProgramId::generate(),
+        tenant_id: ctx.tenant.clone(),
+        name: p.name.clone(),
+        points_name: p.points_name.clone(),
+        currency: p.currency,
+        time_zone: p.time_zone.clone(),
+        earning: p.earning.clone(),
+        negative_balance: p.negative_balance,
+        created_at: ctx.now,
+    };
+    programs::insert_program(c, &program).await?;
+    record(c, ctx, "program.created", program.id.as_str(), json!({ "name": program.name })).await?;
+    Ok(to_json(&program))
+}
+
+pub async fn create_location<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, l: &NewLocation) -> StepResult<Value> {
+    load_program(c, ctx, program).await?;
+    let location = Location {
+        id: LocationId::generate(),
+        program_id: program.clone(),
+        name: l.name.clone(),
+        address: l.address.clone(),
+        latitude_micro: l.latitude_micro,
+        longitude_micro: l.longitude_micro,
+        time_zone: l.time_zone.clone(),
+        active: true,
+        created_at: ctx.now,
+    };
+    locations::insert_location(c, &ctx.tenant, &location).await?;
+    Ok(to_json(&location))
+}
+
+/// Writes an audit-log entry for the request's actor.
+pub(crate) async fn record<C: Conn>(c: &mut C, ctx: &Ctx, action: &str, entity_id: &str, detail: Value) -> StepResult<()> {
+    audit::record(c, &ctx.tenant, &audit::AuditEntry {
+        actor: ctx.actor.clone(),
+        action: action.to_owned(),
+        entity_id: entity_id.to_owned(),
+        detail,
+        at: ctx.now,
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! The reward catalog and redemptions.
+//!
+//! A redemption takes points (a conditional write on the balance), one unit of stock
+//! (conditional on stock left) and one of the member's claims (conditional on the limit), all
+//! in one transaction: if any is refused, none happened.
+
+use super::{load_member, load_program, post, require_active, resolve_member, to_json, Guard, Posting};
+use crate::commands::{Ctx, RewardPatch};
+use crate::usecases::admin::record;
+use crate::StepResult;
+use rand::Rng;
+use serde_json::{json, Value};
+use tally_domain::ids::{ProgramId, RedemptionId, RewardId};
+use tally_domain::inputs::{NewReward, RedeemRequest};
+use tally_domain::model::{Redemption, RedemptionStatus, Reward, TransferKind, TransferReason};
+use tally_domain::{DomainError, Points};
+use tally_store::queries::rewards;
+use tally_store::Conn;
+
+pub async fn create<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &NewReward) -> StepResult<Value> {
+    load_program(c, ctx, program).await?;
+    let reward = Reward {
+        id: RewardId::generate(),
+        program_id: program.clone(),
+        name: r.name.clone(),
+        description: r.description.clone(),
+        cost: r.cost,
+        stock_remaining: r.stock,
+        active_from: r.active_from,
+        active_until: r.active_until,
+        per_member_limit: r.per_member_limit,
+        active: true,
+        created_at: ctx.now,
+    };
+    rewards::insert_reward(c, &ctx.tenant, &reward).await?;
+    record(c, ctx, "reward.created", reward.id.as_str(), json!({ "name": reward.name, "cost": reward.cost })).await?;
+    Ok(to_json(&reward))
+}
+
+pub async fn update<C: Conn>(c: &mut C, ctx: &Ctx, id: &RewardId, patch: &RewardPatch) -> StepResult<Value> {
+    let mut reward = rewards::get_reward(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("reward"))?;
+    if let Some(name) = &patch.name {
+        reward.name = name.clone();
+    }
+    if let Some(description) = &patch.description {
+        reward.description = description.clone();
+    }
+    if let Some(cost) = patch.cost {
+        reward.cost = cost;
+    }
+    if let Some(stock) = patch.stock {
+        reward.stock_remaining = stock;
+    }
+    if let Some(limit) = patch.per_member_limit {
+        reward.per_member_limit = limit;
+    }
+    if let Some(active) = patch.active {
+        reward.active = active;
+    }
+    rewards::update_reward(c, &reward).await?;
+    record(c, ctx, "reward.updated", reward.id.as_str(), json!({ "name": reward.name, "active": reward.active })).await?;
+    Ok(to_json(&reward))
+}
+
+/// Characters that cannot be mistaken for each other when read aloud or typed (no 0/O, 1/I/L).
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// `R7K-3QF-X9P`: 9 characters, about 44 bits; unique per program (a clash is retried).
+fn new_redemption_code() -> String {
+    let mut rng = rand::rng();
+    let chars: Vec<char> = (0..9).map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())])).collect();
+    chars.chunks(3).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+pub async fn redeem<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &RedeemRequest) -> StepResult<Value> {
+    load_program(c, ctx, program).await?;
+    let member_id = resolve_member(c, ctx, program, &r.member).await?;
+    let reward = rewards::get_reward(c, &ctx.tenant, &r.reward_id)
+        .await?
+        .filter(|x| &x.program_id == program)
+        .ok_or_else(|| DomainError::invalid("/reward_id", "no reward of this program has this id"))?;
+    let member = load_member(c, ctx, &member_id).await?;
+    require_active(&member)?;
+    let in_window = reward.active_from.is_none_or(|from| ctx.now >= from) && reward.active_until.is_none_or(|until| ctx.now < until);
+    if !reward.active || !in_window {
+        return Err(DomainError::refused("reward_not_available", format!("`{}` is not available now", reward.name)).into());
+    }
+    if member.balance.available < reward.cost {
+        return Err(insufficient(reward.cost, member.balance.available));
+    }
+    if let Some(limit) = reward.per_member_limit
+        && !rewards::claim(c, &member_id, &reward.id, limit).await?
+    {
+        return Err(DomainError::refused("limit_reached", format!("a member may redeem `{}` at most {limit} times", reward.name)).into());
+    }
+    if !rewards::take_stock(c, &reward.id).await? {
+        return Err(DomainError::refused("out_of_stock", format!("`{}` is out of stock", reward.name)).into());
+    }
+    let redemption = Redemption {
+        id: RedemptionId::generate(),
+        program_id: program.clone(),
+        member_id: member_id.clone(),
+        reward_id: reward.id.clone(),
+        reward_name: reward.name.clone(),
+        cost: reward.cost,
+        code: new_redemption_code(),
+        status: RedemptionStatus::Issued,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let reason = TransferReason {
+        redemption_id: Some(redemption.id.clone()),
+        reward_id: Some(reward.id.clone()),
+        actor: Some(ctx.actor.clone()),
+        ..TransferReason::default()
+    };
+    let posting = Posting {
+        program,
+        member: &member_id,
+        kind: TransferKind::Redeem,
+        amount: reward.cost,
+        adjustment_positive: false,
+        reason: &reason,
+        occurred_at: ctx.now,
+    };
+    // The read above was only a friendly early answer; this conditional write is the guard.
+    let Some(balance) = post(c, ctx, &posting, Guard::Covered).await? else {
+        return Err(insufficient(reward.cost, member.balance.available));
+    };
+    rewards::insert_redemption(c, &ctx.tenant, &redemption).await?;
+    let mut answer = to_json(&redemption);
+    answer["balance"] = json!({ "available": balance, "pending": member.balance.pending });
+    Ok(answer)
+}
+
+fn insufficient(cost: Points, available: Points) -> crate::StepError {
+    DomainError::refused("insufficient_points", format!("this reward costs {cost} points; the member has {available} available")).into()
+}
+
+pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepResult<Value> {
+    let mut redemption = rewards::get_redemption(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("redemption"))?;
+    if !rewards::change_redemption_status(c, id, RedemptionStatus::Issued, RedemptionStatus::Cancelled, ctx.now).await? {
+        return Err(DomainError::conflict(
+            "redemption_not_cancellable",
+            format!("the redemption is {} and can no longer be cancelled", redemption.status.as_str()),
+        )
+        .into());
+    }
+    let reason = TransferReason {
+        redemption_id: Some(redemption.id.clone()),
+        reward_id: Some(redemption.reward_id.clone()),
+        actor: Some(ctx.actor.clone()),
+        ..TransferReason::default()
+    };
+    let posting = Posting {
+        program: &redemption.program_id,
+        member: &redemption.member_id,
+        kind: TransferKind::Refund,
+        amount: redemption.cost,
+        adjustment_positive: false,
+        reason: &reason,
+        occurred_at: ctx.now,
+    };
+    let balance = post(c, ctx, &posting, Guard::MayGoNegative).await?.expect("credits always post");
+    rewards::return_stock(c, &redemption.reward_id).await?;
+    rewards::unclaim(c, &redemption.member_id, &redemption.reward_id).await?;
+    redemption.status = RedemptionStatus::Cancelled;
+    redemption.updated_at = ctx.now;
+    let mut answer = to_json(&redemption);
+    answer["balance"] = json!({ "available": balance });
+    Ok(answer)
+}
+
+pub async fn consume<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepResult<Value> {
+    let mut redemption = rewards::get_redemption(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("redemption"))?;
+    if !rewards::change_redemption_status(c, id, RedemptionStatus::Issued, RedemptionStatus::Consumed, ctx.now).await? {
+        return Err(DomainError::conflict(
+            "redemption_not_consumable",
+            format!("the redemption is {} and cannot be used again", redemption.status.as_str()),
+        )
+        .into());
+    }
+    redemption.status = RedemptionStatus::Consumed;
+    redemption.updated_at = ctx.now;
+    Ok(to_json(&redemption))
+}

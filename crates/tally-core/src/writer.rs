@@ -1,0 +1,210 @@
+//! The group-commit writer.
+//!
+//! Durable commits are the cost of a write (one fsync each). Requests that arrive while a
+//! transaction is committing queue up; the writer takes all of them (up to [`MAX_BATCH`]) into
+//! the next transaction, each in its own savepoint, commits once, and answers every request with
+//! its own outcome. Under load batches grow by themselves; when idle a lone request commits
+//! alone with no added wait.
+//!
+//! Each writer owns one connection and runs on its own thread (SQLite calls block). SQLite gets
+//! one writer; PostgreSQL a few, which proceed in parallel on different rows.
+//!
+//! Idempotency is handled here, once for every command: the stored outcome of a key is looked up
+//! first, and the new outcome (success or domain error) is written in the same transaction as the
+//! effect.
+
+use crate::commands::{Command, Ctx, IdempotencyKey};
+use crate::{CoreError, StepError};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tally_domain::ids::TenantId;
+use tally_domain::{Clock, DomainError};
+use tally_store::queries::idempotency;
+use tally_store::{Conn, Database, StoreError};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// Most commands in one transaction: bounds the work lost to one retry and the latency of the
+/// last request in a batch.
+pub const MAX_BATCH: usize = 512;
+/// Requests waiting for a writer before new ones are turned away (503): back-pressure instead
+/// of unbounded memory.
+pub const QUEUE_CAPACITY: usize = 16_384;
+const MAX_ATTEMPTS: u32 = 8;
+/// Idempotency keys are honoured for this long.
+pub const IDEMPOTENCY_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+struct Job {
+    tenant: TenantId,
+    actor: String,
+    idempotency: Option<IdempotencyKey>,
+    command: Command,
+    reply: oneshot::Sender<Result<Value, CoreError>>,
+}
+
+#[derive(Clone)]
+pub struct WriteQueue {
+    tx: mpsc::Sender<Job>,
+}
+
+impl WriteQueue {
+    pub async fn submit(
+        &self,
+        tenant: TenantId,
+        actor: String,
+        idempotency: Option<IdempotencyKey>,
+        command: Command,
+    ) -> Result<Value, CoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job { tenant, actor, idempotency, command, reply };
+        self.tx.try_send(job).map_err(|_| CoreError::Unavailable)?;
+        answer.await.map_err(|_| CoreError::Unavailable)?
+    }
+}
+
+pub fn spawn<D: Database>(db: D, clock: Arc<dyn Clock>) -> WriteQueue {
+    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let rx = Arc::new(Mutex::new(rx));
+    for n in 0..db.writer_count() {
+        let (db, clock, rx) = (db.clone(), clock.clone(), rx.clone());
+        std::thread::Builder::new()
+            .name(format!("tally-writer-{n}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a writer runtime");
+                rt.block_on(run_writer(db, clock, rx));
+            })
+            .expect("spawn a writer thread");
+    }
+    WriteQueue { tx }
+}
+
+async fn run_writer<D: Database>(db: D, clock: Arc<dyn Clock>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut conn: Option<D::Conn> = None;
+    loop {
+        let batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        if conn.as_ref().is_none_or(|c| c.is_broken()) {
+            conn = match db.connect_writer().await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "writer cannot connect to the database");
+                    for job in batch {
+                        let _ = job.reply.send(Err(CoreError::Unavailable));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+        }
+        let c = conn.as_mut().expect("connected above");
+        let outcomes = run_batch(c, &batch, clock.as_ref()).await;
+        for (job, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+/// Runs a batch, retrying the whole transaction on transient conflicts.
+async fn run_batch<C: Conn>(c: &mut C, batch: &[Job], clock: &dyn Clock) -> Vec<Result<Value, CoreError>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_batch(c, batch, clock).await {
+            Ok(outcomes) => return outcomes,
+            Err(e) => {
+                let _ = c.batch("ROLLBACK").await;
+                if e.is_retryable() && attempt < MAX_ATTEMPTS {
+                    tracing::debug!(error = %e, attempt, size = batch.len(), "retrying a write batch");
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * rand::random_range(1..5u64))).await;
+                    continue;
+                }
+                tracing::error!(error = %e, attempt, size = batch.len(), "a write batch failed");
+                return batch.iter().map(|_| Err(CoreError::Store(StoreError::Other(e.to_string())))).collect();
+            }
+        }
+    }
+}
+
+async fn try_batch<C: Conn>(c: &mut C, batch: &[Job], clock: &dyn Clock) -> Result<Vec<Result<Value, CoreError>>, StoreError> {
+    let now = clock.now();
+    c.batch(c.dialect().begin_write()).await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        let ctx = Ctx { tenant: job.tenant.clone(), actor: job.actor.clone(), now };
+        c.batch("SAVEPOINT job").await?;
+        match run_job(c, job, &ctx).await {
+            Ok(outcome) => {
+                c.batch("RELEASE SAVEPOINT job").await?;
+                outcomes.push(outcome);
+            }
+            Err(e) if e.is_retryable() || matches!(e, StoreError::Unique(_)) => {
+                // A race with another writer (or node): retry everything; the re-run sees the
+                // winner's row and answers with a replay or a conflict.
+                return Err(StoreError::Retryable(e.to_string()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, command = ?job.command, "a write failed");
+                c.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job").await?;
+                outcomes.push(Err(CoreError::Store(e)));
+            }
+        }
+    }
+    c.batch("COMMIT").await?;
+    Ok(outcomes)
+}
+
+/// The stored form of an outcome, for idempotent replay.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredOutcome {
+    Ok(Value),
+    Err(DomainError),
+}
+
+async fn run_job<C: Conn>(c: &mut C, job: &Job, ctx: &Ctx) -> Result<Result<Value, CoreError>, StoreError> {
+    let cutoff = ctx.now - IDEMPOTENCY_TTL;
+    if let Some(key) = &job.idempotency
+        && let Some((request_sha256, stored)) = idempotency::find(c, &ctx.tenant, &key.key, cutoff).await?
+    {
+        if request_sha256 != key.request_sha256 {
+            return Ok(Err(CoreError::IdempotencyMismatch));
+        }
+        let stored: StoredOutcome = serde_json::from_str(&stored).map_err(|e| StoreError::Decode(e.to_string()))?;
+        return Ok(match stored {
+            StoredOutcome::Ok(v) => Ok(v),
+            StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
+        });
+    }
+    c.batch("SAVEPOINT effect").await?;
+    let outcome = match job.command.apply(c, ctx).await {
+        Ok(value) => {
+            c.batch("RELEASE SAVEPOINT effect").await?;
+            StoredOutcome::Ok(value)
+        }
+        Err(StepError::Domain(e)) => {
+            c.batch("ROLLBACK TO SAVEPOINT effect; RELEASE SAVEPOINT effect").await?;
+            StoredOutcome::Err(e)
+        }
+        Err(StepError::Store(e)) => return Err(e),
+    };
+    if let Some(key) = &job.idempotency {
+        let stored = serde_json::to_string(&outcome).expect("outcomes serialise");
+        if !idempotency::insert(c, &ctx.tenant, &key.key, &key.request_sha256, &stored, ctx.now, cutoff).await? {
+            return Err(StoreError::Retryable("a concurrent request with the same idempotency key won".into()));
+        }
+    }
+    Ok(match outcome {
+        StoredOutcome::Ok(v) => Ok(v),
+        StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
+    })
+}
