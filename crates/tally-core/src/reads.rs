@@ -130,6 +130,13 @@ impl<D: Database> Tally<D> {
         found(programs::find_tenant(&mut self.read().await?, id_or_name).await?, "tenant")
     }
 
+    /// A program's transfers in order, for export; `limit` at a time after `after_seq`.
+    pub async fn ledger_export(&self, tenant: &TenantId, program: &ProgramId, after_seq: i64, limit: i64) -> Result<Vec<ledger::ExportedTransfer>, CoreError> {
+        let mut c = self.read().await?;
+        found(programs::get_program(&mut c, tenant, program).await?, "program")?;
+        Ok(ledger::export_transfers(&mut c, program, after_seq, limit.clamp(1, 10_000)).await?)
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), CoreError> {
         self.read().await?.query("SELECT 1", &[]).await?;

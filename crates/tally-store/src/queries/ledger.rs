@@ -161,13 +161,43 @@ pub async fn all_transfers<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Ve
     .collect()
 }
 
-/// Every transfer of a program for export: seq, id, member, kind, debit, credit, amount,
-/// balance after, reason JSON, occurred at.
-pub async fn export_transfers<C: Conn>(c: &mut C, program: &ProgramId, after_seq: i64, limit: i64) -> Result<Vec<crate::Row>, StoreError> {
+/// A transfer as the ledger export shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExportedTransfer {
+    pub seq: i64,
+    pub id: String,
+    pub member_id: String,
+    pub kind: String,
+    pub debit_account_id: String,
+    pub credit_account_id: String,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub reason: String,
+    pub occurred_at: Timestamp,
+}
+
+/// A program's transfers in order, `limit` at a time after `after_seq`.
+pub async fn export_transfers<C: Conn>(c: &mut C, program: &ProgramId, after_seq: i64, limit: i64) -> Result<Vec<ExportedTransfer>, StoreError> {
     c.query(
         "SELECT seq, id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after, reason, occurred_at_us
          FROM transfers WHERE program_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         &[program.as_str().into(), after_seq.into(), limit.into()],
     )
-    .await
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ExportedTransfer {
+            seq: r.int(0)?,
+            id: r.text(1)?,
+            member_id: r.text(2)?,
+            kind: r.text(3)?,
+            debit_account_id: r.text(4)?,
+            credit_account_id: r.text(5)?,
+            amount: r.int(6)?,
+            balance_after: r.int(7)?,
+            reason: r.text(8)?,
+            occurred_at: to_ts(r.int(9)?)?,
+        })
+    })
+    .collect()
 }

@@ -1,0 +1,112 @@
+//! Configuration: defaults, then `tally.toml` (or the file `--config` names), then `TALLY_*`
+//! environment variables, then command-line flags.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// `sqlite://tally.db` (embedded, the default) or `postgres://user:password@host/db`.
+    pub database_url: String,
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// `pretty` for people, `json` for log collectors.
+    pub log_format: String,
+    /// A tracing filter such as `info` or `tally=debug,info`; `RUST_LOG` overrides it.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            database_url: "sqlite://tally.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            log_format: "pretty".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// The database URL may carry a password: never print it.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact(&self.database_url))
+            .field("listen", &self.listen)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .finish()
+    }
+}
+
+/// `postgres://app:secret@db/tally` → `postgres://app:***@db/tally`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let path = file.unwrap_or(Path::new("tally.toml"));
+        if file.is_some() && !path.exists() {
+            return Err(format!("config file {} does not exist", path.display()));
+        }
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("TALLY_").only(&["database_url", "listen", "log_format", "log_level"]))
+            .extract()
+            .map_err(|e| format!("configuration: {e}"))
+    }
+}
+
+/// What `tally config default` prints.
+pub const DEFAULT_FILE: &str = r#"# Tally configuration (tally.toml).
+# Every key can also be set with an environment variable: TALLY_DATABASE_URL, TALLY_LISTEN, …
+# Precedence: built-in defaults < this file < environment < command-line flags.
+
+# Where the data lives. The embedded default needs nothing installed:
+#   sqlite://tally.db
+# For production and for several API nodes, PostgreSQL:
+#   postgres://tally:password@localhost:5432/tally
+database_url = "sqlite://tally.db"
+
+# Address the HTTP server listens on. Use 0.0.0.0:8080 to accept connections from other hosts.
+listen = "127.0.0.1:8080"
+
+# Log format: "pretty" for people, "json" for log collectors (one JSON object per line,
+# with the request id of every request).
+log_format = "pretty"
+
+# Log filter, e.g. "info", "warn", or "tally=debug,info". RUST_LOG overrides it.
+log_level = "info"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://app:s3cret@db:5432/tally"), "postgres://app:***@db:5432/tally");
+        assert_eq!(redact("sqlite://tally.db"), "sqlite://tally.db");
+        assert!(!format!("{:?}", Config { database_url: "postgres://a:b@c/d".into(), ..Config::default() }).contains(":b@"));
+    }
+
+    #[test]
+    fn the_default_file_parses_to_the_defaults() {
+        let parsed: Config = Figment::from(Toml::string(DEFAULT_FILE)).extract().unwrap();
+        let defaults = Config::default();
+        assert_eq!(parsed.database_url, defaults.database_url);
+        assert_eq!(parsed.listen, defaults.listen);
+    }
+}
