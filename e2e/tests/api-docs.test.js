@@ -1,0 +1,48 @@
+// The interactive API documentation works offline in a real browser: it renders every
+// operation from the served OpenAPI document, and "Try it out" calls the live API with a key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, baseUrl, artifacts, viewports, tally } from './browser.js';
+
+test('the API docs render the operations without any network beyond the server', async () => {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: viewports.desktop });
+    const outside = [];
+    page.on('request', (r) => { if (!r.url().startsWith(baseUrl)) outside.push(r.url()); });
+    await page.goto(`${baseUrl}/api/v1/docs`);
+    await page.getByText('/api/v1/programs/{program}/purchases').first().waitFor({ timeout: 15000 });
+    const operations = await page.locator('.opblock').count();
+    assert.ok(operations >= 25, `expected every operation listed, found ${operations}`);
+    assert.deepEqual(outside, [], 'the docs must not load anything from outside');
+    await page.screenshot({ path: `${artifacts}/api-docs-desktop.png`, fullPage: false });
+    await page.setViewportSize(viewports.phone);
+    await page.screenshot({ path: `${artifacts}/api-docs-phone.png`, fullPage: false });
+  } finally {
+    await browser.close();
+  }
+});
+
+test('try it out: list programs with an API key pasted into Authorize', async () => {
+  const tenant = `e2e-${Date.now()}`;
+  tally('tenants', 'create', tenant);
+  const key = JSON.parse(tally('keys', 'create', '--tenant', tenant, '--scope', 'admin')).secret;
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: viewports.desktop });
+    await page.goto(`${baseUrl}/api/v1/docs`);
+    await page.getByRole('button', { name: /authorize/i }).first().click();
+    await page.locator('.modal-ux input[type=text], .modal-ux input[type=password]').first().fill(key);
+    await page.locator('.modal-ux').getByRole('button', { name: /^authorize$/i }).click();
+    await page.locator('.modal-ux').getByRole('button', { name: /close/i }).click();
+    const listPrograms = page.locator('.opblock-get', { hasText: '/api/v1/programs' }).filter({ hasNotText: '{program}' }).first();
+    await listPrograms.locator('.opblock-summary').click();
+    await listPrograms.getByRole('button', { name: /try it out/i }).click();
+    await listPrograms.getByRole('button', { name: /execute/i }).click();
+    const status = listPrograms.locator('.live-responses-table .response-col_status').first();
+    await status.waitFor({ timeout: 15000 });
+    assert.equal((await status.innerText()).trim(), '200');
+  } finally {
+    await browser.close();
+  }
+});
