@@ -39,8 +39,9 @@ pub enum ImportCommand {
     },
 }
 
-/// Requests in flight at once: enough to keep the writer's batches full.
-const IN_FLIGHT: usize = 4096;
+/// Commands in flight at once: enough to keep the writer's batches full (enrolments are single
+/// commands; purchases go in chunks of `MAX_IMPORT_CHUNK`).
+const IN_FLIGHT: usize = 64;
 const MAX_REPORTED_ERRORS: usize = 50;
 
 pub struct Row {
@@ -231,6 +232,7 @@ pub struct Report {
     pub rows: usize,
     pub enrolled: usize,
     pub recorded: usize,
+    pub already_present: usize,
     pub refused: Vec<String>,
     pub seconds: f64,
 }
@@ -239,9 +241,10 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} rows: {} purchases recorded or already present, {} members enrolled, {} refused, in {:.1} s ({}/s)",
+            "{} rows: {} purchases recorded, {} already present, {} members enrolled, {} refused, in {:.1} s ({}/s)",
             group(self.rows as u64),
             group(self.recorded as u64),
+            group(self.already_present as u64),
             group(self.enrolled as u64),
             self.refused.len(),
             self.seconds,
@@ -286,27 +289,38 @@ pub async fn import(
         }
     }
     let count = rows.len();
-    let commands = rows
-        .into_iter()
-        .map(|r| Command::RecordPurchase {
+    let purchases: Vec<NewPurchase> = rows.into_iter().map(|r| r.purchase).collect();
+    let chunks: Vec<&[NewPurchase]> = purchases.chunks(tally_core::MAX_IMPORT_CHUNK).collect();
+    let commands = chunks
+        .iter()
+        .map(|chunk| Command::ImportPurchases {
             program: program.clone(),
-            purchase: r.purchase,
+            purchases: chunk.to_vec(),
         })
         .collect();
     let outcomes = run_all(tally, tenant, "importing", commands).await;
-    let mut recorded = 0;
-    let mut refused = Vec::new();
-    for (i, outcome) in outcomes.into_iter().enumerate() {
-        match outcome {
-            Ok(_) => recorded += 1,
-            Err(CoreError::Domain(e)) => refused.push(format!("row {}: {e}", i + 2)),
-            Err(e) => return Err(format!("importing: {e}")),
+    let (mut recorded, mut present, mut refused) = (0, 0, Vec::new());
+    for (chunk, outcome) in outcomes.into_iter().enumerate() {
+        let answer = outcome.map_err(|e| format!("importing: {e}"))?;
+        recorded += answer["recorded"].as_u64().unwrap_or(0) as usize;
+        present += answer["already_present"].as_u64().unwrap_or(0) as usize;
+        for r in answer["refused"].as_array().into_iter().flatten() {
+            let row = chunk * tally_core::MAX_IMPORT_CHUNK
+                + r["index"].as_u64().unwrap_or(0) as usize
+                + 2;
+            let problem: std::result::Result<DomainError, _> =
+                serde_json::from_value(r["problem"].clone());
+            refused.push(format!(
+                "line {row}: {}",
+                problem.map_or_else(|_| r["problem"].to_string(), |p| p.to_string())
+            ));
         }
     }
     Ok(Report {
         rows: count,
         enrolled,
         recorded,
+        already_present: present,
         refused,
         seconds: started.elapsed().as_secs_f64(),
     })

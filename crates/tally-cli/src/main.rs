@@ -1,14 +1,7 @@
 //! `tally`: the single binary. Picks the storage backend from the database URL once, here, and
 //! hands everything else a statically dispatched `AnyDb`.
 
-mod admin;
-mod app;
-mod config;
-mod demo;
-mod export;
-mod import;
-mod progress;
-mod serve;
+use tally_cli::{admin, app, config, demo, export, import, serve};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

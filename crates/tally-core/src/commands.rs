@@ -75,6 +75,11 @@ pub enum Command {
         program: ProgramId,
         purchase: NewPurchase,
     },
+    /// A chunk of an import (at most [`crate::MAX_IMPORT_CHUNK`] purchases).
+    ImportPurchases {
+        program: ProgramId,
+        purchases: Vec<NewPurchase>,
+    },
     RecordReturn {
         program: ProgramId,
         ret: NewReturn,
@@ -137,6 +142,9 @@ impl Command {
             }
             Command::RecordPurchase { program, purchase } => {
                 usecases::purchases::record(c, ctx, program, purchase).await
+            }
+            Command::ImportPurchases { program, purchases } => {
+                usecases::purchases::import(c, ctx, program, purchases).await
             }
             Command::RecordReturn { program, ret } => {
                 usecases::returns::record(c, ctx, program, ret).await

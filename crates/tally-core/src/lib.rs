@@ -13,6 +13,9 @@ mod error;
 pub mod invariants;
 pub mod reads;
 mod usecases;
+
+/// Most purchases in one `Command::ImportPurchases`.
+pub const MAX_IMPORT_CHUNK: usize = usecases::purchases::MAX_IMPORT_CHUNK;
 pub mod writer;
 
 pub use commands::{Command, Ctx, IdempotencyKey};

@@ -127,32 +127,52 @@ async fn run_writer<D: Database>(
     }
 }
 
-/// Runs a batch, retrying the whole transaction on transient conflicts.
+/// Runs a batch in one transaction. If it hits a transient conflict, its commands are run again
+/// one transaction each, with retries: a command that keeps failing then fails alone instead of
+/// taking the rest of its batch with it.
 async fn run_batch<C: Conn>(
     c: &mut C,
     batch: &[Job],
     clock: &dyn Clock,
 ) -> Vec<Result<Value, CoreError>> {
-    let mut attempt = 0;
+    match try_batch(c, batch, clock).await {
+        Ok(outcomes) => return outcomes,
+        Err(e) => {
+            let _ = c.batch("ROLLBACK").await;
+            if !e.is_retryable() {
+                tracing::error!(error = %e, size = batch.len(), "a write batch failed");
+                return batch
+                    .iter()
+                    .map(|_| Err(CoreError::Store(StoreError::Other(e.to_string()))))
+                    .collect();
+            }
+            tracing::debug!(error = %e, size = batch.len(), "transient conflict; running the batch's commands one by one");
+        }
+    }
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        outcomes.push(run_alone(c, job, clock).await);
+    }
+    outcomes
+}
+
+async fn run_alone<C: Conn>(c: &mut C, job: &Job, clock: &dyn Clock) -> Result<Value, CoreError> {
+    let mut attempt = 1;
     loop {
-        attempt += 1;
-        match try_batch(c, batch, clock).await {
-            Ok(outcomes) => return outcomes,
+        match try_batch(c, std::slice::from_ref(job), clock).await {
+            Ok(mut outcomes) => return outcomes.pop().expect("one outcome per command"),
             Err(e) => {
                 let _ = c.batch("ROLLBACK").await;
                 if e.is_retryable() && attempt < MAX_ATTEMPTS {
-                    tracing::debug!(error = %e, attempt, size = batch.len(), "retrying a write batch");
+                    attempt += 1;
                     tokio::time::sleep(Duration::from_millis(
                         u64::from(attempt) * rand::random_range(1..5u64),
                     ))
                     .await;
                     continue;
                 }
-                tracing::error!(error = %e, attempt, size = batch.len(), "a write batch failed");
-                return batch
-                    .iter()
-                    .map(|_| Err(CoreError::Store(StoreError::Other(e.to_string()))))
-                    .collect();
+                tracing::error!(error = %e, attempt, command = ?job.command, "a write failed");
+                return Err(CoreError::Store(StoreError::Other(e.to_string())));
             }
         }
     }
@@ -172,10 +192,12 @@ async fn try_batch<C: Conn>(
             actor: job.actor.clone(),
             now,
         };
-        c.batch("SAVEPOINT job").await?;
+        // One savepoint per command: its effect is undone on refusal while its idempotency
+        // record (and the rest of the batch) stays. Prepared once per connection.
+        c.execute("SAVEPOINT job", &[]).await?;
         match run_job(c, job, &ctx).await {
             Ok(outcome) => {
-                c.batch("RELEASE SAVEPOINT job").await?;
+                c.execute("RELEASE SAVEPOINT job", &[]).await?;
                 outcomes.push(outcome);
             }
             Err(e) if e.is_retryable() || matches!(e, StoreError::Unique(_)) => {
@@ -185,8 +207,8 @@ async fn try_batch<C: Conn>(
             }
             Err(e) => {
                 tracing::error!(error = %e, command = ?job.command, "a write failed");
-                c.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
-                    .await?;
+                c.execute("ROLLBACK TO SAVEPOINT job", &[]).await?;
+                c.execute("RELEASE SAVEPOINT job", &[]).await?;
                 outcomes.push(Err(CoreError::Store(e)));
             }
         }

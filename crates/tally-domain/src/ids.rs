@@ -109,8 +109,6 @@ prefixed_id!(/// A recorded (partial) return of a purchase.
     ReturnId, "ret");
 prefixed_id!(/// An immutable ledger transfer.
     TransferId, "trf");
-prefixed_id!(/// A ledger account.
-    AccountId, "acc");
 prefixed_id!(/// A tenant API key (the secret itself is never stored).
     ApiKeyId, "key");
 

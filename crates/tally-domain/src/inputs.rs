@@ -677,6 +677,14 @@ impl NewReturn {
                 if lines.is_empty() {
                     f.push("/lines", "must list at least one line");
                 }
+                let mut skus: Vec<&str> = lines.iter().map(|(sku, _)| sku.as_str()).collect();
+                skus.sort_unstable();
+                if skus.windows(2).any(|w| w[0] == w[1]) {
+                    f.push(
+                        "/lines",
+                        "each sku may appear once; put the quantity on one line",
+                    );
+                }
                 Some(ReturnScope::Lines(lines))
             }
         };

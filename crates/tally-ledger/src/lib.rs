@@ -66,6 +66,12 @@ impl AccountKind {
     }
 }
 
+/// The id of an owner's account of one kind: `mem_…:member_available`, `prg_…:issuance`.
+/// Derived, not looked up: a posting needs no query to find its accounts.
+pub fn account_id(owner: &str, kind: AccountKind) -> String {
+    format!("{owner}:{}", kind.as_str())
+}
+
 /// Which program account is the counterpart of a member's account for a kind of transfer, and
 /// whether the member's account is credited (points come in) or debited (points go out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,32 +19,50 @@ enum Cleanup {
 }
 
 impl TestDb {
+    /// A database on the backend the environment names (SQLite unless
+    /// `TALLY_TEST_DATABASE_URL` is set).
     pub async fn new() -> TestDb {
-        let unique = tally_domain::ids::new_ulid().to_lowercase();
         match std::env::var(TEST_DATABASE_ENV) {
-            Ok(url) if !url.is_empty() => {
-                let schema = format!("t_{unique}");
-                let db = tally_store_postgres::with_fresh_schema(&url, &schema)
-                    .await
-                    .expect("create a test schema");
-                let db = AnyDb::Postgres(db);
-                db.migrate().await.expect("migrate the test schema");
-                TestDb {
-                    db,
-                    cleanup: Cleanup::Schema { url, schema },
-                }
-            }
-            _ => {
-                let path = std::env::temp_dir().join(format!("tally-test-{unique}.db"));
-                let db = AnyDb::Sqlite(
-                    tally_store_sqlite::SqliteDb::open(&path).expect("open a test database"),
-                );
-                db.migrate().await.expect("migrate the test database");
-                TestDb {
-                    db,
-                    cleanup: Cleanup::File(path),
-                }
-            }
+            Ok(url) if !url.is_empty() => TestDb::postgres(&url).await,
+            _ => TestDb::sqlite().await,
+        }
+    }
+
+    /// A fresh schema on the PostgreSQL server at `url`.
+    pub async fn postgres(url: &str) -> TestDb {
+        let schema = format!("t_{}", tally_domain::ids::new_ulid().to_lowercase());
+        let db = tally_store_postgres::with_fresh_schema(url, &schema)
+            .await
+            .expect("create a test schema");
+        let db = AnyDb::Postgres(db);
+        db.migrate().await.expect("migrate the test schema");
+        TestDb {
+            db,
+            cleanup: Cleanup::Schema {
+                url: url.to_owned(),
+                schema,
+            },
+        }
+    }
+
+    /// A temporary SQLite file.
+    pub async fn sqlite() -> TestDb {
+        let unique = tally_domain::ids::new_ulid().to_lowercase();
+        let path = std::env::temp_dir().join(format!("tally-test-{unique}.db"));
+        let db =
+            AnyDb::Sqlite(tally_store_sqlite::SqliteDb::open(&path).expect("open a test database"));
+        db.migrate().await.expect("migrate the test database");
+        TestDb {
+            db,
+            cleanup: Cleanup::File(path),
+        }
+    }
+
+    /// The URL of this database (for a SQLite file; PostgreSQL tests use a schema).
+    pub fn sqlite_url(&self) -> Option<String> {
+        match &self.cleanup {
+            Cleanup::File(path) => Some(format!("sqlite://{}", path.display())),
+            Cleanup::Schema { .. } => None,
         }
     }
 

@@ -1,7 +1,9 @@
 //! SQLite backend: one file, nothing to install.
 //!
 //! WAL mode lets readers run beside the single writer; `synchronous = FULL` makes every commit
-//! durable (the group-commit batcher in `tally-core` is what makes that affordable). Write
+//! durable (the group-commit batcher in `tally-core` is what makes that affordable). The
+//! savepoint journal lives in memory (`temp_store = MEMORY`): each command of a batch runs in a
+//! savepoint, and a file-backed sub-journal would cost a write per touched page. Write
 //! transactions begin `IMMEDIATE`, taking the write lock up front, so concurrent writers queue
 //! on the busy timeout instead of failing to upgrade a read lock.
 //!
@@ -65,7 +67,8 @@ impl SqliteConn {
         let conn = rusqlite::Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
         )
         .map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(256);

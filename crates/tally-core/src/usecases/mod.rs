@@ -105,9 +105,8 @@ pub(crate) async fn post<C: Conn>(
 ) -> StepResult<Option<Points>> {
     assert!(p.amount.is_positive(), "postings move a positive amount");
     let d = direction(p.kind, p.adjustment_positive);
-    let (member_account, _) =
-        member_rows::member_account(c, p.member, AccountKind::MemberAvailable).await?;
-    let program_account = programs::program_account(c, p.program, d.counterpart).await?;
+    let member_account = tally_ledger::account_id(p.member.as_str(), AccountKind::MemberAvailable);
+    let program_account = programs::program_account(p.program, d.counterpart);
     let balance_after = if d.member_credited {
         ledger::change_balance(c, &member_account, p.amount.value()).await?
     } else if guard == Guard::Covered {

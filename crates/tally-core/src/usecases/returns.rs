@@ -11,7 +11,7 @@ use tally_domain::model::{Balance, ReturnRecord, TransferKind, TransferReason};
 use tally_domain::program::NegativeBalancePolicy;
 use tally_domain::{DomainError, Points};
 use tally_ledger::{AccountKind, reversal_for_return};
-use tally_store::queries::{members, purchases};
+use tally_store::queries::{ledger, members, purchases};
 use tally_store::{Conn, StoreError};
 
 pub async fn record<C: Conn>(
@@ -131,8 +131,13 @@ pub async fn record<C: Conn>(
 
     let return_id = ReturnId::generate();
     let occurred_at = r.occurred_at.unwrap_or(ctx.now);
-    let (_, balance) =
-        members::member_account(c, &purchase.member_id, AccountKind::MemberAvailable).await?;
+    // Locked while we decide how much to take: a concurrent redemption on another writer
+    // cannot spend the same points in between.
+    let balance = ledger::lock_balance(
+        c,
+        &tally_ledger::account_id(purchase.member_id.as_str(), AccountKind::MemberAvailable),
+    )
+    .await?;
     let (taken, unrecovered) = match program.negative_balance {
         NegativeBalancePolicy::AllowNegative => (reversal, Points::ZERO),
         NegativeBalancePolicy::FloorAtZero => {

@@ -66,6 +66,17 @@ pub async fn change_balance<C: Conn>(
     Ok(Points(row.int(0)?))
 }
 
+/// Reads a member account's balance and locks the row until the transaction ends (a no-op
+/// update: PostgreSQL waits for concurrent writers and returns the latest committed balance).
+/// For decisions that depend on the balance but are not a single conditional write.
+pub async fn lock_balance<C: Conn>(c: &mut C, account_id: &str) -> Result<Points, StoreError> {
+    let row = c
+        .query_one("UPDATE accounts SET balance = balance WHERE id = $1 AND balance IS NOT NULL RETURNING balance", &[account_id.into()])
+        .await?
+        .ok_or_else(|| StoreError::Decode(format!("no member account {account_id}")))?;
+    Ok(Points(row.int(0)?))
+}
+
 /// Takes `amount` from a member account only if the balance covers it. `None`: it does not.
 /// This single statement is what keeps 50 concurrent redemptions of the same points honest.
 pub async fn spend_if_covered<C: Conn>(
@@ -92,11 +103,16 @@ pub async fn history<C: Conn>(
     // Newest first: a cursor walks back in time.
     let rows = c
         .query(
-            "SELECT t.seq, t.id, t.kind, t.amount, t.balance_after, t.reason, t.occurred_at_us, t.credit_account_id = a.id
-             FROM transfers t JOIN accounts a ON a.member_id = t.member_id AND a.kind = 'member_available'
+            "SELECT t.seq, t.id, t.kind, t.amount, t.balance_after, t.reason, t.occurred_at_us, t.credit_account_id = $4
+             FROM transfers t
              WHERE t.member_id = $1 AND t.seq < $2
              ORDER BY t.seq DESC LIMIT $3",
-            &[member.as_str().into(), after_seq.unwrap_or(i64::MAX).into(), (limit + 1).into()],
+            &[
+                member.as_str().into(),
+                after_seq.unwrap_or(i64::MAX).into(),
+                (limit + 1).into(),
+                tally_ledger::account_id(member.as_str(), tally_ledger::AccountKind::MemberAvailable).into(),
+            ],
         )
         .await?;
     let entries = rows

@@ -3,7 +3,7 @@
 use super::{Page, json, page_limit, placeholders, to_json, to_ts, ts};
 use crate::{Conn, Row, StoreError, Value};
 use std::collections::HashMap;
-use tally_domain::ids::{AccountId, MemberId, PersonId, ProgramId, TenantId};
+use tally_domain::ids::{MemberId, PersonId, ProgramId, TenantId};
 use tally_domain::model::{Balance, Card, Channel, Consent, Member, MemberStatus};
 use tally_domain::text::{Email, Locale, Phone, TimeZoneName};
 use tally_domain::{Points, Timestamp};
@@ -91,7 +91,7 @@ pub async fn insert_member<C: Conn>(
     for kind in [AccountKind::MemberAvailable, AccountKind::MemberPending] {
         c.execute(
             "INSERT INTO accounts (id, program_id, member_id, kind, balance) VALUES ($1, $2, $3, $4, 0)",
-            &[AccountId::generate().as_str().into(), m.program_id.as_str().into(), m.id.as_str().into(), kind.as_str().into()],
+            &[tally_ledger::account_id(m.id.as_str(), kind).into(), m.program_id.as_str().into(), m.id.as_str().into(), kind.as_str().into()],
         )
         .await?;
     }
@@ -336,16 +336,106 @@ pub async fn member_account<C: Conn>(
     member: &MemberId,
     kind: AccountKind,
 ) -> Result<(String, Points), StoreError> {
+    let id = tally_ledger::account_id(member.as_str(), kind);
     let row = c
         .query_one(
-            "SELECT id, balance FROM accounts WHERE member_id = $1 AND kind = $2",
-            &[member.as_str().into(), kind.as_str().into()],
+            "SELECT balance FROM accounts WHERE id = $1",
+            &[id.as_str().into()],
         )
         .await?
         .ok_or_else(|| {
             StoreError::Decode(format!("member {member} has no {} account", kind.as_str()))
         })?;
-    Ok((row.text(0)?, Points(row.int(1)?)))
+    Ok((id, Points(row.int(0)?)))
+}
+
+/// What a write needs to know of a member, in one query: program, status and balances.
+#[derive(Clone, Debug)]
+pub struct MemberState {
+    pub program_id: ProgramId,
+    pub status: MemberStatus,
+    pub balance: Balance,
+}
+
+const STATE_SQL: &str = "SELECT m.id, m.program_id, m.status, a.balance, p.balance, m.external_id FROM members m
+     JOIN accounts a ON a.id = m.id || ':member_available' JOIN accounts p ON p.id = m.id || ':member_pending'";
+
+fn decode_state(r: &Row) -> Result<(MemberId, MemberState), StoreError> {
+    Ok((
+        MemberId::from_trusted(r.text(0)?),
+        MemberState {
+            program_id: ProgramId::from_trusted(r.text(1)?),
+            status: MemberStatus::parse(&r.text(2)?)
+                .map_err(|_| StoreError::Decode("member status".into()))?,
+            balance: Balance {
+                available: Points(r.int(3)?),
+                pending: Points(r.int(4)?),
+            },
+        },
+    ))
+}
+
+pub async fn member_state<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    member: &MemberId,
+) -> Result<Option<MemberState>, StoreError> {
+    let sql = format!("{STATE_SQL} WHERE m.id = $1 AND m.tenant_id = $2");
+    let row = c
+        .query_one(&sql, &[member.as_str().into(), tenant.as_str().into()])
+        .await?;
+    row.map(|r| Ok(decode_state(&r)?.1)).transpose()
+}
+
+/// Finds a member of a program by any key, with its state, in one query.
+pub async fn find_member_state<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    program: &ProgramId,
+    key: MemberKey<'_>,
+) -> Result<Option<(MemberId, MemberState)>, StoreError> {
+    let (column, value) = match key {
+        MemberKey::Id(id) => ("m.id", id.as_str()),
+        MemberKey::ExternalId(x) => ("m.external_id", x),
+        MemberKey::CardNumber(x) => ("m.card_number", x),
+        MemberKey::CardToken(x) => ("m.card_token", x),
+    };
+    let sql = format!("{STATE_SQL} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3");
+    let row = c
+        .query_one(
+            &sql,
+            &[
+                tenant.as_str().into(),
+                program.as_str().into(),
+                value.into(),
+            ],
+        )
+        .await?;
+    row.as_ref().map(decode_state).transpose()
+}
+
+/// Members of a program by external id, with their state, in one query (for bulk imports).
+pub async fn member_states_by_external_id<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    program: &ProgramId,
+    external_ids: &[&str],
+) -> Result<HashMap<String, (MemberId, MemberState)>, StoreError> {
+    if external_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "{STATE_SQL} WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.external_id IN ({})",
+        placeholders(3, external_ids.len())
+    );
+    let mut params: Vec<Value> = vec![tenant.as_str().into(), program.as_str().into()];
+    params.extend(external_ids.iter().map(|x| Value::from(*x)));
+    let mut out = HashMap::new();
+    for r in c.query(&sql, &params).await? {
+        let external_id = r.text(5)?;
+        out.insert(external_id, decode_state(&r)?);
+    }
+    Ok(out)
 }
 
 pub async fn count_members<C: Conn>(c: &mut C, program: &ProgramId) -> Result<i64, StoreError> {

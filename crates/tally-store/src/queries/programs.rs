@@ -1,8 +1,8 @@
 //! Tenants and programs, and the program's own ledger accounts.
 
 use super::{json, to_json, to_ts, ts};
-use crate::{Conn, StoreError, Value};
-use tally_domain::ids::{AccountId, ProgramId, TenantId};
+use crate::{Conn, StoreError};
+use tally_domain::ids::{ProgramId, TenantId};
 use tally_domain::program::{EarningRule, NegativeBalancePolicy, Program, Rounding};
 use tally_domain::text::TimeZoneName;
 use tally_domain::{Currency, Timestamp};
@@ -85,7 +85,7 @@ pub async fn insert_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
     for kind in AccountKind::ALL.into_iter().filter(|k| !k.is_member()) {
         c.execute(
             "INSERT INTO accounts (id, program_id, member_id, kind, balance) VALUES ($1, $2, NULL, $3, NULL)",
-            &[AccountId::generate().as_str().into(), p.id.as_str().into(), kind.as_str().into()],
+            &[tally_ledger::account_id(p.id.as_str(), kind).into(), p.id.as_str().into(), kind.as_str().into()],
         )
         .await?;
     }
@@ -163,22 +163,7 @@ pub async fn update_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
 }
 
 /// The id of one of the program's own accounts.
-pub async fn program_account<C: Conn>(
-    c: &mut C,
-    program: &ProgramId,
-    kind: AccountKind,
-) -> Result<String, StoreError> {
-    let row = c
-        .query_one(
-            "SELECT id FROM accounts WHERE program_id = $1 AND kind = $2 AND member_id IS NULL",
-            &[program.as_str().into(), Value::from(kind.as_str())],
-        )
-        .await?
-        .ok_or_else(|| {
-            StoreError::Decode(format!(
-                "program {program} has no {} account",
-                kind.as_str()
-            ))
-        })?;
-    row.text(0)
+pub fn program_account(program: &ProgramId, kind: AccountKind) -> String {
+    debug_assert!(!kind.is_member());
+    tally_ledger::account_id(program.as_str(), kind)
 }

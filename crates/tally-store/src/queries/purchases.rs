@@ -71,6 +71,28 @@ pub async fn find_order<C: Conn>(
     row.map(|r| Ok((r.text(0)?, r.text(1)?))).transpose()
 }
 
+/// What was recorded for several order ids: order id → (content hash, answer).
+pub async fn find_orders<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    order_ids: &[&str],
+) -> Result<HashMap<String, (String, String)>, StoreError> {
+    if order_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT order_id, content_sha256, answer FROM purchases WHERE program_id = $1 AND order_id IN ({})",
+        placeholders(2, order_ids.len())
+    );
+    let mut params: Vec<Value> = vec![program.as_str().into()];
+    params.extend(order_ids.iter().map(|x| Value::from(*x)));
+    c.query(&sql, &params)
+        .await?
+        .iter()
+        .map(|r| Ok((r.text(0)?, (r.text(1)?, r.text(2)?))))
+        .collect()
+}
+
 const PURCHASE_COLS: &str = "id, program_id, member_id, order_id, total_minor, currency, channel, location_id, points_earned, \
      points_reversed, returned_minor, occurred_at_us, recorded_at_us, seq";
 

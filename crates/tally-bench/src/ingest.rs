@@ -1,0 +1,377 @@
+//! Ingest: how many purchases per second reach the ledger, durably.
+//!
+//! On each backend, in one run:
+//! (a) **baseline** — the SQL writes one purchase causes (credit the member's balance, insert the
+//!     transfer, insert the purchase), each purchase its own transaction, from N concurrent
+//!     connections, without Tally: what a straightforward service would do;
+//! (b) **Tally over HTTP** — N keep-alive clients on loopback POSTing purchases (with an
+//!     `Idempotency-Key`, as production clients do) to an in-process server;
+//! (c) **Tally import** — `tally import purchases` of a CSV (the command's own code).
+//! Commits are durable throughout (SQLite `synchronous = FULL`, PostgreSQL `fsync` as set).
+
+use crate::stats::{Run, machine, ms, thousands};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tally_core::{Command, Tally};
+use tally_domain::ids::{MemberId, ProgramId, PurchaseId, TenantId, TransferId};
+use tally_domain::inputs::{NewMember, NewProgram};
+use tally_domain::model::{Purchase, SalesChannel, TransferKind, TransferReason};
+use tally_domain::{Currency, Points, SystemClock};
+use tally_ledger::AccountKind;
+use tally_store::queries::{ledger, programs, purchases};
+use tally_store::{Conn, Database};
+use tally_store_any::AnyDb;
+use tally_store_any::testing::TestDb;
+
+pub struct Options {
+    pub purchases: usize,
+    pub import_rows: usize,
+    pub clients: usize,
+    pub members: usize,
+}
+
+struct Setup {
+    tally: Tally<AnyDb>,
+    tenant: TenantId,
+    program: ProgramId,
+    members: Vec<MemberId>,
+}
+
+pub async fn run(options: Options) {
+    println!("machine: {}", machine());
+    println!(
+        "purchases per scenario: {}, import rows: {}, clients/connections: {}, members: {}\n",
+        options.purchases, options.import_rows, options.clients, options.members
+    );
+    let mut backends = vec![("sqlite", None)];
+    if let Ok(url) = std::env::var("TALLY_BENCH_POSTGRES_URL") {
+        backends.push(("postgres", Some(url)));
+    } else {
+        eprintln!("(set TALLY_BENCH_POSTGRES_URL to include PostgreSQL)");
+    }
+    println!("| backend | scenario | events | events/s | p50 ms | p99 ms | ours ÷ baseline |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (name, url) in backends {
+        let fresh = || async {
+            match &url {
+                Some(url) => TestDb::postgres(url).await,
+                None => TestDb::sqlite().await,
+            }
+        };
+        let db = fresh().await;
+        let baseline = run_baseline(&setup(&db, &options).await, &options).await;
+        drop(db);
+        let db = fresh().await;
+        let http = run_http(&setup(&db, &options).await, &options).await;
+        drop(db);
+        let db = fresh().await;
+        let import = run_import(&setup(&db, &options).await, &options).await;
+        drop(db);
+        let base = baseline.per_second();
+        for run in [&baseline, &http, &import] {
+            let ratio = if std::ptr::eq(run, &baseline) {
+                "1.0×".to_owned()
+            } else {
+                format!("{:.1}×", run.per_second() / base)
+            };
+            println!(
+                "| {name} | {} | {} | {} | {} | {} | {ratio} |",
+                run.name,
+                thousands(run.events as f64),
+                thousands(run.per_second()),
+                ms(run.percentile_ms(50.0)),
+                ms(run.percentile_ms(99.0)),
+            );
+        }
+        let _ = std::io::stdout().flush();
+    }
+}
+
+async fn setup(db: &TestDb, options: &Options) -> Setup {
+    let tally = Tally::start(db.db.clone(), Arc::new(SystemClock));
+    let placeholder = TenantId::generate();
+    let tenant = tally
+        .write(
+            &placeholder,
+            "bench",
+            None,
+            Command::CreateTenant {
+                name: format!("bench-{placeholder}"),
+            },
+        )
+        .await
+        .expect("tenant");
+    let tenant = TenantId::parse(tenant["id"].as_str().expect("id")).expect("tenant id");
+    let program = NewProgram::parse(&serde_json::json!({"name": "Bench", "currency": "USD"}))
+        .expect("program");
+    let program = tally
+        .write(&tenant, "bench", None, Command::CreateProgram(program))
+        .await
+        .expect("program");
+    let program = ProgramId::parse(program["id"].as_str().expect("id")).expect("program id");
+    let mut handles = Vec::new();
+    for i in 0..options.members {
+        let (tally, tenant, program) = (tally.clone(), tenant.clone(), program.clone());
+        handles.push(tokio::spawn(async move {
+            let member = NewMember::parse(&serde_json::json!({ "external_id": format!("m-{i}") }))
+                .expect("member");
+            let out = tally
+                .write(
+                    &tenant,
+                    "bench",
+                    None,
+                    Command::Enroll {
+                        program,
+                        member,
+                        source: "bench".into(),
+                    },
+                )
+                .await
+                .expect("enrol");
+            MemberId::parse(out["id"].as_str().expect("id")).expect("member id")
+        }));
+    }
+    let mut members = Vec::new();
+    for h in handles {
+        members.push(h.await.expect("enrol task"));
+    }
+    Setup {
+        tally,
+        tenant,
+        program,
+        members,
+    }
+}
+
+/// (a) The same writes, one transaction per purchase, N connections, no Tally in between.
+async fn run_baseline(s: &Setup, o: &Options) -> Run {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..o.clients {
+        let (db, next, members, program, tenant) = (
+            s.tally.db.clone(),
+            next.clone(),
+            s.members.clone(),
+            s.program.clone(),
+            s.tenant.clone(),
+        );
+        let total = o.purchases;
+        handles.push(tokio::spawn(async move {
+            let mut conn = db.connect_writer().await.expect("a connection");
+            let issuance = programs::program_account(&program, AccountKind::Issuance);
+            let usd = Currency::parse("USD").expect("usd");
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    return latencies;
+                }
+                let member = &members[n % members.len()];
+                let t0 = Instant::now();
+                loop {
+                    match baseline_purchase(&mut conn, &tenant, &program, member, &issuance, usd, n)
+                        .await
+                    {
+                        Ok(()) => break,
+                        Err(e) if e.is_retryable() => continue,
+                        Err(e) => panic!("baseline write failed: {e}"),
+                    }
+                }
+                latencies.push(t0.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for h in handles {
+        latencies.extend(h.await.expect("baseline task"));
+    }
+    Run {
+        name: format!("baseline: SQL writes, 1 tx/purchase, {} conns", o.clients),
+        events: o.purchases,
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+async fn baseline_purchase(
+    c: &mut tally_store_any::AnyConn,
+    tenant: &TenantId,
+    program: &ProgramId,
+    member: &MemberId,
+    issuance: &str,
+    usd: Currency,
+    n: usize,
+) -> Result<(), tally_store::StoreError> {
+    let now = tally_domain::Timestamp::now();
+    let account = tally_ledger::account_id(member.as_str(), AccountKind::MemberAvailable);
+    let points = Points(25);
+    let purchase = Purchase {
+        id: PurchaseId::generate(),
+        program_id: program.clone(),
+        member_id: member.clone(),
+        order_id: format!("base-{n}"),
+        total_minor: 2599,
+        currency: usd,
+        channel: SalesChannel::Pos,
+        location_id: None,
+        lines: Vec::new(),
+        points_earned: points,
+        points_reversed: Points::ZERO,
+        returned_minor: 0,
+        occurred_at: now,
+        recorded_at: now,
+    };
+    let reason = TransferReason {
+        order_id: Some(purchase.order_id.clone()),
+        ..TransferReason::default()
+    };
+    c.batch(c.dialect().begin_write()).await?;
+    let result = async {
+        let balance = ledger::change_balance(c, &account, points.value()).await?;
+        ledger::insert_transfer(
+            c,
+            &ledger::NewTransfer {
+                id: TransferId::generate(),
+                program_id: program,
+                member_id: member,
+                kind: TransferKind::Earn,
+                debit_account_id: issuance,
+                credit_account_id: &account,
+                amount: points,
+                balance_after: balance,
+                reason: &reason,
+                occurred_at: now,
+                recorded_at: now,
+            },
+        )
+        .await?;
+        purchases::insert_purchase(c, tenant, &purchase, "-", "{}").await
+    }
+    .await;
+    match result {
+        Ok(()) => c.batch("COMMIT").await,
+        Err(e) => {
+            let _ = c.batch("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// (b) Tally over HTTP on loopback.
+async fn run_http(s: &Setup, o: &Options) -> Run {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = tally_http::router(tally_http::AppState::new(s.tally.clone()));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (secret, prefix) = tally_http::new_secret();
+    let key = Command::CreateApiKey {
+        name: "bench".into(),
+        scope: "write".into(),
+        secret_sha256: tally_http::secret_sha256(&secret),
+        prefix,
+    };
+    s.tally
+        .write(&s.tenant, "bench", None, key)
+        .await
+        .expect("api key");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(o.clients)
+        .build()
+        .expect("client");
+    let url = format!("http://{address}/api/v1/programs/{}/purchases", s.program);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..o.clients {
+        let (client, url, next, members, secret) = (
+            client.clone(),
+            url.clone(),
+            next.clone(),
+            s.members.clone(),
+            secret.clone(),
+        );
+        let total = o.purchases;
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    return latencies;
+                }
+                let body = serde_json::json!({
+                    "order_id": format!("http-{n}"),
+                    "member": {"id": members[n % members.len()]},
+                    "total": {"amount_minor": 2599, "currency": "USD"},
+                });
+                let t0 = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&secret)
+                    .header("Idempotency-Key", format!("http-{n}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(
+                    response.status(),
+                    201,
+                    "{}",
+                    response.text().await.unwrap_or_default()
+                );
+                response.bytes().await.expect("body");
+                latencies.push(t0.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for h in handles {
+        latencies.extend(h.await.expect("client task"));
+    }
+    let elapsed = started.elapsed();
+    server.abort();
+    Run {
+        name: format!("Tally HTTP, {} keep-alive clients", o.clients),
+        events: o.purchases,
+        elapsed,
+        latencies,
+    }
+}
+
+/// (c) `tally import purchases` of a CSV, through the command's own code.
+async fn run_import(s: &Setup, o: &Options) -> Run {
+    let dir = std::env::temp_dir().join(format!("tally-bench-{}", tally_domain::ids::new_ulid()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("purchases.csv");
+    let mut csv = String::from("order_id,member_external_id,total,currency,occurred_at\n");
+    for n in 0..o.import_rows {
+        csv.push_str(&format!(
+            "imp-{n},m-{},25.99,USD,2026-05-01T12:00:00Z\n",
+            n % o.members
+        ));
+    }
+    std::fs::write(&path, csv).expect("write the CSV");
+    let program = s
+        .tally
+        .program(&s.tenant, &s.program)
+        .await
+        .expect("program");
+    let started = Instant::now();
+    let rows = tally_cli::import::read_file(&path, &program).expect("a valid file");
+    let report = tally_cli::import::import(&s.tally, &s.tenant, &s.program, rows, false)
+        .await
+        .expect("import");
+    let elapsed = started.elapsed();
+    assert_eq!(report.recorded, o.import_rows, "every row recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+    Run {
+        name: "Tally import (CSV → ledger)".into(),
+        events: o.import_rows,
+        elapsed: elapsed.max(Duration::from_micros(1)),
+        latencies: Vec::new(),
+    }
+}

@@ -1,0 +1,43 @@
+//! `tally-bench`: benchmarks that run Tally and a named baseline in the same run and print the
+//! ratio. Absolute numbers mean little on a shared machine; the ratio is the result.
+//!
+//! ```sh
+//! cargo run --release -p tally-bench -- ingest                       # SQLite
+//! TALLY_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
+//!   cargo run --release -p tally-bench -- ingest                     # and PostgreSQL
+//! ```
+
+mod ingest;
+mod stats;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    match args.first().map(String::as_str) {
+        Some("ingest") => {
+            let options = ingest::Options {
+                purchases: flag("--purchases", 20_000),
+                import_rows: flag("--import-rows", 100_000),
+                clients: flag("--clients", 32),
+                members: flag("--members", 2_000),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(ingest::run(options));
+        }
+        _ => {
+            eprintln!(
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]"
+            );
+            std::process::exit(2);
+        }
+    }
+}
