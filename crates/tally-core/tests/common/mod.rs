@@ -16,7 +16,7 @@ pub struct Fixture {
     pub clock: ManualClock,
     pub tenant: TenantId,
     pub program: ProgramId,
-    _db: TestDb,
+    _db: Arc<TestDb>,
 }
 
 pub const ACTOR: &str = "test";
@@ -30,35 +30,26 @@ impl Fixture {
         let db = TestDb::new().await;
         let clock = ManualClock::at("2026-05-01T10:00:00Z".parse::<Timestamp>().unwrap());
         let tally = Tally::start(db.db.clone(), Arc::new(clock.clone()));
-        let placeholder = TenantId::generate();
-        let tenant: Value = tally
-            .write(
-                &placeholder,
-                ACTOR,
-                None,
-                Command::CreateTenant {
-                    name: format!("shop-{placeholder}"),
-                },
-            )
-            .await
-            .unwrap();
-        let tenant = TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
-        let created: Value = tally
-            .write(
-                &tenant,
-                ACTOR,
-                None,
-                Command::CreateProgram(NewProgram::parse(&program).unwrap()),
-            )
-            .await
-            .unwrap();
-        let program = ProgramId::parse(created["id"].as_str().unwrap()).unwrap();
+        let (tenant, program) = tenant_and_program(&tally, program).await;
         Fixture {
             tally,
             clock,
             tenant,
             program,
-            _db: db,
+            _db: Arc::new(db),
+        }
+    }
+
+    /// A new tenant with its own program, in the same database and engine: cheaper than a
+    /// fresh database when a test needs many independent programs.
+    pub async fn another_program(&self, program: Value) -> Fixture {
+        let (tenant, program) = tenant_and_program(&self.tally, program).await;
+        Fixture {
+            tally: self.tally.clone(),
+            clock: self.clock.clone(),
+            tenant,
+            program,
+            _db: self._db.clone(),
         }
     }
 
@@ -134,16 +125,59 @@ impl Fixture {
     }
 }
 
+async fn tenant_and_program(tally: &Tally<AnyDb>, program: Value) -> (TenantId, ProgramId) {
+    let placeholder = TenantId::generate();
+    let tenant: Value = tally
+        .write(
+            &placeholder,
+            ACTOR,
+            None,
+            Command::CreateTenant {
+                name: format!("shop-{placeholder}"),
+            },
+        )
+        .await
+        .unwrap();
+    let tenant = TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
+    let created: Value = tally
+        .write(
+            &tenant,
+            ACTOR,
+            None,
+            Command::CreateProgram(NewProgram::parse(&program).unwrap()),
+        )
+        .await
+        .unwrap();
+    (
+        tenant,
+        ProgramId::parse(created["id"].as_str().unwrap()).unwrap(),
+    )
+}
+
+/// The refusal code of a domain error, for assertions: `insufficient_points`,
+/// `invalid /order_id` (the first invalid field), `member not found`.
+pub fn domain_code(e: &DomainError) -> String {
+    match e {
+        DomainError::Refused { code, .. } | DomainError::Conflict { code, .. } => code.clone(),
+        DomainError::Invalid { fields } => format!("invalid {}", fields[0].pointer),
+        DomainError::NotFound { entity } => format!("{entity} not found"),
+    }
+}
+
 /// The refusal code of a domain error, for assertions.
 pub fn refusal(result: Result<Value, CoreError>) -> String {
     match result {
-        Err(CoreError::Domain(
-            DomainError::Refused { code, .. } | DomainError::Conflict { code, .. },
-        )) => code,
-        Err(CoreError::Domain(DomainError::Invalid { fields })) => {
-            format!("invalid {}", fields[0].pointer)
-        }
-        Err(CoreError::Domain(DomainError::NotFound { entity })) => format!("{entity} not found"),
+        Err(CoreError::Domain(e)) => domain_code(&e),
         other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A write's outcome as the client sees it: the answer, or the code of a domain refusal.
+/// Anything else (a store error, the writer unavailable, an idempotency mismatch) is a failure.
+pub fn outcome(result: Result<Value, CoreError>) -> Result<Value, String> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(CoreError::Domain(e)) => Err(domain_code(&e)),
+        Err(other) => panic!("expected an answer or a domain refusal, got {other:?}"),
     }
 }
