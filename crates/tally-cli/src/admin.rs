@@ -1,6 +1,6 @@
 //! `tally tenants|keys|programs`: set-up from the command line.
 
-use crate::app::{self, core_err, Result};
+use crate::app::{self, Result, core_err};
 use crate::config::Config;
 use clap::Subcommand;
 use serde_json::json;
@@ -69,15 +69,30 @@ pub enum ProgramCommand {
 }
 
 /// Finds a tenant by id or name.
-pub async fn tenant_id(tally: &tally_core::Tally<tally_store_any::AnyDb>, id_or_name: &str) -> Result<TenantId> {
-    Ok(tally.tenant(id_or_name).await.map_err(|_| format!("no tenant `{id_or_name}` (see `tally tenants list`)"))?.id)
+pub async fn tenant_id(
+    tally: &tally_core::Tally<tally_store_any::AnyDb>,
+    id_or_name: &str,
+) -> Result<TenantId> {
+    Ok(tally
+        .tenant(id_or_name)
+        .await
+        .map_err(|_| format!("no tenant `{id_or_name}` (see `tally tenants list`)"))?
+        .id)
 }
 
 pub async fn tenants(config: &Config, command: TenantCommand) -> Result<()> {
     let tally = app::open(&config.database_url).await?;
     match command {
         TenantCommand::Create { name } => {
-            let out = tally.write(&TenantId::generate(), ACTOR, None, Command::CreateTenant { name }).await.map_err(core_err)?;
+            let out = tally
+                .write(
+                    &TenantId::generate(),
+                    ACTOR,
+                    None,
+                    Command::CreateTenant { name },
+                )
+                .await
+                .map_err(core_err)?;
             println!("{}", serde_json::to_string_pretty(&out).expect("json"));
         }
         TenantCommand::List => {
@@ -100,32 +115,57 @@ pub async fn create_key(
         return Err(format!("scope `{scope}` must be read, write or admin"));
     }
     let (secret, prefix) = tally_http::new_secret();
-    let command =
-        Command::CreateApiKey { name: name.to_owned(), scope: scope.to_owned(), secret_sha256: tally_http::secret_sha256(&secret), prefix };
-    let out = tally.write(tenant, ACTOR, None, command).await.map_err(core_err)?;
+    let command = Command::CreateApiKey {
+        name: name.to_owned(),
+        scope: scope.to_owned(),
+        secret_sha256: tally_http::secret_sha256(&secret),
+        prefix,
+    };
+    let out = tally
+        .write(tenant, ACTOR, None, command)
+        .await
+        .map_err(core_err)?;
     Ok((secret, out))
 }
 
 pub async fn keys(config: &Config, command: KeyCommand) -> Result<()> {
     let tally = app::open(&config.database_url).await?;
     match command {
-        KeyCommand::Create { tenant, name, scope } => {
+        KeyCommand::Create {
+            tenant,
+            name,
+            scope,
+        } => {
             let tenant = tenant_id(&tally, &tenant).await?;
             let (secret, out) = create_key(&tally, &tenant, &name, &scope).await?;
-            println!("{}", serde_json::to_string_pretty(&json!({ "key": out, "secret": secret })).expect("json"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "key": out, "secret": secret }))
+                    .expect("json")
+            );
             eprintln!("Store the secret now: it is not shown again.");
         }
         KeyCommand::List { tenant } => {
             let tenant = tenant_id(&tally, &tenant).await?;
             for k in tally.api_keys(&tenant).await.map_err(core_err)? {
-                let state = k.revoked_at.map_or_else(|| "active".to_owned(), |at| format!("revoked {at}"));
+                let state = k
+                    .revoked_at
+                    .map_or_else(|| "active".to_owned(), |at| format!("revoked {at}"));
                 println!("{}\t{}\t{}\t{}…\t{state}", k.id, k.name, k.scope, k.prefix);
             }
         }
         KeyCommand::Revoke { tenant, id } => {
             let tenant = tenant_id(&tally, &tenant).await?;
             let id = ApiKeyId::parse(&id)?;
-            tally.write(&tenant, ACTOR, None, Command::RevokeApiKey { id: id.clone() }).await.map_err(core_err)?;
+            tally
+                .write(
+                    &tenant,
+                    ACTOR,
+                    None,
+                    Command::RevokeApiKey { id: id.clone() },
+                )
+                .await
+                .map_err(core_err)?;
             println!("revoked {id}");
         }
     }
@@ -135,11 +175,20 @@ pub async fn keys(config: &Config, command: KeyCommand) -> Result<()> {
 pub async fn programs(config: &Config, command: ProgramCommand) -> Result<()> {
     let tally = app::open(&config.database_url).await?;
     match command {
-        ProgramCommand::Create { tenant, name, currency, points_per_unit, time_zone } => {
+        ProgramCommand::Create {
+            tenant,
+            name,
+            currency,
+            points_per_unit,
+            time_zone,
+        } => {
             let tenant = tenant_id(&tally, &tenant).await?;
             let body = json!({"name": name, "currency": currency, "time_zone": time_zone, "earning": {"points_per_unit": points_per_unit}});
             let program = NewProgram::parse(&body).map_err(|e| e.to_string())?;
-            let out = tally.write(&tenant, ACTOR, None, Command::CreateProgram(program)).await.map_err(core_err)?;
+            let out = tally
+                .write(&tenant, ACTOR, None, Command::CreateProgram(program))
+                .await
+                .map_err(core_err)?;
             println!("{}", serde_json::to_string_pretty(&out).expect("json"));
         }
         ProgramCommand::List { tenant } => {

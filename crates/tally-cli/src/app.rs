@@ -1,7 +1,7 @@
 //! Start-up shared by the commands: logging, opening and migrating the database, starting the
 //! engine.
 
-use crate::config::{redact, Config};
+use crate::config::{Config, redact};
 use std::sync::Arc;
 use tally_core::Tally;
 use tally_domain::SystemClock;
@@ -14,7 +14,9 @@ pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log_level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().with_current_span(true).init();
     } else {
@@ -25,7 +27,9 @@ pub fn init_logging(config: &Config) {
 /// Opens the database the URL names and brings its schema up to date.
 pub async fn open_db(url: &str) -> Result<AnyDb> {
     let db = AnyDb::connect(url).map_err(|e| format!("{}: {e}", redact(url)))?;
-    db.migrate().await.map_err(|e| format!("migrating {}: {e}", redact(url)))?;
+    db.migrate()
+        .await
+        .map_err(|e| format!("migrating {}: {e}", redact(url)))?;
     Ok(db)
 }
 

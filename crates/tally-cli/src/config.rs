@@ -1,8 +1,8 @@
 //! Configuration: defaults, then `tally.toml` (or the file `--config` names), then `TALLY_*`
 //! environment variables, then command-line flags.
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -63,7 +63,12 @@ impl Config {
         }
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("TALLY_").only(&["database_url", "listen", "log_format", "log_level"]))
+            .merge(Env::prefixed("TALLY_").only(&[
+                "database_url",
+                "listen",
+                "log_format",
+                "log_level",
+            ]))
             .extract()
             .map_err(|e| format!("configuration: {e}"))
     }
@@ -97,9 +102,21 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://app:s3cret@db:5432/tally"), "postgres://app:***@db:5432/tally");
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/tally"),
+            "postgres://app:***@db:5432/tally"
+        );
         assert_eq!(redact("sqlite://tally.db"), "sqlite://tally.db");
-        assert!(!format!("{:?}", Config { database_url: "postgres://a:b@c/d".into(), ..Config::default() }).contains(":b@"));
+        assert!(
+            !format!(
+                "{:?}",
+                Config {
+                    database_url: "postgres://a:b@c/d".into(),
+                    ..Config::default()
+                }
+            )
+            .contains(":b@")
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! run never leaves a half-imported demo behind; a complete one is reused.
 
 use crate::admin::create_key;
-use crate::app::{self, core_err, Result};
+use crate::app::{self, Result, core_err};
 use crate::import::{self, Row};
 use crate::progress::group;
 use serde_json::json;
@@ -29,14 +29,32 @@ pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result
     if fresh || !is_complete(url).await {
         build(&path).await?;
     } else {
-        eprintln!("Reusing the demo in {} (use --fresh to rebuild).", path.display());
+        eprintln!(
+            "Reusing the demo in {} (use --fresh to rebuild).",
+            path.display()
+        );
     }
     let tally = app::open(url).await?;
     let tenant = tally.tenant(TENANT).await.map_err(core_err)?.id;
-    let program = tally.programs(&tenant).await.map_err(core_err)?.into_iter().next().ok_or("the demo has no program")?;
+    let program = tally
+        .programs(&tenant)
+        .await
+        .map_err(core_err)?
+        .into_iter()
+        .next()
+        .ok_or("the demo has no program")?;
     let (secret, _) = create_key(&tally, &tenant, "demo", "admin").await?;
-    let totals = tally.program_totals(&tenant, &program.id).await.map_err(core_err)?;
-    print_welcome(listen, &program, &secret, totals.members, totals.issued.value());
+    let totals = tally
+        .program_totals(&tenant, &program.id)
+        .await
+        .map_err(core_err)?;
+    print_welcome(
+        listen,
+        &program,
+        &secret,
+        totals.members,
+        totals.issued.value(),
+    );
     if no_serve {
         return Ok(());
     }
@@ -48,15 +66,23 @@ fn sqlite_path(url: &str) -> Result<PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .ok_or_else(|| format!("the demo runs on the embedded database: give --database sqlite://FILE, not `{url}`"))
+        .ok_or_else(|| {
+            format!(
+                "the demo runs on the embedded database: give --database sqlite://FILE, not `{url}`"
+            )
+        })
 }
 
 async fn is_complete(url: &str) -> bool {
-    let Ok(path) = sqlite_path(url) else { return false };
+    let Ok(path) = sqlite_path(url) else {
+        return false;
+    };
     if !path.exists() {
         return false;
     }
-    let Ok(tally) = app::open(url).await else { return false };
+    let Ok(tally) = app::open(url).await else {
+        return false;
+    };
     tally.tenant(TENANT).await.is_ok()
 }
 
@@ -76,7 +102,9 @@ async fn build(path: &Path) -> Result<()> {
         populate(&tally).await?;
         // Fold the write-ahead log into the file so one file holds the whole demo.
         let mut c = tally.read().await.map_err(core_err)?;
-        c.batch("PRAGMA wal_checkpoint(TRUNCATE)").await.map_err(|e| e.to_string())?;
+        c.batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .map_err(|e| e.to_string())?;
     }
     remove_database(path);
     std::fs::rename(&partial, path).map_err(|e| format!("moving the demo into place: {e}"))?;
@@ -88,7 +116,17 @@ async fn build(path: &Path) -> Result<()> {
 
 async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
     let placeholder = TenantId::generate();
-    let tenant = tally.write(&placeholder, ACTOR, None, Command::CreateTenant { name: TENANT.into() }).await.map_err(core_err)?;
+    let tenant = tally
+        .write(
+            &placeholder,
+            ACTOR,
+            None,
+            Command::CreateTenant {
+                name: TENANT.into(),
+            },
+        )
+        .await
+        .map_err(core_err)?;
     let tenant = TenantId::parse(tenant["id"].as_str().ok_or("tenant id")?)?;
     let program = NewProgram::parse(&json!({
         "name": "Vinyl & Disc Music Shop",
@@ -98,25 +136,87 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
         "earning": {"points_per_unit": "1", "rounding": "down"},
     }))
     .map_err(|e| e.to_string())?;
-    let program: Program = tally.write_as(&tenant, ACTOR, Command::CreateProgram(program)).await.map_err(core_err)?;
+    let program: Program = tally
+        .write_as(&tenant, ACTOR, Command::CreateProgram(program))
+        .await
+        .map_err(core_err)?;
     for (name, address, lat, lon) in [
-        ("Downtown", "225 Fifth Avenue, New York, NY 10010", 40.7440, -73.9880),
-        ("Brooklyn", "120 Bedford Avenue, Brooklyn, NY 11249", 40.7205, -73.9570),
-        ("Hoboken", "84 Washington Street, Hoboken, NJ 07030", 40.7372, -74.0300),
+        (
+            "Downtown",
+            "225 Fifth Avenue, New York, NY 10010",
+            40.7440,
+            -73.9880,
+        ),
+        (
+            "Brooklyn",
+            "120 Bedford Avenue, Brooklyn, NY 11249",
+            40.7205,
+            -73.9570,
+        ),
+        (
+            "Hoboken",
+            "84 Washington Street, Hoboken, NJ 07030",
+            40.7372,
+            -74.0300,
+        ),
     ] {
         let location = NewLocation::parse(&json!({"name": name, "address": address, "latitude": lat, "longitude": lon, "time_zone": "America/New_York"}))
             .map_err(|e| e.to_string())?;
-        tally.write(&tenant, ACTOR, None, Command::CreateLocation { program: program.id.clone(), location }).await.map_err(core_err)?;
+        tally
+            .write(
+                &tenant,
+                ACTOR,
+                None,
+                Command::CreateLocation {
+                    program: program.id.clone(),
+                    location,
+                },
+            )
+            .await
+            .map_err(core_err)?;
     }
     for (name, description, cost, stock) in [
-        ("Tote bag", "Heavy cotton tote with the shop's logo.", 50, Some(200)),
-        ("$5 off your next order", "Take $5 off any order of $20 or more.", 100, None),
-        ("Limited-edition vinyl", "A signed pressing from this month's featured artist.", 400, Some(25)),
-        ("Concert tickets for two", "Two tickets to a show at our partner venue.", 1000, Some(10)),
+        (
+            "Tote bag",
+            "Heavy cotton tote with the shop's logo.",
+            50,
+            Some(200),
+        ),
+        (
+            "$5 off your next order",
+            "Take $5 off any order of $20 or more.",
+            100,
+            None,
+        ),
+        (
+            "Limited-edition vinyl",
+            "A signed pressing from this month's featured artist.",
+            400,
+            Some(25),
+        ),
+        (
+            "Concert tickets for two",
+            "Two tickets to a show at our partner venue.",
+            1000,
+            Some(10),
+        ),
     ] {
-        let reward = NewReward::parse(&json!({"name": name, "description": description, "cost_points": cost, "stock": stock}))
-            .map_err(|e| e.to_string())?;
-        tally.write(&tenant, ACTOR, None, Command::CreateReward { program: program.id.clone(), reward }).await.map_err(core_err)?;
+        let reward = NewReward::parse(
+            &json!({"name": name, "description": description, "cost_points": cost, "stock": stock}),
+        )
+        .map_err(|e| e.to_string())?;
+        tally
+            .write(
+                &tenant,
+                ACTOR,
+                None,
+                Command::CreateReward {
+                    program: program.id.clone(),
+                    reward,
+                },
+            )
+            .await
+            .map_err(core_err)?;
     }
     let rows = cdnow_rows(&program)?;
     let report = import::import(tally, &tenant, &program.id, rows, true).await?;
@@ -129,28 +229,47 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
 fn cdnow_rows(program: &Program) -> Result<Vec<Row>> {
     let usd = Currency::parse("USD")?;
     let tz = jiff::tz::TimeZone::get(program.time_zone.as_str()).map_err(|e| e.to_string())?;
-    let yesterday = Timestamp::now().to_zoned(tz.clone()).date().yesterday().map_err(|e| e.to_string())?;
+    let yesterday = Timestamp::now()
+        .to_zoned(tz.clone())
+        .date()
+        .yesterday()
+        .map_err(|e| e.to_string())?;
     let mut parsed = Vec::new();
     for (i, line) in CDNOW.lines().enumerate().skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let [customer, date, _cds, dollars] = fields[..] else { return Err(format!("CDNOW line {}: expected 4 fields", i + 1)) };
-        let date = jiff::civil::Date::strptime("%Y%m%d", date).map_err(|e| format!("CDNOW line {}: {e}", i + 1))?;
-        let amount_minor = tally_domain::money::parse_decimal_minor(dollars, usd).map_err(|e| format!("CDNOW line {}: {e}", i + 1))?;
+        let [customer, date, _cds, dollars] = fields[..] else {
+            return Err(format!("CDNOW line {}: expected 4 fields", i + 1));
+        };
+        let date = jiff::civil::Date::strptime("%Y%m%d", date)
+            .map_err(|e| format!("CDNOW line {}: {e}", i + 1))?;
+        let amount_minor = tally_domain::money::parse_decimal_minor(dollars, usd)
+            .map_err(|e| format!("CDNOW line {}: {e}", i + 1))?;
         parsed.push((i + 1, customer, date, amount_minor));
     }
-    let last = parsed.iter().map(|(_, _, d, _)| *d).max().ok_or("the CDNOW log is empty")?;
+    let last = parsed
+        .iter()
+        .map(|(_, _, d, _)| *d)
+        .max()
+        .ok_or("the CDNOW log is empty")?;
     let shift = yesterday.since(last).map_err(|e| e.to_string())?;
     parsed
         .into_iter()
         .map(|(line, customer, date, amount_minor)| {
             let day = date.checked_add(shift).map_err(|e| e.to_string())?;
-            let occurred_at = day.at(12, 0, 0, 0).to_zoned(tz.clone()).map_err(|e| e.to_string())?.timestamp();
+            let occurred_at = day
+                .at(12, 0, 0, 0)
+                .to_zoned(tz.clone())
+                .map_err(|e| e.to_string())?
+                .timestamp();
             let external_id = format!("cdnow-{customer}");
             Ok(Row {
                 purchase: NewPurchase {
                     order_id: format!("cdnow-{line}"),
                     member: MemberRef::ExternalId(external_id.clone()),
-                    total: Money { amount_minor, currency: usd },
+                    total: Money {
+                        amount_minor,
+                        currency: usd,
+                    },
                     lines: Vec::new(),
                     channel: SalesChannel::Online,
                     location_id: None,
@@ -189,4 +308,3 @@ Try it:
         points = program.points_name,
     );
 }
-

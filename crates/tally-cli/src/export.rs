@@ -1,7 +1,7 @@
 //! `tally export members|ledger`: CSV for spreadsheets, accountants and auditors.
 
 use crate::admin::tenant_id;
-use crate::app::{self, core_err, Result};
+use crate::app::{self, Result, core_err};
 use crate::config::Config;
 use clap::Subcommand;
 use std::io::Write;
@@ -36,17 +36,40 @@ pub async fn run(config: &Config, command: ExportCommand) -> Result<()> {
     let tenant = tenant_id(&tally, &target.tenant).await?;
     let program = ProgramId::parse(&target.program)?;
     let sink: Box<dyn Write> = match &target.out {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?),
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut csv = csv::Writer::from_writer(sink);
     let io = |e: csv::Error| e.to_string();
     match command {
         ExportCommand::Members(_) => {
-            csv.write_record(["id", "external_id", "name", "email", "phone", "status", "card_number", "available", "pending", "enrolled_at"]).map_err(io)?;
+            csv.write_record([
+                "id",
+                "external_id",
+                "name",
+                "email",
+                "phone",
+                "status",
+                "card_number",
+                "available",
+                "pending",
+                "enrolled_at",
+            ])
+            .map_err(io)?;
             let mut cursor = None;
             loop {
-                let page = tally.members(&tenant, &program, &MemberFilter::default(), cursor, Some(PAGE)).await.map_err(core_err)?;
+                let page = tally
+                    .members(
+                        &tenant,
+                        &program,
+                        &MemberFilter::default(),
+                        cursor,
+                        Some(PAGE),
+                    )
+                    .await
+                    .map_err(core_err)?;
                 for m in &page.items {
                     csv.write_record([
                         m.id.to_string(),
@@ -69,11 +92,25 @@ pub async fn run(config: &Config, command: ExportCommand) -> Result<()> {
             }
         }
         ExportCommand::Ledger(_) => {
-            csv.write_record(["seq", "id", "member_id", "kind", "debit_account_id", "credit_account_id", "amount", "balance_after", "reason", "occurred_at"])
-                .map_err(io)?;
+            csv.write_record([
+                "seq",
+                "id",
+                "member_id",
+                "kind",
+                "debit_account_id",
+                "credit_account_id",
+                "amount",
+                "balance_after",
+                "reason",
+                "occurred_at",
+            ])
+            .map_err(io)?;
             let mut after = 0;
             loop {
-                let rows = tally.ledger_export(&tenant, &program, after, 5_000).await.map_err(core_err)?;
+                let rows = tally
+                    .ledger_export(&tenant, &program, after, 5_000)
+                    .await
+                    .map_err(core_err)?;
                 let Some(last) = rows.last() else { break };
                 after = last.seq;
                 for t in &rows {

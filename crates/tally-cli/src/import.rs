@@ -7,16 +7,16 @@
 //! units (`12.99`); `occurred_at` is RFC 3339 or a date (noon in the program's time zone).
 
 use crate::admin::tenant_id;
-use crate::app::{self, core_err, Result};
+use crate::app::{self, Result, core_err};
 use crate::config::Config;
-use crate::progress::{group, Progress};
+use crate::progress::{Progress, group};
 use clap::Subcommand;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tally_core::{Command, CoreError, Tally};
 use tally_domain::ids::{LocationId, ProgramId, TenantId};
-use tally_domain::inputs::{identifier, MemberRef, NewMember, NewPurchase};
+use tally_domain::inputs::{MemberRef, NewMember, NewPurchase, identifier};
 use tally_domain::model::SalesChannel;
 use tally_domain::money::parse_decimal_minor;
 use tally_domain::program::Program;
@@ -49,7 +49,12 @@ pub struct Row {
 }
 
 pub async fn run(config: &Config, command: ImportCommand) -> Result<()> {
-    let ImportCommand::Purchases { file, tenant, program, enroll_unknown } = command;
+    let ImportCommand::Purchases {
+        file,
+        tenant,
+        program,
+        enroll_unknown,
+    } = command;
     let tally = app::open(&config.database_url).await?;
     let tenant = tenant_id(&tally, &tenant).await?;
     let program = ProgramId::parse(&program)?;
@@ -62,13 +67,33 @@ pub async fn run(config: &Config, command: ImportCommand) -> Result<()> {
 
 /// Reads and validates the whole file; all errors at once, each with its line number.
 pub fn read_file(path: &Path, program: &Program) -> Result<Vec<Row>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let headers = reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
     let column = |name: &str| headers.iter().position(|h| h == name);
-    let required = ["order_id", "member_external_id", "total", "currency", "occurred_at"];
-    let missing: Vec<&str> = required.iter().copied().filter(|c| column(c).is_none()).collect();
+    let required = [
+        "order_id",
+        "member_external_id",
+        "total",
+        "currency",
+        "occurred_at",
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| column(c).is_none())
+        .collect();
     if !missing.is_empty() {
-        return Err(format!("{}: missing column(s): {}", path.display(), missing.join(", ")));
+        return Err(format!(
+            "{}: missing column(s): {}",
+            path.display(),
+            missing.join(", ")
+        ));
     }
     let at = |name: &str| column(name).expect("checked");
     let (channel_col, location_col) = (column("channel"), column("location_id"));
@@ -85,17 +110,44 @@ pub fn read_file(path: &Path, program: &Program) -> Result<Vec<Row>> {
         };
         let field = |c: usize| record.get(c).unwrap_or("");
         let mut problems = Vec::new();
-        let order_id = problems_push(&mut problems, "order_id", identifier(&field(at("order_id")).into()));
-        let external_id = problems_push(&mut problems, "member_external_id", identifier(&field(at("member_external_id")).into()));
-        let currency = problems_push(&mut problems, "currency", Currency::parse(field(at("currency"))));
+        let order_id = problems_push(
+            &mut problems,
+            "order_id",
+            identifier(&field(at("order_id")).into()),
+        );
+        let external_id = problems_push(
+            &mut problems,
+            "member_external_id",
+            identifier(&field(at("member_external_id")).into()),
+        );
+        let currency = problems_push(
+            &mut problems,
+            "currency",
+            Currency::parse(field(at("currency"))),
+        );
         let currency_ok = currency.filter(|c| *c == program.currency);
         if currency.is_some() && currency_ok.is_none() {
-            problems.push(format!("currency: must be {}, the program's currency", program.currency));
+            problems.push(format!(
+                "currency: must be {}, the program's currency",
+                program.currency
+            ));
         }
         let total = currency_ok.and_then(|c| {
-            problems_push(&mut problems, "total", parse_decimal_minor(field(at("total")), c)).map(|amount_minor| Money { amount_minor, currency: c })
+            problems_push(
+                &mut problems,
+                "total",
+                parse_decimal_minor(field(at("total")), c),
+            )
+            .map(|amount_minor| Money {
+                amount_minor,
+                currency: c,
+            })
         });
-        let occurred_at = problems_push(&mut problems, "occurred_at", parse_time(field(at("occurred_at")), program));
+        let occurred_at = problems_push(
+            &mut problems,
+            "occurred_at",
+            parse_time(field(at("occurred_at")), program),
+        );
         let channel = match channel_col.map(field).filter(|v| !v.is_empty()) {
             Some(v) => problems_push(&mut problems, "channel", SalesChannel::parse(v)),
             None => Some(SalesChannel::Pos),
@@ -104,8 +156,22 @@ pub fn read_file(path: &Path, program: &Program) -> Result<Vec<Row>> {
             Some(v) => problems_push(&mut problems, "location_id", LocationId::parse(v)).map(Some),
             None => Some(None),
         };
-        match (order_id, external_id, total, occurred_at, channel, location_id) {
-            (Some(order_id), Some(external_id), Some(total), Some(occurred_at), Some(channel), Some(location_id)) if problems.is_empty() => {
+        match (
+            order_id,
+            external_id,
+            total,
+            occurred_at,
+            channel,
+            location_id,
+        ) {
+            (
+                Some(order_id),
+                Some(external_id),
+                Some(total),
+                Some(occurred_at),
+                Some(channel),
+                Some(location_id),
+            ) if problems.is_empty() => {
                 rows.push(Row {
                     purchase: NewPurchase {
                         order_id,
@@ -131,11 +197,19 @@ pub fn read_file(path: &Path, program: &Program) -> Result<Vec<Row>> {
         "{} invalid row(s); nothing was imported:\n  {}{}",
         errors.len(),
         shown.join("\n  "),
-        if more > 0 { format!("\n  … and {more} more") } else { String::new() }
+        if more > 0 {
+            format!("\n  … and {more} more")
+        } else {
+            String::new()
+        }
     ))
 }
 
-fn problems_push<T>(problems: &mut Vec<String>, column: &str, r: std::result::Result<T, String>) -> Option<T> {
+fn problems_push<T>(
+    problems: &mut Vec<String>,
+    column: &str,
+    r: std::result::Result<T, String>,
+) -> Option<T> {
     r.map_err(|m| problems.push(format!("{column}: {m}"))).ok()
 }
 
@@ -143,8 +217,13 @@ fn parse_time(raw: &str, program: &Program) -> std::result::Result<Timestamp, St
     if let Ok(t) = raw.parse::<Timestamp>() {
         return Ok(t);
     }
-    let date: jiff::civil::Date = raw.parse().map_err(|_| format!("`{raw}` is not an RFC 3339 time or a date"))?;
-    date.at(12, 0, 0, 0).in_tz(program.time_zone.as_str()).map(|z| z.timestamp()).map_err(|e| e.to_string())
+    let date: jiff::civil::Date = raw
+        .parse()
+        .map_err(|_| format!("`{raw}` is not an RFC 3339 time or a date"))?;
+    date.at(12, 0, 0, 0)
+        .in_tz(program.time_zone.as_str())
+        .map(|z| z.timestamp())
+        .map_err(|e| e.to_string())
 }
 
 /// What an import did.
@@ -176,26 +255,44 @@ impl std::fmt::Display for Report {
 }
 
 /// Records validated rows, enrolling unknown members first when asked.
-pub async fn import(tally: &Tally<AnyDb>, tenant: &TenantId, program: &ProgramId, rows: Vec<Row>, enroll_unknown: bool) -> Result<Report> {
+pub async fn import(
+    tally: &Tally<AnyDb>,
+    tenant: &TenantId,
+    program: &ProgramId,
+    rows: Vec<Row>,
+    enroll_unknown: bool,
+) -> Result<Report> {
     let started = std::time::Instant::now();
     let mut enrolled = 0;
     if enroll_unknown {
         let ids: BTreeSet<String> = rows.iter().map(|r| r.external_id.clone()).collect();
         let commands = ids.into_iter().map(|external_id| {
-            let member = NewMember::parse(&serde_json::json!({ "external_id": external_id })).expect("a valid external id");
-            Command::Enroll { program: program.clone(), member, source: "import".into() }
+            let member = NewMember::parse(&serde_json::json!({ "external_id": external_id }))
+                .expect("a valid external id");
+            Command::Enroll {
+                program: program.clone(),
+                member,
+                source: "import".into(),
+            }
         });
         let outcomes = run_all(tally, tenant, "enrolling", commands.collect()).await;
         for outcome in outcomes {
             match outcome {
                 Ok(_) => enrolled += 1,
-                Err(CoreError::Domain(DomainError::Conflict { code, .. })) if code == "external_id_taken" => {}
+                Err(CoreError::Domain(DomainError::Conflict { code, .. }))
+                    if code == "external_id_taken" => {}
                 Err(e) => return Err(format!("enrolling: {e}")),
             }
         }
     }
     let count = rows.len();
-    let commands = rows.into_iter().map(|r| Command::RecordPurchase { program: program.clone(), purchase: r.purchase }).collect();
+    let commands = rows
+        .into_iter()
+        .map(|r| Command::RecordPurchase {
+            program: program.clone(),
+            purchase: r.purchase,
+        })
+        .collect();
     let outcomes = run_all(tally, tenant, "importing", commands).await;
     let mut recorded = 0;
     let mut refused = Vec::new();
@@ -206,11 +303,22 @@ pub async fn import(tally: &Tally<AnyDb>, tenant: &TenantId, program: &ProgramId
             Err(e) => return Err(format!("importing: {e}")),
         }
     }
-    Ok(Report { rows: count, enrolled, recorded, refused, seconds: started.elapsed().as_secs_f64() })
+    Ok(Report {
+        rows: count,
+        enrolled,
+        recorded,
+        refused,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Sends commands with many in flight (so the writer batches them), in order of answers kept.
-async fn run_all(tally: &Tally<AnyDb>, tenant: &TenantId, label: &str, commands: Vec<Command>) -> Vec<std::result::Result<serde_json::Value, CoreError>> {
+async fn run_all(
+    tally: &Tally<AnyDb>,
+    tenant: &TenantId,
+    label: &str,
+    commands: Vec<Command>,
+) -> Vec<std::result::Result<serde_json::Value, CoreError>> {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut progress = Progress::new(label, commands.len() as u64);
     let mut handles = Vec::with_capacity(commands.len());

@@ -15,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tally", version, about = "Tally: a self-hosted loyalty and customer-engagement engine")]
+#[command(
+    name = "tally",
+    version,
+    about = "Tally: a self-hosted loyalty and customer-engagement engine"
+)]
 struct Cli {
     /// Configuration file (default: ./tally.toml if present).
     #[arg(long, global = true)]
@@ -94,7 +98,10 @@ fn main() -> ExitCode {
         config.database_url = database;
     }
     app::init_logging(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { listen } => {
@@ -103,8 +110,15 @@ fn main() -> ExitCode {
                 }
                 serve::run(&config).await
             }
-            Command::Migrate => app::open(&config.database_url).await.map(|_| println!("the database schema is up to date")),
-            Command::Demo { database, listen, no_serve, fresh } => demo::run(&database, &listen, no_serve, fresh).await,
+            Command::Migrate => app::open(&config.database_url)
+                .await
+                .map(|_| println!("the database schema is up to date")),
+            Command::Demo {
+                database,
+                listen,
+                no_serve,
+                fresh,
+            } => demo::run(&database, &listen, no_serve, fresh).await,
             Command::Tenants(c) => admin::tenants(&config, c).await,
             Command::Keys(c) => admin::keys(&config, c).await,
             Command::Programs(c) => admin::programs(&config, c).await,

@@ -14,7 +14,13 @@ pub struct Progress {
 impl Progress {
     pub fn new(label: &str, total: u64) -> Progress {
         let now = Instant::now();
-        Progress { label: label.to_owned(), total, done: 0, started: now, last_draw: now }
+        Progress {
+            label: label.to_owned(),
+            total,
+            done: 0,
+            started: now,
+            last_draw: now,
+        }
     }
 
     pub fn add(&mut self, n: u64) {
@@ -30,9 +36,18 @@ impl Progress {
         let filled = (self.done * width).checked_div(self.total).unwrap_or(width);
         let percent = (self.done * 100).checked_div(self.total).unwrap_or(100);
         let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-        let bar: String = (0..width).map(|i| if i < filled { '#' } else { '.' }).collect();
+        let bar: String = (0..width)
+            .map(|i| if i < filled { '#' } else { '.' })
+            .collect();
         let mut err = std::io::stderr();
-        let _ = write!(err, "\r{} [{bar}] {percent:>3}% {}/{} {}/s   ", self.label, group(self.done), group(self.total), group(rate as u64));
+        let _ = write!(
+            err,
+            "\r{} [{bar}] {percent:>3}% {}/{} {}/s   ",
+            self.label,
+            group(self.done),
+            group(self.total),
+            group(rate as u64)
+        );
         let _ = err.flush();
     }
 

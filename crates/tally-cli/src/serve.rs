@@ -13,7 +13,9 @@ pub async fn run(config: &Config) -> Result<()> {
 }
 
 pub async fn serve(tally: tally_core::Tally<AnyDb>, listen: &str) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tokio::spawn(purge_idempotency_keys(tally.clone()));
     tracing::info!(address = %listen, "serving");
     axum::serve(listener, tally_http::router(AppState::new(tally)))
@@ -28,7 +30,15 @@ async fn purge_idempotency_keys(tally: tally_core::Tally<AnyDb>) {
     let system = tally_domain::ids::TenantId::from_trusted("ten_system".into());
     loop {
         let older_than = tally.clock.now() - tally_core::writer::IDEMPOTENCY_TTL;
-        if let Err(e) = tally.write(&system, "housekeeping", None, Command::PurgeIdempotencyKeys { older_than }).await {
+        if let Err(e) = tally
+            .write(
+                &system,
+                "housekeeping",
+                None,
+                Command::PurgeIdempotencyKeys { older_than },
+            )
+            .await
+        {
             tracing::warn!(error = %e, "purging idempotency keys failed");
         }
         tokio::time::sleep(Duration::from_secs(600)).await;
@@ -41,7 +51,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

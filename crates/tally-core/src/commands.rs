@@ -1,12 +1,15 @@
 //! Every write Tally does, as data. The writer applies a command inside a savepoint; a command
 //! never commits or talks to anything but its connection, so it can be retried safely.
 
-use crate::usecases;
 use crate::StepResult;
+use crate::usecases;
 use serde_json::Value;
-use tally_domain::ids::{ApiKeyId, MemberId, ProgramId, RedemptionId, RewardId, TenantId};
-use tally_domain::inputs::{AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn, NewReward, RedeemRequest};
 use tally_domain::Timestamp;
+use tally_domain::ids::{ApiKeyId, MemberId, ProgramId, RedemptionId, RewardId, TenantId};
+use tally_domain::inputs::{
+    AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
+    NewReward, RedeemRequest,
+};
 use tally_store::Conn;
 
 /// Who asks, and when: the same for every command of one request.
@@ -38,23 +41,69 @@ pub struct RewardPatch {
 
 #[derive(Clone, Debug)]
 pub enum Command {
-    CreateTenant { name: String },
-    CreateApiKey { name: String, scope: String, secret_sha256: String, prefix: String },
-    RevokeApiKey { id: ApiKeyId },
+    CreateTenant {
+        name: String,
+    },
+    CreateApiKey {
+        name: String,
+        scope: String,
+        secret_sha256: String,
+        prefix: String,
+    },
+    RevokeApiKey {
+        id: ApiKeyId,
+    },
     CreateProgram(NewProgram),
-    CreateLocation { program: ProgramId, location: NewLocation },
-    Enroll { program: ProgramId, member: NewMember, source: String },
-    UpdateMember { member: MemberId, patch: MemberPatch, source: String },
-    RotateCardToken { member: MemberId },
-    RecordPurchase { program: ProgramId, purchase: NewPurchase },
-    RecordReturn { program: ProgramId, ret: NewReturn },
-    CreateReward { program: ProgramId, reward: NewReward },
-    UpdateReward { reward: RewardId, patch: RewardPatch },
-    Redeem { program: ProgramId, request: RedeemRequest },
-    CancelRedemption { redemption: RedemptionId },
-    ConsumeRedemption { redemption: RedemptionId },
-    Adjust { member: MemberId, request: AdjustmentRequest },
-    PurgeIdempotencyKeys { older_than: Timestamp },
+    CreateLocation {
+        program: ProgramId,
+        location: NewLocation,
+    },
+    Enroll {
+        program: ProgramId,
+        member: NewMember,
+        source: String,
+    },
+    UpdateMember {
+        member: MemberId,
+        patch: MemberPatch,
+        source: String,
+    },
+    RotateCardToken {
+        member: MemberId,
+    },
+    RecordPurchase {
+        program: ProgramId,
+        purchase: NewPurchase,
+    },
+    RecordReturn {
+        program: ProgramId,
+        ret: NewReturn,
+    },
+    CreateReward {
+        program: ProgramId,
+        reward: NewReward,
+    },
+    UpdateReward {
+        reward: RewardId,
+        patch: RewardPatch,
+    },
+    Redeem {
+        program: ProgramId,
+        request: RedeemRequest,
+    },
+    CancelRedemption {
+        redemption: RedemptionId,
+    },
+    ConsumeRedemption {
+        redemption: RedemptionId,
+    },
+    Adjust {
+        member: MemberId,
+        request: AdjustmentRequest,
+    },
+    PurgeIdempotencyKeys {
+        older_than: Timestamp,
+    },
 }
 
 impl Command {
@@ -62,23 +111,54 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
-            Command::CreateApiKey { name, scope, secret_sha256, prefix } => {
-                usecases::admin::create_api_key(c, ctx, name, scope, secret_sha256, prefix).await
-            }
+            Command::CreateApiKey {
+                name,
+                scope,
+                secret_sha256,
+                prefix,
+            } => usecases::admin::create_api_key(c, ctx, name, scope, secret_sha256, prefix).await,
             Command::RevokeApiKey { id } => usecases::admin::revoke_api_key(c, ctx, id).await,
             Command::CreateProgram(p) => usecases::admin::create_program(c, ctx, p).await,
-            Command::CreateLocation { program, location } => usecases::admin::create_location(c, ctx, program, location).await,
-            Command::Enroll { program, member, source } => usecases::members::enroll(c, ctx, program, member, source).await,
-            Command::UpdateMember { member, patch, source } => usecases::members::update(c, ctx, member, patch, source).await,
-            Command::RotateCardToken { member } => usecases::members::rotate_card_token(c, ctx, member).await,
-            Command::RecordPurchase { program, purchase } => usecases::purchases::record(c, ctx, program, purchase).await,
-            Command::RecordReturn { program, ret } => usecases::returns::record(c, ctx, program, ret).await,
-            Command::CreateReward { program, reward } => usecases::rewards::create(c, ctx, program, reward).await,
-            Command::UpdateReward { reward, patch } => usecases::rewards::update(c, ctx, reward, patch).await,
-            Command::Redeem { program, request } => usecases::rewards::redeem(c, ctx, program, request).await,
-            Command::CancelRedemption { redemption } => usecases::rewards::cancel(c, ctx, redemption).await,
-            Command::ConsumeRedemption { redemption } => usecases::rewards::consume(c, ctx, redemption).await,
-            Command::Adjust { member, request } => usecases::adjustments::adjust(c, ctx, member, request).await,
+            Command::CreateLocation { program, location } => {
+                usecases::admin::create_location(c, ctx, program, location).await
+            }
+            Command::Enroll {
+                program,
+                member,
+                source,
+            } => usecases::members::enroll(c, ctx, program, member, source).await,
+            Command::UpdateMember {
+                member,
+                patch,
+                source,
+            } => usecases::members::update(c, ctx, member, patch, source).await,
+            Command::RotateCardToken { member } => {
+                usecases::members::rotate_card_token(c, ctx, member).await
+            }
+            Command::RecordPurchase { program, purchase } => {
+                usecases::purchases::record(c, ctx, program, purchase).await
+            }
+            Command::RecordReturn { program, ret } => {
+                usecases::returns::record(c, ctx, program, ret).await
+            }
+            Command::CreateReward { program, reward } => {
+                usecases::rewards::create(c, ctx, program, reward).await
+            }
+            Command::UpdateReward { reward, patch } => {
+                usecases::rewards::update(c, ctx, reward, patch).await
+            }
+            Command::Redeem { program, request } => {
+                usecases::rewards::redeem(c, ctx, program, request).await
+            }
+            Command::CancelRedemption { redemption } => {
+                usecases::rewards::cancel(c, ctx, redemption).await
+            }
+            Command::ConsumeRedemption { redemption } => {
+                usecases::rewards::consume(c, ctx, redemption).await
+            }
+            Command::Adjust { member, request } => {
+                usecases::adjustments::adjust(c, ctx, member, request).await
+            }
             Command::PurgeIdempotencyKeys { older_than } => {
                 let purged = tally_store::queries::idempotency::purge(c, *older_than).await?;
                 Ok(serde_json::json!({ "purged": purged }))

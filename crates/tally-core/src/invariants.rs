@@ -4,16 +4,30 @@
 
 use crate::CoreError;
 use tally_domain::ids::ProgramId;
-use tally_ledger::{check_invariants, CachedAccount, Movement, Violation};
-use tally_store::queries::ledger;
+use tally_ledger::{CachedAccount, Movement, Violation, check_invariants};
 use tally_store::Conn;
+use tally_store::queries::ledger;
 
-pub async fn check_program<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Result<(), Violation<usize>>, CoreError> {
+pub async fn check_program<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Result<(), Violation<usize>>, CoreError> {
     let accounts = ledger::all_accounts(c, program).await?;
     let transfers = ledger::all_transfers(c, program).await?;
     // Index accounts so the checker works on small copyable ids.
-    let index: std::collections::HashMap<&str, usize> = accounts.iter().enumerate().map(|(i, (id, _))| (id.as_str(), i)).collect();
-    let cached: Vec<CachedAccount<usize>> = accounts.iter().enumerate().map(|(i, (_, balance))| CachedAccount { id: i, cached_balance: *balance }).collect();
+    let index: std::collections::HashMap<&str, usize> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let cached: Vec<CachedAccount<usize>> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, (_, balance))| CachedAccount {
+            id: i,
+            cached_balance: *balance,
+        })
+        .collect();
     let unknown = accounts.len();
     let movements: Vec<Movement<usize>> = transfers
         .iter()

@@ -46,7 +46,9 @@ impl<D: Database> Tally<D> {
         idempotency: Option<IdempotencyKey>,
         command: Command,
     ) -> Result<serde_json::Value, CoreError> {
-        self.writes.submit(tenant.clone(), actor.to_owned(), idempotency, command).await
+        self.writes
+            .submit(tenant.clone(), actor.to_owned(), idempotency, command)
+            .await
     }
 
     /// Like [`Tally::write`], and decodes the answer into the type the command returns.
@@ -57,7 +59,8 @@ impl<D: Database> Tally<D> {
         command: Command,
     ) -> Result<T, CoreError> {
         let value = self.write(tenant, actor, None, command).await?;
-        serde_json::from_value(value).map_err(|e| CoreError::Store(tally_store::StoreError::Decode(e.to_string())))
+        serde_json::from_value(value)
+            .map_err(|e| CoreError::Store(tally_store::StoreError::Decode(e.to_string())))
     }
 
     /// A pooled connection for reads.

@@ -2,14 +2,20 @@
 //! tenant's id finds nothing and the answer is the same "not found".
 
 use crate::{CoreError, Tally};
-use tally_domain::ids::{LocationId, MemberId, ProgramId, PurchaseId, RedemptionId, RewardId, TenantId};
-use tally_domain::model::{HistoryEntry, Location, Member, ProgramTotals, Purchase, Redemption, Reward, TransferKind};
+use tally_domain::ids::{
+    LocationId, MemberId, ProgramId, PurchaseId, RedemptionId, RewardId, TenantId,
+};
+use tally_domain::model::{
+    HistoryEntry, Location, Member, ProgramTotals, Purchase, Redemption, Reward, TransferKind,
+};
 use tally_domain::program::Program;
 use tally_domain::{DomainError, Points};
 use tally_store::queries::audit::AuditEntry;
 use tally_store::queries::keys::ApiKey;
 use tally_store::queries::members::{MemberFilter, MemberKey};
-use tally_store::queries::{audit, keys, ledger, locations, members, programs, purchases, rewards, Page};
+use tally_store::queries::{
+    Page, audit, keys, ledger, locations, members, programs, purchases, rewards,
+};
 use tally_store::{Conn, Database};
 
 fn found<T>(value: Option<T>, entity: &str) -> Result<T, CoreError> {
@@ -22,23 +28,44 @@ impl<D: Database> Tally<D> {
     }
 
     pub async fn program(&self, tenant: &TenantId, id: &ProgramId) -> Result<Program, CoreError> {
-        found(programs::get_program(&mut self.read().await?, tenant, id).await?, "program")
+        found(
+            programs::get_program(&mut self.read().await?, tenant, id).await?,
+            "program",
+        )
     }
 
-    pub async fn program_totals(&self, tenant: &TenantId, program: &ProgramId) -> Result<ProgramTotals, CoreError> {
+    pub async fn program_totals(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+    ) -> Result<ProgramTotals, CoreError> {
         let mut c = self.read().await?;
-        found(programs::get_program(&mut c, tenant, program).await?, "program")?;
+        found(
+            programs::get_program(&mut c, tenant, program).await?,
+            "program",
+        )?;
         totals(&mut c, program).await
     }
 
     pub async fn member(&self, tenant: &TenantId, id: &MemberId) -> Result<Member, CoreError> {
-        found(members::get_member(&mut self.read().await?, tenant, id).await?, "member")
+        found(
+            members::get_member(&mut self.read().await?, tenant, id).await?,
+            "member",
+        )
     }
 
     /// Finds a member of a program by external id, card number or card (QR) token.
-    pub async fn find_member(&self, tenant: &TenantId, program: &ProgramId, key: MemberKey<'_>) -> Result<Member, CoreError> {
+    pub async fn find_member(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        key: MemberKey<'_>,
+    ) -> Result<Member, CoreError> {
         let mut c = self.read().await?;
-        let id = found(members::find_member_id(&mut c, tenant, program, key).await?, "member")?;
+        let id = found(
+            members::find_member_id(&mut c, tenant, program, key).await?,
+            "member",
+        )?;
         found(members::get_member(&mut c, tenant, &id).await?, "member")
     }
 
@@ -51,70 +78,159 @@ impl<D: Database> Tally<D> {
         limit: Option<i64>,
     ) -> Result<Page<Member>, CoreError> {
         let mut c = self.read().await?;
-        found(programs::get_program(&mut c, tenant, program).await?, "program")?;
+        found(
+            programs::get_program(&mut c, tenant, program).await?,
+            "program",
+        )?;
         Ok(members::list_members(&mut c, tenant, program, filter, cursor, limit).await?)
     }
 
-    pub async fn history(&self, tenant: &TenantId, member: &MemberId, cursor: Option<i64>, limit: Option<i64>) -> Result<Page<HistoryEntry>, CoreError> {
+    pub async fn history(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<HistoryEntry>, CoreError> {
         let mut c = self.read().await?;
         found(members::get_member(&mut c, tenant, member).await?, "member")?;
         Ok(ledger::history(&mut c, member, cursor, limit).await?)
     }
 
-    pub async fn member_purchases(&self, tenant: &TenantId, member: &MemberId, cursor: Option<i64>, limit: Option<i64>) -> Result<Page<Purchase>, CoreError> {
+    pub async fn member_purchases(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Purchase>, CoreError> {
         let mut c = self.read().await?;
         found(members::get_member(&mut c, tenant, member).await?, "member")?;
         Ok(purchases::member_purchases(&mut c, member, cursor, limit).await?)
     }
 
-    pub async fn member_redemptions(&self, tenant: &TenantId, member: &MemberId, cursor: Option<i64>, limit: Option<i64>) -> Result<Page<Redemption>, CoreError> {
+    pub async fn member_redemptions(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Redemption>, CoreError> {
         let mut c = self.read().await?;
         found(members::get_member(&mut c, tenant, member).await?, "member")?;
         Ok(rewards::member_redemptions(&mut c, member, cursor, limit).await?)
     }
 
-    pub async fn purchase(&self, tenant: &TenantId, id: &PurchaseId) -> Result<Purchase, CoreError> {
-        found(purchases::get_purchase(&mut self.read().await?, tenant, id).await?, "purchase")
+    pub async fn purchase(
+        &self,
+        tenant: &TenantId,
+        id: &PurchaseId,
+    ) -> Result<Purchase, CoreError> {
+        found(
+            purchases::get_purchase(&mut self.read().await?, tenant, id).await?,
+            "purchase",
+        )
     }
 
-    pub async fn rewards(&self, tenant: &TenantId, program: &ProgramId, cursor: Option<i64>, limit: Option<i64>) -> Result<Page<Reward>, CoreError> {
+    pub async fn rewards(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Reward>, CoreError> {
         let mut c = self.read().await?;
-        found(programs::get_program(&mut c, tenant, program).await?, "program")?;
+        found(
+            programs::get_program(&mut c, tenant, program).await?,
+            "program",
+        )?;
         Ok(rewards::list_rewards(&mut c, tenant, program, cursor, limit).await?)
     }
 
     pub async fn reward(&self, tenant: &TenantId, id: &RewardId) -> Result<Reward, CoreError> {
-        found(rewards::get_reward(&mut self.read().await?, tenant, id).await?, "reward")
+        found(
+            rewards::get_reward(&mut self.read().await?, tenant, id).await?,
+            "reward",
+        )
     }
 
-    pub async fn redemption(&self, tenant: &TenantId, id: &RedemptionId) -> Result<Redemption, CoreError> {
-        found(rewards::get_redemption(&mut self.read().await?, tenant, id).await?, "redemption")
+    pub async fn redemption(
+        &self,
+        tenant: &TenantId,
+        id: &RedemptionId,
+    ) -> Result<Redemption, CoreError> {
+        found(
+            rewards::get_redemption(&mut self.read().await?, tenant, id).await?,
+            "redemption",
+        )
     }
 
     /// What the cashier checks: the redemption a code belongs to (normalised: case and dashes
     /// do not matter).
-    pub async fn redemption_by_code(&self, tenant: &TenantId, program: &ProgramId, code: &str) -> Result<Redemption, CoreError> {
-        let compact: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
-        let code = compact.as_bytes().chunks(3).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-");
-        found(rewards::find_redemption_by_code(&mut self.read().await?, tenant, program, &code).await?, "redemption")
+    pub async fn redemption_by_code(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        code: &str,
+    ) -> Result<Redemption, CoreError> {
+        let compact: String = code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let code = compact
+            .as_bytes()
+            .chunks(3)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("-");
+        found(
+            rewards::find_redemption_by_code(&mut self.read().await?, tenant, program, &code)
+                .await?,
+            "redemption",
+        )
     }
 
-    pub async fn locations(&self, tenant: &TenantId, program: &ProgramId, cursor: Option<i64>, limit: Option<i64>) -> Result<Page<Location>, CoreError> {
+    pub async fn locations(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Location>, CoreError> {
         let mut c = self.read().await?;
-        found(programs::get_program(&mut c, tenant, program).await?, "program")?;
+        found(
+            programs::get_program(&mut c, tenant, program).await?,
+            "program",
+        )?;
         Ok(locations::list_locations(&mut c, tenant, program, cursor, limit).await?)
     }
 
-    pub async fn location(&self, tenant: &TenantId, id: &LocationId) -> Result<Location, CoreError> {
-        found(locations::get_location(&mut self.read().await?, tenant, id).await?, "location")
+    pub async fn location(
+        &self,
+        tenant: &TenantId,
+        id: &LocationId,
+    ) -> Result<Location, CoreError> {
+        found(
+            locations::get_location(&mut self.read().await?, tenant, id).await?,
+            "location",
+        )
     }
 
-    pub async fn audit_log(&self, tenant: &TenantId, cursor: Option<i64>, limit: Option<i64>) -> Result<Page<AuditEntry>, CoreError> {
+    pub async fn audit_log(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<AuditEntry>, CoreError> {
         Ok(audit::list(&mut self.read().await?, tenant, cursor, limit).await?)
     }
 
     /// The API key whose secret hashes to `secret_sha256`, if it exists.
-    pub async fn api_key_by_secret(&self, secret_sha256: &str) -> Result<Option<ApiKey>, CoreError> {
+    pub async fn api_key_by_secret(
+        &self,
+        secret_sha256: &str,
+    ) -> Result<Option<ApiKey>, CoreError> {
         Ok(keys::find_by_secret(&mut self.read().await?, secret_sha256).await?)
     }
 
@@ -127,13 +243,25 @@ impl<D: Database> Tally<D> {
     }
 
     pub async fn tenant(&self, id_or_name: &str) -> Result<programs::Tenant, CoreError> {
-        found(programs::find_tenant(&mut self.read().await?, id_or_name).await?, "tenant")
+        found(
+            programs::find_tenant(&mut self.read().await?, id_or_name).await?,
+            "tenant",
+        )
     }
 
     /// A program's transfers in order, for export; `limit` at a time after `after_seq`.
-    pub async fn ledger_export(&self, tenant: &TenantId, program: &ProgramId, after_seq: i64, limit: i64) -> Result<Vec<ledger::ExportedTransfer>, CoreError> {
+    pub async fn ledger_export(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ledger::ExportedTransfer>, CoreError> {
         let mut c = self.read().await?;
-        found(programs::get_program(&mut c, tenant, program).await?, "program")?;
+        found(
+            programs::get_program(&mut c, tenant, program).await?,
+            "program",
+        )?;
         Ok(ledger::export_transfers(&mut c, program, after_seq, limit.clamp(1, 10_000)).await?)
     }
 
@@ -161,7 +289,9 @@ pub async fn totals<C: Conn>(c: &mut C, program: &ProgramId) -> Result<ProgramTo
             TransferKind::Redeem => t.redeemed = t.redeemed + Points(to_program),
             TransferKind::Refund => t.redeemed = t.redeemed - Points(to_members),
             TransferKind::Expire => t.expired = t.expired + Points(to_program),
-            TransferKind::Adjust => t.adjusted = t.adjusted + Points(to_members) - Points(to_program),
+            TransferKind::Adjust => {
+                t.adjusted = t.adjusted + Points(to_members) - Points(to_program)
+            }
         }
     }
     Ok(t)

@@ -22,7 +22,7 @@ use tally_domain::ids::TenantId;
 use tally_domain::{Clock, DomainError};
 use tally_store::queries::idempotency;
 use tally_store::{Conn, Database, StoreError};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// Most commands in one transaction: bounds the work lost to one retry and the latency of the
 /// last request in a batch.
@@ -56,7 +56,13 @@ impl WriteQueue {
         command: Command,
     ) -> Result<Value, CoreError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job { tenant, actor, idempotency, command, reply };
+        let job = Job {
+            tenant,
+            actor,
+            idempotency,
+            command,
+            reply,
+        };
         self.tx.try_send(job).map_err(|_| CoreError::Unavailable)?;
         answer.await.map_err(|_| CoreError::Unavailable)?
     }
@@ -70,7 +76,10 @@ pub fn spawn<D: Database>(db: D, clock: Arc<dyn Clock>) -> WriteQueue {
         std::thread::Builder::new()
             .name(format!("tally-writer-{n}"))
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a writer runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a writer runtime");
                 rt.block_on(run_writer(db, clock, rx));
             })
             .expect("spawn a writer thread");
@@ -78,7 +87,11 @@ pub fn spawn<D: Database>(db: D, clock: Arc<dyn Clock>) -> WriteQueue {
     WriteQueue { tx }
 }
 
-async fn run_writer<D: Database>(db: D, clock: Arc<dyn Clock>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run_writer<D: Database>(
+    db: D,
+    clock: Arc<dyn Clock>,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+) {
     let mut conn: Option<D::Conn> = None;
     loop {
         let batch = {
@@ -115,7 +128,11 @@ async fn run_writer<D: Database>(db: D, clock: Arc<dyn Clock>, rx: Arc<Mutex<mps
 }
 
 /// Runs a batch, retrying the whole transaction on transient conflicts.
-async fn run_batch<C: Conn>(c: &mut C, batch: &[Job], clock: &dyn Clock) -> Vec<Result<Value, CoreError>> {
+async fn run_batch<C: Conn>(
+    c: &mut C,
+    batch: &[Job],
+    clock: &dyn Clock,
+) -> Vec<Result<Value, CoreError>> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -125,22 +142,36 @@ async fn run_batch<C: Conn>(c: &mut C, batch: &[Job], clock: &dyn Clock) -> Vec<
                 let _ = c.batch("ROLLBACK").await;
                 if e.is_retryable() && attempt < MAX_ATTEMPTS {
                     tracing::debug!(error = %e, attempt, size = batch.len(), "retrying a write batch");
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * rand::random_range(1..5u64))).await;
+                    tokio::time::sleep(Duration::from_millis(
+                        u64::from(attempt) * rand::random_range(1..5u64),
+                    ))
+                    .await;
                     continue;
                 }
                 tracing::error!(error = %e, attempt, size = batch.len(), "a write batch failed");
-                return batch.iter().map(|_| Err(CoreError::Store(StoreError::Other(e.to_string())))).collect();
+                return batch
+                    .iter()
+                    .map(|_| Err(CoreError::Store(StoreError::Other(e.to_string()))))
+                    .collect();
             }
         }
     }
 }
 
-async fn try_batch<C: Conn>(c: &mut C, batch: &[Job], clock: &dyn Clock) -> Result<Vec<Result<Value, CoreError>>, StoreError> {
+async fn try_batch<C: Conn>(
+    c: &mut C,
+    batch: &[Job],
+    clock: &dyn Clock,
+) -> Result<Vec<Result<Value, CoreError>>, StoreError> {
     let now = clock.now();
     c.batch(c.dialect().begin_write()).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
-        let ctx = Ctx { tenant: job.tenant.clone(), actor: job.actor.clone(), now };
+        let ctx = Ctx {
+            tenant: job.tenant.clone(),
+            actor: job.actor.clone(),
+            now,
+        };
         c.batch("SAVEPOINT job").await?;
         match run_job(c, job, &ctx).await {
             Ok(outcome) => {
@@ -154,7 +185,8 @@ async fn try_batch<C: Conn>(c: &mut C, batch: &[Job], clock: &dyn Clock) -> Resu
             }
             Err(e) => {
                 tracing::error!(error = %e, command = ?job.command, "a write failed");
-                c.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job").await?;
+                c.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+                    .await?;
                 outcomes.push(Err(CoreError::Store(e)));
             }
         }
@@ -171,15 +203,21 @@ enum StoredOutcome {
     Err(DomainError),
 }
 
-async fn run_job<C: Conn>(c: &mut C, job: &Job, ctx: &Ctx) -> Result<Result<Value, CoreError>, StoreError> {
+async fn run_job<C: Conn>(
+    c: &mut C,
+    job: &Job,
+    ctx: &Ctx,
+) -> Result<Result<Value, CoreError>, StoreError> {
     let cutoff = ctx.now - IDEMPOTENCY_TTL;
     if let Some(key) = &job.idempotency
-        && let Some((request_sha256, stored)) = idempotency::find(c, &ctx.tenant, &key.key, cutoff).await?
+        && let Some((request_sha256, stored)) =
+            idempotency::find(c, &ctx.tenant, &key.key, cutoff).await?
     {
         if request_sha256 != key.request_sha256 {
             return Ok(Err(CoreError::IdempotencyMismatch));
         }
-        let stored: StoredOutcome = serde_json::from_str(&stored).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let stored: StoredOutcome =
+            serde_json::from_str(&stored).map_err(|e| StoreError::Decode(e.to_string()))?;
         return Ok(match stored {
             StoredOutcome::Ok(v) => Ok(v),
             StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
@@ -192,15 +230,28 @@ async fn run_job<C: Conn>(c: &mut C, job: &Job, ctx: &Ctx) -> Result<Result<Valu
             StoredOutcome::Ok(value)
         }
         Err(StepError::Domain(e)) => {
-            c.batch("ROLLBACK TO SAVEPOINT effect; RELEASE SAVEPOINT effect").await?;
+            c.batch("ROLLBACK TO SAVEPOINT effect; RELEASE SAVEPOINT effect")
+                .await?;
             StoredOutcome::Err(e)
         }
         Err(StepError::Store(e)) => return Err(e),
     };
     if let Some(key) = &job.idempotency {
         let stored = serde_json::to_string(&outcome).expect("outcomes serialise");
-        if !idempotency::insert(c, &ctx.tenant, &key.key, &key.request_sha256, &stored, ctx.now, cutoff).await? {
-            return Err(StoreError::Retryable("a concurrent request with the same idempotency key won".into()));
+        if !idempotency::insert(
+            c,
+            &ctx.tenant,
+            &key.key,
+            &key.request_sha256,
+            &stored,
+            ctx.now,
+            cutoff,
+        )
+        .await?
+        {
+            return Err(StoreError::Retryable(
+                "a concurrent request with the same idempotency key won".into(),
+            ));
         }
     }
     Ok(match outcome {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{refusal, Fixture};
+use common::{Fixture, refusal};
 use serde_json::json;
 use tally_core::{Command, CoreError, IdempotencyKey};
 use tally_domain::inputs::{AdjustmentRequest, NewPurchase, NewReturn};
@@ -10,14 +10,25 @@ use tally_domain::inputs::{AdjustmentRequest, NewPurchase, NewReturn};
 #[tokio::test]
 async fn a_purchase_earns_points_and_a_retry_is_answered_the_same() {
     let f = Fixture::with_program(json!({"name": "Shop", "currency": "USD", "earning": {"points_per_unit": "1.5", "rounding": "down"}})).await;
-    let ann = f.enroll(json!({"name": "Ann", "email": "ann@example.com"})).await;
+    let ann = f
+        .enroll(json!({"name": "Ann", "email": "ann@example.com"}))
+        .await;
     let first = f.purchase(&ann, "A-1", 2599).await.unwrap();
-    assert_eq!(first["points_earned"], 38, "25.99 × 1.5 = 38.985, rounded down");
+    assert_eq!(
+        first["points_earned"], 38,
+        "25.99 × 1.5 = 38.985, rounded down"
+    );
     assert_eq!(first["balance"]["available"], 38);
     let again = f.purchase(&ann, "A-1", 2599).await.unwrap();
-    assert_eq!(again, first, "same order, same content: the original answer");
+    assert_eq!(
+        again, first,
+        "same order, same content: the original answer"
+    );
     assert_eq!(f.balance(&ann).await, 38, "and no second earning");
-    assert_eq!(refusal(f.purchase(&ann, "A-1", 9999).await), "order_conflict");
+    assert_eq!(
+        refusal(f.purchase(&ann, "A-1", 9999).await),
+        "order_conflict"
+    );
     f.assert_ledger_ok().await;
 }
 
@@ -36,12 +47,23 @@ async fn excluded_categories_and_minimum_order_earn_nothing() {
             {"sku": "gift", "category": "gift-cards", "quantity": 1, "unit_price_minor": 2000}
         ]
     });
-    let out = f.run(Command::RecordPurchase { program: f.program.clone(), purchase: NewPurchase::parse(&body).unwrap() }).await.unwrap();
+    let out = f
+        .run(Command::RecordPurchase {
+            program: f.program.clone(),
+            purchase: NewPurchase::parse(&body).unwrap(),
+        })
+        .await
+        .unwrap();
     assert_eq!(out["points_earned"], 30, "only the CD earns");
     let small = f.purchase(&ann, "B-2", 999).await.unwrap();
     assert_eq!(small["points_earned"], 0, "below the minimum order");
     let wrong_currency = json!({"order_id": "B-3", "member": {"id": ann}, "total": {"amount_minor": 100, "currency": "EUR"}});
-    let err = f.run(Command::RecordPurchase { program: f.program.clone(), purchase: NewPurchase::parse(&wrong_currency).unwrap() }).await;
+    let err = f
+        .run(Command::RecordPurchase {
+            program: f.program.clone(),
+            purchase: NewPurchase::parse(&wrong_currency).unwrap(),
+        })
+        .await;
     assert_eq!(refusal(err), "invalid /total/currency");
     f.assert_ledger_ok().await;
 }
@@ -57,38 +79,79 @@ async fn partial_returns_take_back_proportional_points_once() {
             {"sku": "b", "quantity": 1, "unit_price_minor": 5000}
         ]
     });
-    f.run(Command::RecordPurchase { program: f.program.clone(), purchase: NewPurchase::parse(&body).unwrap() }).await.unwrap();
+    f.run(Command::RecordPurchase {
+        program: f.program.clone(),
+        purchase: NewPurchase::parse(&body).unwrap(),
+    })
+    .await
+    .unwrap();
     assert_eq!(f.balance(&ann).await, 100);
-    let ret = |b: serde_json::Value| Command::RecordReturn { program: f.program.clone(), ret: NewReturn::parse(&b).unwrap() };
-    let one_a = f.run(ret(json!({"order_id": "R-1", "lines": [{"sku": "a", "quantity": 1}]}))).await.unwrap();
+    let ret = |b: serde_json::Value| Command::RecordReturn {
+        program: f.program.clone(),
+        ret: NewReturn::parse(&b).unwrap(),
+    };
+    let one_a = f
+        .run(ret(
+            json!({"order_id": "R-1", "lines": [{"sku": "a", "quantity": 1}]}),
+        ))
+        .await
+        .unwrap();
     assert_eq!(one_a["points_reversed"], 25);
     assert_eq!(f.balance(&ann).await, 75);
-    let too_many = f.run(ret(json!({"order_id": "R-1", "lines": [{"sku": "a", "quantity": 2}]}))).await;
+    let too_many = f
+        .run(ret(
+            json!({"order_id": "R-1", "lines": [{"sku": "a", "quantity": 2}]}),
+        ))
+        .await;
     assert_eq!(refusal(too_many), "invalid /lines/0/quantity");
-    let amount = f.run(ret(json!({"order_id": "R-1", "amount_minor": 5000}))).await.unwrap();
+    let amount = f
+        .run(ret(json!({"order_id": "R-1", "amount_minor": 5000})))
+        .await
+        .unwrap();
     assert_eq!(amount["points_reversed"], 50);
     let rest = f.run(ret(json!({"order_id": "R-1"}))).await.unwrap();
-    assert_eq!(rest["points_reversed"], 25, "the full return takes exactly what is left");
+    assert_eq!(
+        rest["points_reversed"], 25,
+        "the full return takes exactly what is left"
+    );
     assert_eq!(f.balance(&ann).await, 0);
-    assert_eq!(refusal(f.run(ret(json!({"order_id": "R-1"}))).await), "already_returned");
+    assert_eq!(
+        refusal(f.run(ret(json!({"order_id": "R-1"}))).await),
+        "already_returned"
+    );
     f.assert_ledger_ok().await;
 }
 
 #[tokio::test]
 async fn returning_spent_points_follows_the_negative_balance_policy() {
-    for (policy, expected_balance, unrecovered) in [("allow_negative", -60, 0), ("floor_at_zero", 0, 60)] {
-        let f = Fixture::with_program(json!({"name": "Shop", "currency": "USD", "negative_balance": policy})).await;
+    for (policy, expected_balance, unrecovered) in
+        [("allow_negative", -60, 0), ("floor_at_zero", 0, 60)]
+    {
+        let f = Fixture::with_program(
+            json!({"name": "Shop", "currency": "USD", "negative_balance": policy}),
+        )
+        .await;
         let ann = f.enroll(json!({})).await;
         f.purchase(&ann, "N-1", 10000).await.unwrap();
         let reward = f.reward(json!({"name": "Mug", "cost_points": 60})).await;
         f.run(f.redeem_command(&ann, &reward)).await.unwrap();
-        let out = f.run(Command::RecordReturn { program: f.program.clone(), ret: NewReturn::parse(&json!({"order_id": "N-1"})).unwrap() }).await.unwrap();
+        let out = f
+            .run(Command::RecordReturn {
+                program: f.program.clone(),
+                ret: NewReturn::parse(&json!({"order_id": "N-1"})).unwrap(),
+            })
+            .await
+            .unwrap();
         assert_eq!(f.balance(&ann).await, expected_balance, "{policy}");
         assert_eq!(out["unrecovered_points"], unrecovered, "{policy}");
         if policy == "allow_negative" {
             f.purchase(&ann, "N-2", 3000).await.unwrap();
             let blocked = f.run(f.redeem_command(&ann, &reward)).await;
-            assert_eq!(refusal(blocked), "insufficient_points", "redemption blocked until the balance is positive");
+            assert_eq!(
+                refusal(blocked),
+                "insufficient_points",
+                "redemption blocked until the balance is positive"
+            );
         }
         f.assert_ledger_ok().await;
     }
@@ -99,34 +162,80 @@ async fn redeem_then_cancel_refunds_and_restocks() {
     let f = Fixture::new().await;
     let ann = f.enroll(json!({})).await;
     f.purchase(&ann, "C-1", 10000).await.unwrap();
-    let reward = f.reward(json!({"name": "Tote bag", "cost_points": 40, "stock": 1, "per_member_limit": 1})).await;
+    let reward = f
+        .reward(json!({"name": "Tote bag", "cost_points": 40, "stock": 1, "per_member_limit": 1}))
+        .await;
     let redemption = f.run(f.redeem_command(&ann, &reward)).await.unwrap();
     assert_eq!(redemption["status"], "issued");
     assert_eq!(redemption["balance"]["available"], 60);
-    assert!(redemption["code"].as_str().unwrap().len() == 11, "code like R7K-3QF-X9P");
-    assert_eq!(refusal(f.run(f.redeem_command(&ann, &reward)).await), "limit_reached");
+    assert!(
+        redemption["code"].as_str().unwrap().len() == 11,
+        "code like R7K-3QF-X9P"
+    );
+    assert_eq!(
+        refusal(f.run(f.redeem_command(&ann, &reward)).await),
+        "limit_reached"
+    );
     let id = tally_domain::ids::RedemptionId::parse(redemption["id"].as_str().unwrap()).unwrap();
-    let cancelled = f.run(Command::CancelRedemption { redemption: id.clone() }).await.unwrap();
+    let cancelled = f
+        .run(Command::CancelRedemption {
+            redemption: id.clone(),
+        })
+        .await
+        .unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(f.balance(&ann).await, 100);
-    assert_eq!(refusal(f.run(Command::CancelRedemption { redemption: id }).await), "redemption_not_cancellable");
+    assert_eq!(
+        refusal(f.run(Command::CancelRedemption { redemption: id }).await),
+        "redemption_not_cancellable"
+    );
     let again = f.run(f.redeem_command(&ann, &reward)).await.unwrap();
-    assert_eq!(again["status"], "issued", "stock and the member's claim came back with the cancellation");
+    assert_eq!(
+        again["status"], "issued",
+        "stock and the member's claim came back with the cancellation"
+    );
     f.assert_ledger_ok().await;
 }
 
 #[tokio::test]
 async fn adjustments_need_a_reason_and_are_audited() {
-    let f = Fixture::with_program(json!({"name": "Shop", "currency": "USD", "negative_balance": "floor_at_zero"})).await;
+    let f = Fixture::with_program(
+        json!({"name": "Shop", "currency": "USD", "negative_balance": "floor_at_zero"}),
+    )
+    .await;
     let ann = f.enroll(json!({})).await;
-    let give = AdjustmentRequest::parse(&json!({"points": 25, "reason": "goodwill: late delivery"})).unwrap();
-    f.run(Command::Adjust { member: ann.clone(), request: give }).await.unwrap();
-    let take_too_much = AdjustmentRequest::parse(&json!({"points": -30, "reason": "correction"})).unwrap();
-    assert_eq!(refusal(f.run(Command::Adjust { member: ann.clone(), request: take_too_much }).await), "insufficient_points");
+    let give =
+        AdjustmentRequest::parse(&json!({"points": 25, "reason": "goodwill: late delivery"}))
+            .unwrap();
+    f.run(Command::Adjust {
+        member: ann.clone(),
+        request: give,
+    })
+    .await
+    .unwrap();
+    let take_too_much =
+        AdjustmentRequest::parse(&json!({"points": -30, "reason": "correction"})).unwrap();
+    assert_eq!(
+        refusal(
+            f.run(Command::Adjust {
+                member: ann.clone(),
+                request: take_too_much
+            })
+            .await
+        ),
+        "insufficient_points"
+    );
     assert_eq!(f.balance(&ann).await, 25);
     let mut c = f.tally.read().await.unwrap();
-    let log = tally_store::queries::audit::list(&mut c, &f.tenant, None, None).await.unwrap();
-    assert!(log.items.iter().any(|e| e.action == "member.points_adjusted" && e.detail["reason"] == "goodwill: late delivery"));
+    let log = tally_store::queries::audit::list(&mut c, &f.tenant, None, None)
+        .await
+        .unwrap();
+    assert!(
+        log.items
+            .iter()
+            .any(|e| e.action == "member.points_adjusted"
+                && e.detail["reason"] == "goodwill: late delivery")
+    );
     f.assert_ledger_ok().await;
 }
 
@@ -135,14 +244,48 @@ async fn an_idempotency_key_replays_errors_too_and_refuses_another_body() {
     let f = Fixture::new().await;
     let ann = f.enroll(json!({})).await;
     let reward = f.reward(json!({"name": "Mug", "cost_points": 10})).await;
-    let key = IdempotencyKey { key: "k-1".into(), request_sha256: "hash-a".into() };
-    let first = f.tally.write(&f.tenant, "test", Some(key.clone()), f.redeem_command(&ann, &reward)).await;
+    let key = IdempotencyKey {
+        key: "k-1".into(),
+        request_sha256: "hash-a".into(),
+    };
+    let first = f
+        .tally
+        .write(
+            &f.tenant,
+            "test",
+            Some(key.clone()),
+            f.redeem_command(&ann, &reward),
+        )
+        .await;
     assert_eq!(refusal(first), "insufficient_points");
     f.purchase(&ann, "I-1", 5000).await.unwrap();
-    let replay = f.tally.write(&f.tenant, "test", Some(key), f.redeem_command(&ann, &reward)).await;
-    assert_eq!(refusal(replay), "insufficient_points", "the stored answer, even though it would now succeed");
-    let other = IdempotencyKey { key: "k-1".into(), request_sha256: "hash-b".into() };
-    let mismatch = f.tally.write(&f.tenant, "test", Some(other), f.redeem_command(&ann, &reward)).await;
+    let replay = f
+        .tally
+        .write(
+            &f.tenant,
+            "test",
+            Some(key),
+            f.redeem_command(&ann, &reward),
+        )
+        .await;
+    assert_eq!(
+        refusal(replay),
+        "insufficient_points",
+        "the stored answer, even though it would now succeed"
+    );
+    let other = IdempotencyKey {
+        key: "k-1".into(),
+        request_sha256: "hash-b".into(),
+    };
+    let mismatch = f
+        .tally
+        .write(
+            &f.tenant,
+            "test",
+            Some(other),
+            f.redeem_command(&ann, &reward),
+        )
+        .await;
     assert!(matches!(mismatch, Err(CoreError::IdempotencyMismatch)));
     f.assert_ledger_ok().await;
 }
@@ -152,10 +295,18 @@ async fn another_tenant_sees_nothing() {
     let f = Fixture::new().await;
     let ann = f.enroll(json!({})).await;
     let g = tally_domain::ids::TenantId::generate();
-    let err = f.tally.write(&g, "intruder", None, Command::Adjust {
-        member: ann.clone(),
-        request: AdjustmentRequest::parse(&json!({"points": 5, "reason": "x"})).unwrap(),
-    }).await;
+    let err = f
+        .tally
+        .write(
+            &g,
+            "intruder",
+            None,
+            Command::Adjust {
+                member: ann.clone(),
+                request: AdjustmentRequest::parse(&json!({"points": 5, "reason": "x"})).unwrap(),
+            },
+        )
+        .await;
     assert_eq!(refusal(err), "member not found");
     assert_eq!(f.balance(&ann).await, 0);
 }

@@ -47,7 +47,8 @@ fn luhn_check_digit(payload: &str) -> u8 {
 /// Normalises a typed card number (spaces and dashes allowed) and checks its digit.
 pub fn parse_card_number(raw: &str) -> Result<String, String> {
     let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    let well_formed = digits.len() == CARD_NUMBER_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
+    let well_formed =
+        digits.len() == CARD_NUMBER_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
     if !well_formed {
         return Err(format!("must be a {CARD_NUMBER_DIGITS}-digit card number"));
     }
@@ -60,7 +61,12 @@ pub fn parse_card_number(raw: &str) -> Result<String, String> {
 
 /// `9123 4567 8901 2345`, as printed on the card.
 pub fn format_card_number(digits: &str) -> String {
-    digits.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join(" ")
+    digits
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -71,7 +77,10 @@ mod tests {
     fn new_numbers_validate_and_typos_do_not() {
         for _ in 0..200 {
             let number = new_card_number();
-            assert_eq!(parse_card_number(&format_card_number(&number)).unwrap(), number);
+            assert_eq!(
+                parse_card_number(&format_card_number(&number)).unwrap(),
+                number
+            );
             // Change one digit: the check digit must catch it.
             let mut typo = number.clone().into_bytes();
             typo[5] = if typo[5] == b'9' { b'0' } else { typo[5] + 1 };

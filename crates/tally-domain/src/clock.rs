@@ -27,7 +27,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn at(start: Timestamp) -> ManualClock {
-        ManualClock { micros: Arc::new(AtomicI64::new(start.as_microsecond())) }
+        ManualClock {
+            micros: Arc::new(AtomicI64::new(start.as_microsecond())),
+        }
     }
 
     pub fn advance(&self, by: jiff::SignedDuration) {

@@ -16,7 +16,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { pointer: pointer.into(), message: message.into() }
+        FieldError {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -39,19 +42,29 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> DomainError {
-        DomainError::Invalid { fields: vec![FieldError::new(pointer, message)] }
+        DomainError::Invalid {
+            fields: vec![FieldError::new(pointer, message)],
+        }
     }
 
     pub fn not_found(entity: &str) -> DomainError {
-        DomainError::NotFound { entity: entity.to_owned() }
+        DomainError::NotFound {
+            entity: entity.to_owned(),
+        }
     }
 
     pub fn conflict(code: &str, detail: impl Into<String>) -> DomainError {
-        DomainError::Conflict { code: code.to_owned(), detail: detail.into() }
+        DomainError::Conflict {
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
     }
 
     pub fn refused(code: &str, detail: impl Into<String>) -> DomainError {
-        DomainError::Refused { code: code.to_owned(), detail: detail.into() }
+        DomainError::Refused {
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -87,6 +100,12 @@ impl Fields {
 
     /// `Ok(())` when nothing was wrong, the collected errors otherwise.
     pub fn finish(self) -> Result<(), DomainError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(DomainError::Invalid { fields: self.errors }) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid {
+                fields: self.errors,
+            })
+        }
     }
 }

@@ -13,7 +13,9 @@ const BODY_LEN: usize = 26;
 
 /// Makes a new ULID body (26 Crockford base32 characters).
 pub fn new_ulid() -> String {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()) as u128;
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis()) as u128;
     let random: u128 = rand::rng().random::<u128>() & ((1u128 << 80) - 1);
     let mut value = (ms << 80) | random;
     let mut out = [0u8; BODY_LEN];
@@ -130,6 +132,9 @@ mod tests {
         let program = ProgramId::generate();
         assert!(MemberId::parse(program.as_str()).is_err());
         assert!(MemberId::parse("mem_short").is_err());
-        assert!(MemberId::parse("mem_01ARZ3NDEKTSV4RRFFQ69G5FAu").is_err(), "lowercase");
+        assert!(
+            MemberId::parse("mem_01ARZ3NDEKTSV4RRFFQ69G5FAu").is_err(),
+            "lowercase"
+        );
     }
 }

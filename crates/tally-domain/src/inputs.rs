@@ -2,6 +2,7 @@
 //! field with its JSON pointer, refuses unknown fields (a typo such as `ammount` must not be
 //! silently ignored), and returns a command whose fields are already valid.
 
+use crate::Timestamp;
 use crate::card::parse_card_number;
 use crate::error::{DomainError, Fields};
 use crate::ids::{LocationId, MemberId, RewardId};
@@ -9,8 +10,7 @@ use crate::model::{Channel, MemberStatus, SalesChannel};
 use crate::money::{Currency, Money};
 use crate::points::Points;
 use crate::program::{EarningRule, NegativeBalancePolicy, Rounding};
-use crate::text::{bounded_text, Email, Locale, Phone, TimeZoneName};
-use crate::Timestamp;
+use crate::text::{Email, Locale, Phone, TimeZoneName, bounded_text};
 use serde_json::{Map, Value};
 
 pub const MAX_LINES: usize = 500;
@@ -29,8 +29,14 @@ pub struct Obj<'a> {
 impl<'a> Obj<'a> {
     pub fn root(value: &'a Value) -> Result<Obj<'a>, DomainError> {
         match value {
-            Value::Object(map) => Ok(Obj { map, path: String::new() }),
-            _ => Err(DomainError::invalid("", "the request body must be a JSON object")),
+            Value::Object(map) => Ok(Obj {
+                map,
+                path: String::new(),
+            }),
+            _ => Err(DomainError::invalid(
+                "",
+                "the request body must be a JSON object",
+            )),
         }
     }
 
@@ -42,13 +48,24 @@ impl<'a> Obj<'a> {
     pub fn only(&self, f: &mut Fields, known: &[&str]) {
         for key in self.map.keys() {
             if !known.contains(&key.as_str()) {
-                f.push(self.pointer(key), format!("is not a known field (expected one of: {})", known.join(", ")));
+                f.push(
+                    self.pointer(key),
+                    format!(
+                        "is not a known field (expected one of: {})",
+                        known.join(", ")
+                    ),
+                );
             }
         }
     }
 
     /// A required field; a missing or `null` value is an error.
-    pub fn req<T>(&self, f: &mut Fields, key: &str, parse: impl FnOnce(&Value) -> Result<T, String>) -> Option<T> {
+    pub fn req<T>(
+        &self,
+        f: &mut Fields,
+        key: &str,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Option<T> {
         match self.map.get(key) {
             None | Some(Value::Null) => {
                 f.push(self.pointer(key), "is required");
@@ -59,7 +76,12 @@ impl<'a> Obj<'a> {
     }
 
     /// An optional field; absent and `null` both mean "not given".
-    pub fn opt<T>(&self, f: &mut Fields, key: &str, parse: impl FnOnce(&Value) -> Result<T, String>) -> Option<T> {
+    pub fn opt<T>(
+        &self,
+        f: &mut Fields,
+        key: &str,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Option<T> {
         match self.map.get(key) {
             None | Some(Value::Null) => None,
             Some(v) => f.take(&self.pointer(key), parse(v)),
@@ -67,7 +89,12 @@ impl<'a> Obj<'a> {
     }
 
     /// For patches: `None` when absent, `Some(None)` for an explicit `null` (clear the field).
-    pub fn patch<T>(&self, f: &mut Fields, key: &str, parse: impl FnOnce(&Value) -> Result<T, String>) -> Option<Option<T>> {
+    pub fn patch<T>(
+        &self,
+        f: &mut Fields,
+        key: &str,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Option<Option<T>> {
         match self.map.get(key) {
             None => None,
             Some(Value::Null) => Some(None),
@@ -82,7 +109,10 @@ impl<'a> Obj<'a> {
     /// A nested object; errors inside it carry its pointer.
     pub fn obj(&self, f: &mut Fields, key: &str, required: bool) -> Option<Obj<'a>> {
         match self.map.get(key) {
-            Some(Value::Object(map)) => Some(Obj { map, path: self.pointer(key) }),
+            Some(Value::Object(map)) => Some(Obj {
+                map,
+                path: self.pointer(key),
+            }),
             None | Some(Value::Null) if !required => None,
             None | Some(Value::Null) => {
                 f.push(self.pointer(key), "is required");
@@ -107,7 +137,10 @@ impl<'a> Obj<'a> {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, item)| match item {
-                    Value::Object(map) => Some(Obj { map, path: format!("{}/{i}", self.pointer(key)) }),
+                    Value::Object(map) => Some(Obj {
+                        map,
+                        path: format!("{}/{i}", self.pointer(key)),
+                    }),
                     _ => {
                         f.push(format!("{}/{i}", self.pointer(key)), "must be an object");
                         None
@@ -142,11 +175,14 @@ pub fn int(min: i64, max: i64) -> impl Fn(&Value) -> Result<i64, String> {
 }
 
 pub fn boolean(v: &Value) -> Result<bool, String> {
-    v.as_bool().ok_or_else(|| "must be true or false".to_owned())
+    v.as_bool()
+        .ok_or_else(|| "must be true or false".to_owned())
 }
 
 pub fn timestamp(v: &Value) -> Result<Timestamp, String> {
-    string(v)?.parse::<Timestamp>().map_err(|_| "must be an RFC 3339 timestamp such as 2026-05-01T12:00:00Z".to_owned())
+    string(v)?
+        .parse::<Timestamp>()
+        .map_err(|_| "must be an RFC 3339 timestamp such as 2026-05-01T12:00:00Z".to_owned())
 }
 
 pub fn date(v: &Value) -> Result<jiff::civil::Date, String> {
@@ -154,7 +190,8 @@ pub fn date(v: &Value) -> Result<jiff::civil::Date, String> {
     if raw.len() != 10 {
         return Err("must be a date such as 1990-02-28".into());
     }
-    raw.parse::<jiff::civil::Date>().map_err(|_| "must be a date such as 1990-02-28".to_owned())
+    raw.parse::<jiff::civil::Date>()
+        .map_err(|_| "must be a date such as 1990-02-28".to_owned())
 }
 
 pub fn currency(v: &Value) -> Result<Currency, String> {
@@ -171,15 +208,28 @@ pub fn phone(v: &Value) -> Result<Phone, String> {
 
 pub fn identifier(v: &Value) -> Result<String, String> {
     let raw = string(v)?;
-    if raw.is_empty() || raw.len() > ID_CHARS || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if raw.is_empty()
+        || raw.len() > ID_CHARS
+        || raw.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         return Err(format!("must be 1 to {ID_CHARS} characters without spaces"));
     }
     Ok(raw.to_owned())
 }
 
 fn tag(raw: &str) -> Result<String, String> {
-    let ok = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'));
-    if ok { Ok(raw.to_owned()) } else { Err(format!("tag `{raw}` must be 1 to 64 letters, digits, '-', '_' or ':'")) }
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "tag `{raw}` must be 1 to 64 letters, digits, '-', '_' or ':'"
+        ))
+    }
 }
 
 pub fn tags(v: &Value) -> Result<Vec<String>, String> {
@@ -187,7 +237,10 @@ pub fn tags(v: &Value) -> Result<Vec<String>, String> {
     if items.len() > MAX_TAGS {
         return Err(format!("must have at most {MAX_TAGS} tags"));
     }
-    let mut out: Vec<String> = items.iter().map(|t| tag(string(t)?)).collect::<Result<_, _>>()?;
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|t| tag(string(t)?))
+        .collect::<Result<_, _>>()?;
     out.sort();
     out.dedup();
     Ok(out)
@@ -224,12 +277,28 @@ impl NewProgram {
     pub fn parse(body: &Value) -> Result<NewProgram, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["name", "points_name", "currency", "time_zone", "earning", "negative_balance"]);
+        o.only(
+            &mut f,
+            &[
+                "name",
+                "points_name",
+                "currency",
+                "time_zone",
+                "earning",
+                "negative_balance",
+            ],
+        );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
-        let points_name = o.opt(&mut f, "points_name", text(40)).unwrap_or_else(|| "points".into());
+        let points_name = o
+            .opt(&mut f, "points_name", text(40))
+            .unwrap_or_else(|| "points".into());
         let currency = o.req(&mut f, "currency", currency);
         let time_zone = o.opt(&mut f, "time_zone", parse_with(TimeZoneName::parse));
-        let negative_balance = o.opt(&mut f, "negative_balance", parse_with(NegativeBalancePolicy::parse));
+        let negative_balance = o.opt(
+            &mut f,
+            "negative_balance",
+            parse_with(NegativeBalancePolicy::parse),
+        );
         let earning = match o.obj(&mut f, "earning", false) {
             Some(e) => parse_earning(&e, &mut f),
             None => Some(EarningRule::default_rule()),
@@ -247,7 +316,15 @@ impl NewProgram {
 }
 
 fn parse_earning(e: &Obj<'_>, f: &mut Fields) -> Option<EarningRule> {
-    e.only(f, &["points_per_unit", "rounding", "excluded_categories", "min_order_minor"]);
+    e.only(
+        f,
+        &[
+            "points_per_unit",
+            "rounding",
+            "excluded_categories",
+            "min_order_minor",
+        ],
+    );
     let rate = e.opt(f, "points_per_unit", parse_with(EarningRule::parse_rate));
     let rounding = e.opt(f, "rounding", parse_with(Rounding::parse));
     let excluded = e.opt(f, "excluded_categories", tags);
@@ -263,7 +340,12 @@ fn parse_earning(e: &Obj<'_>, f: &mut Fields) -> Option<EarningRule> {
 impl EarningRule {
     /// One point per currency unit, rounded down, nothing excluded.
     pub fn default_rule() -> EarningRule {
-        EarningRule { points_per_unit_milli: 1000, rounding: Rounding::Down, excluded_categories: Vec::new(), min_order_minor: 0 }
+        EarningRule {
+            points_per_unit_milli: 1000,
+            rounding: Rounding::Down,
+            excluded_categories: Vec::new(),
+            min_order_minor: 0,
+        }
     }
 }
 
@@ -278,17 +360,26 @@ pub enum MemberRef {
 impl MemberRef {
     fn parse(o: &Obj<'_>, f: &mut Fields) -> Option<MemberRef> {
         o.only(f, &["id", "external_id", "card_number"]);
-        let given = ["id", "external_id", "card_number"].iter().filter(|k| o.has(k)).count();
+        let given = ["id", "external_id", "card_number"]
+            .iter()
+            .filter(|k| o.has(k))
+            .count();
         if given != 1 {
-            f.push(o.path.clone(), "must name the member by exactly one of id, external_id or card_number");
+            f.push(
+                o.path.clone(),
+                "must name the member by exactly one of id, external_id or card_number",
+            );
             return None;
         }
         if o.has("id") {
-            o.req(f, "id", parse_with(MemberId::parse)).map(MemberRef::Id)
+            o.req(f, "id", parse_with(MemberId::parse))
+                .map(MemberRef::Id)
         } else if o.has("external_id") {
-            o.req(f, "external_id", identifier).map(MemberRef::ExternalId)
+            o.req(f, "external_id", identifier)
+                .map(MemberRef::ExternalId)
         } else {
-            o.req(f, "card_number", parse_with(parse_card_number)).map(MemberRef::CardNumber)
+            o.req(f, "card_number", parse_with(parse_card_number))
+                .map(MemberRef::CardNumber)
         }
     }
 }
@@ -314,11 +405,24 @@ pub struct NewMember {
     pub tags: Vec<String>,
 }
 
-const MEMBER_FIELDS: &[&str] =
-    &["external_id", "name", "email", "phone", "birthday", "locale", "time_zone", "preferred_channel", "consents", "attributes", "tags"];
+const MEMBER_FIELDS: &[&str] = &[
+    "external_id",
+    "name",
+    "email",
+    "phone",
+    "birthday",
+    "locale",
+    "time_zone",
+    "preferred_channel",
+    "consents",
+    "attributes",
+    "tags",
+];
 
 fn consents(o: &Obj<'_>, f: &mut Fields) -> Vec<ConsentInput> {
-    let Some(c) = o.obj(f, "consents", false) else { return Vec::new() };
+    let Some(c) = o.obj(f, "consents", false) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for key in c.map.keys() {
         match Channel::parse(key) {
@@ -335,7 +439,11 @@ fn consents(o: &Obj<'_>, f: &mut Fields) -> Vec<ConsentInput> {
 
 fn birthday(v: &Value) -> Result<jiff::civil::Date, String> {
     let d = date(v)?;
-    if d.year() < 1900 { Err("must be after 1900".into()) } else { Ok(d) }
+    if d.year() < 1900 {
+        Err("must be after 1900".into())
+    } else {
+        Ok(d)
+    }
 }
 
 impl NewMember {
@@ -431,35 +539,77 @@ impl NewPurchase {
     pub fn parse(body: &Value) -> Result<NewPurchase, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["order_id", "member", "total", "lines", "channel", "location_id", "occurred_at"]);
+        o.only(
+            &mut f,
+            &[
+                "order_id",
+                "member",
+                "total",
+                "lines",
+                "channel",
+                "location_id",
+                "occurred_at",
+            ],
+        );
         let order_id = o.req(&mut f, "order_id", identifier);
-        let member = o.obj(&mut f, "member", true).and_then(|m| MemberRef::parse(&m, &mut f));
+        let member = o
+            .obj(&mut f, "member", true)
+            .and_then(|m| MemberRef::parse(&m, &mut f));
         let total = o.obj(&mut f, "total", true).and_then(|t| {
             t.only(&mut f, &["amount_minor", "currency"]);
             let amount_minor = t.req(&mut f, "amount_minor", int(0, Money::MAX_AMOUNT_MINOR));
             let currency = t.req(&mut f, "currency", currency);
-            Some(Money { amount_minor: amount_minor?, currency: currency? })
+            Some(Money {
+                amount_minor: amount_minor?,
+                currency: currency?,
+            })
         });
         let lines = o
             .objects(&mut f, "lines", MAX_LINES)
             .iter()
             .filter_map(|l| {
-                l.only(&mut f, &["sku", "name", "category", "brand", "quantity", "unit_price_minor"]);
+                l.only(
+                    &mut f,
+                    &[
+                        "sku",
+                        "name",
+                        "category",
+                        "brand",
+                        "quantity",
+                        "unit_price_minor",
+                    ],
+                );
                 let sku = l.req(&mut f, "sku", identifier);
                 let name = l.opt(&mut f, "name", text(NAME_CHARS));
                 let category = l.opt(&mut f, "category", identifier);
                 let brand = l.opt(&mut f, "brand", text(NAME_CHARS));
                 let quantity = l.req(&mut f, "quantity", int(1, MAX_QUANTITY));
-                let unit_price_minor = l.req(&mut f, "unit_price_minor", int(0, Money::MAX_AMOUNT_MINOR / MAX_QUANTITY));
-                Some(LineInput { sku: sku?, name, category, brand, quantity: quantity?, unit_price_minor: unit_price_minor? })
+                let unit_price_minor = l.req(
+                    &mut f,
+                    "unit_price_minor",
+                    int(0, Money::MAX_AMOUNT_MINOR / MAX_QUANTITY),
+                );
+                Some(LineInput {
+                    sku: sku?,
+                    name,
+                    category,
+                    brand,
+                    quantity: quantity?,
+                    unit_price_minor: unit_price_minor?,
+                })
             })
             .collect::<Vec<_>>();
         let mut skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
         skus.sort_unstable();
         if skus.windows(2).any(|w| w[0] == w[1]) {
-            f.push("/lines", "each sku may appear once; put the quantity on one line");
+            f.push(
+                "/lines",
+                "each sku may appear once; put the quantity on one line",
+            );
         }
-        let channel = o.opt(&mut f, "channel", parse_with(SalesChannel::parse)).unwrap_or(SalesChannel::Pos);
+        let channel = o
+            .opt(&mut f, "channel", parse_with(SalesChannel::parse))
+            .unwrap_or(SalesChannel::Pos);
         let location_id = o.opt(&mut f, "location_id", parse_with(LocationId::parse));
         let occurred_at = o.opt(&mut f, "occurred_at", timestamp);
         f.finish()?;
@@ -495,16 +645,24 @@ impl NewReturn {
     pub fn parse(body: &Value) -> Result<NewReturn, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["order_id", "lines", "amount_minor", "occurred_at"]);
+        o.only(
+            &mut f,
+            &["order_id", "lines", "amount_minor", "occurred_at"],
+        );
         let order_id = o.req(&mut f, "order_id", identifier);
         let occurred_at = o.opt(&mut f, "occurred_at", timestamp);
         let scope = match (o.has("lines"), o.has("amount_minor")) {
             (true, true) => {
-                f.push("/amount_minor", "give either lines or amount_minor, not both");
+                f.push(
+                    "/amount_minor",
+                    "give either lines or amount_minor, not both",
+                );
                 None
             }
             (false, false) => Some(ReturnScope::Full),
-            (false, true) => o.req(&mut f, "amount_minor", int(1, Money::MAX_AMOUNT_MINOR)).map(ReturnScope::Amount),
+            (false, true) => o
+                .req(&mut f, "amount_minor", int(1, Money::MAX_AMOUNT_MINOR))
+                .map(ReturnScope::Amount),
             (true, false) => {
                 let lines: Vec<(String, i64)> = o
                     .objects(&mut f, "lines", MAX_LINES)
@@ -523,7 +681,11 @@ impl NewReturn {
             }
         };
         f.finish()?;
-        Ok(NewReturn { order_id: order_id.expect("checked"), scope: scope.expect("checked"), occurred_at })
+        Ok(NewReturn {
+            order_id: order_id.expect("checked"),
+            scope: scope.expect("checked"),
+            occurred_at,
+        })
     }
 }
 
@@ -544,7 +706,18 @@ impl NewReward {
     pub fn parse(body: &Value) -> Result<NewReward, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["name", "description", "cost_points", "stock", "active_from", "active_until", "per_member_limit"]);
+        o.only(
+            &mut f,
+            &[
+                "name",
+                "description",
+                "cost_points",
+                "stock",
+                "active_from",
+                "active_until",
+                "per_member_limit",
+            ],
+        );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
         let description = o.opt(&mut f, "description", text(LONG_TEXT_CHARS));
         let cost = o.req(&mut f, "cost_points", int(1, MAX_COST));
@@ -581,10 +754,15 @@ impl RedeemRequest {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
         o.only(&mut f, &["member", "reward_id"]);
-        let member = o.obj(&mut f, "member", true).and_then(|m| MemberRef::parse(&m, &mut f));
+        let member = o
+            .obj(&mut f, "member", true)
+            .and_then(|m| MemberRef::parse(&m, &mut f));
         let reward_id = o.req(&mut f, "reward_id", parse_with(RewardId::parse));
         f.finish()?;
-        Ok(RedeemRequest { member: member.expect("checked"), reward_id: reward_id.expect("checked") })
+        Ok(RedeemRequest {
+            member: member.expect("checked"),
+            reward_id: reward_id.expect("checked"),
+        })
     }
 }
 
@@ -602,11 +780,18 @@ impl AdjustmentRequest {
         o.only(&mut f, &["points", "reason"]);
         let points = o.req(&mut f, "points", |v| {
             let n = int(-MAX_COST, MAX_COST)(v)?;
-            if n == 0 { Err("must not be zero".into()) } else { Ok(n) }
+            if n == 0 {
+                Err("must not be zero".into())
+            } else {
+                Ok(n)
+            }
         });
         let reason = o.req(&mut f, "reason", text(LONG_TEXT_CHARS));
         f.finish()?;
-        Ok(AdjustmentRequest { points: Points(points.expect("checked")), reason: reason.expect("checked") })
+        Ok(AdjustmentRequest {
+            points: Points(points.expect("checked")),
+            reason: reason.expect("checked"),
+        })
     }
 }
 
@@ -622,7 +807,9 @@ pub struct NewLocation {
 fn degrees(limit: f64) -> impl Fn(&Value) -> Result<i64, String> {
     move |v| match v.as_f64() {
         Some(d) if d.is_finite() && d.abs() <= limit => Ok((d * 1_000_000.0).round() as i64),
-        _ => Err(format!("must be a number of degrees between -{limit} and {limit}")),
+        _ => Err(format!(
+            "must be a number of degrees between -{limit} and {limit}"
+        )),
     }
 }
 
@@ -630,7 +817,10 @@ impl NewLocation {
     pub fn parse(body: &Value) -> Result<NewLocation, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["name", "address", "latitude", "longitude", "time_zone"]);
+        o.only(
+            &mut f,
+            &["name", "address", "latitude", "longitude", "time_zone"],
+        );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
         let address = o.opt(&mut f, "address", text(LONG_TEXT_CHARS));
         let latitude = o.req(&mut f, "latitude", degrees(90.0));
@@ -670,7 +860,16 @@ mod tests {
         });
         let mut found = pointers(NewPurchase::parse(&body).unwrap_err());
         found.sort();
-        assert_eq!(found, ["/ammount", "/lines/0/quantity", "/member/card_number", "/total/amount_minor", "/total/currency"]);
+        assert_eq!(
+            found,
+            [
+                "/ammount",
+                "/lines/0/quantity",
+                "/member/card_number",
+                "/total/amount_minor",
+                "/total/currency"
+            ]
+        );
     }
 
     #[test]
@@ -693,18 +892,27 @@ mod tests {
     #[test]
     fn member_ref_needs_exactly_one_key() {
         let body = json!({"member": {"id": MemberId::generate().to_string(), "external_id": "x"}, "reward_id": RewardId::generate().to_string()});
-        assert_eq!(pointers(RedeemRequest::parse(&body).unwrap_err()), ["/member"]);
+        assert_eq!(
+            pointers(RedeemRequest::parse(&body).unwrap_err()),
+            ["/member"]
+        );
     }
 
     #[test]
     fn adjustments_need_a_reason_and_non_zero_points() {
-        assert_eq!(pointers(AdjustmentRequest::parse(&json!({"points": 0})).unwrap_err()), ["/points", "/reason"]);
+        assert_eq!(
+            pointers(AdjustmentRequest::parse(&json!({"points": 0})).unwrap_err()),
+            ["/points", "/reason"]
+        );
         assert!(AdjustmentRequest::parse(&json!({"points": -10, "reason": "damaged CD"})).is_ok());
     }
 
     #[test]
     fn non_objects_are_refused() {
         assert!(NewMember::parse(&json!([1, 2])).is_err());
-        assert_eq!(pointers(NewMember::parse(&json!({"consents": {"fax": true}})).unwrap_err()), ["/consents/fax"]);
+        assert_eq!(
+            pointers(NewMember::parse(&json!({"consents": {"fax": true}})).unwrap_err()),
+            ["/consents/fax"]
+        );
     }
 }

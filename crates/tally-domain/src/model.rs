@@ -1,11 +1,11 @@
 //! The records Tally keeps, as the API shows them. They serialise to the JSON a client sees, and
 //! (for idempotent requests) to the stored answer that a retry gets back.
 
+use crate::Timestamp;
 use crate::ids::*;
 use crate::money::Currency;
 use crate::points::Points;
 use crate::text::{Email, Locale, Phone, TimeZoneName};
-use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// A way to reach a member, for consent and preference.
@@ -32,7 +32,10 @@ impl Channel {
     }
 
     pub fn parse(raw: &str) -> Result<Channel, String> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == raw).ok_or_else(|| format!("must be one of {}", Channel::NAMES.join(", ")))
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == raw)
+            .ok_or_else(|| format!("must be one of {}", Channel::NAMES.join(", ")))
     }
 }
 
@@ -258,8 +261,14 @@ pub enum TransferKind {
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 6] =
-        [TransferKind::Earn, TransferKind::Reverse, TransferKind::Redeem, TransferKind::Refund, TransferKind::Adjust, TransferKind::Expire];
+    pub const ALL: [TransferKind; 6] = [
+        TransferKind::Earn,
+        TransferKind::Reverse,
+        TransferKind::Redeem,
+        TransferKind::Refund,
+        TransferKind::Adjust,
+        TransferKind::Expire,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

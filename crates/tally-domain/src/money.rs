@@ -5,12 +5,46 @@ use serde::{Deserialize, Serialize};
 /// ISO 4217 currencies we accept, with their number of minor-unit digits. A short, explicit list
 /// beats accepting any three letters: a typo such as `PNL` is refused instead of stored.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2), ("AUD", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2), ("CHF", 2),
-    ("CLP", 0), ("CNY", 2), ("CZK", 2), ("DKK", 2), ("EUR", 2), ("GBP", 2), ("HKD", 2),
-    ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("ISK", 0), ("JPY", 0), ("KRW", 0),
-    ("KWD", 3), ("MXN", 2), ("MYR", 2), ("NOK", 2), ("NZD", 2), ("PHP", 2), ("PLN", 2),
-    ("RON", 2), ("RSD", 2), ("SAR", 2), ("SEK", 2), ("SGD", 2), ("THB", 2), ("TRY", 2),
-    ("TWD", 2), ("UAH", 2), ("USD", 2), ("VND", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("AUD", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("PHP", 2),
+    ("PLN", 2),
+    ("RON", 2),
+    ("RSD", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("USD", 2),
+    ("VND", 0),
+    ("ZAR", 2),
 ];
 
 /// An ISO 4217 currency code that Tally knows the minor units of.
@@ -27,7 +61,10 @@ impl Currency {
             .iter()
             .find(|(code, _)| *code == raw)
             .map(|(code, digits)| Currency {
-                code: code.as_bytes().try_into().expect("codes have three letters"),
+                code: code
+                    .as_bytes()
+                    .try_into()
+                    .expect("codes have three letters"),
                 minor_digits: *digits,
             })
             .ok_or_else(|| format!("`{raw}` is not a supported ISO 4217 currency code"))
@@ -93,7 +130,11 @@ pub fn parse_decimal_minor(raw: &str, currency: Currency) -> Result<i64, String>
         return Err(bad());
     }
     let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let frac_value: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+    let frac_value: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
     let frac_scaled = frac_value * 10i64.pow((digits - frac.len()) as u32);
     whole
         .checked_mul(currency.minor_per_major())

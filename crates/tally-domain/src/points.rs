@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 /// An amount of loyalty points. Signed, because a balance may go negative after a return of
 /// points that were already spent (the program's negative-balance policy decides).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Points(pub i64);
 
@@ -26,14 +28,22 @@ impl Points {
 impl std::ops::Add for Points {
     type Output = Points;
     fn add(self, rhs: Points) -> Points {
-        Points(self.0.checked_add(rhs.0).expect("points overflow: amounts are bounded per request"))
+        Points(
+            self.0
+                .checked_add(rhs.0)
+                .expect("points overflow: amounts are bounded per request"),
+        )
     }
 }
 
 impl std::ops::Sub for Points {
     type Output = Points;
     fn sub(self, rhs: Points) -> Points {
-        Points(self.0.checked_sub(rhs.0).expect("points overflow: amounts are bounded per request"))
+        Points(
+            self.0
+                .checked_sub(rhs.0)
+                .expect("points overflow: amounts are bounded per request"),
+        )
     }
 }
 

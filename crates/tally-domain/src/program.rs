@@ -2,11 +2,11 @@
 //! categories excluded from earning, and a minimum order value. (The rules engine of a later
 //! issue adds to this base; it does not replace it.)
 
+use crate::Timestamp;
 use crate::ids::{ProgramId, TenantId};
 use crate::money::Currency;
 use crate::points::Points;
 use crate::text::TimeZoneName;
-use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +68,10 @@ impl NegativeBalancePolicy {
         match raw {
             "allow_negative" => Ok(NegativeBalancePolicy::AllowNegative),
             "floor_at_zero" => Ok(NegativeBalancePolicy::FloorAtZero),
-            _ => Err(format!("must be one of {}", NegativeBalancePolicy::NAMES.join(", "))),
+            _ => Err(format!(
+                "must be one of {}",
+                NegativeBalancePolicy::NAMES.join(", ")
+            )),
         }
     }
 
@@ -95,9 +98,19 @@ impl EarningRule {
 
     /// Parses a rate written as a decimal with at most three decimals (`"1.5"`, `"10"`).
     pub fn parse_rate(raw: &str) -> Result<i64, String> {
-        let bad = || format!("`{raw}` must be a non-negative decimal with at most 3 decimals, such as \"1.5\"");
+        let bad = || {
+            format!(
+                "`{raw}` must be a non-negative decimal with at most 3 decimals, such as \"1.5\""
+            )
+        };
         let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
-        if whole.is_empty() || frac.len() > 3 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        if whole.is_empty()
+            || frac.len() > 3
+            || !whole
+                .bytes()
+                .chain(frac.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
             return Err(bad());
         }
         let whole: i64 = whole.parse().map_err(|_| bad())?;
@@ -113,17 +126,29 @@ impl EarningRule {
     pub fn rate_string(&self) -> String {
         let whole = self.points_per_unit_milli / 1000;
         let frac = self.points_per_unit_milli % 1000;
-        if frac == 0 { whole.to_string() } else { format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0')) }
+        if frac == 0 {
+            whole.to_string()
+        } else {
+            format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0'))
+        }
     }
 
     /// Points earned on `eligible_minor` of money in `currency`.
-    pub fn points_for(&self, eligible_minor: i64, order_total_minor: i64, currency: Currency) -> Points {
+    pub fn points_for(
+        &self,
+        eligible_minor: i64,
+        order_total_minor: i64,
+        currency: Currency,
+    ) -> Points {
         if order_total_minor < self.min_order_minor || eligible_minor <= 0 {
             return Points::ZERO;
         }
         let numerator = i128::from(eligible_minor) * i128::from(self.points_per_unit_milli);
         let denominator = 1000 * i128::from(currency.minor_per_major());
-        Points(i64::try_from(self.rounding.divide(numerator, denominator)).expect("bounded amounts and rates"))
+        Points(
+            i64::try_from(self.rounding.divide(numerator, denominator))
+                .expect("bounded amounts and rates"),
+        )
     }
 
     pub fn is_excluded(&self, category: Option<&str>) -> bool {
@@ -172,13 +197,35 @@ mod tests {
     #[test]
     fn rounding_modes_and_minimum_order() {
         let pln = Currency::parse("PLN").unwrap();
-        assert_eq!(rule("1", Rounding::Down).points_for(999, 999, pln), Points(9));
-        assert_eq!(rule("1", Rounding::Nearest).points_for(950, 950, pln), Points(10));
-        assert_eq!(rule("1", Rounding::Nearest).points_for(949, 949, pln), Points(9));
-        assert_eq!(rule("1", Rounding::Up).points_for(901, 901, pln), Points(10));
-        assert_eq!(rule("1.5", Rounding::Down).points_for(10_000, 10_000, pln), Points(150));
-        assert_eq!(rule("1", Rounding::Down).points_for(499, 499, pln), Points::ZERO, "below minimum order");
+        assert_eq!(
+            rule("1", Rounding::Down).points_for(999, 999, pln),
+            Points(9)
+        );
+        assert_eq!(
+            rule("1", Rounding::Nearest).points_for(950, 950, pln),
+            Points(10)
+        );
+        assert_eq!(
+            rule("1", Rounding::Nearest).points_for(949, 949, pln),
+            Points(9)
+        );
+        assert_eq!(
+            rule("1", Rounding::Up).points_for(901, 901, pln),
+            Points(10)
+        );
+        assert_eq!(
+            rule("1.5", Rounding::Down).points_for(10_000, 10_000, pln),
+            Points(150)
+        );
+        assert_eq!(
+            rule("1", Rounding::Down).points_for(499, 499, pln),
+            Points::ZERO,
+            "below minimum order"
+        );
         let jpy = Currency::parse("JPY").unwrap();
-        assert_eq!(rule("0.01", Rounding::Down).points_for(1000, 1000, jpy), Points(10));
+        assert_eq!(
+            rule("0.01", Rounding::Down).points_for(1000, 1000, jpy),
+            Points(10)
+        );
     }
 }

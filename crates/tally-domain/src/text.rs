@@ -49,19 +49,31 @@ impl Email {
                     && !email.chars().any(|c| c.is_whitespace() || c.is_control())
                     && domain.matches('@').count() == 0
             });
-        if valid { Ok(Email(email)) } else { Err(format!("`{raw}` is not an email address")) }
+        if valid {
+            Ok(Email(email))
+        } else {
+            Err(format!("`{raw}` is not an email address"))
+        }
     }
 }
 
 impl Phone {
     /// Accepts `+` then 8 to 15 digits; spaces, dashes and dots between digits are dropped.
     pub fn parse(raw: &str) -> Result<Phone, String> {
-        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+        let compact: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
         let digits = compact.strip_prefix('+').unwrap_or("");
-        if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
+        if (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+        {
             Ok(Phone(compact))
         } else {
-            Err(format!("`{raw}` is not a phone number in international form (+48600100200)"))
+            Err(format!(
+                "`{raw}` is not a phone number in international form (+48600100200)"
+            ))
         }
     }
 }
@@ -69,9 +81,18 @@ impl Phone {
 impl Locale {
     pub fn parse(raw: &str) -> Result<Locale, String> {
         let mut parts = raw.split('-');
-        let language_ok = parts.next().is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase()));
-        let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if language_ok && rest_ok { Ok(Locale(raw.to_owned())) } else { Err(format!("`{raw}` is not a language tag such as `pl` or `en-GB`")) }
+        let language_ok = parts.next().is_some_and(|l| {
+            (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase())
+        });
+        let rest_ok = parts
+            .all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if language_ok && rest_ok {
+            Ok(Locale(raw.to_owned()))
+        } else {
+            Err(format!(
+                "`{raw}` is not a language tag such as `pl` or `en-GB`"
+            ))
+        }
     }
 }
 
@@ -79,7 +100,9 @@ impl TimeZoneName {
     pub fn parse(raw: &str) -> Result<TimeZoneName, String> {
         match jiff::tz::TimeZone::get(raw) {
             Ok(_) => Ok(TimeZoneName(raw.to_owned())),
-            Err(_) => Err(format!("`{raw}` is not an IANA time zone such as `Europe/Warsaw`")),
+            Err(_) => Err(format!(
+                "`{raw}` is not an IANA time zone such as `Europe/Warsaw`"
+            )),
         }
     }
 }
@@ -105,15 +128,29 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_or_refused() {
-        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "a@b@c.com"] {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn phones_are_e164() {
-        assert_eq!(Phone::parse("+48 600-100-200").unwrap().as_str(), "+48600100200");
+        assert_eq!(
+            Phone::parse("+48 600-100-200").unwrap().as_str(),
+            "+48600100200"
+        );
         for bad in ["600100200", "+0600100200", "+48", "+48abc100200"] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }

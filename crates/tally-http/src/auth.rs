@@ -4,8 +4,8 @@
 //! Verified keys are cached for a few seconds so a busy till does not cost a database read per
 //! request; a revoked key therefore stops working within [`KEY_CACHE_TTL`].
 
-use crate::problem::ApiError;
 use crate::AppState;
+use crate::problem::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -49,18 +49,30 @@ pub struct Caller {
 
 impl Caller {
     pub fn require(&self, needed: Scope) -> Result<(), ApiError> {
-        if self.scope >= needed { Ok(()) } else { Err(ApiError::Forbidden("this API key's scope does not allow this call")) }
+        if self.scope >= needed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this API key's scope does not allow this call",
+            ))
+        }
     }
 }
 
 pub fn secret_sha256(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Makes a new key secret: `tly_` + 256 random bits in hex. Returns (secret, display prefix).
 pub fn new_secret() -> (String, String) {
     let bytes: [u8; 32] = rand_bytes();
-    let secret = format!("{KEY_PREFIX}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let secret = format!(
+        "{KEY_PREFIX}{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
     let prefix = secret[..KEY_PREFIX.len() + 8].to_owned();
     (secret, prefix)
 }
@@ -79,26 +91,39 @@ impl<D: Database> FromRequestParts<AppState<D>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState<D>) -> Result<Caller, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized("send Authorization: Bearer <API key>"))?;
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized(
+                "send Authorization: Bearer <API key>",
+            ))?;
         let secret = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|s| s.starts_with(KEY_PREFIX))
-            .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer tly_…`"))?;
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header must be `Bearer tly_…`",
+            ))?;
         let hash = secret_sha256(secret);
         if let Some((caller, at)) = app.keys.entries.lock().expect("key cache").get(&hash)
             && at.elapsed() < KEY_CACHE_TTL
         {
             return Ok(caller.clone());
         }
-        let key = app.tally.api_key_by_secret(&hash).await?.filter(|k| k.revoked_at.is_none());
+        let key = app
+            .tally
+            .api_key_by_secret(&hash)
+            .await?
+            .filter(|k| k.revoked_at.is_none());
         let key = key.ok_or(ApiError::Unauthorized("this API key is unknown or revoked"))?;
         let caller = Caller {
             tenant: key.tenant_id,
             actor: key.id.to_string(),
-            scope: Scope::parse(&key.scope).ok_or_else(|| ApiError::Internal(format!("key {} has scope {}", key.id, key.scope)))?,
+            scope: Scope::parse(&key.scope).ok_or_else(|| {
+                ApiError::Internal(format!("key {} has scope {}", key.id, key.scope))
+            })?,
         };
         let mut entries = app.keys.entries.lock().expect("key cache");
         if entries.len() >= KEY_CACHE_MAX {

@@ -24,37 +24,55 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
         let key = match req.headers().get("idempotency-key") {
             None => None,
             Some(v) => {
-                let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_KEY_CHARS).ok_or_else(|| {
-                    ApiError::BadParameter {
+                let key = v
+                    .to_str()
+                    .ok()
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_CHARS)
+                    .ok_or_else(|| ApiError::BadParameter {
                         parameter: "Idempotency-Key".into(),
                         detail: format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
-                    }
-                })?;
+                    })?;
                 Some(key.to_owned())
             }
         };
         let request_line = format!("{} {}\n", req.method(), req.uri().path());
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit_bytes: MAX_BODY_BYTES }
+                ApiError::PayloadTooLarge {
+                    limit_bytes: MAX_BODY_BYTES,
+                }
             } else {
-                ApiError::BadRequest { code: "malformed_body", detail: e.body_text() }
+                ApiError::BadRequest {
+                    code: "malformed_body",
+                    detail: e.body_text(),
+                }
             }
         })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest { code: "malformed_json", detail: format!("the body is not valid JSON: {e}") })?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
+                code: "malformed_json",
+                detail: format!("the body is not valid JSON: {e}"),
+            })?;
         let idempotency = key.map(|key| {
             let mut hash = Sha256::new();
             hash.update(request_line.as_bytes());
             hash.update(&bytes);
-            IdempotencyKey { key, request_sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect() }
+            IdempotencyKey {
+                key,
+                request_sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            }
         });
         Ok(JsonBody { value, idempotency })
     }
@@ -68,16 +86,31 @@ pub struct NoBody {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NoBody {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<NoBody, ApiError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<NoBody, ApiError> {
         let idempotency = match parts.headers.get("idempotency-key") {
             None => None,
             Some(v) => {
-                let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_KEY_CHARS).ok_or_else(|| {
-                    ApiError::BadParameter { parameter: "Idempotency-Key".into(), detail: format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters") }
-                })?;
+                let key = v
+                    .to_str()
+                    .ok()
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_CHARS)
+                    .ok_or_else(|| ApiError::BadParameter {
+                        parameter: "Idempotency-Key".into(),
+                        detail: format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
+                    })?;
                 let line = format!("{} {}\n", parts.method, parts.uri.path());
-                let hash: String = Sha256::digest(line.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-                Some(IdempotencyKey { key: key.to_owned(), request_sha256: hash })
+                let hash: String = Sha256::digest(line.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                Some(IdempotencyKey {
+                    key: key.to_owned(),
+                    request_sha256: hash,
+                })
             }
         };
         Ok(NoBody { idempotency })

@@ -13,7 +13,7 @@ mod params;
 pub mod problem;
 mod routes;
 
-pub use auth::{new_secret, secret_sha256, Scope, KEY_PREFIX};
+pub use auth::{KEY_PREFIX, Scope, new_secret, secret_sha256};
 pub use body::MAX_BODY_BYTES;
 pub use observe::Metrics;
 
@@ -30,13 +30,21 @@ pub struct AppState<D: Database> {
 
 impl<D: Database> Clone for AppState<D> {
     fn clone(&self) -> Self {
-        AppState { tally: self.tally.clone(), metrics: self.metrics.clone(), keys: self.keys.clone() }
+        AppState {
+            tally: self.tally.clone(),
+            metrics: self.metrics.clone(),
+            keys: self.keys.clone(),
+        }
     }
 }
 
 impl<D: Database> AppState<D> {
     pub fn new(tally: Tally<D>) -> AppState<D> {
-        AppState { tally, metrics: Arc::new(Metrics::default()), keys: Arc::new(auth::KeyCache::default()) }
+        AppState {
+            tally,
+            metrics: Arc::new(Metrics::default()),
+            keys: Arc::new(auth::KeyCache::default()),
+        }
     }
 }
 

@@ -5,9 +5,9 @@
 //! says nothing about internals: it is logged with its cause and answered with an opaque 500
 //! carrying the request id (added by the request-id middleware), so support can find the log.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tally_core::CoreError;
 use tally_domain::{DomainError, FieldError};
 
@@ -53,20 +53,70 @@ impl ApiError {
     /// Status, problem code and title of each kind of error.
     fn parts(&self) -> (StatusCode, String, String) {
         let (status, code, title): (StatusCode, &str, &str) = match self {
-            ApiError::Domain(DomainError::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "The request has invalid fields"),
-            ApiError::Domain(DomainError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            ApiError::Domain(DomainError::Conflict { code, .. }) => (StatusCode::CONFLICT, code, "Conflict with what is recorded"),
-            ApiError::Domain(DomainError::Refused { code, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, code, "Refused by a program rule"),
-            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code, "Malformed request"),
-            ApiError::BadParameter { .. } => (StatusCode::BAD_REQUEST, "bad_parameter", "Invalid query parameter"),
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Missing or invalid API key"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "The API key's scope does not allow this"),
-            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Request body too large"),
-            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Send JSON"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
-            ApiError::IdempotencyMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "Idempotency-Key reused"),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::Domain(DomainError::Invalid { .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The request has invalid fields",
+            ),
+            ApiError::Domain(DomainError::NotFound { .. }) => {
+                (StatusCode::NOT_FOUND, "not_found", "Not found")
+            }
+            ApiError::Domain(DomainError::Conflict { code, .. }) => {
+                (StatusCode::CONFLICT, code, "Conflict with what is recorded")
+            }
+            ApiError::Domain(DomainError::Refused { code, .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "Refused by a program rule",
+            ),
+            ApiError::BadRequest { code, .. } => {
+                (StatusCode::BAD_REQUEST, code, "Malformed request")
+            }
+            ApiError::BadParameter { .. } => (
+                StatusCode::BAD_REQUEST,
+                "bad_parameter",
+                "Invalid query parameter",
+            ),
+            ApiError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Missing or invalid API key",
+            ),
+            ApiError::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "The API key's scope does not allow this",
+            ),
+            ApiError::PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Request body too large",
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send JSON",
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
+            ApiError::IdempotencyMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency-Key reused",
+            ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
         };
         (status, code.to_owned(), title.to_owned())
     }
@@ -74,24 +124,45 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Domain(DomainError::Invalid { fields }) => {
-                format!("{} invalid field{}; see errors", fields.len(), if fields.len() == 1 { "" } else { "s" })
+                format!(
+                    "{} invalid field{}; see errors",
+                    fields.len(),
+                    if fields.len() == 1 { "" } else { "s" }
+                )
             }
             ApiError::Domain(DomainError::NotFound { entity }) => format!("no such {entity}"),
-            ApiError::Domain(DomainError::Conflict { detail, .. } | DomainError::Refused { detail, .. }) => detail.clone(),
-            ApiError::BadRequest { detail, .. } | ApiError::BadParameter { detail, .. } => detail.clone(),
+            ApiError::Domain(
+                DomainError::Conflict { detail, .. } | DomainError::Refused { detail, .. },
+            ) => detail.clone(),
+            ApiError::BadRequest { detail, .. } | ApiError::BadParameter { detail, .. } => {
+                detail.clone()
+            }
             ApiError::Unauthorized(d) | ApiError::Forbidden(d) => (*d).to_owned(),
-            ApiError::PayloadTooLarge { limit_bytes } => format!("the body must be at most {limit_bytes} bytes"),
-            ApiError::UnsupportedMediaType => "send the body as JSON with Content-Type: application/json".into(),
+            ApiError::PayloadTooLarge { limit_bytes } => {
+                format!("the body must be at most {limit_bytes} bytes")
+            }
+            ApiError::UnsupportedMediaType => {
+                "send the body as JSON with Content-Type: application/json".into()
+            }
             ApiError::MethodNotAllowed => "this path does not accept this method".into(),
-            ApiError::IdempotencyMismatch => "this Idempotency-Key was used with a different request; use a new key".into(),
-            ApiError::Unavailable => "the service is busy or restarting; retry with the same Idempotency-Key".into(),
-            ApiError::Internal(_) => "something went wrong on our side; quote the request_id when asking for help".into(),
+            ApiError::IdempotencyMismatch => {
+                "this Idempotency-Key was used with a different request; use a new key".into()
+            }
+            ApiError::Unavailable => {
+                "the service is busy or restarting; retry with the same Idempotency-Key".into()
+            }
+            ApiError::Internal(_) => {
+                "something went wrong on our side; quote the request_id when asking for help".into()
+            }
         }
     }
 }
 
 fn field_errors(fields: &[FieldError]) -> Vec<Value> {
-    fields.iter().map(|f| json!({ "pointer": f.pointer, "detail": f.message })).collect()
+    fields
+        .iter()
+        .map(|f| json!({ "pointer": f.pointer, "detail": f.message }))
+        .collect()
 }
 
 impl IntoResponse for ApiError {
@@ -108,14 +179,22 @@ impl IntoResponse for ApiError {
             "code": code,
         });
         match &self {
-            ApiError::Domain(DomainError::Invalid { fields }) => body["errors"] = Value::Array(field_errors(fields)),
-            ApiError::BadParameter { parameter, detail } => body["errors"] = json!([{ "parameter": parameter, "detail": detail }]),
+            ApiError::Domain(DomainError::Invalid { fields }) => {
+                body["errors"] = Value::Array(field_errors(fields))
+            }
+            ApiError::BadParameter { parameter, detail } => {
+                body["errors"] = json!([{ "parameter": parameter, "detail": detail }])
+            }
             _ => {}
         }
         let mut response = (status, body.to_string()).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -123,25 +202,73 @@ impl IntoResponse for ApiError {
 
 /// The problem types, for the `/problems/{code}` pages that `type` links to.
 pub const PROBLEM_CODES: &[(&str, &str)] = &[
-    ("validation", "One or more fields are invalid; `errors[]` names each with a JSON pointer and what to fix."),
-    ("not_found", "The resource does not exist, or belongs to another tenant."),
-    ("order_conflict", "The order id was already recorded with other content."),
-    ("external_id_taken", "Another member of the program has this external id."),
-    ("insufficient_points", "The member does not have enough available points."),
+    (
+        "validation",
+        "One or more fields are invalid; `errors[]` names each with a JSON pointer and what to fix.",
+    ),
+    (
+        "not_found",
+        "The resource does not exist, or belongs to another tenant.",
+    ),
+    (
+        "order_conflict",
+        "The order id was already recorded with other content.",
+    ),
+    (
+        "external_id_taken",
+        "Another member of the program has this external id.",
+    ),
+    (
+        "insufficient_points",
+        "The member does not have enough available points.",
+    ),
     ("out_of_stock", "The reward has no stock left."),
-    ("limit_reached", "The member has reached the reward's per-member limit."),
-    ("reward_not_available", "The reward is inactive or outside its active window."),
+    (
+        "limit_reached",
+        "The member has reached the reward's per-member limit.",
+    ),
+    (
+        "reward_not_available",
+        "The reward is inactive or outside its active window.",
+    ),
     ("member_not_active", "The member is suspended or closed."),
-    ("already_returned", "The whole order has already been returned."),
-    ("redemption_not_cancellable", "The redemption was already consumed or cancelled."),
-    ("redemption_not_consumable", "The redemption was already consumed or cancelled."),
+    (
+        "already_returned",
+        "The whole order has already been returned.",
+    ),
+    (
+        "redemption_not_cancellable",
+        "The redemption was already consumed or cancelled.",
+    ),
+    (
+        "redemption_not_consumable",
+        "The redemption was already consumed or cancelled.",
+    ),
     ("malformed_json", "The body is not valid JSON."),
     ("bad_parameter", "A query parameter is invalid."),
-    ("unauthorized", "Send `Authorization: Bearer <API key>` with a valid, unrevoked key."),
-    ("forbidden", "The API key's scope (read, write, admin) does not allow this call."),
+    (
+        "unauthorized",
+        "Send `Authorization: Bearer <API key>` with a valid, unrevoked key.",
+    ),
+    (
+        "forbidden",
+        "The API key's scope (read, write, admin) does not allow this call.",
+    ),
     ("payload_too_large", "The body exceeds the size limit."),
-    ("unsupported_media_type", "Send JSON with `Content-Type: application/json`."),
-    ("idempotency_key_reused", "The Idempotency-Key was used before with a different request."),
-    ("unavailable", "Temporarily unavailable; retry with the same Idempotency-Key."),
-    ("internal", "An error on the server; it was logged with the request id."),
+    (
+        "unsupported_media_type",
+        "Send JSON with `Content-Type: application/json`.",
+    ),
+    (
+        "idempotency_key_reused",
+        "The Idempotency-Key was used before with a different request.",
+    ),
+    (
+        "unavailable",
+        "Temporarily unavailable; retry with the same Idempotency-Key.",
+    ),
+    (
+        "internal",
+        "An error on the server; it was logged with the request id.",
+    ),
 ];

@@ -59,7 +59,10 @@ impl AccountKind {
 
     /// Whether the account belongs to a member (and so keeps a cached balance).
     pub fn is_member(self) -> bool {
-        matches!(self, AccountKind::MemberAvailable | AccountKind::MemberPending)
+        matches!(
+            self,
+            AccountKind::MemberAvailable | AccountKind::MemberPending
+        )
     }
 }
 
@@ -82,21 +85,37 @@ pub fn direction(kind: TransferKind, adjustment_positive: bool) -> Direction {
         TransferKind::Expire => (AccountKind::Breakage, false),
         TransferKind::Adjust => (AccountKind::Adjustments, adjustment_positive),
     };
-    Direction { counterpart, member_credited }
+    Direction {
+        counterpart,
+        member_credited,
+    }
 }
 
 /// Points to take back for a return, computed on cumulative amounts so that rounding never adds
 /// up to more than was earned, and a full return takes back exactly everything:
 /// `reversed_after = earned × returned_after ÷ total` (rounded down), minus what earlier returns
 /// already took.
-pub fn reversal_for_return(earned: Points, already_reversed: Points, total_minor: i64, returned_after_minor: i64) -> Points {
-    assert!(returned_after_minor <= total_minor, "cannot return more than the order total");
+pub fn reversal_for_return(
+    earned: Points,
+    already_reversed: Points,
+    total_minor: i64,
+    returned_after_minor: i64,
+) -> Points {
+    assert!(
+        returned_after_minor <= total_minor,
+        "cannot return more than the order total"
+    );
     if total_minor <= 0 || earned.value() <= 0 {
         return Points::ZERO;
     }
-    let reversed_after = i128::from(earned.value()) * i128::from(returned_after_minor) / i128::from(total_minor);
+    let reversed_after =
+        i128::from(earned.value()) * i128::from(returned_after_minor) / i128::from(total_minor);
     let reversed_after = Points(i64::try_from(reversed_after).expect("at most earned"));
-    if reversed_after > already_reversed { reversed_after - already_reversed } else { Points::ZERO }
+    if reversed_after > already_reversed {
+        reversed_after - already_reversed
+    } else {
+        Points::ZERO
+    }
 }
 
 /// A transfer as the invariant checker sees it.
@@ -119,11 +138,25 @@ pub struct CachedAccount<A> {
 /// and in `tally audit`-style checks on a live database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Violation<A> {
-    NonPositiveAmount { debit: A, credit: A, amount: i64 },
-    SameAccount { account: A },
-    UnknownAccount { account: A },
-    CachedBalanceMismatch { account: A, cached: i64, from_transfers: i64 },
-    NonZeroSum { sum: i128 },
+    NonPositiveAmount {
+        debit: A,
+        credit: A,
+        amount: i64,
+    },
+    SameAccount {
+        account: A,
+    },
+    UnknownAccount {
+        account: A,
+    },
+    CachedBalanceMismatch {
+        account: A,
+        cached: i64,
+        from_transfers: i64,
+    },
+    NonZeroSum {
+        sum: i128,
+    },
 }
 
 /// Checks every ledger invariant over a complete set of accounts and transfers:
@@ -137,7 +170,11 @@ pub fn check_invariants<A: Copy + Eq + std::hash::Hash>(
     let mut balances: HashMap<A, i128> = accounts.iter().map(|a| (a.id, 0)).collect();
     for t in transfers {
         if t.amount <= 0 {
-            return Err(Violation::NonPositiveAmount { debit: t.debit, credit: t.credit, amount: t.amount });
+            return Err(Violation::NonPositiveAmount {
+                debit: t.debit,
+                credit: t.credit,
+                amount: t.amount,
+            });
         }
         if t.debit == t.credit {
             return Err(Violation::SameAccount { account: t.debit });
@@ -190,7 +227,10 @@ mod tests {
 
     #[test]
     fn a_repeated_return_of_the_same_amount_takes_nothing() {
-        assert_eq!(reversal_for_return(Points(10), Points(5), 100, 50), Points::ZERO);
+        assert_eq!(
+            reversal_for_return(Points(10), Points(5), 100, 50),
+            Points::ZERO
+        );
     }
 
     #[test]
@@ -206,14 +246,48 @@ mod tests {
 
     #[test]
     fn the_checker_finds_each_kind_of_violation() {
-        let accounts = [CachedAccount { id: 1, cached_balance: Some(5) }, CachedAccount { id: 2, cached_balance: None }];
-        let good = [Movement { debit: 2, credit: 1, amount: 5 }];
+        let accounts = [
+            CachedAccount {
+                id: 1,
+                cached_balance: Some(5),
+            },
+            CachedAccount {
+                id: 2,
+                cached_balance: None,
+            },
+        ];
+        let good = [Movement {
+            debit: 2,
+            credit: 1,
+            amount: 5,
+        }];
         assert_eq!(check_invariants(&accounts, &good), Ok(()));
-        let wrong_cache = [Movement { debit: 2, credit: 1, amount: 4 }];
-        assert!(matches!(check_invariants(&accounts, &wrong_cache), Err(Violation::CachedBalanceMismatch { .. })));
-        let negative = [Movement { debit: 2, credit: 1, amount: -5 }];
-        assert!(matches!(check_invariants(&accounts, &negative), Err(Violation::NonPositiveAmount { .. })));
-        let unknown = [Movement { debit: 3, credit: 1, amount: 5 }];
-        assert!(matches!(check_invariants(&accounts, &unknown), Err(Violation::UnknownAccount { .. })));
+        let wrong_cache = [Movement {
+            debit: 2,
+            credit: 1,
+            amount: 4,
+        }];
+        assert!(matches!(
+            check_invariants(&accounts, &wrong_cache),
+            Err(Violation::CachedBalanceMismatch { .. })
+        ));
+        let negative = [Movement {
+            debit: 2,
+            credit: 1,
+            amount: -5,
+        }];
+        assert!(matches!(
+            check_invariants(&accounts, &negative),
+            Err(Violation::NonPositiveAmount { .. })
+        ));
+        let unknown = [Movement {
+            debit: 3,
+            credit: 1,
+            amount: 5,
+        }];
+        assert!(matches!(
+            check_invariants(&accounts, &unknown),
+            Err(Violation::UnknownAccount { .. })
+        ));
     }
 }

@@ -22,7 +22,9 @@ impl AnyDb {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             PgDb::from_url(url, None).map(AnyDb::Postgres)
         } else {
-            Err(StoreError::Other(format!("`{url}`: the database URL must start with sqlite:// or postgres://")))
+            Err(StoreError::Other(format!(
+                "`{url}`: the database URL must start with sqlite:// or postgres://"
+            )))
         }
     }
 }

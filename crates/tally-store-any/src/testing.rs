@@ -24,16 +24,26 @@ impl TestDb {
         match std::env::var(TEST_DATABASE_ENV) {
             Ok(url) if !url.is_empty() => {
                 let schema = format!("t_{unique}");
-                let db = tally_store_postgres::with_fresh_schema(&url, &schema).await.expect("create a test schema");
+                let db = tally_store_postgres::with_fresh_schema(&url, &schema)
+                    .await
+                    .expect("create a test schema");
                 let db = AnyDb::Postgres(db);
                 db.migrate().await.expect("migrate the test schema");
-                TestDb { db, cleanup: Cleanup::Schema { url, schema } }
+                TestDb {
+                    db,
+                    cleanup: Cleanup::Schema { url, schema },
+                }
             }
             _ => {
                 let path = std::env::temp_dir().join(format!("tally-test-{unique}.db"));
-                let db = AnyDb::Sqlite(tally_store_sqlite::SqliteDb::open(&path).expect("open a test database"));
+                let db = AnyDb::Sqlite(
+                    tally_store_sqlite::SqliteDb::open(&path).expect("open a test database"),
+                );
                 db.migrate().await.expect("migrate the test database");
-                TestDb { db, cleanup: Cleanup::File(path) }
+                TestDb {
+                    db,
+                    cleanup: Cleanup::File(path),
+                }
             }
         }
     }
@@ -58,7 +68,9 @@ impl Drop for TestDb {
                 // Dropping happens outside any runtime guarantee, so use a small one of our own.
                 let (url, schema) = (url.clone(), schema.clone());
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
                     if let Ok(rt) = rt {
                         let _ = rt.block_on(tally_store_postgres::drop_schema(&url, &schema));
                     }

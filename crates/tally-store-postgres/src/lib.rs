@@ -30,7 +30,8 @@ impl PgDb {
     /// Connects lazily to `postgres://…`. `schema`, when given, becomes the search path: each
     /// test gets its own schema in one database.
     pub fn from_url(url: &str, schema: Option<&str>) -> Result<PgDb, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?;
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?;
         if let Some(schema) = schema {
             config.options(format!("-c search_path={schema}"));
         }
@@ -51,20 +52,31 @@ pub struct PgConn {
 
 impl PgConn {
     async fn connect(config: &tokio_postgres::Config) -> Result<PgConn, StoreError> {
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         tokio::spawn(async move {
             // Ends when the client is dropped or the server goes away; the client then reports
             // the error on its next use.
             let _ = connection.await;
         });
-        Ok(PgConn { client, statements: HashMap::new(), broken: false })
+        Ok(PgConn {
+            client,
+            statements: HashMap::new(),
+            broken: false,
+        })
     }
 
     async fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(stmt) = self.statements.get(sql) {
             return Ok(stmt.clone());
         }
-        let stmt = self.client.prepare(sql).await.map_err(|e| self.map_err(e))?;
+        let stmt = self
+            .client
+            .prepare(sql)
+            .await
+            .map_err(|e| self.map_err(e))?;
         // Bounded: queries are built from a fixed set of shapes, but a cap keeps it certain.
         if self.statements.len() >= 512 {
             self.statements.clear();
@@ -79,17 +91,28 @@ impl PgConn {
             return StoreError::Unavailable(e.to_string());
         }
         match e.code() {
-            Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
-                StoreError::Unique(e.as_db_error().and_then(|d| d.constraint()).unwrap_or_default().to_owned())
-            }
-            Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED => {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Unique(
+                e.as_db_error()
+                    .and_then(|d| d.constraint())
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            Some(code)
+                if *code == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED =>
+            {
                 StoreError::Retryable(e.to_string())
             }
-            Some(code) if *code == SqlState::ADMIN_SHUTDOWN || *code == SqlState::CANNOT_CONNECT_NOW => {
+            Some(code)
+                if *code == SqlState::ADMIN_SHUTDOWN || *code == SqlState::CANNOT_CONNECT_NOW =>
+            {
                 self.broken = true;
                 StoreError::Unavailable(e.to_string())
             }
-            _ => StoreError::Other(e.as_db_error().map_or_else(|| e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()))),
+            _ => StoreError::Other(e.as_db_error().map_or_else(
+                || e.to_string(),
+                |d| format!("{}: {}", d.code().code(), d.message()),
+            )),
         }
     }
 }
@@ -99,7 +122,11 @@ impl PgConn {
 struct Param<'a>(&'a Value);
 
 impl ToSql for Param<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
         match (self.0, ty) {
             (Value::Null, _) => Ok(IsNull::Yes),
             (Value::Int(v), &Type::INT8) => v.to_sql(ty, out),
@@ -124,12 +151,32 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
-            Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(decode)?.map(Value::Int),
-            Type::INT4 => row.try_get::<_, Option<i32>>(i).map_err(decode)?.map(|v| Value::Int(i64::from(v))),
-            Type::INT2 => row.try_get::<_, Option<i16>>(i).map_err(decode)?.map(|v| Value::Int(i64::from(v))),
-            Type::BOOL => row.try_get::<_, Option<bool>>(i).map_err(decode)?.map(Value::Bool),
-            Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => row.try_get::<_, Option<String>>(i).map_err(decode)?.map(Value::Text),
-            ref other => return Err(StoreError::Decode(format!("column {} has unsupported type {other}", column.name()))),
+            Type::INT8 => row
+                .try_get::<_, Option<i64>>(i)
+                .map_err(decode)?
+                .map(Value::Int),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)
+                .map_err(decode)?
+                .map(|v| Value::Int(i64::from(v))),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)
+                .map_err(decode)?
+                .map(|v| Value::Int(i64::from(v))),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(i)
+                .map_err(decode)?
+                .map(Value::Bool),
+            Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => row
+                .try_get::<_, Option<String>>(i)
+                .map_err(decode)?
+                .map(Value::Text),
+            ref other => {
+                return Err(StoreError::Decode(format!(
+                    "column {} has unsupported type {other}",
+                    column.name()
+                )));
+            }
         };
         values.push(value.unwrap_or(Value::Null));
     }
@@ -144,7 +191,8 @@ impl Conn for PgConn {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let stmt = self.statement(sql).await?;
         let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let result = self.client.execute(&stmt, &refs).await;
         result.map_err(|e| self.map_err(e))
     }
@@ -152,9 +200,14 @@ impl Conn for PgConn {
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let stmt = self.statement(sql).await?;
         let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let result = self.client.query(&stmt, &refs).await;
-        result.map_err(|e| self.map_err(e))?.iter().map(decode_row).collect()
+        result
+            .map_err(|e| self.map_err(e))?
+            .iter()
+            .map(decode_row)
+            .collect()
     }
 
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
@@ -185,9 +238,14 @@ impl Database for PgDb {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = PgConn::connect(&self.config).await?;
-        conn.execute("SELECT pg_advisory_lock($1)", &[Value::Int(MIGRATION_LOCK)]).await?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[Value::Int(MIGRATION_LOCK)])
+            .await?;
         let result = apply_migrations(&mut conn).await;
-        conn.execute("SELECT pg_advisory_unlock($1)", &[Value::Int(MIGRATION_LOCK)]).await?;
+        conn.execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[Value::Int(MIGRATION_LOCK)],
+        )
+        .await?;
         result
     }
 
@@ -200,12 +258,25 @@ async fn apply_migrations(conn: &mut PgConn) -> Result<(), StoreError> {
     conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
         .await?;
     for (version, sql) in MIGRATIONS {
-        if conn.query_one("SELECT 1 FROM schema_migrations WHERE version = $1", &[Value::Int(*version)]).await?.is_some() {
+        if conn
+            .query_one(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[Value::Int(*version)],
+            )
+            .await?
+            .is_some()
+        {
             continue;
         }
         conn.batch("BEGIN").await?;
         let applied = match conn.batch(sql).await {
-            Ok(()) => conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[Value::Int(*version)]).await.map(|_| ()),
+            Ok(()) => conn
+                .execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[Value::Int(*version)],
+                )
+                .await
+                .map(|_| ()),
             Err(e) => Err(e),
         };
         match applied {
@@ -223,7 +294,10 @@ async fn apply_migrations(conn: &mut PgConn) -> Result<(), StoreError> {
 pub async fn with_fresh_schema(url: &str, schema: &str) -> Result<PgDb, StoreError> {
     let admin = PgDb::from_url(url, None)?;
     let mut conn = admin.connect_writer().await?;
-    conn.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await?;
+    conn.batch(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ))
+    .await?;
     PgDb::from_url(url, Some(schema))
 }
 
@@ -231,5 +305,6 @@ pub async fn with_fresh_schema(url: &str, schema: &str) -> Result<PgDb, StoreErr
 pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
     let admin = PgDb::from_url(url, None)?;
     let mut conn = admin.connect_writer().await?;
-    conn.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await
+    conn.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
 }

@@ -59,7 +59,9 @@ pub struct SqliteConn {
 
 impl SqliteConn {
     fn open(path: &Path) -> Result<SqliteConn, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = rusqlite::Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch(
@@ -67,10 +69,16 @@ impl SqliteConn {
         )
         .map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(256);
-        Ok(SqliteConn { conn, broken: false })
+        Ok(SqliteConn {
+            conn,
+            broken: false,
+        })
     }
 
-    fn run<T>(&mut self, f: impl FnOnce(&rusqlite::Connection) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
         let conn = &self.conn;
         let result = in_place(|| f(conn)).map_err(map_err);
         if let Err(StoreError::Unavailable(_)) = &result {
@@ -83,7 +91,9 @@ impl SqliteConn {
 /// Runs blocking work without starving other tasks on a multi-threaded runtime.
 fn in_place<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
         _ => f(),
     }
 }
@@ -103,7 +113,11 @@ impl rusqlite::ToSql for Param<'_> {
 
 /// Binds our `$1, $2, …` parameters by name. SQLite numbers named parameters by first
 /// appearance, so `$2` may be its parameter 1; reading each name keeps the two apart.
-fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &str, params: &[Value]) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+fn prepare<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    params: &[Value],
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let count = stmt.parameter_count();
     if count != params.len() {
@@ -115,7 +129,11 @@ fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &str, params: &[Value]) -> r
             .and_then(|name| name.strip_prefix('$'))
             .and_then(|n| n.parse().ok())
             .filter(|n| (1..=params.len()).contains(n))
-            .ok_or_else(|| rusqlite::Error::InvalidParameterName(format!("parameter {i} of `{sql}` must be written $1..${count}")))?;
+            .ok_or_else(|| {
+                rusqlite::Error::InvalidParameterName(format!(
+                    "parameter {i} of `{sql}` must be written $1..${count}"
+                ))
+            })?;
         stmt.raw_bind_parameter(i, Param(&params[n - 1]))?;
     }
     Ok(stmt)
@@ -129,7 +147,13 @@ fn decode_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> 
             ValueRef::Integer(v) => Value::Int(v),
             ValueRef::Real(v) => Value::Int(v as i64),
             ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(_) => return Err(rusqlite::Error::InvalidColumnType(i, "blob".into(), rusqlite::types::Type::Blob)),
+            ValueRef::Blob(_) => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    i,
+                    "blob".into(),
+                    rusqlite::types::Type::Blob,
+                ));
+            }
         });
     }
     Ok(Row(values))
@@ -144,10 +168,13 @@ fn map_err(e: rusqlite::Error) -> StoreError {
             {
                 StoreError::Unique(msg.clone().unwrap_or_default())
             }
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Retryable(e.to_string()),
-            ErrorCode::CannotOpen | ErrorCode::NotADatabase | ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
-                StoreError::Unavailable(e.to_string())
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                StoreError::Retryable(e.to_string())
             }
+            ErrorCode::CannotOpen
+            | ErrorCode::NotADatabase
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Other(e.to_string()),
         },
         _ => StoreError::Other(e.to_string()),
@@ -206,7 +233,13 @@ impl Database for SqliteDb {
         conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_us INTEGER NOT NULL)").await?;
         for (version, sql) in MIGRATIONS {
             conn.batch("BEGIN IMMEDIATE").await?;
-            let applied = conn.query_one("SELECT 1 FROM schema_migrations WHERE version = $1", &[Value::Int(*version)]).await?.is_some();
+            let applied = conn
+                .query_one(
+                    "SELECT 1 FROM schema_migrations WHERE version = $1",
+                    &[Value::Int(*version)],
+                )
+                .await?
+                .is_some();
             let result = if applied {
                 Ok(())
             } else {
@@ -238,5 +271,7 @@ impl Database for SqliteDb {
 }
 
 fn now_us() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }

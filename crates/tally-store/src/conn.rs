@@ -25,10 +25,18 @@ pub trait Conn: Send + 'static {
     fn dialect(&self) -> Dialect;
 
     /// Runs one statement; returns the number of rows changed.
-    fn execute(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Runs one query; returns all rows.
-    fn query(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
 
     /// Runs statements without parameters (transaction control, migrations).
     fn batch(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -36,7 +44,11 @@ pub trait Conn: Send + 'static {
     /// Whether the connection has failed and must not go back to a pool.
     fn is_broken(&self) -> bool;
 
-    fn query_one(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+    fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
         async move { Ok(self.query(sql, params).await?.into_iter().next()) }
     }
 }

@@ -8,7 +8,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-type Connect<C> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, StoreError>> + Send>> + Send + Sync>;
+type Connect<C> =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, StoreError>> + Send>> + Send + Sync>;
 
 pub struct Pool<C> {
     idle: Arc<Mutex<Vec<C>>>,
@@ -18,7 +19,11 @@ pub struct Pool<C> {
 
 impl<C> Clone for Pool<C> {
     fn clone(&self) -> Self {
-        Pool { idle: self.idle.clone(), permits: self.permits.clone(), connect: self.connect.clone() }
+        Pool {
+            idle: self.idle.clone(),
+            permits: self.permits.clone(),
+            connect: self.connect.clone(),
+        }
     }
 }
 
@@ -37,13 +42,22 @@ impl<C: Conn> Pool<C> {
     }
 
     pub async fn get(&self) -> Result<Pooled<C>, StoreError> {
-        let permit = self.permits.clone().acquire_owned().await.map_err(|_| StoreError::Unavailable("pool closed".into()))?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("pool closed".into()))?;
         let idle = self.idle.lock().expect("pool lock").pop();
         let conn = match idle {
             Some(conn) => conn,
             None => (self.connect)().await?,
         };
-        Ok(Pooled { conn: Some(conn), idle: self.idle.clone(), _permit: permit })
+        Ok(Pooled {
+            conn: Some(conn),
+            idle: self.idle.clone(),
+            _permit: permit,
+        })
     }
 }
 
@@ -83,11 +97,19 @@ impl<C: Conn> Conn for Pooled<C> {
         (**self).dialect()
     }
 
-    fn execute(&mut self, sql: &str, params: &[crate::Value]) -> impl Future<Output = Result<u64, StoreError>> + Send {
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[crate::Value],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
         (**self).execute(sql, params)
     }
 
-    fn query(&mut self, sql: &str, params: &[crate::Value]) -> impl Future<Output = Result<Vec<crate::Row>, StoreError>> + Send {
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[crate::Value],
+    ) -> impl Future<Output = Result<Vec<crate::Row>, StoreError>> + Send {
         (**self).query(sql, params)
     }
 

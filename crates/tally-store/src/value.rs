@@ -52,14 +52,18 @@ pub struct Row(pub Vec<Value>);
 
 impl Row {
     fn at(&self, i: usize) -> Result<&Value, StoreError> {
-        self.0.get(i).ok_or_else(|| StoreError::Decode(format!("no column {i}")))
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Decode(format!("no column {i}")))
     }
 
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
         match self.at(i)? {
             Value::Int(v) => Ok(*v),
             Value::Bool(b) => Ok(i64::from(*b)),
-            other => Err(StoreError::Decode(format!("column {i}: expected an integer, found {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected an integer, found {other:?}"
+            ))),
         }
     }
 
@@ -73,7 +77,9 @@ impl Row {
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
         match self.at(i)? {
             Value::Text(v) => Ok(v.clone()),
-            other => Err(StoreError::Decode(format!("column {i}: expected text, found {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected text, found {other:?}"
+            ))),
         }
     }
 
@@ -88,7 +94,9 @@ impl Row {
         match self.at(i)? {
             Value::Bool(v) => Ok(*v),
             Value::Int(v) => Ok(*v != 0),
-            other => Err(StoreError::Decode(format!("column {i}: expected a boolean, found {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected a boolean, found {other:?}"
+            ))),
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Manual adjustments by an operator or an API key: always with a reason, always audited.
 
-use super::{load_member, post, Guard, Posting};
+use super::{Guard, Posting, load_member, post};
+use crate::StepResult;
 use crate::commands::Ctx;
 use crate::usecases::admin::record;
-use crate::StepResult;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tally_domain::ids::MemberId;
 use tally_domain::inputs::AdjustmentRequest;
 use tally_domain::model::{TransferKind, TransferReason};
@@ -12,11 +12,22 @@ use tally_domain::program::NegativeBalancePolicy;
 use tally_domain::{DomainError, Points};
 use tally_store::queries::programs;
 
-pub async fn adjust<C: Conn>(c: &mut C, ctx: &Ctx, member_id: &MemberId, r: &AdjustmentRequest) -> StepResult<Value> {
+pub async fn adjust<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    member_id: &MemberId,
+    r: &AdjustmentRequest,
+) -> StepResult<Value> {
     let member = load_member(c, ctx, member_id).await?;
-    let program = programs::get_program(c, &ctx.tenant, &member.program_id).await?.ok_or_else(|| DomainError::not_found("program"))?;
+    let program = programs::get_program(c, &ctx.tenant, &member.program_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("program"))?;
     let positive = r.points.is_positive();
-    let reason = TransferReason { actor: Some(ctx.actor.clone()), note: Some(r.reason.clone()), ..TransferReason::default() };
+    let reason = TransferReason {
+        actor: Some(ctx.actor.clone()),
+        note: Some(r.reason.clone()),
+        ..TransferReason::default()
+    };
     let posting = Posting {
         program: &member.program_id,
         member: member_id,
@@ -34,11 +45,21 @@ pub async fn adjust<C: Conn>(c: &mut C, ctx: &Ctx, member_id: &MemberId, r: &Adj
     let Some(balance) = post(c, ctx, &posting, guard).await? else {
         return Err(DomainError::refused(
             "insufficient_points",
-            format!("cannot take {} points; the member has {} available", posting.amount, member.balance.available),
+            format!(
+                "cannot take {} points; the member has {} available",
+                posting.amount, member.balance.available
+            ),
         )
         .into());
     };
-    record(c, ctx, "member.points_adjusted", member_id.as_str(), json!({ "points": r.points, "reason": r.reason })).await?;
+    record(
+        c,
+        ctx,
+        "member.points_adjusted",
+        member_id.as_str(),
+        json!({ "points": r.points, "reason": r.reason }),
+    )
+    .await?;
     Ok(json!({
         "member_id": member_id,
         "points": r.points,

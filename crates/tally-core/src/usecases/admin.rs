@@ -1,27 +1,42 @@
 //! Tenants, API keys, programs and locations: the set-up a merchant does once.
 
 use super::{load_program, to_json};
-use crate::commands::Ctx;
 use crate::StepResult;
-use serde_json::{json, Value};
+use crate::commands::Ctx;
+use serde_json::{Value, json};
+use tally_domain::DomainError;
 use tally_domain::ids::{ApiKeyId, LocationId, ProgramId, TenantId};
 use tally_domain::inputs::{NewLocation, NewProgram};
 use tally_domain::model::Location;
 use tally_domain::program::Program;
-use tally_domain::DomainError;
-use tally_store::queries::{audit, keys, locations, programs};
 use tally_store::Conn;
+use tally_store::queries::{audit, keys, locations, programs};
 
 pub async fn create_tenant<C: Conn>(c: &mut C, ctx: &Ctx, name: &str) -> StepResult<Value> {
     if programs::find_tenant(c, name).await?.is_some() {
-        return Err(DomainError::conflict("tenant_exists", format!("a tenant named `{name}` exists")).into());
+        return Err(DomainError::conflict(
+            "tenant_exists",
+            format!("a tenant named `{name}` exists"),
+        )
+        .into());
     }
-    let tenant = programs::Tenant { id: TenantId::generate(), name: name.to_owned(), created_at: ctx.now };
+    let tenant = programs::Tenant {
+        id: TenantId::generate(),
+        name: name.to_owned(),
+        created_at: ctx.now,
+    };
     programs::insert_tenant(c, &tenant).await?;
     Ok(json!({ "id": tenant.id, "name": tenant.name }))
 }
 
-pub async fn create_api_key<C: Conn>(c: &mut C, ctx: &Ctx, name: &str, scope: &str, secret_sha256: &str, prefix: &str) -> StepResult<Value> {
+pub async fn create_api_key<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    name: &str,
+    scope: &str,
+    secret_sha256: &str,
+    prefix: &str,
+) -> StepResult<Value> {
     let key = keys::ApiKey {
         id: ApiKeyId::generate(),
         tenant_id: ctx.tenant.clone(),
@@ -32,7 +47,14 @@ pub async fn create_api_key<C: Conn>(c: &mut C, ctx: &Ctx, name: &str, scope: &s
         revoked_at: None,
     };
     keys::insert_key(c, &key, secret_sha256).await?;
-    record(c, ctx, "api_key.created", key.id.as_str(), json!({ "name": name, "scope": scope })).await?;
+    record(
+        c,
+        ctx,
+        "api_key.created",
+        key.id.as_str(),
+        json!({ "name": name, "scope": scope }),
+    )
+    .await?;
     Ok(json!({ "id": key.id, "name": key.name, "scope": key.scope, "prefix": key.prefix }))
 }
 
@@ -57,11 +79,23 @@ pub async fn create_program<C: Conn>(c: &mut C, ctx: &Ctx, p: &NewProgram) -> St
         created_at: ctx.now,
     };
     programs::insert_program(c, &program).await?;
-    record(c, ctx, "program.created", program.id.as_str(), json!({ "name": program.name })).await?;
+    record(
+        c,
+        ctx,
+        "program.created",
+        program.id.as_str(),
+        json!({ "name": program.name }),
+    )
+    .await?;
     Ok(to_json(&program))
 }
 
-pub async fn create_location<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, l: &NewLocation) -> StepResult<Value> {
+pub async fn create_location<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    l: &NewLocation,
+) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
     let location = Location {
         id: LocationId::generate(),
@@ -79,14 +113,24 @@ pub async fn create_location<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId,
 }
 
 /// Writes an audit-log entry for the request's actor.
-pub(crate) async fn record<C: Conn>(c: &mut C, ctx: &Ctx, action: &str, entity_id: &str, detail: Value) -> StepResult<()> {
-    audit::record(c, &ctx.tenant, &audit::AuditEntry {
-        actor: ctx.actor.clone(),
-        action: action.to_owned(),
-        entity_id: entity_id.to_owned(),
-        detail,
-        at: ctx.now,
-    })
+pub(crate) async fn record<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    action: &str,
+    entity_id: &str,
+    detail: Value,
+) -> StepResult<()> {
+    audit::record(
+        c,
+        &ctx.tenant,
+        &audit::AuditEntry {
+            actor: ctx.actor.clone(),
+            action: action.to_owned(),
+            entity_id: entity_id.to_owned(),
+            detail,
+            at: ctx.now,
+        },
+    )
     .await?;
     Ok(())
 }

@@ -1,26 +1,39 @@
 //! Enrolment and profile changes.
 
 use super::{load_member, load_program, to_json};
+use crate::StepResult;
 use crate::commands::Ctx;
 use crate::usecases::admin::record;
-use crate::StepResult;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tally_domain::card::{new_card_number, new_card_token};
 use tally_domain::ids::{MemberId, ProgramId};
 use tally_domain::inputs::{ConsentInput, MemberPatch, NewMember};
 use tally_domain::model::{Balance, Card, Consent, Member, MemberStatus};
 use tally_domain::{DomainError, Points};
-use tally_store::queries::members::{self, MemberKey};
 use tally_store::Conn;
+use tally_store::queries::members::{self, MemberKey};
 
-pub async fn enroll<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, m: &NewMember, source: &str) -> StepResult<Value> {
+pub async fn enroll<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    m: &NewMember,
+    source: &str,
+) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
     if let Some(external_id) = &m.external_id
-        && members::find_member_id(c, &ctx.tenant, program, MemberKey::ExternalId(external_id)).await?.is_some()
+        && members::find_member_id(c, &ctx.tenant, program, MemberKey::ExternalId(external_id))
+            .await?
+            .is_some()
     {
-        return Err(DomainError::conflict("external_id_taken", format!("a member with external_id `{external_id}` exists")).into());
+        return Err(DomainError::conflict(
+            "external_id_taken",
+            format!("a member with external_id `{external_id}` exists"),
+        )
+        .into());
     }
-    let person_id = members::find_or_create_person(c, m.email.as_ref(), m.phone.as_ref(), ctx.now).await?;
+    let person_id =
+        members::find_or_create_person(c, m.email.as_ref(), m.phone.as_ref(), ctx.now).await?;
     let member = Member {
         id: MemberId::generate(),
         program_id: program.clone(),
@@ -38,8 +51,14 @@ pub async fn enroll<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, m: &NewM
         tags: m.tags.clone(),
         status: MemberStatus::Active,
         // A clash of random card numbers is a unique violation; the writer retries with new ones.
-        card: Card { number: new_card_number(), token: new_card_token() },
-        balance: Balance { available: Points::ZERO, pending: Points::ZERO },
+        card: Card {
+            number: new_card_number(),
+            token: new_card_token(),
+        },
+        balance: Balance {
+            available: Points::ZERO,
+            pending: Points::ZERO,
+        },
         enrolled_at: ctx.now,
     };
     members::insert_member(c, &ctx.tenant, &member).await?;
@@ -49,23 +68,54 @@ pub async fn enroll<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, m: &NewM
 fn consents(inputs: &[ConsentInput], ctx: &Ctx, source: &str) -> Vec<Consent> {
     inputs
         .iter()
-        .map(|i| Consent { channel: i.channel, granted: i.granted, changed_at: ctx.now, source: source.to_owned() })
+        .map(|i| Consent {
+            channel: i.channel,
+            granted: i.granted,
+            changed_at: ctx.now,
+            source: source.to_owned(),
+        })
         .collect()
 }
 
-pub async fn update<C: Conn>(c: &mut C, ctx: &Ctx, id: &MemberId, patch: &MemberPatch, source: &str) -> StepResult<Value> {
+pub async fn update<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &MemberId,
+    patch: &MemberPatch,
+    source: &str,
+) -> StepResult<Value> {
     let mut m = load_member(c, ctx, id).await?;
     if let Some(Some(external_id)) = &patch.external_id
         && m.external_id.as_ref() != Some(external_id)
-        && members::find_member_id(c, &ctx.tenant, &m.program_id, MemberKey::ExternalId(external_id)).await?.is_some()
+        && members::find_member_id(
+            c,
+            &ctx.tenant,
+            &m.program_id,
+            MemberKey::ExternalId(external_id),
+        )
+        .await?
+        .is_some()
     {
-        return Err(DomainError::conflict("external_id_taken", format!("a member with external_id `{external_id}` exists")).into());
+        return Err(DomainError::conflict(
+            "external_id_taken",
+            format!("a member with external_id `{external_id}` exists"),
+        )
+        .into());
     }
     let status_before = m.status;
     macro_rules! apply {
         ($($field:ident),*) => { $( if let Some(v) = &patch.$field { m.$field = v.clone(); } )* };
     }
-    apply!(external_id, name, email, phone, birthday, locale, time_zone, preferred_channel);
+    apply!(
+        external_id,
+        name,
+        email,
+        phone,
+        birthday,
+        locale,
+        time_zone,
+        preferred_channel
+    );
     if let Some(attributes) = &patch.attributes {
         m.attributes = attributes.clone();
     }
@@ -74,13 +124,21 @@ pub async fn update<C: Conn>(c: &mut C, ctx: &Ctx, id: &MemberId, patch: &Member
     }
     if let Some(status) = patch.status {
         if status_before == MemberStatus::Closed && status != MemberStatus::Closed {
-            return Err(DomainError::refused("member_closed", "a closed membership cannot be reopened; enrol again").into());
+            return Err(DomainError::refused(
+                "member_closed",
+                "a closed membership cannot be reopened; enrol again",
+            )
+            .into());
         }
         m.status = status;
     }
     members::update_member(c, &m, ctx.now).await?;
     for consent in consents(&patch.consents, ctx, source) {
-        let changed = m.consents.iter().find(|x| x.channel == consent.channel).is_none_or(|x| x.granted != consent.granted);
+        let changed = m
+            .consents
+            .iter()
+            .find(|x| x.channel == consent.channel)
+            .is_none_or(|x| x.granted != consent.granted);
         if changed {
             members::upsert_consent(c, &m.id, &consent).await?;
             m.consents.retain(|x| x.channel != consent.channel);
@@ -89,7 +147,14 @@ pub async fn update<C: Conn>(c: &mut C, ctx: &Ctx, id: &MemberId, patch: &Member
     }
     m.consents.sort_by_key(|x| x.channel.as_str());
     if m.status != status_before {
-        record(c, ctx, "member.status_changed", m.id.as_str(), json!({ "from": status_before, "to": m.status })).await?;
+        record(
+            c,
+            ctx,
+            "member.status_changed",
+            m.id.as_str(),
+            json!({ "from": status_before, "to": m.status }),
+        )
+        .await?;
     }
     Ok(to_json(&m))
 }
@@ -98,6 +163,13 @@ pub async fn rotate_card_token<C: Conn>(c: &mut C, ctx: &Ctx, id: &MemberId) -> 
     let mut m = load_member(c, ctx, id).await?;
     m.card.token = new_card_token();
     members::update_member(c, &m, ctx.now).await?;
-    record(c, ctx, "member.card_token_rotated", m.id.as_str(), json!({})).await?;
+    record(
+        c,
+        ctx,
+        "member.card_token_rotated",
+        m.id.as_str(),
+        json!({}),
+    )
+    .await?;
     Ok(to_json(&m))
 }

@@ -9,27 +9,44 @@ pub mod purchases;
 pub mod returns;
 pub mod rewards;
 
-use crate::commands::Ctx;
 use crate::StepResult;
+use crate::commands::Ctx;
 use tally_domain::ids::{MemberId, ProgramId, TransferId};
 use tally_domain::inputs::MemberRef;
 use tally_domain::model::{Member, MemberStatus, TransferKind, TransferReason};
 use tally_domain::program::Program;
 use tally_domain::{DomainError, Points, Timestamp};
-use tally_ledger::{direction, AccountKind};
-use tally_store::queries::{ledger, members as member_rows, programs};
+use tally_ledger::{AccountKind, direction};
 use tally_store::Conn;
+use tally_store::queries::{ledger, members as member_rows, programs};
 
-pub(crate) async fn load_program<C: Conn>(c: &mut C, ctx: &Ctx, id: &ProgramId) -> StepResult<Program> {
-    programs::get_program(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("program").into())
+pub(crate) async fn load_program<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &ProgramId,
+) -> StepResult<Program> {
+    programs::get_program(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("program").into())
 }
 
-pub(crate) async fn load_member<C: Conn>(c: &mut C, ctx: &Ctx, id: &MemberId) -> StepResult<Member> {
-    member_rows::get_member(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("member").into())
+pub(crate) async fn load_member<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &MemberId,
+) -> StepResult<Member> {
+    member_rows::get_member(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("member").into())
 }
 
 /// Finds the member a request body names; an unknown member is an invalid `/member` field.
-pub(crate) async fn resolve_member<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &MemberRef) -> StepResult<MemberId> {
+pub(crate) async fn resolve_member<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    r: &MemberRef,
+) -> StepResult<MemberId> {
     let key = match r {
         MemberRef::Id(id) => member_rows::MemberKey::Id(id),
         MemberRef::ExternalId(x) => member_rows::MemberKey::ExternalId(x),
@@ -48,7 +65,11 @@ pub(crate) async fn resolve_member<C: Conn>(c: &mut C, ctx: &Ctx, program: &Prog
 pub(crate) fn require_active(member: &Member) -> StepResult<()> {
     match member.status {
         MemberStatus::Active => Ok(()),
-        other => Err(DomainError::refused("member_not_active", format!("the member is {}", other.as_str())).into()),
+        other => Err(DomainError::refused(
+            "member_not_active",
+            format!("the member is {}", other.as_str()),
+        )
+        .into()),
     }
 }
 
@@ -76,10 +97,16 @@ pub(crate) enum Guard {
 
 /// Posts a transfer and updates the member's cached balance in the same transaction.
 /// Returns the new balance, or `None` when a guarded debit was not covered (nothing written).
-pub(crate) async fn post<C: Conn>(c: &mut C, ctx: &Ctx, p: &Posting<'_>, guard: Guard) -> StepResult<Option<Points>> {
+pub(crate) async fn post<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    p: &Posting<'_>,
+    guard: Guard,
+) -> StepResult<Option<Points>> {
     assert!(p.amount.is_positive(), "postings move a positive amount");
     let d = direction(p.kind, p.adjustment_positive);
-    let (member_account, _) = member_rows::member_account(c, p.member, AccountKind::MemberAvailable).await?;
+    let (member_account, _) =
+        member_rows::member_account(c, p.member, AccountKind::MemberAvailable).await?;
     let program_account = programs::program_account(c, p.program, d.counterpart).await?;
     let balance_after = if d.member_credited {
         ledger::change_balance(c, &member_account, p.amount.value()).await?
@@ -91,21 +118,27 @@ pub(crate) async fn post<C: Conn>(c: &mut C, ctx: &Ctx, p: &Posting<'_>, guard: 
     } else {
         ledger::change_balance(c, &member_account, -p.amount.value()).await?
     };
-    let (debit, credit) =
-        if d.member_credited { (program_account.as_str(), member_account.as_str()) } else { (member_account.as_str(), program_account.as_str()) };
-    ledger::insert_transfer(c, &ledger::NewTransfer {
-        id: TransferId::generate(),
-        program_id: p.program,
-        member_id: p.member,
-        kind: p.kind,
-        debit_account_id: debit,
-        credit_account_id: credit,
-        amount: p.amount,
-        balance_after,
-        reason: p.reason,
-        occurred_at: p.occurred_at,
-        recorded_at: ctx.now,
-    })
+    let (debit, credit) = if d.member_credited {
+        (program_account.as_str(), member_account.as_str())
+    } else {
+        (member_account.as_str(), program_account.as_str())
+    };
+    ledger::insert_transfer(
+        c,
+        &ledger::NewTransfer {
+            id: TransferId::generate(),
+            program_id: p.program,
+            member_id: p.member,
+            kind: p.kind,
+            debit_account_id: debit,
+            credit_account_id: credit,
+            amount: p.amount,
+            balance_after,
+            reason: p.reason,
+            occurred_at: p.occurred_at,
+            recorded_at: ctx.now,
+        },
+    )
     .await?;
     Ok(Some(balance_after))
 }

@@ -4,40 +4,60 @@
 //! original answer (a till that retries after a timeout does no harm); the same order id with
 //! other content is a 409.
 
-use super::{load_member, load_program, post, require_active, resolve_member, Guard, Posting};
-use crate::commands::Ctx;
+use super::{Guard, Posting, load_member, load_program, post, require_active, resolve_member};
 use crate::StepResult;
-use serde_json::{json, Value};
+use crate::commands::Ctx;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tally_domain::ids::{ProgramId, PurchaseId};
 use tally_domain::inputs::NewPurchase;
 use tally_domain::model::{Purchase, PurchaseLine, TransferKind, TransferReason};
 use tally_domain::program::Program;
 use tally_domain::{DomainError, Points};
-use tally_store::queries::{locations, members, purchases};
-use tally_store::Conn;
 use tally_ledger::AccountKind;
+use tally_store::Conn;
+use tally_store::queries::{locations, members, purchases};
 
 /// The base-earning rule's name on transfers, until the rules engine adds its own.
 pub const BASE_RULE: &str = "base";
 
-pub async fn record<C: Conn>(c: &mut C, ctx: &Ctx, program_id: &ProgramId, p: &NewPurchase) -> StepResult<Value> {
+pub async fn record<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program_id: &ProgramId,
+    p: &NewPurchase,
+) -> StepResult<Value> {
     let program = load_program(c, ctx, program_id).await?;
     if p.total.currency != program.currency {
-        return Err(DomainError::invalid("/total/currency", format!("must be {}, the program's currency", program.currency)).into());
+        return Err(DomainError::invalid(
+            "/total/currency",
+            format!("must be {}, the program's currency", program.currency),
+        )
+        .into());
     }
     let member_id = resolve_member(c, ctx, program_id, &p.member).await?;
     let content = content_hash(p, &member_id);
     if let Some((stored_hash, answer)) = purchases::find_order(c, program_id, &p.order_id).await? {
         if stored_hash == content {
-            return Ok(serde_json::from_str(&answer).map_err(|e| tally_store::StoreError::Decode(e.to_string()))?);
+            return Ok(serde_json::from_str(&answer)
+                .map_err(|e| tally_store::StoreError::Decode(e.to_string()))?);
         }
-        return Err(DomainError::conflict("order_conflict", format!("order `{}` was recorded with other content", p.order_id)).into());
+        return Err(DomainError::conflict(
+            "order_conflict",
+            format!("order `{}` was recorded with other content", p.order_id),
+        )
+        .into());
     }
     if let Some(location) = &p.location_id
-        && locations::get_location(c, &ctx.tenant, location).await?.is_none_or(|l| &l.program_id != program_id)
+        && locations::get_location(c, &ctx.tenant, location)
+            .await?
+            .is_none_or(|l| &l.program_id != program_id)
     {
-        return Err(DomainError::invalid("/location_id", "no location of this program has this id").into());
+        return Err(DomainError::invalid(
+            "/location_id",
+            "no location of this program has this id",
+        )
+        .into());
     }
     let member = load_member(c, ctx, &member_id).await?;
     require_active(&member)?;
@@ -63,9 +83,13 @@ pub async fn record<C: Conn>(c: &mut C, ctx: &Ctx, program_id: &ProgramId, p: &N
             reason: &reason,
             occurred_at,
         };
-        post(c, ctx, &posting, Guard::MayGoNegative).await?.expect("credits always post")
+        post(c, ctx, &posting, Guard::MayGoNegative)
+            .await?
+            .expect("credits always post")
     } else {
-        members::member_account(c, &member_id, AccountKind::MemberAvailable).await?.1
+        members::member_account(c, &member_id, AccountKind::MemberAvailable)
+            .await?
+            .1
     };
     let answer = json!({
         "purchase_id": purchase_id,
@@ -114,12 +138,25 @@ pub fn base_points(program: &Program, p: &NewPurchase) -> Points {
     let eligible = if p.lines.is_empty() {
         total
     } else {
-        let value = |l: &tally_domain::inputs::LineInput| i128::from(l.quantity) * i128::from(l.unit_price_minor);
+        let value = |l: &tally_domain::inputs::LineInput| {
+            i128::from(l.quantity) * i128::from(l.unit_price_minor)
+        };
         let all: i128 = p.lines.iter().map(value).sum();
-        let eligible: i128 = p.lines.iter().filter(|l| !program.earning.is_excluded(l.category.as_deref())).map(value).sum();
-        if all == 0 { 0 } else { i64::try_from(i128::from(total) * eligible / all).expect("at most the total") }
+        let eligible: i128 = p
+            .lines
+            .iter()
+            .filter(|l| !program.earning.is_excluded(l.category.as_deref()))
+            .map(value)
+            .sum();
+        if all == 0 {
+            0
+        } else {
+            i64::try_from(i128::from(total) * eligible / all).expect("at most the total")
+        }
     };
-    program.earning.points_for(eligible, total, program.currency)
+    program
+        .earning
+        .points_for(eligible, total, program.currency)
 }
 
 /// A stable hash of what the purchase says, to tell a retry from a different order that reuses

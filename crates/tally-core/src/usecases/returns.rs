@@ -1,27 +1,38 @@
 //! A return takes back the points of what came back, in proportion, exactly once, and never
 //! more than the order earned.
 
-use super::{load_program, post, Guard, Posting};
-use crate::commands::Ctx;
+use super::{Guard, Posting, load_program, post};
 use crate::StepResult;
+use crate::commands::Ctx;
 use serde_json::Value;
 use tally_domain::ids::{ProgramId, ReturnId};
 use tally_domain::inputs::{NewReturn, ReturnScope};
 use tally_domain::model::{Balance, ReturnRecord, TransferKind, TransferReason};
 use tally_domain::program::NegativeBalancePolicy;
 use tally_domain::{DomainError, Points};
-use tally_ledger::{reversal_for_return, AccountKind};
+use tally_ledger::{AccountKind, reversal_for_return};
 use tally_store::queries::{members, purchases};
 use tally_store::{Conn, StoreError};
 
-pub async fn record<C: Conn>(c: &mut C, ctx: &Ctx, program_id: &ProgramId, r: &NewReturn) -> StepResult<Value> {
+pub async fn record<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program_id: &ProgramId,
+    r: &NewReturn,
+) -> StepResult<Value> {
     let program = load_program(c, ctx, program_id).await?;
     let purchase = purchases::get_purchase_by_order(c, &ctx.tenant, program_id, &r.order_id)
         .await?
-        .ok_or_else(|| DomainError::invalid("/order_id", "no purchase of this program has this order id"))?;
+        .ok_or_else(|| {
+            DomainError::invalid("/order_id", "no purchase of this program has this order id")
+        })?;
     let remaining = purchase.total_minor - purchase.returned_minor;
     if remaining == 0 {
-        return Err(DomainError::refused("already_returned", "the whole order has already been returned").into());
+        return Err(DomainError::refused(
+            "already_returned",
+            "the whole order has already been returned",
+        )
+        .into());
     }
 
     // How much of the order total comes back, and which line quantities.
@@ -37,50 +48,91 @@ pub async fn record<C: Conn>(c: &mut C, ctx: &Ctx, program_id: &ProgramId, r: &N
         }
         ReturnScope::Amount(amount) => {
             if *amount > remaining {
-                return Err(DomainError::invalid("/amount_minor", format!("at most {remaining} of this order is left to return")).into());
+                return Err(DomainError::invalid(
+                    "/amount_minor",
+                    format!("at most {remaining} of this order is left to return"),
+                )
+                .into());
             }
             *amount
         }
         ReturnScope::Lines(lines) => {
-            let all: i128 = purchase.lines.iter().map(|l| i128::from(l.quantity) * i128::from(l.unit_price_minor)).sum();
+            let all: i128 = purchase
+                .lines
+                .iter()
+                .map(|l| i128::from(l.quantity) * i128::from(l.unit_price_minor))
+                .sum();
             let mut value: i128 = 0;
             for (i, (sku, quantity)) in lines.iter().enumerate() {
                 let Some(line_no) = purchase.lines.iter().position(|l| &l.sku == sku) else {
-                    return Err(DomainError::invalid(format!("/lines/{i}/sku"), "is not on this order").into());
+                    return Err(DomainError::invalid(
+                        format!("/lines/{i}/sku"),
+                        "is not on this order",
+                    )
+                    .into());
                 };
                 let line = &purchase.lines[line_no];
                 let left = line.quantity - line.returned_quantity;
                 if *quantity > left {
-                    return Err(DomainError::invalid(format!("/lines/{i}/quantity"), format!("only {left} left to return")).into());
+                    return Err(DomainError::invalid(
+                        format!("/lines/{i}/quantity"),
+                        format!("only {left} left to return"),
+                    )
+                    .into());
                 }
                 value += i128::from(*quantity) * i128::from(line.unit_price_minor);
                 line_returns.push((line_no as i64, *quantity));
             }
-            let share = if all == 0 { 0 } else { i64::try_from(i128::from(purchase.total_minor) * value / all).expect("at most the total") };
+            let share = if all == 0 {
+                0
+            } else {
+                i64::try_from(i128::from(purchase.total_minor) * value / all)
+                    .expect("at most the total")
+            };
             // Returning the last items takes whatever rounding left over.
             let everything_back = purchase.lines.iter().enumerate().all(|(n, l)| {
-                let now = line_returns.iter().filter(|(x, _)| *x == n as i64).map(|(_, q)| q).sum::<i64>();
+                let now = line_returns
+                    .iter()
+                    .filter(|(x, _)| *x == n as i64)
+                    .map(|(_, q)| q)
+                    .sum::<i64>();
                 l.returned_quantity + now == l.quantity
             });
-            if everything_back { remaining } else { share.min(remaining) }
+            if everything_back {
+                remaining
+            } else {
+                share.min(remaining)
+            }
         }
     };
 
-    let reversal = reversal_for_return(purchase.points_earned, purchase.points_reversed, purchase.total_minor, purchase.returned_minor + amount);
+    let reversal = reversal_for_return(
+        purchase.points_earned,
+        purchase.points_reversed,
+        purchase.total_minor,
+        purchase.returned_minor + amount,
+    );
     // Conditional on what we read: a concurrent return of the same order makes this fail, and
     // the writer retries with fresh numbers.
     if !purchases::add_returned(c, &purchase.id, purchase.returned_minor, amount, reversal).await? {
-        return Err(StoreError::Retryable("the order changed while a return was being recorded".into()).into());
+        return Err(StoreError::Retryable(
+            "the order changed while a return was being recorded".into(),
+        )
+        .into());
     }
     for (line_no, quantity) in &line_returns {
         if !purchases::return_line_quantity(c, &purchase.id, *line_no, *quantity).await? {
-            return Err(StoreError::Retryable("a line changed while a return was being recorded".into()).into());
+            return Err(StoreError::Retryable(
+                "a line changed while a return was being recorded".into(),
+            )
+            .into());
         }
     }
 
     let return_id = ReturnId::generate();
     let occurred_at = r.occurred_at.unwrap_or(ctx.now);
-    let (_, balance) = members::member_account(c, &purchase.member_id, AccountKind::MemberAvailable).await?;
+    let (_, balance) =
+        members::member_account(c, &purchase.member_id, AccountKind::MemberAvailable).await?;
     let (taken, unrecovered) = match program.negative_balance {
         NegativeBalancePolicy::AllowNegative => (reversal, Points::ZERO),
         NegativeBalancePolicy::FloorAtZero => {
@@ -106,10 +158,23 @@ pub async fn record<C: Conn>(c: &mut C, ctx: &Ctx, program_id: &ProgramId, r: &N
             reason: &reason,
             occurred_at,
         };
-        available = post(c, ctx, &posting, Guard::MayGoNegative).await?.expect("unguarded debits always post");
+        available = post(c, ctx, &posting, Guard::MayGoNegative)
+            .await?
+            .expect("unguarded debits always post");
     }
-    purchases::insert_return(c, &return_id, &purchase.id, amount, reversal, unrecovered, occurred_at, ctx.now).await?;
-    let (_, pending) = members::member_account(c, &purchase.member_id, AccountKind::MemberPending).await?;
+    purchases::insert_return(
+        c,
+        &return_id,
+        &purchase.id,
+        amount,
+        reversal,
+        unrecovered,
+        occurred_at,
+        ctx.now,
+    )
+    .await?;
+    let (_, pending) =
+        members::member_account(c, &purchase.member_id, AccountKind::MemberPending).await?;
     Ok(super::to_json(&ReturnRecord {
         id: return_id,
         purchase_id: purchase.id,

@@ -4,20 +4,27 @@
 //! (conditional on stock left) and one of the member's claims (conditional on the limit), all
 //! in one transaction: if any is refused, none happened.
 
-use super::{load_member, load_program, post, require_active, resolve_member, to_json, Guard, Posting};
+use super::{
+    Guard, Posting, load_member, load_program, post, require_active, resolve_member, to_json,
+};
+use crate::StepResult;
 use crate::commands::{Ctx, RewardPatch};
 use crate::usecases::admin::record;
-use crate::StepResult;
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tally_domain::ids::{ProgramId, RedemptionId, RewardId};
 use tally_domain::inputs::{NewReward, RedeemRequest};
 use tally_domain::model::{Redemption, RedemptionStatus, Reward, TransferKind, TransferReason};
 use tally_domain::{DomainError, Points};
-use tally_store::queries::rewards;
 use tally_store::Conn;
+use tally_store::queries::rewards;
 
-pub async fn create<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &NewReward) -> StepResult<Value> {
+pub async fn create<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    r: &NewReward,
+) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
     let reward = Reward {
         id: RewardId::generate(),
@@ -33,12 +40,26 @@ pub async fn create<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &NewR
         created_at: ctx.now,
     };
     rewards::insert_reward(c, &ctx.tenant, &reward).await?;
-    record(c, ctx, "reward.created", reward.id.as_str(), json!({ "name": reward.name, "cost": reward.cost })).await?;
+    record(
+        c,
+        ctx,
+        "reward.created",
+        reward.id.as_str(),
+        json!({ "name": reward.name, "cost": reward.cost }),
+    )
+    .await?;
     Ok(to_json(&reward))
 }
 
-pub async fn update<C: Conn>(c: &mut C, ctx: &Ctx, id: &RewardId, patch: &RewardPatch) -> StepResult<Value> {
-    let mut reward = rewards::get_reward(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("reward"))?;
+pub async fn update<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &RewardId,
+    patch: &RewardPatch,
+) -> StepResult<Value> {
+    let mut reward = rewards::get_reward(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("reward"))?;
     if let Some(name) = &patch.name {
         reward.name = name.clone();
     }
@@ -58,7 +79,14 @@ pub async fn update<C: Conn>(c: &mut C, ctx: &Ctx, id: &RewardId, patch: &Reward
         reward.active = active;
     }
     rewards::update_reward(c, &reward).await?;
-    record(c, ctx, "reward.updated", reward.id.as_str(), json!({ "name": reward.name, "active": reward.active })).await?;
+    record(
+        c,
+        ctx,
+        "reward.updated",
+        reward.id.as_str(),
+        json!({ "name": reward.name, "active": reward.active }),
+    )
+    .await?;
     Ok(to_json(&reward))
 }
 
@@ -68,22 +96,40 @@ const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// `R7K-3QF-X9P`: 9 characters, about 44 bits; unique per program (a clash is retried).
 fn new_redemption_code() -> String {
     let mut rng = rand::rng();
-    let chars: Vec<char> = (0..9).map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())])).collect();
-    chars.chunks(3).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+    let chars: Vec<char> = (0..9)
+        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
+        .collect();
+    chars
+        .chunks(3)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
-pub async fn redeem<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &RedeemRequest) -> StepResult<Value> {
+pub async fn redeem<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    r: &RedeemRequest,
+) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
     let member_id = resolve_member(c, ctx, program, &r.member).await?;
     let reward = rewards::get_reward(c, &ctx.tenant, &r.reward_id)
         .await?
         .filter(|x| &x.program_id == program)
-        .ok_or_else(|| DomainError::invalid("/reward_id", "no reward of this program has this id"))?;
+        .ok_or_else(|| {
+            DomainError::invalid("/reward_id", "no reward of this program has this id")
+        })?;
     let member = load_member(c, ctx, &member_id).await?;
     require_active(&member)?;
-    let in_window = reward.active_from.is_none_or(|from| ctx.now >= from) && reward.active_until.is_none_or(|until| ctx.now < until);
+    let in_window = reward.active_from.is_none_or(|from| ctx.now >= from)
+        && reward.active_until.is_none_or(|until| ctx.now < until);
     if !reward.active || !in_window {
-        return Err(DomainError::refused("reward_not_available", format!("`{}` is not available now", reward.name)).into());
+        return Err(DomainError::refused(
+            "reward_not_available",
+            format!("`{}` is not available now", reward.name),
+        )
+        .into());
     }
     if member.balance.available < reward.cost {
         return Err(insufficient(reward.cost, member.balance.available));
@@ -91,10 +137,21 @@ pub async fn redeem<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &Rede
     if let Some(limit) = reward.per_member_limit
         && !rewards::claim(c, &member_id, &reward.id, limit).await?
     {
-        return Err(DomainError::refused("limit_reached", format!("a member may redeem `{}` at most {limit} times", reward.name)).into());
+        return Err(DomainError::refused(
+            "limit_reached",
+            format!(
+                "a member may redeem `{}` at most {limit} times",
+                reward.name
+            ),
+        )
+        .into());
     }
     if !rewards::take_stock(c, &reward.id).await? {
-        return Err(DomainError::refused("out_of_stock", format!("`{}` is out of stock", reward.name)).into());
+        return Err(DomainError::refused(
+            "out_of_stock",
+            format!("`{}` is out of stock", reward.name),
+        )
+        .into());
     }
     let redemption = Redemption {
         id: RedemptionId::generate(),
@@ -134,15 +191,32 @@ pub async fn redeem<C: Conn>(c: &mut C, ctx: &Ctx, program: &ProgramId, r: &Rede
 }
 
 fn insufficient(cost: Points, available: Points) -> crate::StepError {
-    DomainError::refused("insufficient_points", format!("this reward costs {cost} points; the member has {available} available")).into()
+    DomainError::refused(
+        "insufficient_points",
+        format!("this reward costs {cost} points; the member has {available} available"),
+    )
+    .into()
 }
 
 pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepResult<Value> {
-    let mut redemption = rewards::get_redemption(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("redemption"))?;
-    if !rewards::change_redemption_status(c, id, RedemptionStatus::Issued, RedemptionStatus::Cancelled, ctx.now).await? {
+    let mut redemption = rewards::get_redemption(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("redemption"))?;
+    if !rewards::change_redemption_status(
+        c,
+        id,
+        RedemptionStatus::Issued,
+        RedemptionStatus::Cancelled,
+        ctx.now,
+    )
+    .await?
+    {
         return Err(DomainError::conflict(
             "redemption_not_cancellable",
-            format!("the redemption is {} and can no longer be cancelled", redemption.status.as_str()),
+            format!(
+                "the redemption is {} and can no longer be cancelled",
+                redemption.status.as_str()
+            ),
         )
         .into());
     }
@@ -161,7 +235,9 @@ pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepRes
         reason: &reason,
         occurred_at: ctx.now,
     };
-    let balance = post(c, ctx, &posting, Guard::MayGoNegative).await?.expect("credits always post");
+    let balance = post(c, ctx, &posting, Guard::MayGoNegative)
+        .await?
+        .expect("credits always post");
     rewards::return_stock(c, &redemption.reward_id).await?;
     rewards::unclaim(c, &redemption.member_id, &redemption.reward_id).await?;
     redemption.status = RedemptionStatus::Cancelled;
@@ -172,11 +248,24 @@ pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepRes
 }
 
 pub async fn consume<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepResult<Value> {
-    let mut redemption = rewards::get_redemption(c, &ctx.tenant, id).await?.ok_or_else(|| DomainError::not_found("redemption"))?;
-    if !rewards::change_redemption_status(c, id, RedemptionStatus::Issued, RedemptionStatus::Consumed, ctx.now).await? {
+    let mut redemption = rewards::get_redemption(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("redemption"))?;
+    if !rewards::change_redemption_status(
+        c,
+        id,
+        RedemptionStatus::Issued,
+        RedemptionStatus::Consumed,
+        ctx.now,
+    )
+    .await?
+    {
         return Err(DomainError::conflict(
             "redemption_not_consumable",
-            format!("the redemption is {} and cannot be used again", redemption.status.as_str()),
+            format!(
+                "the redemption is {} and cannot be used again",
+                redemption.status.as_str()
+            ),
         )
         .into());
     }

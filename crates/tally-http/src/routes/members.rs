@@ -1,11 +1,11 @@
 //! Members: enrolment, lookup, profile, history, purchases, redemptions, adjustments.
 
-use super::{created, ok, page, ApiResult};
+use super::{ApiResult, created, ok, page};
+use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::{JsonBody, NoBody};
-use crate::params::{bad, path_id, Params};
+use crate::params::{Params, bad, path_id};
 use crate::problem::ApiError;
-use crate::AppState;
 use axum::extract::{Path, State};
 use tally_core::Command;
 use tally_domain::card::parse_card_number;
@@ -13,41 +13,108 @@ use tally_domain::ids::{MemberId, ProgramId};
 use tally_domain::inputs::{AdjustmentRequest, MemberPatch, NewMember};
 use tally_domain::model::MemberStatus;
 use tally_domain::text::{Email, Phone};
-use tally_store::queries::members::{MemberFilter, MemberKey};
 use tally_store::Database;
+use tally_store::queries::members::{MemberFilter, MemberKey};
 
-pub async fn enroll<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(program): Path<String>, body: JsonBody) -> ApiResult {
+pub async fn enroll<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
     caller.require(Scope::Write)?;
     let program = path_id(&program, ProgramId::parse, "program")?;
     let member = NewMember::parse(&body.value)?;
-    let command = Command::Enroll { program, member, source: "api".into() };
-    created(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, command).await?)
+    let command = Command::Enroll {
+        program,
+        member,
+        source: "api".into(),
+    };
+    created(
+        app.tally
+            .write(&caller.tenant, &caller.actor, body.idempotency, command)
+            .await?,
+    )
 }
 
-pub async fn list<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(program): Path<String>, params: Params) -> ApiResult {
-    params.only(&["cursor", "limit", "email", "phone", "external_id", "card_number", "status"])?;
+pub async fn list<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    params: Params,
+) -> ApiResult {
+    params.only(&[
+        "cursor",
+        "limit",
+        "email",
+        "phone",
+        "external_id",
+        "card_number",
+        "status",
+    ])?;
     let program = path_id(&program, ProgramId::parse, "program")?;
     let (cursor, limit) = params.page()?;
     let filter = MemberFilter {
-        email: params.get("email").map(|e| Email::parse(e).map(|e| e.as_str().to_owned()).map_err(|m| bad("email", &m))).transpose()?,
-        phone: params.get("phone").map(|p| Phone::parse(p).map(|p| p.as_str().to_owned()).map_err(|m| bad("phone", &m))).transpose()?,
+        email: params
+            .get("email")
+            .map(|e| {
+                Email::parse(e)
+                    .map(|e| e.as_str().to_owned())
+                    .map_err(|m| bad("email", &m))
+            })
+            .transpose()?,
+        phone: params
+            .get("phone")
+            .map(|p| {
+                Phone::parse(p)
+                    .map(|p| p.as_str().to_owned())
+                    .map_err(|m| bad("phone", &m))
+            })
+            .transpose()?,
         external_id: params.get("external_id").map(str::to_owned),
-        card_number: params.get("card_number").map(|c| parse_card_number(c).map_err(|m| bad("card_number", &m))).transpose()?,
-        status: params.get("status").map(|s| MemberStatus::parse(s).map_err(|m| bad("status", &m))).transpose()?,
+        card_number: params
+            .get("card_number")
+            .map(|c| parse_card_number(c).map_err(|m| bad("card_number", &m)))
+            .transpose()?,
+        status: params
+            .get("status")
+            .map(|s| MemberStatus::parse(s).map_err(|m| bad("status", &m)))
+            .transpose()?,
     };
-    page(app.tally.members(&caller.tenant, &program, &filter, cursor, limit).await?)
+    page(
+        app.tally
+            .members(&caller.tenant, &program, &filter, cursor, limit)
+            .await?,
+    )
 }
 
 /// Exactly one of `card_number`, `external_id` or `card_token` (the QR code).
-pub async fn lookup<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(program): Path<String>, params: Params) -> ApiResult {
+pub async fn lookup<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    params: Params,
+) -> ApiResult {
     params.only(&["card_number", "external_id", "card_token"])?;
     let program = path_id(&program, ProgramId::parse, "program")?;
-    let card_number = params.get("card_number").map(|c| parse_card_number(c).map_err(|m| bad("card_number", &m))).transpose()?;
-    let key = match (card_number.as_deref(), params.get("external_id"), params.get("card_token")) {
+    let card_number = params
+        .get("card_number")
+        .map(|c| parse_card_number(c).map_err(|m| bad("card_number", &m)))
+        .transpose()?;
+    let key = match (
+        card_number.as_deref(),
+        params.get("external_id"),
+        params.get("card_token"),
+    ) {
         (Some(number), None, None) => MemberKey::CardNumber(number),
         (None, Some(external), None) => MemberKey::ExternalId(external),
         (None, None, Some(token)) => MemberKey::CardToken(token),
-        _ => return Err(bad("card_number", "give exactly one of card_number, external_id or card_token")),
+        _ => {
+            return Err(bad(
+                "card_number",
+                "give exactly one of card_number, external_id or card_token",
+            ));
+        }
     };
     ok(app.tally.find_member(&caller.tenant, &program, key).await?)
 }
@@ -56,45 +123,112 @@ fn member_id(raw: &str) -> Result<MemberId, ApiError> {
     path_id(raw, MemberId::parse, "member")
 }
 
-pub async fn get<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn get<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     ok(app.tally.member(&caller.tenant, &member_id(&id)?).await?)
 }
 
-pub async fn update<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, body: JsonBody) -> ApiResult {
+pub async fn update<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
     caller.require(Scope::Write)?;
     let member = member_id(&id)?;
     let patch = MemberPatch::parse(&body.value)?;
-    let command = Command::UpdateMember { member, patch, source: "api".into() };
-    ok(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, command).await?)
+    let command = Command::UpdateMember {
+        member,
+        patch,
+        source: "api".into(),
+    };
+    ok(app
+        .tally
+        .write(&caller.tenant, &caller.actor, body.idempotency, command)
+        .await?)
 }
 
-pub async fn rotate_card<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, body: NoBody) -> ApiResult {
+pub async fn rotate_card<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: NoBody,
+) -> ApiResult {
     caller.require(Scope::Write)?;
-    let command = Command::RotateCardToken { member: member_id(&id)? };
-    ok(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, command).await?)
+    let command = Command::RotateCardToken {
+        member: member_id(&id)?,
+    };
+    ok(app
+        .tally
+        .write(&caller.tenant, &caller.actor, body.idempotency, command)
+        .await?)
 }
 
-pub async fn history<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, params: Params) -> ApiResult {
+pub async fn history<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult {
     params.only(&["cursor", "limit"])?;
     let (cursor, limit) = params.page()?;
-    page(app.tally.history(&caller.tenant, &member_id(&id)?, cursor, limit).await?)
+    page(
+        app.tally
+            .history(&caller.tenant, &member_id(&id)?, cursor, limit)
+            .await?,
+    )
 }
 
-pub async fn purchases<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, params: Params) -> ApiResult {
+pub async fn purchases<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult {
     params.only(&["cursor", "limit"])?;
     let (cursor, limit) = params.page()?;
-    page(app.tally.member_purchases(&caller.tenant, &member_id(&id)?, cursor, limit).await?)
+    page(
+        app.tally
+            .member_purchases(&caller.tenant, &member_id(&id)?, cursor, limit)
+            .await?,
+    )
 }
 
-pub async fn redemptions<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, params: Params) -> ApiResult {
+pub async fn redemptions<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult {
     params.only(&["cursor", "limit"])?;
     let (cursor, limit) = params.page()?;
-    page(app.tally.member_redemptions(&caller.tenant, &member_id(&id)?, cursor, limit).await?)
+    page(
+        app.tally
+            .member_redemptions(&caller.tenant, &member_id(&id)?, cursor, limit)
+            .await?,
+    )
 }
 
-pub async fn adjust<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, body: JsonBody) -> ApiResult {
+pub async fn adjust<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
     caller.require(Scope::Write)?;
     let member = member_id(&id)?;
     let request = AdjustmentRequest::parse(&body.value)?;
-    created(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, Command::Adjust { member, request }).await?)
+    created(
+        app.tally
+            .write(
+                &caller.tenant,
+                &caller.actor,
+                body.idempotency,
+                Command::Adjust { member, request },
+            )
+            .await?,
+    )
 }

@@ -9,40 +9,85 @@ mod rewards;
 mod system;
 
 use crate::problem::ApiError;
-use crate::{observe, AppState};
+use crate::{AppState, observe};
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use tally_store::queries::Page;
 use tally_store::Database;
+use tally_store::queries::Page;
 
 pub fn router<D: Database>(state: AppState<D>) -> Router {
     let api = Router::new()
-        .route("/programs", get(programs::list::<D>).post(programs::create::<D>))
+        .route(
+            "/programs",
+            get(programs::list::<D>).post(programs::create::<D>),
+        )
         .route("/programs/{program}", get(programs::get::<D>))
         .route("/programs/{program}/totals", get(programs::totals::<D>))
-        .route("/programs/{program}/members", get(members::list::<D>).post(members::enroll::<D>))
-        .route("/programs/{program}/members/lookup", get(members::lookup::<D>))
+        .route(
+            "/programs/{program}/members",
+            get(members::list::<D>).post(members::enroll::<D>),
+        )
+        .route(
+            "/programs/{program}/members/lookup",
+            get(members::lookup::<D>),
+        )
         .route("/programs/{program}/purchases", post(orders::purchase::<D>))
-        .route("/programs/{program}/returns", post(orders::return_order::<D>))
-        .route("/programs/{program}/rewards", get(rewards::list::<D>).post(rewards::create::<D>))
-        .route("/programs/{program}/redemptions", post(rewards::redeem::<D>))
-        .route("/programs/{program}/redemptions/check", get(rewards::check_code::<D>))
-        .route("/programs/{program}/locations", get(locations::list::<D>).post(locations::create::<D>))
-        .route("/members/{member}", get(members::get::<D>).patch(members::update::<D>))
-        .route("/members/{member}/card/rotate", post(members::rotate_card::<D>))
+        .route(
+            "/programs/{program}/returns",
+            post(orders::return_order::<D>),
+        )
+        .route(
+            "/programs/{program}/rewards",
+            get(rewards::list::<D>).post(rewards::create::<D>),
+        )
+        .route(
+            "/programs/{program}/redemptions",
+            post(rewards::redeem::<D>),
+        )
+        .route(
+            "/programs/{program}/redemptions/check",
+            get(rewards::check_code::<D>),
+        )
+        .route(
+            "/programs/{program}/locations",
+            get(locations::list::<D>).post(locations::create::<D>),
+        )
+        .route(
+            "/members/{member}",
+            get(members::get::<D>).patch(members::update::<D>),
+        )
+        .route(
+            "/members/{member}/card/rotate",
+            post(members::rotate_card::<D>),
+        )
         .route("/members/{member}/history", get(members::history::<D>))
         .route("/members/{member}/purchases", get(members::purchases::<D>))
-        .route("/members/{member}/redemptions", get(members::redemptions::<D>))
+        .route(
+            "/members/{member}/redemptions",
+            get(members::redemptions::<D>),
+        )
         .route("/members/{member}/adjustments", post(members::adjust::<D>))
         .route("/purchases/{purchase}", get(orders::get::<D>))
-        .route("/rewards/{reward}", get(rewards::get::<D>).patch(rewards::update::<D>))
-        .route("/redemptions/{redemption}", get(rewards::get_redemption::<D>))
-        .route("/redemptions/{redemption}/cancel", post(rewards::cancel::<D>))
-        .route("/redemptions/{redemption}/consume", post(rewards::consume::<D>))
+        .route(
+            "/rewards/{reward}",
+            get(rewards::get::<D>).patch(rewards::update::<D>),
+        )
+        .route(
+            "/redemptions/{redemption}",
+            get(rewards::get_redemption::<D>),
+        )
+        .route(
+            "/redemptions/{redemption}/cancel",
+            post(rewards::cancel::<D>),
+        )
+        .route(
+            "/redemptions/{redemption}/consume",
+            post(rewards::consume::<D>),
+        )
         .route("/locations/{location}", get(locations::get::<D>))
         .route("/audit-log", get(programs::audit_log::<D>))
         .route("/openapi.json", get(system::openapi))
@@ -53,11 +98,17 @@ pub fn router<D: Database>(state: AppState<D>) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz::<D>))
         .route("/problems/{code}", get(system::problem_page))
-        .route("/metrics", get(observe::metrics_handler).with_state(metrics.clone()))
+        .route(
+            "/metrics",
+            get(observe::metrics_handler).with_state(metrics.clone()),
+        )
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(metrics, observe::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            observe::middleware,
+        ))
         .with_state(state)
 }
 
@@ -73,5 +124,7 @@ pub(crate) fn created<T: Serialize>(value: T) -> ApiResult {
 
 /// A page as the API shows it: `{"items": […], "next_cursor": "…" | null}`.
 pub(crate) fn page<T: Serialize>(page: Page<T>) -> ApiResult {
-    ok(serde_json::json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.to_string()) }))
+    ok(
+        serde_json::json!({ "items": page.items, "next_cursor": page.next_cursor.map(|c| c.to_string()) }),
+    )
 }

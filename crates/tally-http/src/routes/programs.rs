@@ -1,10 +1,10 @@
 //! Programs, their totals, and the tenant's audit log.
 
-use super::{created, ok, page, ApiResult};
+use super::{ApiResult, created, ok, page};
+use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::JsonBody;
-use crate::params::{path_id, Params};
-use crate::AppState;
+use crate::params::{Params, path_id};
 use axum::extract::{Path, State};
 use tally_core::Command;
 use tally_domain::ids::ProgramId;
@@ -12,26 +12,53 @@ use tally_domain::inputs::NewProgram;
 use tally_store::Database;
 
 pub async fn list<D: Database>(State(app): State<AppState<D>>, caller: Caller) -> ApiResult {
-    ok(serde_json::json!({ "items": app.tally.programs(&caller.tenant).await?, "next_cursor": null }))
+    ok(
+        serde_json::json!({ "items": app.tally.programs(&caller.tenant).await?, "next_cursor": null }),
+    )
 }
 
-pub async fn create<D: Database>(State(app): State<AppState<D>>, caller: Caller, body: JsonBody) -> ApiResult {
+pub async fn create<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    body: JsonBody,
+) -> ApiResult {
     caller.require(Scope::Admin)?;
     let program = NewProgram::parse(&body.value)?;
-    created(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, Command::CreateProgram(program)).await?)
+    created(
+        app.tally
+            .write(
+                &caller.tenant,
+                &caller.actor,
+                body.idempotency,
+                Command::CreateProgram(program),
+            )
+            .await?,
+    )
 }
 
-pub async fn get<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn get<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     let id = path_id(&id, ProgramId::parse, "program")?;
     ok(app.tally.program(&caller.tenant, &id).await?)
 }
 
-pub async fn totals<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn totals<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     let id = path_id(&id, ProgramId::parse, "program")?;
     ok(app.tally.program_totals(&caller.tenant, &id).await?)
 }
 
-pub async fn audit_log<D: Database>(State(app): State<AppState<D>>, caller: Caller, params: Params) -> ApiResult {
+pub async fn audit_log<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult {
     caller.require(Scope::Admin)?;
     params.only(&["cursor", "limit"])?;
     let (cursor, limit) = params.page()?;

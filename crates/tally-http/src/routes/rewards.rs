@@ -1,34 +1,61 @@
 //! The reward catalog and redemptions.
 
-use super::{created, ok, page, ApiResult};
+use super::{ApiResult, created, ok, page};
+use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::{JsonBody, NoBody};
-use crate::params::{bad, path_id, Params};
-use crate::AppState;
+use crate::params::{Params, bad, path_id};
 use axum::extract::{Path, State};
-use tally_core::commands::RewardPatch;
 use tally_core::Command;
+use tally_core::commands::RewardPatch;
+use tally_domain::Points;
 use tally_domain::error::Fields;
 use tally_domain::ids::{ProgramId, RedemptionId, RewardId};
-use tally_domain::inputs::{int, text, Obj, NewReward, RedeemRequest, MAX_COST};
-use tally_domain::Points;
+use tally_domain::inputs::{MAX_COST, NewReward, Obj, RedeemRequest, int, text};
 use tally_store::Database;
 
-pub async fn create<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(program): Path<String>, body: JsonBody) -> ApiResult {
+pub async fn create<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
     caller.require(Scope::Admin)?;
     let program = path_id(&program, ProgramId::parse, "program")?;
     let reward = NewReward::parse(&body.value)?;
-    created(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, Command::CreateReward { program, reward }).await?)
+    created(
+        app.tally
+            .write(
+                &caller.tenant,
+                &caller.actor,
+                body.idempotency,
+                Command::CreateReward { program, reward },
+            )
+            .await?,
+    )
 }
 
-pub async fn list<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(program): Path<String>, params: Params) -> ApiResult {
+pub async fn list<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    params: Params,
+) -> ApiResult {
     params.only(&["cursor", "limit"])?;
     let program = path_id(&program, ProgramId::parse, "program")?;
     let (cursor, limit) = params.page()?;
-    page(app.tally.rewards(&caller.tenant, &program, cursor, limit).await?)
+    page(
+        app.tally
+            .rewards(&caller.tenant, &program, cursor, limit)
+            .await?,
+    )
 }
 
-pub async fn get<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn get<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     let id = path_id(&id, RewardId::parse, "reward")?;
     ok(app.tally.reward(&caller.tenant, &id).await?)
 }
@@ -36,7 +63,17 @@ pub async fn get<D: Database>(State(app): State<AppState<D>>, caller: Caller, Pa
 fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::DomainError> {
     let o = Obj::root(body)?;
     let mut f = Fields::new();
-    o.only(&mut f, &["name", "description", "cost_points", "stock", "per_member_limit", "active"]);
+    o.only(
+        &mut f,
+        &[
+            "name",
+            "description",
+            "cost_points",
+            "stock",
+            "per_member_limit",
+            "active",
+        ],
+    );
     let patch = RewardPatch {
         name: o.opt(&mut f, "name", text(200)),
         description: o.patch(&mut f, "description", text(2000)),
@@ -49,44 +86,108 @@ fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::Do
     Ok(patch)
 }
 
-pub async fn update<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, body: JsonBody) -> ApiResult {
+pub async fn update<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
     caller.require(Scope::Admin)?;
     let reward = path_id(&id, RewardId::parse, "reward")?;
     let patch = parse_patch(&body.value)?;
-    ok(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, Command::UpdateReward { reward, patch }).await?)
+    ok(app
+        .tally
+        .write(
+            &caller.tenant,
+            &caller.actor,
+            body.idempotency,
+            Command::UpdateReward { reward, patch },
+        )
+        .await?)
 }
 
-pub async fn redeem<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(program): Path<String>, body: JsonBody) -> ApiResult {
+pub async fn redeem<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
     caller.require(Scope::Write)?;
     let program = path_id(&program, ProgramId::parse, "program")?;
     let request = RedeemRequest::parse(&body.value)?;
-    created(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, Command::Redeem { program, request }).await?)
+    created(
+        app.tally
+            .write(
+                &caller.tenant,
+                &caller.actor,
+                body.idempotency,
+                Command::Redeem { program, request },
+            )
+            .await?,
+    )
 }
 
 /// The cashier checks a code: which reward, for whom, and whether it is still valid.
-pub async fn check_code<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(program): Path<String>, params: Params) -> ApiResult {
+pub async fn check_code<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    params: Params,
+) -> ApiResult {
     params.only(&["code"])?;
     let program = path_id(&program, ProgramId::parse, "program")?;
-    let code = params.get("code").ok_or_else(|| bad("code", "is required"))?;
-    ok(app.tally.redemption_by_code(&caller.tenant, &program, code).await?)
+    let code = params
+        .get("code")
+        .ok_or_else(|| bad("code", "is required"))?;
+    ok(app
+        .tally
+        .redemption_by_code(&caller.tenant, &program, code)
+        .await?)
 }
 
 fn redemption_id(raw: &str) -> Result<RedemptionId, crate::problem::ApiError> {
     path_id(raw, RedemptionId::parse, "redemption")
 }
 
-pub async fn get_redemption<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    ok(app.tally.redemption(&caller.tenant, &redemption_id(&id)?).await?)
+pub async fn get_redemption<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(app
+        .tally
+        .redemption(&caller.tenant, &redemption_id(&id)?)
+        .await?)
 }
 
-pub async fn cancel<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, body: NoBody) -> ApiResult {
+pub async fn cancel<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: NoBody,
+) -> ApiResult {
     caller.require(Scope::Write)?;
-    let command = Command::CancelRedemption { redemption: redemption_id(&id)? };
-    ok(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, command).await?)
+    let command = Command::CancelRedemption {
+        redemption: redemption_id(&id)?,
+    };
+    ok(app
+        .tally
+        .write(&caller.tenant, &caller.actor, body.idempotency, command)
+        .await?)
 }
 
-pub async fn consume<D: Database>(State(app): State<AppState<D>>, caller: Caller, Path(id): Path<String>, body: NoBody) -> ApiResult {
+pub async fn consume<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: NoBody,
+) -> ApiResult {
     caller.require(Scope::Write)?;
-    let command = Command::ConsumeRedemption { redemption: redemption_id(&id)? };
-    ok(app.tally.write(&caller.tenant, &caller.actor, body.idempotency, command).await?)
+    let command = Command::ConsumeRedemption {
+        redemption: redemption_id(&id)?,
+    };
+    ok(app
+        .tally
+        .write(&caller.tenant, &caller.actor, body.idempotency, command)
+        .await?)
 }

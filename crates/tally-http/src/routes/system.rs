@@ -1,9 +1,9 @@
 //! Health, readiness, the API description, and problem pages.
 
-use crate::problem::{ApiError, PROBLEM_CODES};
 use crate::AppState;
+use crate::problem::{ApiError, PROBLEM_CODES};
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use tally_store::Database;
 

@@ -1,9 +1,9 @@
 //! The audit log: who changed what, for adjustments and every administrative change.
 
-use super::{page_limit, to_ts, ts, Page};
+use super::{Page, page_limit, to_ts, ts};
 use crate::{Conn, StoreError};
-use tally_domain::ids::TenantId;
 use tally_domain::Timestamp;
+use tally_domain::ids::TenantId;
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {
@@ -14,7 +14,11 @@ pub struct AuditEntry {
     pub at: Timestamp,
 }
 
-pub async fn record<C: Conn>(c: &mut C, tenant: &TenantId, entry: &AuditEntry) -> Result<(), StoreError> {
+pub async fn record<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
     c.execute("INSERT INTO audit_log (tenant_id, actor, action, entity_id, detail, at_us) VALUES ($1, $2, $3, $4, $5, $6)", &[
         tenant.as_str().into(),
         entry.actor.as_str().into(),
@@ -27,7 +31,12 @@ pub async fn record<C: Conn>(c: &mut C, tenant: &TenantId, entry: &AuditEntry) -
     Ok(())
 }
 
-pub async fn list<C: Conn>(c: &mut C, tenant: &TenantId, before_seq: Option<i64>, limit: Option<i64>) -> Result<Page<AuditEntry>, StoreError> {
+pub async fn list<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    before_seq: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Page<AuditEntry>, StoreError> {
     let limit = page_limit(limit);
     let rows = c
         .query(

@@ -3,11 +3,16 @@
 
 use super::ts;
 use crate::{Conn, StoreError};
-use tally_domain::ids::TenantId;
 use tally_domain::Timestamp;
+use tally_domain::ids::TenantId;
 
 /// The request hash and stored outcome of a key younger than `cutoff`.
-pub async fn find<C: Conn>(c: &mut C, tenant: &TenantId, key: &str, cutoff: Timestamp) -> Result<Option<(String, String)>, StoreError> {
+pub async fn find<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    key: &str,
+    cutoff: Timestamp,
+) -> Result<Option<(String, String)>, StoreError> {
     let row = c
         .query_one("SELECT request_sha256, outcome FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at_us > $3", &[
             tenant.as_str().into(),
@@ -43,5 +48,9 @@ pub async fn insert<C: Conn>(
 
 /// Deletes keys older than `cutoff`; returns how many.
 pub async fn purge<C: Conn>(c: &mut C, cutoff: Timestamp) -> Result<u64, StoreError> {
-    c.execute("DELETE FROM idempotency_keys WHERE created_at_us <= $1", &[ts(cutoff)]).await
+    c.execute(
+        "DELETE FROM idempotency_keys WHERE created_at_us <= $1",
+        &[ts(cutoff)],
+    )
+    .await
 }

@@ -3,8 +3,8 @@
 
 use super::{to_opt_ts, to_ts, ts};
 use crate::{Conn, Row, StoreError};
-use tally_domain::ids::{ApiKeyId, TenantId};
 use tally_domain::Timestamp;
+use tally_domain::ids::{ApiKeyId, TenantId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiKey {
@@ -18,7 +18,11 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
-pub async fn insert_key<C: Conn>(c: &mut C, key: &ApiKey, secret_sha256: &str) -> Result<(), StoreError> {
+pub async fn insert_key<C: Conn>(
+    c: &mut C,
+    key: &ApiKey,
+    secret_sha256: &str,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_sha256, scope, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
@@ -49,17 +53,34 @@ fn decode(r: &Row) -> Result<ApiKey, StoreError> {
     })
 }
 
-pub async fn find_by_secret<C: Conn>(c: &mut C, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError> {
+pub async fn find_by_secret<C: Conn>(
+    c: &mut C,
+    secret_sha256: &str,
+) -> Result<Option<ApiKey>, StoreError> {
     let sql = format!("SELECT {COLS} FROM api_keys WHERE secret_sha256 = $1");
-    c.query_one(&sql, &[secret_sha256.into()]).await?.as_ref().map(decode).transpose()
+    c.query_one(&sql, &[secret_sha256.into()])
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
 }
 
 pub async fn list_keys<C: Conn>(c: &mut C, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
-    let sql = format!("SELECT {COLS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at_us, id");
-    c.query(&sql, &[tenant.as_str().into()]).await?.iter().map(decode).collect()
+    let sql =
+        format!("SELECT {COLS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at_us, id");
+    c.query(&sql, &[tenant.as_str().into()])
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
 }
 
-pub async fn revoke_key<C: Conn>(c: &mut C, tenant: &TenantId, id: &ApiKeyId, now: Timestamp) -> Result<bool, StoreError> {
+pub async fn revoke_key<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &ApiKeyId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
     let changed = c
         .execute("UPDATE api_keys SET revoked_at_us = $3 WHERE id = $1 AND tenant_id = $2 AND revoked_at_us IS NULL", &[
             id.as_str().into(),

@@ -2,7 +2,7 @@
 //! transaction; spending is a conditional write, so two concurrent redemptions can never both
 //! spend the same points.
 
-use super::{json, page_limit, to_json, to_ts, ts, Page};
+use super::{Page, json, page_limit, to_json, to_ts, ts};
 use crate::{Conn, StoreError, Value};
 use tally_domain::ids::{MemberId, ProgramId, TransferId};
 use tally_domain::model::{HistoryEntry, TransferKind, TransferReason};
@@ -51,7 +51,11 @@ pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<
 
 /// Adds to a member account (a negative `delta` takes away unconditionally, as a return under
 /// the `allow_negative` policy does). Returns the new balance.
-pub async fn change_balance<C: Conn>(c: &mut C, account_id: &str, delta: i64) -> Result<Points, StoreError> {
+pub async fn change_balance<C: Conn>(
+    c: &mut C,
+    account_id: &str,
+    delta: i64,
+) -> Result<Points, StoreError> {
     let row = c
         .query_one("UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND balance IS NOT NULL RETURNING balance", &[
             account_id.into(),
@@ -64,7 +68,11 @@ pub async fn change_balance<C: Conn>(c: &mut C, account_id: &str, delta: i64) ->
 
 /// Takes `amount` from a member account only if the balance covers it. `None`: it does not.
 /// This single statement is what keeps 50 concurrent redemptions of the same points honest.
-pub async fn spend_if_covered<C: Conn>(c: &mut C, account_id: &str, amount: Points) -> Result<Option<Points>, StoreError> {
+pub async fn spend_if_covered<C: Conn>(
+    c: &mut C,
+    account_id: &str,
+    amount: Points,
+) -> Result<Option<Points>, StoreError> {
     let row = c
         .query_one("UPDATE accounts SET balance = balance - $2 WHERE id = $1 AND balance >= $2 RETURNING balance", &[
             account_id.into(),
@@ -94,25 +102,32 @@ pub async fn history<C: Conn>(
     let entries = rows
         .iter()
         .map(|r| {
-            let kind = TransferKind::parse(&r.text(2)?).ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
+            let kind = TransferKind::parse(&r.text(2)?)
+                .ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
             let amount = r.int(3)?;
             let credited = r.boolean(7)?;
             let reason: TransferReason = json(&r.text(5)?)?;
-            Ok((r.int(0)?, HistoryEntry {
-                transfer_id: TransferId::from_trusted(r.text(1)?),
-                kind,
-                points: Points(if credited { amount } else { -amount }),
-                balance_after: Points(r.int(4)?),
-                reason,
-                occurred_at: to_ts(r.int(6)?)?,
-            }))
+            Ok((
+                r.int(0)?,
+                HistoryEntry {
+                    transfer_id: TransferId::from_trusted(r.text(1)?),
+                    kind,
+                    points: Points(if credited { amount } else { -amount }),
+                    balance_after: Points(r.int(4)?),
+                    reason,
+                    occurred_at: to_ts(r.int(6)?)?,
+                },
+            ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Page::from_rows(entries, limit))
 }
 
 /// Sum of transfer amounts of one kind in a program.
-pub async fn sum_by_kind<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Vec<(TransferKind, i64, i64)>, StoreError> {
+pub async fn sum_by_kind<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Vec<(TransferKind, i64, i64)>, StoreError> {
     // Adjustments are split by direction: credited to a member (given) or debited (taken).
     let rows = c
         .query(
@@ -125,7 +140,8 @@ pub async fn sum_by_kind<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Vec<
         .await?;
     rows.iter()
         .map(|r| {
-            let kind = TransferKind::parse(&r.text(0)?).ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
+            let kind = TransferKind::parse(&r.text(0)?)
+                .ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
             Ok((kind, r.opt_int(1)?.unwrap_or(0), r.opt_int(2)?.unwrap_or(0)))
         })
         .collect()
@@ -142,16 +158,25 @@ pub async fn outstanding<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Poin
 }
 
 /// Every account of a program: (id, cached balance if a member account).
-pub async fn all_accounts<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Vec<(String, Option<i64>)>, StoreError> {
-    c.query("SELECT id, balance FROM accounts WHERE program_id = $1", &[program.as_str().into()])
-        .await?
-        .iter()
-        .map(|r| Ok((r.text(0)?, r.opt_int(1)?)))
-        .collect()
+pub async fn all_accounts<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    c.query(
+        "SELECT id, balance FROM accounts WHERE program_id = $1",
+        &[program.as_str().into()],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.text(0)?, r.opt_int(1)?)))
+    .collect()
 }
 
 /// Every transfer of a program: (debit account, credit account, amount).
-pub async fn all_transfers<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Vec<(String, String, i64)>, StoreError> {
+pub async fn all_transfers<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
     c.query("SELECT debit_account_id, credit_account_id, amount FROM transfers WHERE program_id = $1 ORDER BY seq", &[
         Value::from(program.as_str()),
     ])
@@ -177,7 +202,12 @@ pub struct ExportedTransfer {
 }
 
 /// A program's transfers in order, `limit` at a time after `after_seq`.
-pub async fn export_transfers<C: Conn>(c: &mut C, program: &ProgramId, after_seq: i64, limit: i64) -> Result<Vec<ExportedTransfer>, StoreError> {
+pub async fn export_transfers<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<ExportedTransfer>, StoreError> {
     c.query(
         "SELECT seq, id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after, reason, occurred_at_us
          FROM transfers WHERE program_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",

@@ -1,6 +1,6 @@
 //! Persons, members, their cards, consents and accounts.
 
-use super::{json, page_limit, placeholders, to_json, to_ts, ts, Page};
+use super::{Page, json, page_limit, placeholders, to_json, to_ts, ts};
 use crate::{Conn, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{AccountId, MemberId, PersonId, ProgramId, TenantId};
@@ -42,14 +42,23 @@ pub async fn find_or_create_person<C: Conn>(
     }
     // Someone enrolled the same email or phone a moment ago: use theirs.
     let row = c
-        .query_one("SELECT id FROM persons WHERE email = $1 OR phone = $2 LIMIT 1", &[email_v, phone_v])
+        .query_one(
+            "SELECT id FROM persons WHERE email = $1 OR phone = $2 LIMIT 1",
+            &[email_v, phone_v],
+        )
         .await?
-        .ok_or_else(|| StoreError::Retryable("person vanished after a conflicting insert".into()))?;
+        .ok_or_else(|| {
+            StoreError::Retryable("person vanished after a conflicting insert".into())
+        })?;
     Ok(PersonId::from_trusted(row.text(0)?))
 }
 
 /// Inserts a member with its consents and its two accounts (available, pending).
-pub async fn insert_member<C: Conn>(c: &mut C, tenant: &TenantId, m: &Member) -> Result<(), StoreError> {
+pub async fn insert_member<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    m: &Member,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO members (id, tenant_id, program_id, person_id, external_id, name, email, phone, birthday, locale,
              time_zone, preferred_channel, attributes, tags, status, card_number, card_token, enrolled_at_us, updated_at_us)
@@ -90,7 +99,11 @@ pub async fn insert_member<C: Conn>(c: &mut C, tenant: &TenantId, m: &Member) ->
 }
 
 /// Writes back the editable profile of a member.
-pub async fn update_member<C: Conn>(c: &mut C, m: &Member, now: Timestamp) -> Result<(), StoreError> {
+pub async fn update_member<C: Conn>(
+    c: &mut C,
+    m: &Member,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     c.execute(
         "UPDATE members SET external_id = $2, name = $3, email = $4, phone = $5, birthday = $6, locale = $7, time_zone = $8,
              preferred_channel = $9, attributes = $10, tags = $11, status = $12, card_token = $13, updated_at_us = $14
@@ -116,7 +129,11 @@ pub async fn update_member<C: Conn>(c: &mut C, m: &Member, now: Timestamp) -> Re
     Ok(())
 }
 
-pub async fn upsert_consent<C: Conn>(c: &mut C, member: &MemberId, consent: &Consent) -> Result<(), StoreError> {
+pub async fn upsert_consent<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+    consent: &Consent,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO consents (member_id, channel, granted, changed_at_us, source) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (member_id, channel) DO UPDATE SET granted = excluded.granted, changed_at_us = excluded.changed_at_us,
@@ -142,17 +159,29 @@ fn decode(r: &Row) -> Result<(i64, Member), StoreError> {
         name: r.opt_text(4)?,
         email: r.opt_text(5)?.map(Email::from_trusted),
         phone: r.opt_text(6)?.map(Phone::from_trusted),
-        birthday: r.opt_text(7)?.map(|d| d.parse().map_err(|_| bad("birthday"))).transpose()?,
+        birthday: r
+            .opt_text(7)?
+            .map(|d| d.parse().map_err(|_| bad("birthday")))
+            .transpose()?,
         locale: r.opt_text(8)?.map(Locale::from_trusted),
         time_zone: r.opt_text(9)?.map(TimeZoneName::from_trusted),
-        preferred_channel: r.opt_text(10)?.map(|ch| Channel::parse(&ch).map_err(|_| bad("channel"))).transpose()?,
+        preferred_channel: r
+            .opt_text(10)?
+            .map(|ch| Channel::parse(&ch).map_err(|_| bad("channel")))
+            .transpose()?,
         consents: Vec::new(),
         attributes: json(&r.text(11)?)?,
         tags: json(&r.text(12)?)?,
         status: MemberStatus::parse(&r.text(13)?).map_err(|_| bad("status"))?,
-        card: Card { number: r.text(14)?, token: r.text(15)? },
+        card: Card {
+            number: r.text(14)?,
+            token: r.text(15)?,
+        },
         enrolled_at: to_ts(r.int(16)?)?,
-        balance: Balance { available: Points(r.int(17)?), pending: Points(r.int(18)?) },
+        balance: Balance {
+            available: Points(r.int(17)?),
+            pending: Points(r.int(18)?),
+        },
     };
     Ok((r.int(19)?, member))
 }
@@ -169,7 +198,8 @@ async fn attach_consents<C: Conn>(c: &mut C, members: &mut [Member]) -> Result<(
     let mut by_member: HashMap<String, Vec<Consent>> = HashMap::new();
     for r in c.query(&sql, &ids).await? {
         let consent = Consent {
-            channel: Channel::parse(&r.text(1)?).map_err(|_| StoreError::Decode("consent channel".into()))?,
+            channel: Channel::parse(&r.text(1)?)
+                .map_err(|_| StoreError::Decode("consent channel".into()))?,
             granted: r.boolean(2)?,
             changed_at: to_ts(r.int(3)?)?,
             source: r.text(4)?,
@@ -182,9 +212,18 @@ async fn attach_consents<C: Conn>(c: &mut C, members: &mut [Member]) -> Result<(
     Ok(())
 }
 
-pub async fn get_member<C: Conn>(c: &mut C, tenant: &TenantId, id: &MemberId) -> Result<Option<Member>, StoreError> {
+pub async fn get_member<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &MemberId,
+) -> Result<Option<Member>, StoreError> {
     let sql = format!("SELECT {MEMBER_COLS} FROM members m WHERE m.id = $1 AND m.tenant_id = $2");
-    let Some(row) = c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()]).await? else { return Ok(None) };
+    let Some(row) = c
+        .query_one(&sql, &[id.as_str().into(), tenant.as_str().into()])
+        .await?
+    else {
+        return Ok(None);
+    };
     let mut members = [decode(&row)?.1];
     attach_consents(c, &mut members).await?;
     let [member] = members;
@@ -207,13 +246,35 @@ pub async fn find_member_id<C: Conn>(
     key: MemberKey<'_>,
 ) -> Result<Option<MemberId>, StoreError> {
     let (sql, value) = match key {
-        MemberKey::Id(id) => ("SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND id = $3", id.as_str()),
-        MemberKey::ExternalId(x) => ("SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND external_id = $3", x),
-        MemberKey::CardNumber(x) => ("SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND card_number = $3", x),
-        MemberKey::CardToken(x) => ("SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND card_token = $3", x),
+        MemberKey::Id(id) => (
+            "SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND id = $3",
+            id.as_str(),
+        ),
+        MemberKey::ExternalId(x) => (
+            "SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND external_id = $3",
+            x,
+        ),
+        MemberKey::CardNumber(x) => (
+            "SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND card_number = $3",
+            x,
+        ),
+        MemberKey::CardToken(x) => (
+            "SELECT id FROM members WHERE tenant_id = $1 AND program_id = $2 AND card_token = $3",
+            x,
+        ),
     };
-    let row = c.query_one(sql, &[tenant.as_str().into(), program.as_str().into(), value.into()]).await?;
-    row.map(|r| Ok(MemberId::from_trusted(r.text(0)?))).transpose()
+    let row = c
+        .query_one(
+            sql,
+            &[
+                tenant.as_str().into(),
+                program.as_str().into(),
+                value.into(),
+            ],
+        )
+        .await?;
+    row.map(|r| Ok(MemberId::from_trusted(r.text(0)?)))
+        .transpose()
 }
 
 /// Filters for the member list; all optional, combined with AND.
@@ -235,8 +296,14 @@ pub async fn list_members<C: Conn>(
     limit: Option<i64>,
 ) -> Result<Page<Member>, StoreError> {
     let limit = page_limit(limit);
-    let mut sql = format!("SELECT {MEMBER_COLS} FROM members m WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.seq > $3");
-    let mut params: Vec<Value> = vec![tenant.as_str().into(), program.as_str().into(), after_seq.unwrap_or(0).into()];
+    let mut sql = format!(
+        "SELECT {MEMBER_COLS} FROM members m WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.seq > $3"
+    );
+    let mut params: Vec<Value> = vec![
+        tenant.as_str().into(),
+        program.as_str().into(),
+        after_seq.unwrap_or(0).into(),
+    ];
     let conditions = [
         ("m.email", filter.email.as_deref()),
         ("m.phone", filter.phone.as_deref()),
@@ -252,22 +319,41 @@ pub async fn list_members<C: Conn>(
     }
     params.push((limit + 1).into());
     sql.push_str(&format!(" ORDER BY m.seq LIMIT ${}", params.len()));
-    let rows: Vec<(i64, Member)> = c.query(&sql, &params).await?.iter().map(decode).collect::<Result<_, _>>()?;
+    let rows: Vec<(i64, Member)> = c
+        .query(&sql, &params)
+        .await?
+        .iter()
+        .map(decode)
+        .collect::<Result<_, _>>()?;
     let mut page = Page::from_rows(rows, limit);
     attach_consents(c, &mut page.items).await?;
     Ok(page)
 }
 
 /// A member's account of one kind: its id and cached balance.
-pub async fn member_account<C: Conn>(c: &mut C, member: &MemberId, kind: AccountKind) -> Result<(String, Points), StoreError> {
+pub async fn member_account<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+    kind: AccountKind,
+) -> Result<(String, Points), StoreError> {
     let row = c
-        .query_one("SELECT id, balance FROM accounts WHERE member_id = $1 AND kind = $2", &[member.as_str().into(), kind.as_str().into()])
+        .query_one(
+            "SELECT id, balance FROM accounts WHERE member_id = $1 AND kind = $2",
+            &[member.as_str().into(), kind.as_str().into()],
+        )
         .await?
-        .ok_or_else(|| StoreError::Decode(format!("member {member} has no {} account", kind.as_str())))?;
+        .ok_or_else(|| {
+            StoreError::Decode(format!("member {member} has no {} account", kind.as_str()))
+        })?;
     Ok((row.text(0)?, Points(row.int(1)?)))
 }
 
 pub async fn count_members<C: Conn>(c: &mut C, program: &ProgramId) -> Result<i64, StoreError> {
-    let row = c.query_one("SELECT COUNT(*) FROM members WHERE program_id = $1", &[program.as_str().into()]).await?;
+    let row = c
+        .query_one(
+            "SELECT COUNT(*) FROM members WHERE program_id = $1",
+            &[program.as_str().into()],
+        )
+        .await?;
     row.map_or(Ok(0), |r| r.int(0))
 }

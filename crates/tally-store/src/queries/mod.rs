@@ -46,7 +46,10 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Value {
 
 /// `$first, $first+1, …` for an `IN (…)` list of `count` values.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A page of results and the cursor for the next one (absent on the last page).
@@ -61,8 +64,15 @@ impl<T> Page<T> {
     pub(crate) fn from_rows(mut rows: Vec<(i64, T)>, limit: i64) -> Page<T> {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|(seq, _)| *seq) } else { None };
-        Page { items: rows.into_iter().map(|(_, item)| item).collect(), next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|(seq, _)| *seq)
+        } else {
+            None
+        };
+        Page {
+            items: rows.into_iter().map(|(_, item)| item).collect(),
+            next_cursor,
+        }
     }
 }
 

@@ -18,23 +18,46 @@ pub struct Tenant {
 pub async fn insert_tenant<C: Conn>(c: &mut C, tenant: &Tenant) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO tenants (id, name, created_at_us) VALUES ($1, $2, $3)",
-        &[tenant.id.as_str().into(), tenant.name.as_str().into(), ts(tenant.created_at)],
+        &[
+            tenant.id.as_str().into(),
+            tenant.name.as_str().into(),
+            ts(tenant.created_at),
+        ],
     )
     .await?;
     Ok(())
 }
 
 pub async fn list_tenants<C: Conn>(c: &mut C) -> Result<Vec<Tenant>, StoreError> {
-    c.query("SELECT id, name, created_at_us FROM tenants ORDER BY created_at_us, id", &[])
-        .await?
-        .iter()
-        .map(|r| Ok(Tenant { id: TenantId::from_trusted(r.text(0)?), name: r.text(1)?, created_at: to_ts(r.int(2)?)? }))
-        .collect()
+    c.query(
+        "SELECT id, name, created_at_us FROM tenants ORDER BY created_at_us, id",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Tenant {
+            id: TenantId::from_trusted(r.text(0)?),
+            name: r.text(1)?,
+            created_at: to_ts(r.int(2)?)?,
+        })
+    })
+    .collect()
 }
 
-pub async fn find_tenant<C: Conn>(c: &mut C, id_or_name: &str) -> Result<Option<Tenant>, StoreError> {
+pub async fn find_tenant<C: Conn>(
+    c: &mut C,
+    id_or_name: &str,
+) -> Result<Option<Tenant>, StoreError> {
     let row = c.query_one("SELECT id, name, created_at_us FROM tenants WHERE id = $1 OR name = $1 ORDER BY id LIMIT 1", &[id_or_name.into()]).await?;
-    row.map(|r| Ok(Tenant { id: TenantId::from_trusted(r.text(0)?), name: r.text(1)?, created_at: to_ts(r.int(2)?)? })).transpose()
+    row.map(|r| {
+        Ok(Tenant {
+            id: TenantId::from_trusted(r.text(0)?),
+            name: r.text(1)?,
+            created_at: to_ts(r.int(2)?)?,
+        })
+    })
+    .transpose()
 }
 
 /// Inserts the program and its four program-level accounts.
@@ -92,14 +115,29 @@ fn decode(r: &crate::Row) -> Result<Program, StoreError> {
     })
 }
 
-pub async fn get_program<C: Conn>(c: &mut C, tenant: &TenantId, id: &ProgramId) -> Result<Option<Program>, StoreError> {
+pub async fn get_program<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &ProgramId,
+) -> Result<Option<Program>, StoreError> {
     let sql = format!("SELECT {PROGRAM_COLS} FROM programs WHERE id = $1 AND tenant_id = $2");
-    c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()]).await?.as_ref().map(decode).transpose()
+    c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()])
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
 }
 
-pub async fn list_programs<C: Conn>(c: &mut C, tenant: &TenantId) -> Result<Vec<Program>, StoreError> {
+pub async fn list_programs<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+) -> Result<Vec<Program>, StoreError> {
     let sql = format!("SELECT {PROGRAM_COLS} FROM programs WHERE tenant_id = $1 ORDER BY seq");
-    c.query(&sql, &[tenant.as_str().into()]).await?.iter().map(decode).collect()
+    c.query(&sql, &[tenant.as_str().into()])
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
 }
 
 /// Replaces the editable settings of a program.
@@ -125,13 +163,22 @@ pub async fn update_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
 }
 
 /// The id of one of the program's own accounts.
-pub async fn program_account<C: Conn>(c: &mut C, program: &ProgramId, kind: AccountKind) -> Result<String, StoreError> {
+pub async fn program_account<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    kind: AccountKind,
+) -> Result<String, StoreError> {
     let row = c
         .query_one(
             "SELECT id FROM accounts WHERE program_id = $1 AND kind = $2 AND member_id IS NULL",
             &[program.as_str().into(), Value::from(kind.as_str())],
         )
         .await?
-        .ok_or_else(|| StoreError::Decode(format!("program {program} has no {} account", kind.as_str())))?;
+        .ok_or_else(|| {
+            StoreError::Decode(format!(
+                "program {program} has no {} account",
+                kind.as_str()
+            ))
+        })?;
     row.text(0)
 }

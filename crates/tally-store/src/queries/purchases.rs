@@ -1,6 +1,6 @@
 //! Purchases, their lines, and returns.
 
-use super::{page_limit, placeholders, to_ts, ts, Page};
+use super::{Page, page_limit, placeholders, to_ts, ts};
 use crate::{Conn, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{LocationId, MemberId, ProgramId, PurchaseId, ReturnId, TenantId};
@@ -57,12 +57,16 @@ pub async fn insert_purchase<C: Conn>(
 }
 
 /// What was recorded for an order id before: its content hash and the answer it got.
-pub async fn find_order<C: Conn>(c: &mut C, program: &ProgramId, order_id: &str) -> Result<Option<(String, String)>, StoreError> {
+pub async fn find_order<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    order_id: &str,
+) -> Result<Option<(String, String)>, StoreError> {
     let row = c
-        .query_one("SELECT content_sha256, answer FROM purchases WHERE program_id = $1 AND order_id = $2", &[
-            program.as_str().into(),
-            order_id.into(),
-        ])
+        .query_one(
+            "SELECT content_sha256, answer FROM purchases WHERE program_id = $1 AND order_id = $2",
+            &[program.as_str().into(), order_id.into()],
+        )
         .await?;
     row.map(|r| Ok((r.text(0)?, r.text(1)?))).transpose()
 }
@@ -72,22 +76,25 @@ const PURCHASE_COLS: &str = "id, program_id, member_id, order_id, total_minor, c
 
 fn decode(r: &Row) -> Result<(i64, Purchase), StoreError> {
     let bad = |what: &str| StoreError::Decode(format!("purchase {what}"));
-    Ok((r.int(13)?, Purchase {
-        id: PurchaseId::from_trusted(r.text(0)?),
-        program_id: ProgramId::from_trusted(r.text(1)?),
-        member_id: MemberId::from_trusted(r.text(2)?),
-        order_id: r.text(3)?,
-        total_minor: r.int(4)?,
-        currency: Currency::parse(&r.text(5)?).map_err(|_| bad("currency"))?,
-        channel: SalesChannel::parse(&r.text(6)?).map_err(|_| bad("channel"))?,
-        location_id: r.opt_text(7)?.map(LocationId::from_trusted),
-        lines: Vec::new(),
-        points_earned: Points(r.int(8)?),
-        points_reversed: Points(r.int(9)?),
-        returned_minor: r.int(10)?,
-        occurred_at: to_ts(r.int(11)?)?,
-        recorded_at: to_ts(r.int(12)?)?,
-    }))
+    Ok((
+        r.int(13)?,
+        Purchase {
+            id: PurchaseId::from_trusted(r.text(0)?),
+            program_id: ProgramId::from_trusted(r.text(1)?),
+            member_id: MemberId::from_trusted(r.text(2)?),
+            order_id: r.text(3)?,
+            total_minor: r.int(4)?,
+            currency: Currency::parse(&r.text(5)?).map_err(|_| bad("currency"))?,
+            channel: SalesChannel::parse(&r.text(6)?).map_err(|_| bad("channel"))?,
+            location_id: r.opt_text(7)?.map(LocationId::from_trusted),
+            lines: Vec::new(),
+            points_earned: Points(r.int(8)?),
+            points_reversed: Points(r.int(9)?),
+            returned_minor: r.int(10)?,
+            occurred_at: to_ts(r.int(11)?)?,
+            recorded_at: to_ts(r.int(12)?)?,
+        },
+    ))
 }
 
 async fn attach_lines<C: Conn>(c: &mut C, purchases: &mut [Purchase]) -> Result<(), StoreError> {
@@ -102,15 +109,18 @@ async fn attach_lines<C: Conn>(c: &mut C, purchases: &mut [Purchase]) -> Result<
     let ids: Vec<Value> = purchases.iter().map(|p| p.id.as_str().into()).collect();
     let mut by_purchase: HashMap<String, Vec<PurchaseLine>> = HashMap::new();
     for r in c.query(&sql, &ids).await? {
-        by_purchase.entry(r.text(0)?).or_default().push(PurchaseLine {
-            sku: r.text(1)?,
-            name: r.opt_text(2)?,
-            category: r.opt_text(3)?,
-            brand: r.opt_text(4)?,
-            quantity: r.int(5)?,
-            unit_price_minor: r.int(6)?,
-            returned_quantity: r.int(7)?,
-        });
+        by_purchase
+            .entry(r.text(0)?)
+            .or_default()
+            .push(PurchaseLine {
+                sku: r.text(1)?,
+                name: r.opt_text(2)?,
+                category: r.opt_text(3)?,
+                brand: r.opt_text(4)?,
+                quantity: r.int(5)?,
+                unit_price_minor: r.int(6)?,
+                returned_quantity: r.int(7)?,
+            });
     }
     for p in purchases {
         p.lines = by_purchase.remove(p.id.as_str()).unwrap_or_default();
@@ -118,29 +128,71 @@ async fn attach_lines<C: Conn>(c: &mut C, purchases: &mut [Purchase]) -> Result<
     Ok(())
 }
 
-pub async fn get_purchase<C: Conn>(c: &mut C, tenant: &TenantId, id: &PurchaseId) -> Result<Option<Purchase>, StoreError> {
+pub async fn get_purchase<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &PurchaseId,
+) -> Result<Option<Purchase>, StoreError> {
     let sql = format!("SELECT {PURCHASE_COLS} FROM purchases WHERE id = $1 AND tenant_id = $2");
-    let Some(row) = c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()]).await? else { return Ok(None) };
+    let Some(row) = c
+        .query_one(&sql, &[id.as_str().into(), tenant.as_str().into()])
+        .await?
+    else {
+        return Ok(None);
+    };
     let mut found = [decode(&row)?.1];
     attach_lines(c, &mut found).await?;
     let [p] = found;
     Ok(Some(p))
 }
 
-pub async fn get_purchase_by_order<C: Conn>(c: &mut C, tenant: &TenantId, program: &ProgramId, order_id: &str) -> Result<Option<Purchase>, StoreError> {
-    let sql = format!("SELECT {PURCHASE_COLS} FROM purchases WHERE program_id = $1 AND order_id = $2 AND tenant_id = $3");
-    let Some(row) = c.query_one(&sql, &[program.as_str().into(), order_id.into(), tenant.as_str().into()]).await? else { return Ok(None) };
+pub async fn get_purchase_by_order<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    program: &ProgramId,
+    order_id: &str,
+) -> Result<Option<Purchase>, StoreError> {
+    let sql = format!(
+        "SELECT {PURCHASE_COLS} FROM purchases WHERE program_id = $1 AND order_id = $2 AND tenant_id = $3"
+    );
+    let Some(row) = c
+        .query_one(
+            &sql,
+            &[
+                program.as_str().into(),
+                order_id.into(),
+                tenant.as_str().into(),
+            ],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
     let mut found = [decode(&row)?.1];
     attach_lines(c, &mut found).await?;
     let [p] = found;
     Ok(Some(p))
 }
 
-pub async fn member_purchases<C: Conn>(c: &mut C, member: &MemberId, before_seq: Option<i64>, limit: Option<i64>) -> Result<Page<Purchase>, StoreError> {
+pub async fn member_purchases<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+    before_seq: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Page<Purchase>, StoreError> {
     let limit = page_limit(limit);
-    let sql = format!("SELECT {PURCHASE_COLS} FROM purchases WHERE member_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3");
+    let sql = format!(
+        "SELECT {PURCHASE_COLS} FROM purchases WHERE member_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+    );
     let rows: Vec<(i64, Purchase)> = c
-        .query(&sql, &[member.as_str().into(), before_seq.unwrap_or(i64::MAX).into(), (limit + 1).into()])
+        .query(
+            &sql,
+            &[
+                member.as_str().into(),
+                before_seq.unwrap_or(i64::MAX).into(),
+                (limit + 1).into(),
+            ],
+        )
         .await?
         .iter()
         .map(decode)
@@ -171,7 +223,12 @@ pub async fn add_returned<C: Conn>(
 }
 
 /// Takes back `quantity` of a line if that many are still not returned.
-pub async fn return_line_quantity<C: Conn>(c: &mut C, purchase: &PurchaseId, line_no: i64, quantity: i64) -> Result<bool, StoreError> {
+pub async fn return_line_quantity<C: Conn>(
+    c: &mut C,
+    purchase: &PurchaseId,
+    line_no: i64,
+    quantity: i64,
+) -> Result<bool, StoreError> {
     let changed = c
         .execute(
             "UPDATE purchase_lines SET returned_quantity = returned_quantity + $3

@@ -1,13 +1,17 @@
 //! The reward catalog and redemptions. Stock and per-member limits are conditional writes, so
 //! they hold under any number of concurrent redemptions.
 
-use super::{opt_ts, page_limit, to_opt_ts, to_ts, ts, Page};
+use super::{Page, opt_ts, page_limit, to_opt_ts, to_ts, ts};
 use crate::{Conn, Row, StoreError, Value};
 use tally_domain::ids::{MemberId, ProgramId, RedemptionId, RewardId, TenantId};
 use tally_domain::model::{Redemption, RedemptionStatus, Reward};
 use tally_domain::{Points, Timestamp};
 
-pub async fn insert_reward<C: Conn>(c: &mut C, tenant: &TenantId, r: &Reward) -> Result<(), StoreError> {
+pub async fn insert_reward<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    r: &Reward,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO rewards (id, tenant_id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us,
              per_member_limit, active, created_at_us)
@@ -53,28 +57,37 @@ pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreEr
     Ok(())
 }
 
-const REWARD_COLS: &str =
-    "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq";
+const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq";
 
 fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
-    Ok((r.int(11)?, Reward {
-        id: RewardId::from_trusted(r.text(0)?),
-        program_id: ProgramId::from_trusted(r.text(1)?),
-        name: r.text(2)?,
-        description: r.opt_text(3)?,
-        cost: Points(r.int(4)?),
-        stock_remaining: r.opt_int(5)?,
-        active_from: to_opt_ts(r.opt_int(6)?)?,
-        active_until: to_opt_ts(r.opt_int(7)?)?,
-        per_member_limit: r.opt_int(8)?,
-        active: r.boolean(9)?,
-        created_at: to_ts(r.int(10)?)?,
-    }))
+    Ok((
+        r.int(11)?,
+        Reward {
+            id: RewardId::from_trusted(r.text(0)?),
+            program_id: ProgramId::from_trusted(r.text(1)?),
+            name: r.text(2)?,
+            description: r.opt_text(3)?,
+            cost: Points(r.int(4)?),
+            stock_remaining: r.opt_int(5)?,
+            active_from: to_opt_ts(r.opt_int(6)?)?,
+            active_until: to_opt_ts(r.opt_int(7)?)?,
+            per_member_limit: r.opt_int(8)?,
+            active: r.boolean(9)?,
+            created_at: to_ts(r.int(10)?)?,
+        },
+    ))
 }
 
-pub async fn get_reward<C: Conn>(c: &mut C, tenant: &TenantId, id: &RewardId) -> Result<Option<Reward>, StoreError> {
+pub async fn get_reward<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &RewardId,
+) -> Result<Option<Reward>, StoreError> {
     let sql = format!("SELECT {REWARD_COLS} FROM rewards WHERE id = $1 AND tenant_id = $2");
-    c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()]).await?.map(|r| Ok(decode_reward(&r)?.1)).transpose()
+    c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()])
+        .await?
+        .map(|r| Ok(decode_reward(&r)?.1))
+        .transpose()
 }
 
 pub async fn list_rewards<C: Conn>(
@@ -85,9 +98,19 @@ pub async fn list_rewards<C: Conn>(
     limit: Option<i64>,
 ) -> Result<Page<Reward>, StoreError> {
     let limit = page_limit(limit);
-    let sql = format!("SELECT {REWARD_COLS} FROM rewards WHERE tenant_id = $1 AND program_id = $2 AND seq > $3 ORDER BY seq LIMIT $4");
+    let sql = format!(
+        "SELECT {REWARD_COLS} FROM rewards WHERE tenant_id = $1 AND program_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
+    );
     let rows = c
-        .query(&sql, &[tenant.as_str().into(), program.as_str().into(), after_seq.unwrap_or(0).into(), (limit + 1).into()])
+        .query(
+            &sql,
+            &[
+                tenant.as_str().into(),
+                program.as_str().into(),
+                after_seq.unwrap_or(0).into(),
+                (limit + 1).into(),
+            ],
+        )
         .await?
         .iter()
         .map(decode_reward)
@@ -113,7 +136,12 @@ pub async fn return_stock<C: Conn>(c: &mut C, reward: &RewardId) -> Result<(), S
 }
 
 /// Counts one more claim of a reward by a member if the limit allows it.
-pub async fn claim<C: Conn>(c: &mut C, member: &MemberId, reward: &RewardId, limit: i64) -> Result<bool, StoreError> {
+pub async fn claim<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+    reward: &RewardId,
+    limit: i64,
+) -> Result<bool, StoreError> {
     let changed = c
         .execute(
             "INSERT INTO reward_claims (member_id, reward_id, claimed) VALUES ($1, $2, 1)
@@ -125,7 +153,11 @@ pub async fn claim<C: Conn>(c: &mut C, member: &MemberId, reward: &RewardId, lim
     Ok(changed == 1)
 }
 
-pub async fn unclaim<C: Conn>(c: &mut C, member: &MemberId, reward: &RewardId) -> Result<(), StoreError> {
+pub async fn unclaim<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+    reward: &RewardId,
+) -> Result<(), StoreError> {
     c.execute("UPDATE reward_claims SET claimed = claimed - 1 WHERE member_id = $1 AND reward_id = $2 AND claimed > 0", &[
         member.as_str().into(),
         reward.as_str().into(),
@@ -134,7 +166,11 @@ pub async fn unclaim<C: Conn>(c: &mut C, member: &MemberId, reward: &RewardId) -
     Ok(())
 }
 
-pub async fn insert_redemption<C: Conn>(c: &mut C, tenant: &TenantId, r: &Redemption) -> Result<(), StoreError> {
+pub async fn insert_redemption<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    r: &Redemption,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO redemptions (id, tenant_id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -159,31 +195,52 @@ pub async fn insert_redemption<C: Conn>(c: &mut C, tenant: &TenantId, r: &Redemp
 const REDEMPTION_COLS: &str = "id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, seq";
 
 fn decode_redemption(r: &Row) -> Result<(i64, Redemption), StoreError> {
-    Ok((r.int(10)?, Redemption {
-        id: RedemptionId::from_trusted(r.text(0)?),
-        program_id: ProgramId::from_trusted(r.text(1)?),
-        member_id: MemberId::from_trusted(r.text(2)?),
-        reward_id: RewardId::from_trusted(r.text(3)?),
-        reward_name: r.text(4)?,
-        cost: Points(r.int(5)?),
-        code: r.text(6)?,
-        status: RedemptionStatus::parse(&r.text(7)?).ok_or_else(|| StoreError::Decode("redemption status".into()))?,
-        created_at: to_ts(r.int(8)?)?,
-        updated_at: to_ts(r.int(9)?)?,
-    }))
+    Ok((
+        r.int(10)?,
+        Redemption {
+            id: RedemptionId::from_trusted(r.text(0)?),
+            program_id: ProgramId::from_trusted(r.text(1)?),
+            member_id: MemberId::from_trusted(r.text(2)?),
+            reward_id: RewardId::from_trusted(r.text(3)?),
+            reward_name: r.text(4)?,
+            cost: Points(r.int(5)?),
+            code: r.text(6)?,
+            status: RedemptionStatus::parse(&r.text(7)?)
+                .ok_or_else(|| StoreError::Decode("redemption status".into()))?,
+            created_at: to_ts(r.int(8)?)?,
+            updated_at: to_ts(r.int(9)?)?,
+        },
+    ))
 }
 
-pub async fn get_redemption<C: Conn>(c: &mut C, tenant: &TenantId, id: &RedemptionId) -> Result<Option<Redemption>, StoreError> {
+pub async fn get_redemption<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &RedemptionId,
+) -> Result<Option<Redemption>, StoreError> {
     let sql = format!("SELECT {REDEMPTION_COLS} FROM redemptions WHERE id = $1 AND tenant_id = $2");
-    c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()]).await?.map(|r| Ok(decode_redemption(&r)?.1)).transpose()
-}
-
-pub async fn find_redemption_by_code<C: Conn>(c: &mut C, tenant: &TenantId, program: &ProgramId, code: &str) -> Result<Option<Redemption>, StoreError> {
-    let sql = format!("SELECT {REDEMPTION_COLS} FROM redemptions WHERE program_id = $1 AND code = $2 AND tenant_id = $3");
-    c.query_one(&sql, &[program.as_str().into(), code.into(), tenant.as_str().into()])
+    c.query_one(&sql, &[id.as_str().into(), tenant.as_str().into()])
         .await?
         .map(|r| Ok(decode_redemption(&r)?.1))
         .transpose()
+}
+
+pub async fn find_redemption_by_code<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    program: &ProgramId,
+    code: &str,
+) -> Result<Option<Redemption>, StoreError> {
+    let sql = format!(
+        "SELECT {REDEMPTION_COLS} FROM redemptions WHERE program_id = $1 AND code = $2 AND tenant_id = $3"
+    );
+    c.query_one(
+        &sql,
+        &[program.as_str().into(), code.into(), tenant.as_str().into()],
+    )
+    .await?
+    .map(|r| Ok(decode_redemption(&r)?.1))
+    .transpose()
 }
 
 /// Moves a redemption from one status to another; `false` if it was not in `from` any more
@@ -196,21 +253,38 @@ pub async fn change_redemption_status<C: Conn>(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let changed = c
-        .execute("UPDATE redemptions SET status = $3, updated_at_us = $4 WHERE id = $1 AND status = $2", &[
-            id.as_str().into(),
-            from.as_str().into(),
-            to.as_str().into(),
-            ts(now),
-        ])
+        .execute(
+            "UPDATE redemptions SET status = $3, updated_at_us = $4 WHERE id = $1 AND status = $2",
+            &[
+                id.as_str().into(),
+                from.as_str().into(),
+                to.as_str().into(),
+                ts(now),
+            ],
+        )
         .await?;
     Ok(changed == 1)
 }
 
-pub async fn member_redemptions<C: Conn>(c: &mut C, member: &MemberId, before_seq: Option<i64>, limit: Option<i64>) -> Result<Page<Redemption>, StoreError> {
+pub async fn member_redemptions<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+    before_seq: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Page<Redemption>, StoreError> {
     let limit = page_limit(limit);
-    let sql = format!("SELECT {REDEMPTION_COLS} FROM redemptions WHERE member_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3");
+    let sql = format!(
+        "SELECT {REDEMPTION_COLS} FROM redemptions WHERE member_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+    );
     let rows = c
-        .query(&sql, &[member.as_str().into(), before_seq.unwrap_or(i64::MAX).into(), Value::Int(limit + 1)])
+        .query(
+            &sql,
+            &[
+                member.as_str().into(),
+                before_seq.unwrap_or(i64::MAX).into(),
+                Value::Int(limit + 1),
+            ],
+        )
         .await?
         .iter()
         .map(decode_redemption)
