@@ -91,7 +91,9 @@ pub fn router<D: Database>(state: AppState<D>) -> Router {
         .route("/locations/{location}", get(locations::get::<D>))
         .route("/audit-log", get(programs::audit_log::<D>))
         .route("/openapi.json", get(system::openapi))
-        .route("/docs", get(system::docs));
+        .route("/docs", get(system::docs))
+        .route("/docs/swagger-ui-bundle.js", get(system::swagger_ui_js))
+        .route("/docs/swagger-ui.css", get(system::swagger_ui_css));
     let metrics = state.metrics.clone();
     Router::new()
         .nest("/api/v1", api)

@@ -34,6 +34,32 @@ pub async fn docs() -> Html<&'static str> {
     Html(DOCS_HTML)
 }
 
+/// Swagger UI, vendored from the npm package `swagger-ui-dist` (see `assets/swagger-ui/README.md`)
+/// and embedded, so the docs work offline. `docs.html` asks for it with `?v=<version>`, so the
+/// long cache lifetime is safe across upgrades.
+const SWAGGER_UI_JS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js");
+const SWAGGER_UI_CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");
+const ASSET_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+pub async fn swagger_ui_js() -> Response {
+    static_asset("text/javascript; charset=utf-8", SWAGGER_UI_JS)
+}
+
+pub async fn swagger_ui_css() -> Response {
+    static_asset("text/css; charset=utf-8", SWAGGER_UI_CSS)
+}
+
+fn static_asset(content_type: &'static str, body: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, ASSET_CACHE_CONTROL),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 pub async fn problem_page(Path(code): Path<String>) -> Response {
     match PROBLEM_CODES.iter().find(|(c, _)| *c == code) {
         Some((c, text)) => Html(format!(
