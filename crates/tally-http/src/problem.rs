@@ -271,4 +271,14 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "internal",
         "An error on the server; it was logged with the request id.",
     ),
+    (
+        "member_closed",
+        "A closed membership cannot be reopened; enrol the person again.",
+    ),
+    ("tenant_exists", "A tenant with this name exists."),
+    ("malformed_body", "The body could not be read."),
+    (
+        "method_not_allowed",
+        "This path does not accept this method.",
+    ),
 ];

@@ -10,7 +10,6 @@ use tally_store_sqlite::{SqliteConn, SqliteDb};
 
 // One per process (clones share its pools), so the size of the PostgreSQL variant costs nothing
 // worth an indirection on every query.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum AnyDb {
     Sqlite(SqliteDb),
