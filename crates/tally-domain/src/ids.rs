@@ -13,7 +13,7 @@ const BODY_LEN: usize = 26;
 
 /// Makes a new ULID body (26 Crockford base32 characters).
 pub fn new_ulid() -> String {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()) as u128;
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let random: u128 = rand::rng().random::<u128>() & ((1u128 << 80) - 1);
     let mut value = (ms << 80) | random;
     let mut out = [0u8; BODY_LEN];

@@ -93,7 +93,9 @@ pub async fn middleware(State(metrics): State<Arc<Metrics>>, request: Request, n
 
 async fn with_request_id(response: Response, request_id: &str) -> Response {
     let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else { return Response::from_parts(parts, Body::empty()) };
+    // The body is a problem this service built in memory, not client input, so read it whole: a
+    // purchase of 500 invalid lines has a few hundred KiB of errors, and a cap here sent none.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else { return Response::from_parts(parts, Body::empty()) };
     let mut problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::json!({}));
     problem["request_id"] = serde_json::Value::String(request_id.to_owned());
     let mut response = Response::from_parts(parts, Body::from(problem.to_string()));
