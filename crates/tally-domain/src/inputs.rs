@@ -674,7 +674,12 @@ impl NewReturn {
                         Some((sku?, quantity?))
                     })
                     .collect();
-                if lines.is_empty() {
+                // Only when no line was given: invalid lines are named by their own pointers.
+                if o.map
+                    .get("lines")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty)
+                {
                     f.push("/lines", "must list at least one line");
                 }
                 let mut skus: Vec<&str> = lines.iter().map(|(sku, _)| sku.as_str()).collect();

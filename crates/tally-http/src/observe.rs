@@ -137,7 +137,9 @@ pub async fn middleware(
 
 async fn with_request_id(response: Response, request_id: &str) -> Response {
     let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+    // The body is a problem this service built in memory, not client input, so read it whole: a
+    // purchase of 500 invalid lines has a few hundred KiB of errors, and a cap here sent none.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return Response::from_parts(parts, Body::empty());
     };
     let mut problem: serde_json::Value =
