@@ -310,3 +310,71 @@ async fn another_tenant_sees_nothing() {
     assert_eq!(refusal(err), "member not found");
     assert_eq!(f.balance(&ann).await, 0);
 }
+
+#[tokio::test]
+async fn a_bulk_import_records_new_orders_once_and_keeps_the_ledger_exact() {
+    let f = Fixture::new().await;
+    let ann = f.enroll(json!({"external_id": "ann"})).await;
+    let bob = f.enroll(json!({"external_id": "bob"})).await;
+    let earlier = f.purchase(&ann, "O-1", 1000).await.unwrap();
+    let row = |order: &str, member: &str, amount: i64| {
+        NewPurchase::parse(&json!({
+            "order_id": order, "member": {"external_id": member},
+            "total": {"amount_minor": amount, "currency": "USD"}, "occurred_at": "2026-04-01T12:00:00Z"
+        }))
+        .unwrap()
+    };
+    let mut same_as_earlier = row("O-1", "ann", 1000);
+    same_as_earlier.occurred_at = None; // exactly what the single purchase sent
+    let chunk = vec![
+        row("I-1", "ann", 2550),
+        row("I-2", "bob", 999),
+        row("I-3", "ann", 0),
+        same_as_earlier,
+        row("O-1", "ann", 5000),   // other content for a recorded order
+        row("I-4", "nobody", 100), // unknown member
+        row("I-2", "bob", 999),    // the same order again inside the chunk
+    ];
+    let out = f
+        .run(Command::ImportPurchases {
+            program: f.program.clone(),
+            purchases: chunk,
+        })
+        .await
+        .unwrap();
+    assert_eq!(out["recorded"], 3);
+    assert_eq!(out["already_present"], 2);
+    let refused: Vec<(u64, String)> = out["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["problem"]["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [(4, "conflict".to_owned()), (5, "invalid".to_owned())]
+    );
+    assert_eq!(f.balance(&ann).await, 10 + 25);
+    assert_eq!(f.balance(&bob).await, 9);
+    f.assert_ledger_ok().await;
+    // Each imported order answers a retry through the single-purchase path with its stored answer.
+    let body = json!({"order_id": "I-1", "member": {"external_id": "ann"}, "total": {"amount_minor": 2550, "currency": "USD"}, "occurred_at": "2026-04-01T12:00:00Z"});
+    let replay = f
+        .run(Command::RecordPurchase {
+            program: f.program.clone(),
+            purchase: NewPurchase::parse(&body).unwrap(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(replay["points_earned"], 25);
+    assert_eq!(
+        replay["balance"]["available"], 35,
+        "the balance right after that import row"
+    );
+    assert_eq!(f.purchase(&ann, "O-1", 1000).await.unwrap(), earlier);
+}

@@ -49,6 +49,90 @@ pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<
     Ok(())
 }
 
+/// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Inserts many transfers with a few multi-row statements (bulk imports).
+pub async fn insert_transfers<C: Conn>(
+    c: &mut C,
+    transfers: &[NewTransfer<'_>],
+) -> Result<(), StoreError> {
+    for chunk in transfers.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO transfers (id, program_id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after,
+                 reason, occurred_at_us, recorded_at_us) VALUES ",
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 11);
+        for (i, t) in chunk.iter().enumerate() {
+            assert!(t.amount.is_positive(), "a transfer moves a positive amount");
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(&super::placeholders(params.len() + 1, 11));
+            sql.push(')');
+            params.extend([
+                t.id.as_str().into(),
+                t.program_id.as_str().into(),
+                t.member_id.as_str().into(),
+                t.kind.as_str().into(),
+                t.debit_account_id.into(),
+                t.credit_account_id.into(),
+                t.amount.value().into(),
+                t.balance_after.value().into(),
+                to_json(t.reason),
+                ts(t.occurred_at),
+                ts(t.recorded_at),
+            ]);
+        }
+        c.execute(&sql, &params).await?;
+    }
+    Ok(())
+}
+
+/// Reads the balances of many member accounts and locks their rows until the transaction ends.
+pub async fn lock_balances<C: Conn>(
+    c: &mut C,
+    account_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Points>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in account_ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE accounts SET balance = balance WHERE id IN ({}) AND balance IS NOT NULL RETURNING id, balance",
+            super::placeholders(1, chunk.len())
+        );
+        let params: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+        for r in c.query(&sql, &params).await? {
+            out.insert(r.text(0)?, Points(r.int(1)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Adds a delta to each of many member accounts, a few statements in all.
+pub async fn add_to_balances<C: Conn>(
+    c: &mut C,
+    deltas: &[(String, i64)],
+) -> Result<(), StoreError> {
+    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from("UPDATE accounts SET balance = balance + CASE id");
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+        for (id, delta) in chunk {
+            sql.push_str(&format!(
+                " WHEN ${} THEN ${}",
+                params.len() + 1,
+                params.len() + 2
+            ));
+            params.push(id.as_str().into());
+            params.push((*delta).into());
+        }
+        sql.push_str(&format!(
+            " ELSE 0 END WHERE id IN ({}) AND balance IS NOT NULL",
+            super::placeholders(params.len() + 1, chunk.len())
+        ));
+        params.extend(chunk.iter().map(|(id, _)| Value::from(id.as_str())));
+        c.execute(&sql, &params).await?;
+    }
+    Ok(())
+}
+
 /// Adds to a member account (a negative `delta` takes away unconditionally, as a return under
 /// the `allow_negative` policy does). Returns the new balance.
 pub async fn change_balance<C: Conn>(
