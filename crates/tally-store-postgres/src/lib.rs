@@ -32,9 +32,14 @@ impl PgDb {
     pub fn from_url(url: &str, schema: Option<&str>) -> Result<PgDb, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?;
+        // Statements are prepared once per connection. A generic plan cached while a table was
+        // small (a fresh install, a new program) would keep scanning it as it grows; custom plans
+        // use the indexes the queries are written for, at a small planning cost per statement.
+        let mut options = String::from("-c plan_cache_mode=force_custom_plan");
         if let Some(schema) = schema {
-            config.options(format!("-c search_path={schema}"));
+            options.push_str(&format!(" -c search_path={schema}"));
         }
+        config.options(options);
         let for_pool = config.clone();
         let readers = Pool::new(READ_POOL_SIZE, move || {
             let config = for_pool.clone();

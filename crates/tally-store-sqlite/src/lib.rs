@@ -114,30 +114,37 @@ impl rusqlite::ToSql for Param<'_> {
     }
 }
 
-/// Binds our `$1, $2, …` parameters by name. SQLite numbers named parameters by first
-/// appearance, so `$2` may be its parameter 1; reading each name keeps the two apart.
+/// Our SQL writes parameters `$1, $2, …` (PostgreSQL's syntax). SQLite would read `$1` as a
+/// *named* parameter numbered by first appearance; its `?1` means exactly what `$1` means to
+/// PostgreSQL, so the text is rewritten once before it is prepared and parameters bind by number.
+fn sqlite_sql(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains('$') {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(ch);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn prepare<'c>(
     conn: &'c rusqlite::Connection,
     sql: &str,
     params: &[Value],
 ) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
-    let mut stmt = conn.prepare_cached(sql)?;
+    let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
     let count = stmt.parameter_count();
     if count != params.len() {
         return Err(rusqlite::Error::InvalidParameterCount(params.len(), count));
     }
-    for i in 1..=count {
-        let n: usize = stmt
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse().ok())
-            .filter(|n| (1..=params.len()).contains(n))
-            .ok_or_else(|| {
-                rusqlite::Error::InvalidParameterName(format!(
-                    "parameter {i} of `{sql}` must be written $1..${count}"
-                ))
-            })?;
-        stmt.raw_bind_parameter(i, Param(&params[n - 1]))?;
+    for (i, p) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, Param(p))?;
     }
     Ok(stmt)
 }
@@ -277,4 +284,18 @@ fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_sql;
+
+    #[test]
+    fn dollar_parameters_become_numbered_question_marks() {
+        assert_eq!(
+            sqlite_sql("UPDATE t SET a = $2 WHERE id = $1 AND b >= $2"),
+            "UPDATE t SET a = ?2 WHERE id = ?1 AND b >= ?2"
+        );
+        assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+    }
 }

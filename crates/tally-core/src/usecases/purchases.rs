@@ -81,6 +81,8 @@ pub async fn import<C: Conn>(
 ) -> StepResult<Value> {
     assert!(rows.len() <= MAX_IMPORT_CHUNK, "import chunks are bounded");
     let program = load_program(c, ctx, program_id).await?;
+    // One import chunk of a program at a time: chunks lock many member rows each.
+    programs::lock_program(c, program_id).await?;
     let external_ids: Vec<&str> = rows
         .iter()
         .filter_map(|p| match &p.member {

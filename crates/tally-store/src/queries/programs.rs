@@ -162,6 +162,18 @@ pub async fn update_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
     Ok(())
 }
 
+/// Locks the program's row until the transaction ends (a no-op update), so that bulk work on one
+/// program — imports, which lock many member rows — runs one at a time across writers and nodes
+/// instead of deadlocking. Plain reads of the program are not blocked.
+pub async fn lock_program<C: Conn>(c: &mut C, program: &ProgramId) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE programs SET name = name WHERE id = $1",
+        &[program.as_str().into()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// The id of one of the program's own accounts.
 pub fn program_account(program: &ProgramId, kind: AccountKind) -> String {
     debug_assert!(!kind.is_member());
