@@ -199,27 +199,15 @@ fn insufficient(cost: Points, available: Points) -> crate::StepError {
 }
 
 pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepResult<Value> {
-    let mut redemption = rewards::get_redemption(c, &ctx.tenant, id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("redemption"))?;
-    if !rewards::change_redemption_status(
+    let redemption = settle(
         c,
+        ctx,
         id,
-        RedemptionStatus::Issued,
         RedemptionStatus::Cancelled,
-        ctx.now,
+        "redemption_not_cancellable",
+        "can no longer be cancelled",
     )
-    .await?
-    {
-        return Err(DomainError::conflict(
-            "redemption_not_cancellable",
-            format!(
-                "the redemption is {} and can no longer be cancelled",
-                redemption.status.as_str()
-            ),
-        )
-        .into());
-    }
+    .await?;
     let reason = TransferReason {
         redemption_id: Some(redemption.id.clone()),
         reward_id: Some(redemption.reward_id.clone()),
@@ -240,36 +228,45 @@ pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepRes
         .expect("credits always post");
     rewards::return_stock(c, &redemption.reward_id).await?;
     rewards::unclaim(c, &redemption.member_id, &redemption.reward_id).await?;
-    redemption.status = RedemptionStatus::Cancelled;
-    redemption.updated_at = ctx.now;
     let mut answer = to_json(&redemption);
     answer["balance"] = json!({ "available": balance });
     Ok(answer)
 }
 
 pub async fn consume<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepResult<Value> {
+    let redemption = settle(
+        c,
+        ctx,
+        id,
+        RedemptionStatus::Consumed,
+        "redemption_not_consumable",
+        "cannot be used again",
+    )
+    .await?;
+    Ok(to_json(&redemption))
+}
+
+/// Moves an issued redemption to its final status (conditionally: exactly one of concurrent
+/// cancels and consumes wins); a redemption already settled is a conflict naming its status.
+async fn settle<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &RedemptionId,
+    to: RedemptionStatus,
+    code: &str,
+    refusal: &str,
+) -> StepResult<Redemption> {
     let mut redemption = rewards::get_redemption(c, &ctx.tenant, id)
         .await?
         .ok_or_else(|| DomainError::not_found("redemption"))?;
-    if !rewards::change_redemption_status(
-        c,
-        id,
-        RedemptionStatus::Issued,
-        RedemptionStatus::Consumed,
-        ctx.now,
-    )
-    .await?
-    {
-        return Err(DomainError::conflict(
-            "redemption_not_consumable",
-            format!(
-                "the redemption is {} and cannot be used again",
-                redemption.status.as_str()
-            ),
-        )
-        .into());
+    if !rewards::change_redemption_status(c, id, RedemptionStatus::Issued, to, ctx.now).await? {
+        let detail = format!(
+            "the redemption is {} and {refusal}",
+            redemption.status.as_str()
+        );
+        return Err(DomainError::conflict(code, detail).into());
     }
-    redemption.status = RedemptionStatus::Consumed;
+    redemption.status = to;
     redemption.updated_at = ctx.now;
-    Ok(to_json(&redemption))
+    Ok(redemption)
 }

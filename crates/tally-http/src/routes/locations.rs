@@ -1,6 +1,6 @@
 //! Stores.
 
-use super::{ApiResult, created, ok, page};
+use super::{ApiResult, created, ok, page, write};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::JsonBody;
@@ -21,14 +21,13 @@ pub async fn create<D: Database>(
     let program = path_id(&program, ProgramId::parse, "program")?;
     let location = NewLocation::parse(&body.value)?;
     created(
-        app.tally
-            .write(
-                &caller.tenant,
-                &caller.actor,
-                body.idempotency,
-                Command::CreateLocation { program, location },
-            )
-            .await?,
+        write(
+            &app,
+            &caller,
+            body.idempotency,
+            Command::CreateLocation { program, location },
+        )
+        .await?,
     )
 }
 

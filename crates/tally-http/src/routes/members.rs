@@ -1,6 +1,6 @@
 //! Members: enrolment, lookup, profile, history, purchases, redemptions, adjustments.
 
-use super::{ApiResult, created, ok, page};
+use super::{ApiResult, created, ok, page, write};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::{JsonBody, NoBody};
@@ -30,11 +30,7 @@ pub async fn enroll<D: Database>(
         member,
         source: "api".into(),
     };
-    created(
-        app.tally
-            .write(&caller.tenant, &caller.actor, body.idempotency, command)
-            .await?,
-    )
+    created(write(&app, &caller, body.idempotency, command).await?)
 }
 
 pub async fn list<D: Database>(
@@ -145,10 +141,7 @@ pub async fn update<D: Database>(
         patch,
         source: "api".into(),
     };
-    ok(app
-        .tally
-        .write(&caller.tenant, &caller.actor, body.idempotency, command)
-        .await?)
+    ok(write(&app, &caller, body.idempotency, command).await?)
 }
 
 pub async fn rotate_card<D: Database>(
@@ -161,10 +154,7 @@ pub async fn rotate_card<D: Database>(
     let command = Command::RotateCardToken {
         member: member_id(&id)?,
     };
-    ok(app
-        .tally
-        .write(&caller.tenant, &caller.actor, body.idempotency, command)
-        .await?)
+    ok(write(&app, &caller, body.idempotency, command).await?)
 }
 
 pub async fn history<D: Database>(
@@ -222,13 +212,12 @@ pub async fn adjust<D: Database>(
     let member = member_id(&id)?;
     let request = AdjustmentRequest::parse(&body.value)?;
     created(
-        app.tally
-            .write(
-                &caller.tenant,
-                &caller.actor,
-                body.idempotency,
-                Command::Adjust { member, request },
-            )
-            .await?,
+        write(
+            &app,
+            &caller,
+            body.idempotency,
+            Command::Adjust { member, request },
+        )
+        .await?,
     )
 }

@@ -116,6 +116,19 @@ pub fn router<D: Database>(state: AppState<D>) -> Router {
 
 pub(crate) type ApiResult = Result<Response, ApiError>;
 
+/// Runs a write for the caller (as its tenant and actor) through the engine's writer.
+pub(crate) async fn write<D: Database>(
+    app: &AppState<D>,
+    caller: &crate::auth::Caller,
+    idempotency: Option<tally_core::IdempotencyKey>,
+    command: tally_core::Command,
+) -> Result<serde_json::Value, ApiError> {
+    Ok(app
+        .tally
+        .write(&caller.tenant, &caller.actor, idempotency, command)
+        .await?)
+}
+
 pub(crate) fn ok<T: Serialize>(value: T) -> ApiResult {
     Ok(Json(value).into_response())
 }

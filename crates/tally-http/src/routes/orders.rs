@@ -1,6 +1,6 @@
 //! Purchases and returns.
 
-use super::{ApiResult, created, ok};
+use super::{ApiResult, created, ok, write};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::JsonBody;
@@ -21,14 +21,13 @@ pub async fn purchase<D: Database>(
     let program = path_id(&program, ProgramId::parse, "program")?;
     let purchase = NewPurchase::parse(&body.value)?;
     created(
-        app.tally
-            .write(
-                &caller.tenant,
-                &caller.actor,
-                body.idempotency,
-                Command::RecordPurchase { program, purchase },
-            )
-            .await?,
+        write(
+            &app,
+            &caller,
+            body.idempotency,
+            Command::RecordPurchase { program, purchase },
+        )
+        .await?,
     )
 }
 
@@ -42,14 +41,13 @@ pub async fn return_order<D: Database>(
     let program = path_id(&program, ProgramId::parse, "program")?;
     let ret = NewReturn::parse(&body.value)?;
     created(
-        app.tally
-            .write(
-                &caller.tenant,
-                &caller.actor,
-                body.idempotency,
-                Command::RecordReturn { program, ret },
-            )
-            .await?,
+        write(
+            &app,
+            &caller,
+            body.idempotency,
+            Command::RecordReturn { program, ret },
+        )
+        .await?,
     )
 }
 

@@ -1,6 +1,6 @@
 //! Programs, their totals, and the tenant's audit log.
 
-use super::{ApiResult, created, ok, page};
+use super::{ApiResult, created, ok, page, write};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::JsonBody;
@@ -25,14 +25,13 @@ pub async fn create<D: Database>(
     caller.require(Scope::Admin)?;
     let program = NewProgram::parse(&body.value)?;
     created(
-        app.tally
-            .write(
-                &caller.tenant,
-                &caller.actor,
-                body.idempotency,
-                Command::CreateProgram(program),
-            )
-            .await?,
+        write(
+            &app,
+            &caller,
+            body.idempotency,
+            Command::CreateProgram(program),
+        )
+        .await?,
     )
 }
 

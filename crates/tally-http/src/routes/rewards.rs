@@ -1,6 +1,6 @@
 //! The reward catalog and redemptions.
 
-use super::{ApiResult, created, ok, page};
+use super::{ApiResult, created, ok, page, write};
 use crate::AppState;
 use crate::auth::{Caller, Scope};
 use crate::body::{JsonBody, NoBody};
@@ -24,14 +24,13 @@ pub async fn create<D: Database>(
     let program = path_id(&program, ProgramId::parse, "program")?;
     let reward = NewReward::parse(&body.value)?;
     created(
-        app.tally
-            .write(
-                &caller.tenant,
-                &caller.actor,
-                body.idempotency,
-                Command::CreateReward { program, reward },
-            )
-            .await?,
+        write(
+            &app,
+            &caller,
+            body.idempotency,
+            Command::CreateReward { program, reward },
+        )
+        .await?,
     )
 }
 
@@ -95,15 +94,13 @@ pub async fn update<D: Database>(
     caller.require(Scope::Admin)?;
     let reward = path_id(&id, RewardId::parse, "reward")?;
     let patch = parse_patch(&body.value)?;
-    ok(app
-        .tally
-        .write(
-            &caller.tenant,
-            &caller.actor,
-            body.idempotency,
-            Command::UpdateReward { reward, patch },
-        )
-        .await?)
+    ok(write(
+        &app,
+        &caller,
+        body.idempotency,
+        Command::UpdateReward { reward, patch },
+    )
+    .await?)
 }
 
 pub async fn redeem<D: Database>(
@@ -116,14 +113,13 @@ pub async fn redeem<D: Database>(
     let program = path_id(&program, ProgramId::parse, "program")?;
     let request = RedeemRequest::parse(&body.value)?;
     created(
-        app.tally
-            .write(
-                &caller.tenant,
-                &caller.actor,
-                body.idempotency,
-                Command::Redeem { program, request },
-            )
-            .await?,
+        write(
+            &app,
+            &caller,
+            body.idempotency,
+            Command::Redeem { program, request },
+        )
+        .await?,
     )
 }
 
@@ -170,10 +166,7 @@ pub async fn cancel<D: Database>(
     let command = Command::CancelRedemption {
         redemption: redemption_id(&id)?,
     };
-    ok(app
-        .tally
-        .write(&caller.tenant, &caller.actor, body.idempotency, command)
-        .await?)
+    ok(write(&app, &caller, body.idempotency, command).await?)
 }
 
 pub async fn consume<D: Database>(
@@ -186,8 +179,5 @@ pub async fn consume<D: Database>(
     let command = Command::ConsumeRedemption {
         redemption: redemption_id(&id)?,
     };
-    ok(app
-        .tally
-        .write(&caller.tenant, &caller.actor, body.idempotency, command)
-        .await?)
+    ok(write(&app, &caller, body.idempotency, command).await?)
 }
