@@ -278,7 +278,13 @@ pub async fn import(
                 source: "import".into(),
             }
         });
-        let outcomes = run_all(tally, tenant, "enrolling", commands.collect()).await;
+        let outcomes = run_all(
+            tally,
+            tenant,
+            "enrolling",
+            commands.map(|c| (c, 1)).collect(),
+        )
+        .await;
         for outcome in outcomes {
             match outcome {
                 Ok(_) => enrolled += 1,
@@ -293,9 +299,14 @@ pub async fn import(
     let chunks: Vec<&[NewPurchase]> = purchases.chunks(tally_core::MAX_IMPORT_CHUNK).collect();
     let commands = chunks
         .iter()
-        .map(|chunk| Command::ImportPurchases {
-            program: program.clone(),
-            purchases: chunk.to_vec(),
+        .map(|chunk| {
+            (
+                Command::ImportPurchases {
+                    program: program.clone(),
+                    purchases: chunk.to_vec(),
+                },
+                chunk.len() as u64,
+            )
         })
         .collect();
     let outcomes = run_all(tally, tenant, "importing", commands).await;
@@ -331,24 +342,27 @@ async fn run_all(
     tally: &Tally<AnyDb>,
     tenant: &TenantId,
     label: &str,
-    commands: Vec<Command>,
+    commands: Vec<(Command, u64)>,
 ) -> Vec<std::result::Result<serde_json::Value, CoreError>> {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    let mut progress = Progress::new(label, commands.len() as u64);
+    let mut progress = Progress::new(label, commands.iter().map(|(_, rows)| rows).sum());
     let mut handles = Vec::with_capacity(commands.len());
-    for command in commands {
+    for (command, rows) in commands {
         let permit = permits.clone().acquire_owned().await.expect("never closed");
         let (tally, tenant) = (tally.clone(), tenant.clone());
-        handles.push(tokio::spawn(async move {
-            let outcome = tally.write(&tenant, "import", None, command).await;
-            drop(permit);
-            outcome
-        }));
+        handles.push((
+            rows,
+            tokio::spawn(async move {
+                let outcome = tally.write(&tenant, "import", None, command).await;
+                drop(permit);
+                outcome
+            }),
+        ));
     }
     let mut outcomes = Vec::with_capacity(handles.len());
-    for handle in handles {
+    for (rows, handle) in handles {
         outcomes.push(handle.await.unwrap_or(Err(CoreError::Unavailable)));
-        progress.add(1);
+        progress.add(rows);
     }
     progress.finish();
     outcomes
