@@ -30,6 +30,8 @@ pub struct Options {
     pub import_rows: usize,
     pub clients: usize,
     pub members: usize,
+    /// Comma-separated: `sqlite`, `postgres` (the latter needs TALLY_BENCH_POSTGRES_URL).
+    pub backends: String,
 }
 
 struct Setup {
@@ -45,11 +47,16 @@ pub async fn run(options: Options) {
         "purchases per scenario: {}, import rows: {}, clients/connections: {}, members: {}\n",
         options.purchases, options.import_rows, options.clients, options.members
     );
-    let mut backends = vec![("sqlite", None)];
-    if let Ok(url) = std::env::var("TALLY_BENCH_POSTGRES_URL") {
-        backends.push(("postgres", Some(url)));
-    } else {
-        eprintln!("(set TALLY_BENCH_POSTGRES_URL to include PostgreSQL)");
+    let wanted: Vec<&str> = options.backends.split(',').map(str::trim).collect();
+    let mut backends = Vec::new();
+    if wanted.contains(&"sqlite") {
+        backends.push(("sqlite", None));
+    }
+    if wanted.contains(&"postgres") {
+        match std::env::var("TALLY_BENCH_POSTGRES_URL") {
+            Ok(url) => backends.push(("postgres", Some(url))),
+            Err(_) => eprintln!("(set TALLY_BENCH_POSTGRES_URL to include PostgreSQL)"),
+        }
     }
     println!("| backend | scenario | events | events/s | p50 ms | p99 ms | ours ÷ baseline |");
     println!("|---|---|---:|---:|---:|---:|---:|");

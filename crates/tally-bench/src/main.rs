@@ -26,6 +26,12 @@ fn main() {
                 import_rows: flag("--import-rows", 100_000),
                 clients: flag("--clients", 32),
                 members: flag("--members", 2_000),
+                backends: args
+                    .iter()
+                    .position(|a| a == "--backends")
+                    .and_then(|i| args.get(i + 1))
+                    .cloned()
+                    .unwrap_or_else(|| "sqlite,postgres".into()),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
