@@ -126,17 +126,20 @@ pub async fn import<C: Conn>(
         }
     }
 
-    // 2. Lock and read the balances that change, in id order (the same order on every writer).
-    let mut accounts: Vec<String> = plans
+    // 2. Add each member's points in one pass over the accounts, in id order (the same order on
+    //    every writer); the rows stay locked, and the balance before the chunk is the new
+    //    balance less what the chunk added.
+    let mut added: HashMap<String, i64> = HashMap::new();
+    for plan in plans.iter().filter(|x| x.points.is_positive()) {
+        *added.entry(available_account(plan.member_id)).or_default() += plan.points.value();
+    }
+    let mut deltas: Vec<(String, i64)> = added.into_iter().collect();
+    deltas.sort_unstable();
+    let after = ledger::add_to_balances(c, &deltas).await?;
+    let mut balances: HashMap<String, Points> = deltas
         .iter()
-        .filter(|x| x.points.is_positive())
-        .map(|x| available_account(x.member_id))
+        .map(|(account, delta)| (account.clone(), after[account] - Points(*delta)))
         .collect();
-    accounts.sort_unstable();
-    accounts.dedup();
-    let account_refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    let mut balances = ledger::lock_balances(c, &account_refs).await?;
-    let starting = balances.clone();
 
     // 3. Every transfer, purchase and answer, in memory.
     let issuance = programs::program_account(program_id, AccountKind::Issuance);
@@ -219,12 +222,6 @@ pub async fn import<C: Conn>(
         )
         .collect();
     ledger::insert_transfers(c, &transfers).await?;
-    let deltas: Vec<(String, i64)> = accounts
-        .iter()
-        .map(|a| (a.clone(), balances[a].value() - starting[a].value()))
-        .filter(|(_, d)| *d != 0)
-        .collect();
-    ledger::add_to_balances(c, &deltas).await?;
     purchases::insert_purchases(c, &ctx.tenant, &purchases_new).await?;
     Ok(json!({ "recorded": plans.len(), "already_present": present, "refused": refused }))
 }

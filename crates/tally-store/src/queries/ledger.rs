@@ -87,30 +87,13 @@ pub async fn insert_transfers<C: Conn>(
     Ok(())
 }
 
-/// Reads the balances of many member accounts and locks their rows until the transaction ends.
-pub async fn lock_balances<C: Conn>(
-    c: &mut C,
-    account_ids: &[&str],
-) -> Result<std::collections::HashMap<String, Points>, StoreError> {
-    let mut out = std::collections::HashMap::new();
-    for chunk in account_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "UPDATE accounts SET balance = balance WHERE id IN ({}) AND balance IS NOT NULL RETURNING id, balance",
-            super::placeholders(1, chunk.len())
-        );
-        let params: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
-        for r in c.query(&sql, &params).await? {
-            out.insert(r.text(0)?, Points(r.int(1)?));
-        }
-    }
-    Ok(out)
-}
-
-/// Adds a delta to each of many member accounts, a few statements in all.
+/// Adds a delta to each of many member accounts, a few statements in all, and returns their new
+/// balances. The rows stay locked until the transaction ends.
 pub async fn add_to_balances<C: Conn>(
     c: &mut C,
     deltas: &[(String, i64)],
-) -> Result<(), StoreError> {
+) -> Result<std::collections::HashMap<String, Points>, StoreError> {
+    let mut balances = std::collections::HashMap::with_capacity(deltas.len());
     for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from("UPDATE accounts SET balance = balance + CASE id");
         let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
@@ -124,13 +107,15 @@ pub async fn add_to_balances<C: Conn>(
             params.push((*delta).into());
         }
         sql.push_str(&format!(
-            " ELSE 0 END WHERE id IN ({}) AND balance IS NOT NULL",
+            " ELSE 0 END WHERE id IN ({}) AND balance IS NOT NULL RETURNING id, balance",
             super::placeholders(params.len() + 1, chunk.len())
         ));
         params.extend(chunk.iter().map(|(id, _)| Value::from(id.as_str())));
-        c.execute(&sql, &params).await?;
+        for r in c.query(&sql, &params).await? {
+            balances.insert(r.text(0)?, Points(r.int(1)?));
+        }
     }
-    Ok(())
+    Ok(balances)
 }
 
 /// Adds to a member account (a negative `delta` takes away unconditionally, as a return under
