@@ -109,6 +109,10 @@ pub enum Command {
     PurgeIdempotencyKeys {
         older_than: Timestamp,
     },
+    /// A command that always hits a transient conflict: lets the writer's tests show that a
+    /// command which keeps failing fails alone.
+    #[cfg(test)]
+    AlwaysConflicts,
 }
 
 impl Command {
@@ -170,6 +174,10 @@ impl Command {
             Command::PurgeIdempotencyKeys { older_than } => {
                 let purged = tally_store::queries::idempotency::purge(c, *older_than).await?;
                 Ok(serde_json::json!({ "purged": purged }))
+            }
+            #[cfg(test)]
+            Command::AlwaysConflicts => {
+                Err(tally_store::StoreError::Retryable("always".into()).into())
             }
         }
     }

@@ -281,3 +281,95 @@ async fn run_job<C: Conn>(
         StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Command, CoreError, Tally};
+    use serde_json::json;
+    use std::sync::Arc;
+    use tally_domain::SystemClock;
+    use tally_domain::ids::{MemberId, ProgramId, TenantId};
+    use tally_domain::inputs::{AdjustmentRequest, NewMember, NewProgram};
+    use tally_store_any::testing::TestDb;
+
+    /// A command that keeps failing must fail alone, not take the commands that shared its
+    /// batch with it (they are retried one transaction each).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_that_keeps_failing_fails_alone() {
+        let db = TestDb::new().await;
+        let tally = Tally::start(db.db.clone(), Arc::new(SystemClock));
+        let tenant = tally
+            .write(
+                &TenantId::generate(),
+                "t",
+                None,
+                Command::CreateTenant { name: "w".into() },
+            )
+            .await
+            .unwrap();
+        let tenant = TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
+        let program = NewProgram::parse(&json!({"name": "P", "currency": "USD"})).unwrap();
+        let program = tally
+            .write(&tenant, "t", None, Command::CreateProgram(program))
+            .await
+            .unwrap();
+        let program = ProgramId::parse(program["id"].as_str().unwrap()).unwrap();
+        let member = NewMember::parse(&json!({})).unwrap();
+        let member = tally
+            .write(
+                &tenant,
+                "t",
+                None,
+                Command::Enroll {
+                    program,
+                    member,
+                    source: "t".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let member = MemberId::parse(member["id"].as_str().unwrap()).unwrap();
+
+        let mut handles = Vec::new();
+        for i in 0..40 {
+            let (tally, tenant, member) = (tally.clone(), tenant.clone(), member.clone());
+            handles.push(tokio::spawn(async move {
+                let command = if i == 20 {
+                    Command::AlwaysConflicts
+                } else {
+                    Command::Adjust {
+                        member,
+                        request: AdjustmentRequest::parse(&json!({"points": 1, "reason": "r"}))
+                            .unwrap(),
+                    }
+                };
+                tally.write(&tenant, "t", None, command).await
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for h in handles {
+            outcomes.push(h.await.unwrap());
+        }
+        assert!(
+            matches!(outcomes[20], Err(CoreError::Store(_))),
+            "{:?}",
+            outcomes[20]
+        );
+        let failed = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(i, o)| *i != 20 && o.is_err())
+            .count();
+        assert_eq!(failed, 0, "the other commands all succeed");
+        assert_eq!(
+            tally
+                .member(&tenant, &member)
+                .await
+                .unwrap()
+                .balance
+                .available
+                .value(),
+            39
+        );
+    }
+}
