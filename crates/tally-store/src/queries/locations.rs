@@ -1,6 +1,6 @@
 //! Stores (locations) of a program.
 
-use super::{Page, page_limit, to_ts, ts};
+use super::{Page, page_query, to_ts, ts};
 use crate::{Conn, Row, StoreError};
 use tally_domain::ids::{LocationId, ProgramId, TenantId};
 use tally_domain::model::Location;
@@ -69,23 +69,19 @@ pub async fn list_locations<C: Conn>(
     after_seq: Option<i64>,
     limit: Option<i64>,
 ) -> Result<Page<Location>, StoreError> {
-    let limit = page_limit(limit);
     let sql = format!(
         "SELECT {COLS} FROM locations WHERE tenant_id = $1 AND program_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
     );
-    let rows = c
-        .query(
-            &sql,
-            &[
-                tenant.as_str().into(),
-                program.as_str().into(),
-                after_seq.unwrap_or(0).into(),
-                (limit + 1).into(),
-            ],
-        )
-        .await?
-        .iter()
-        .map(decode)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(rows, limit))
+    page_query(
+        c,
+        &sql,
+        vec![
+            tenant.as_str().into(),
+            program.as_str().into(),
+            after_seq.unwrap_or(0).into(),
+        ],
+        limit,
+        decode,
+    )
+    .await
 }

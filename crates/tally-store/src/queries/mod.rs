@@ -76,6 +76,26 @@ impl<T> Page<T> {
     }
 }
 
+/// Runs a page query. `sql` ends with `LIMIT $n`, `$n` being one past `params`: it is filled
+/// with one more than the page size, and the extra row only says there is a next page.
+pub(crate) async fn page_query<C: crate::Conn, T>(
+    c: &mut C,
+    sql: &str,
+    mut params: Vec<Value>,
+    limit: Option<i64>,
+    decode: impl Fn(&crate::Row) -> Result<(i64, T), StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let limit = page_limit(limit);
+    params.push((limit + 1).into());
+    let rows = c
+        .query(sql, &params)
+        .await?
+        .iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(rows, limit))
+}
+
 pub(crate) fn page_limit(requested: Option<i64>) -> i64 {
     requested.unwrap_or(50).clamp(1, MAX_PAGE)
 }

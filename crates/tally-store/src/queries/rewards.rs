@@ -1,8 +1,8 @@
 //! The reward catalog and redemptions. Stock and per-member limits are conditional writes, so
 //! they hold under any number of concurrent redemptions.
 
-use super::{Page, opt_ts, page_limit, to_opt_ts, to_ts, ts};
-use crate::{Conn, Row, StoreError, Value};
+use super::{Page, opt_ts, page_query, to_opt_ts, to_ts, ts};
+use crate::{Conn, Row, StoreError};
 use tally_domain::ids::{MemberId, ProgramId, RedemptionId, RewardId, TenantId};
 use tally_domain::model::{Redemption, RedemptionStatus, Reward};
 use tally_domain::{Points, Timestamp};
@@ -97,25 +97,21 @@ pub async fn list_rewards<C: Conn>(
     after_seq: Option<i64>,
     limit: Option<i64>,
 ) -> Result<Page<Reward>, StoreError> {
-    let limit = page_limit(limit);
     let sql = format!(
         "SELECT {REWARD_COLS} FROM rewards WHERE tenant_id = $1 AND program_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
     );
-    let rows = c
-        .query(
-            &sql,
-            &[
-                tenant.as_str().into(),
-                program.as_str().into(),
-                after_seq.unwrap_or(0).into(),
-                (limit + 1).into(),
-            ],
-        )
-        .await?
-        .iter()
-        .map(decode_reward)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(rows, limit))
+    page_query(
+        c,
+        &sql,
+        vec![
+            tenant.as_str().into(),
+            program.as_str().into(),
+            after_seq.unwrap_or(0).into(),
+        ],
+        limit,
+        decode_reward,
+    )
+    .await
 }
 
 /// Takes one item of stock if any is left (always succeeds for unlimited rewards).
@@ -272,22 +268,18 @@ pub async fn member_redemptions<C: Conn>(
     before_seq: Option<i64>,
     limit: Option<i64>,
 ) -> Result<Page<Redemption>, StoreError> {
-    let limit = page_limit(limit);
     let sql = format!(
         "SELECT {REDEMPTION_COLS} FROM redemptions WHERE member_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
     );
-    let rows = c
-        .query(
-            &sql,
-            &[
-                member.as_str().into(),
-                before_seq.unwrap_or(i64::MAX).into(),
-                Value::Int(limit + 1),
-            ],
-        )
-        .await?
-        .iter()
-        .map(decode_redemption)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(rows, limit))
+    page_query(
+        c,
+        &sql,
+        vec![
+            member.as_str().into(),
+            before_seq.unwrap_or(i64::MAX).into(),
+        ],
+        limit,
+        decode_redemption,
+    )
+    .await
 }
