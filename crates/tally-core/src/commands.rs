@@ -8,7 +8,7 @@ use tally_domain::Timestamp;
 use tally_domain::ids::{ApiKeyId, MemberId, ProgramId, RedemptionId, RewardId, TenantId};
 use tally_domain::inputs::{
     AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
-    NewReward, RedeemRequest,
+    NewReward, ProgramPatch, RedeemRequest,
 };
 use tally_store::Conn;
 
@@ -54,6 +54,10 @@ pub enum Command {
         id: ApiKeyId,
     },
     CreateProgram(NewProgram),
+    UpdateProgram {
+        program: ProgramId,
+        patch: ProgramPatch,
+    },
     CreateLocation {
         program: ProgramId,
         location: NewLocation,
@@ -128,6 +132,9 @@ impl Command {
             } => usecases::admin::create_api_key(c, ctx, name, scope, secret_sha256, prefix).await,
             Command::RevokeApiKey { id } => usecases::admin::revoke_api_key(c, ctx, id).await,
             Command::CreateProgram(p) => usecases::admin::create_program(c, ctx, p).await,
+            Command::UpdateProgram { program, patch } => {
+                usecases::admin::update_program(c, ctx, program, patch).await
+            }
             Command::CreateLocation { program, location } => {
                 usecases::admin::create_location(c, ctx, program, location).await
             }

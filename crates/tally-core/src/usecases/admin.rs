@@ -6,7 +6,7 @@ use crate::commands::Ctx;
 use serde_json::{Value, json};
 use tally_domain::DomainError;
 use tally_domain::ids::{ApiKeyId, LocationId, ProgramId, TenantId};
-use tally_domain::inputs::{NewLocation, NewProgram};
+use tally_domain::inputs::{NewLocation, NewProgram, ProgramPatch};
 use tally_domain::model::Location;
 use tally_domain::program::Program;
 use tally_store::Conn;
@@ -85,6 +85,39 @@ pub async fn create_program<C: Conn>(c: &mut C, ctx: &Ctx, p: &NewProgram) -> St
         "program.created",
         program.id.as_str(),
         json!({ "name": program.name }),
+    )
+    .await?;
+    Ok(to_json(&program))
+}
+
+pub async fn update_program<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &ProgramId,
+    patch: &ProgramPatch,
+) -> StepResult<Value> {
+    let mut program = load_program(c, ctx, id).await?;
+    if let Some(name) = &patch.name {
+        program.name = name.clone();
+    }
+    if let Some(points_name) = &patch.points_name {
+        program.points_name = points_name.clone();
+    }
+    if let Some(time_zone) = &patch.time_zone {
+        program.time_zone = time_zone.clone();
+    }
+    if let Some(policy) = patch.negative_balance {
+        program.negative_balance = policy;
+    }
+    patch.earning.apply(&mut program.earning);
+    programs::update_program(c, &program).await?;
+    // Earning changes apply to purchases from now on; past awards keep what they earned.
+    record(
+        c,
+        ctx,
+        "program.updated",
+        program.id.as_str(),
+        to_json(&program),
     )
     .await?;
     Ok(to_json(&program))

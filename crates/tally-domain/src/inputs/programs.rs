@@ -54,26 +54,105 @@ impl NewProgram {
     }
 }
 
+/// Changes to an earning rule; absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EarningPatch {
+    pub points_per_unit_milli: Option<i64>,
+    pub rounding: Option<Rounding>,
+    pub excluded_categories: Option<Vec<String>>,
+    pub min_order_minor: Option<i64>,
+}
+
+impl EarningPatch {
+    fn parse(e: &Obj<'_>, f: &mut Fields) -> EarningPatch {
+        e.only(
+            f,
+            &[
+                "points_per_unit",
+                "rounding",
+                "excluded_categories",
+                "min_order_minor",
+            ],
+        );
+        EarningPatch {
+            points_per_unit_milli: e.opt(f, "points_per_unit", parse_with(EarningRule::parse_rate)),
+            rounding: e.opt(f, "rounding", parse_with(Rounding::parse)),
+            excluded_categories: e.opt(f, "excluded_categories", tags),
+            min_order_minor: e.opt(f, "min_order_minor", int(0, Money::MAX_AMOUNT_MINOR)),
+        }
+    }
+
+    pub fn apply(&self, rule: &mut EarningRule) {
+        if let Some(rate) = self.points_per_unit_milli {
+            rule.points_per_unit_milli = rate;
+        }
+        if let Some(rounding) = self.rounding {
+            rule.rounding = rounding;
+        }
+        if let Some(excluded) = &self.excluded_categories {
+            rule.excluded_categories = excluded.clone();
+        }
+        if let Some(min_order) = self.min_order_minor {
+            rule.min_order_minor = min_order;
+        }
+    }
+}
+
 fn parse_earning(e: &Obj<'_>, f: &mut Fields) -> Option<EarningRule> {
-    e.only(
-        f,
-        &[
-            "points_per_unit",
-            "rounding",
-            "excluded_categories",
-            "min_order_minor",
-        ],
-    );
-    let rate = e.opt(f, "points_per_unit", parse_with(EarningRule::parse_rate));
-    let rounding = e.opt(f, "rounding", parse_with(Rounding::parse));
-    let excluded = e.opt(f, "excluded_categories", tags);
-    let min_order = e.opt(f, "min_order_minor", int(0, Money::MAX_AMOUNT_MINOR));
-    Some(EarningRule {
-        points_per_unit_milli: rate.unwrap_or(1000),
-        rounding: rounding.unwrap_or(Rounding::Down),
-        excluded_categories: excluded.unwrap_or_default(),
-        min_order_minor: min_order.unwrap_or(0),
-    })
+    let mut rule = EarningRule::default_rule();
+    EarningPatch::parse(e, f).apply(&mut rule);
+    Some(rule)
+}
+
+/// A change to a program's settings. The money currency cannot change: the program's purchases
+/// and points were recorded in it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProgramPatch {
+    pub name: Option<String>,
+    pub points_name: Option<String>,
+    pub time_zone: Option<TimeZoneName>,
+    pub negative_balance: Option<NegativeBalancePolicy>,
+    pub earning: EarningPatch,
+}
+
+impl ProgramPatch {
+    pub fn parse(body: &Value) -> Result<ProgramPatch, DomainError> {
+        let o = Obj::root(body)?;
+        let mut f = Fields::new();
+        if o.has("currency") {
+            f.push(
+                "/currency",
+                "cannot change: the program's purchases and points are recorded in it",
+            );
+        }
+        o.only(
+            &mut f,
+            &[
+                "name",
+                "points_name",
+                "time_zone",
+                "earning",
+                "negative_balance",
+                "currency",
+            ],
+        );
+        let patch = ProgramPatch {
+            name: o.opt(&mut f, "name", text(NAME_CHARS)),
+            points_name: o.opt(&mut f, "points_name", text(40)),
+            time_zone: o.opt(&mut f, "time_zone", parse_with(TimeZoneName::parse)),
+            negative_balance: o.opt(
+                &mut f,
+                "negative_balance",
+                parse_with(NegativeBalancePolicy::parse),
+            ),
+            earning: o
+                .obj(&mut f, "earning", false)
+                .map(|e| EarningPatch::parse(&e, &mut f))
+                .unwrap_or_default(),
+        };
+        f.finish()?;
+        Ok(patch)
+    }
 }
 
 impl EarningRule {

@@ -25,7 +25,10 @@ pub fn router<D: Database>(state: AppState<D>) -> Router {
             "/programs",
             get(programs::list::<D>).post(programs::create::<D>),
         )
-        .route("/programs/{program}", get(programs::get::<D>))
+        .route(
+            "/programs/{program}",
+            get(programs::get::<D>).patch(programs::update::<D>),
+        )
         .route("/programs/{program}/totals", get(programs::totals::<D>))
         .route(
             "/programs/{program}/members",

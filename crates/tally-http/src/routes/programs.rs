@@ -8,7 +8,7 @@ use crate::params::{Params, path_id};
 use axum::extract::{Path, State};
 use tally_core::Command;
 use tally_domain::ids::ProgramId;
-use tally_domain::inputs::NewProgram;
+use tally_domain::inputs::{NewProgram, ProgramPatch};
 use tally_store::Database;
 
 pub async fn list<D: Database>(State(app): State<AppState<D>>, caller: Caller) -> ApiResult {
@@ -42,6 +42,25 @@ pub async fn get<D: Database>(
 ) -> ApiResult {
     let id = path_id(&id, ProgramId::parse, "program")?;
     ok(app.tally.program(&caller.tenant, &id).await?)
+}
+
+/// Changes a program's settings (not its currency). Earning changes apply from now on.
+pub async fn update<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Admin)?;
+    let program = path_id(&id, ProgramId::parse, "program")?;
+    let patch = ProgramPatch::parse(&body.value)?;
+    ok(write(
+        &app,
+        &caller,
+        body.idempotency,
+        Command::UpdateProgram { program, patch },
+    )
+    .await?)
 }
 
 pub async fn totals<D: Database>(

@@ -448,3 +448,75 @@ async fn members_are_enrolled_read_updated_looked_up_and_listed() {
     assert_eq!(totals["members"], 2);
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn program_settings_change_from_now_on_but_never_the_currency() {
+    let app = TestApp::new().await;
+    let path = format!("/programs/{}", app.a.program);
+    let member = id(&app.enroll(json!({"external_id": "ann"})).await);
+    let before = app.purchase(&member, "P-1", 1000).await;
+    assert_eq!(before["points_earned"], 10, "1 point per unit by default");
+
+    let changed = app
+        .patch(&app.a.admin, &path, &json!({"name": "Club", "earning": {"points_per_unit": "2.5"}, "negative_balance": "floor_at_zero"}))
+        .await
+        .ok(200);
+    assert_eq!(changed["name"], "Club");
+    assert_eq!(changed["earning"]["points_per_unit_milli"], 2500);
+    assert_eq!(
+        changed["earning"]["rounding"], "down",
+        "fields not sent stay as they were"
+    );
+    assert_eq!(changed["currency"], "USD");
+    assert_eq!(changed["negative_balance"], "floor_at_zero");
+    assert_eq!(app.get(&app.a.read, &path).await.ok(200), changed);
+
+    let after = app.purchase(&member, "P-2", 1000).await;
+    assert_eq!(
+        after["points_earned"], 25,
+        "the new rate applies from now on"
+    );
+    let history = app
+        .get(&app.a.read, &format!("/members/{member}/history"))
+        .await
+        .ok(200);
+    let earned: Vec<i64> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["points"].as_i64().unwrap())
+        .collect();
+    assert_eq!(earned, [25, 10], "the earlier award keeps what it earned");
+
+    let snapshot = app.snapshot().await;
+    app.patch(&app.a.admin, &path, &json!({"currency": "EUR"}))
+        .await
+        .invalid(&["/currency"]);
+    app.patch(
+        &app.a.admin,
+        &path,
+        &json!({"earning": {"points_per_unit": "-1"}, "nam": "x"}),
+    )
+    .await
+    .invalid(&["/earning/points_per_unit", "/nam"]);
+    app.patch(&app.a.write, &path, &json!({"name": "Mine"}))
+        .await
+        .problem(403, "forbidden");
+    app.patch(&app.b.admin, &path, &json!({"name": "Theirs"}))
+        .await
+        .problem(404, "not_found");
+    snapshot.assert_same(
+        &app.snapshot().await,
+        "refused program changes write nothing",
+    );
+
+    let audit = app.get(&app.a.admin, "/audit-log").await.ok(200);
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "program.updated" && e["entity_id"] == app.a.program.as_str())
+    );
+    app.check_end_state().await;
+}

@@ -55,7 +55,11 @@ async fn wrong_methods_are_405_problems() {
             "/api/v1/programs".to_owned(),
             "GET,HEAD,POST",
         ),
-        (Method::PUT, format!("/api/v1/programs/{p}"), "GET,HEAD"),
+        (
+            Method::PUT,
+            format!("/api/v1/programs/{p}"),
+            "GET,HEAD,PATCH",
+        ),
         (
             Method::DELETE,
             format!("/api/v1/members/{m}"),
