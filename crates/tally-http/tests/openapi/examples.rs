@@ -1,0 +1,390 @@
+//! The document's examples against the server, and the answers against its schemas.
+
+use super::*;
+
+/// The JSON request example `key` (or the single `example`) of an operation.
+fn request_example(spec: &Value, operation_id: &str, key: Option<&str>) -> Value {
+    let op = operations(spec)
+        .into_iter()
+        .find(|o| o.op["operationId"] == operation_id)
+        .expect("the operation")
+        .op;
+    let content = &op["requestBody"]["content"]["application/json"];
+    match key {
+        None => content["example"].clone(),
+        Some(key) => content["examples"][key]["value"].clone(),
+    }
+}
+
+/// The success schema of an operation, by status.
+fn response_schema(spec: &Value, operation_id: &str, status: u16) -> Value {
+    let op = operations(spec)
+        .into_iter()
+        .find(|o| o.op["operationId"] == operation_id)
+        .expect("the operation")
+        .op;
+    let response = resolve(spec, &op["responses"][status.to_string()]).clone();
+    response["content"]["application/json"]["schema"].clone()
+}
+
+/// Replaces the example ids of the document with the ids of what the test created.
+fn substitute(value: &Value, ids: &BTreeMap<String, String>) -> Value {
+    match value {
+        Value::String(s) => Value::String(ids.get(s).cloned().unwrap_or_else(|| s.clone())),
+        Value::Array(a) => Value::Array(a.iter().map(|v| substitute(v, ids)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), substitute(v, ids)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn example_id(spec: &Value, schema: &str) -> String {
+    spec["components"]["schemas"][schema]["examples"][0]
+        .as_str()
+        .expect("an example id")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape() {
+    let spec = spec();
+    let server = Server::start().await;
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+
+    // Runs the example of an operation and checks the answer against the documented schema.
+    async fn run(
+        server: &Server,
+        spec: &Value,
+        ids: &BTreeMap<String, String>,
+        (operation_id, example): (&str, Option<&str>),
+        (method, url, scope, status): (&str, &str, &str, u16),
+    ) -> Value {
+        let body = substitute(&request_example(spec, operation_id, example), ids);
+        assert!(
+            body.is_object(),
+            "{operation_id} has an example {example:?}"
+        );
+        let answer = server.send(method, url, Some(scope), Some(&body)).await;
+        let value = answer.json();
+        assert_eq!(
+            answer.status, status,
+            "{operation_id} example {example:?} answered {value:#}"
+        );
+        assert_eq!(answer.content_type, "application/json");
+        assert_matches(
+            spec,
+            &response_schema(spec, operation_id, status),
+            &value,
+            &format!("the answer of {operation_id}"),
+        );
+        value
+    }
+
+    let program = run(
+        &server,
+        &spec,
+        &ids,
+        ("createProgram", None),
+        ("POST", "/api/v1/programs", "admin", 201),
+    )
+    .await;
+    let p = program["id"].as_str().unwrap().to_owned();
+    ids.insert(example_id(&spec, "ProgramId"), p.clone());
+
+    let member = run(
+        &server,
+        &spec,
+        &ids,
+        ("enrollMember", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/members"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    let m = member["id"].as_str().unwrap().to_owned();
+    ids.insert(example_id(&spec, "MemberId"), m.clone());
+    let card_example = spec["components"]["schemas"]["Card"]["properties"]["number"]["examples"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ids.insert(
+        card_example,
+        member["card"]["number"].as_str().unwrap().to_owned(),
+    );
+
+    let location = run(
+        &server,
+        &spec,
+        &ids,
+        ("createLocation", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/locations"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    ids.insert(
+        example_id(&spec, "LocationId"),
+        location["id"].as_str().unwrap().to_owned(),
+    );
+    let reward = run(
+        &server,
+        &spec,
+        &ids,
+        ("createReward", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/rewards"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let r = reward["id"].as_str().unwrap().to_owned();
+    ids.insert(example_id(&spec, "RewardId"), r.clone());
+
+    let purchases = format!("/api/v1/programs/{p}/purchases");
+    let basket = run(
+        &server,
+        &spec,
+        &ids,
+        ("recordPurchase", Some("basket")),
+        ("POST", &purchases, "write", 201),
+    )
+    .await;
+    assert_eq!(
+        basket["points_earned"], 38,
+        "25.99 PLN at 1.5 points, rounded down"
+    );
+    let again = run(
+        &server,
+        &spec,
+        &ids,
+        ("recordPurchase", Some("basket")),
+        ("POST", &purchases, "write", 201),
+    )
+    .await;
+    assert_eq!(again, basket, "the same order answers the same");
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("recordPurchase", Some("total_only")),
+        ("POST", &purchases, "write", 201),
+    )
+    .await;
+
+    let adjustments = format!("/api/v1/members/{m}/adjustments");
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("adjustPoints", Some("give")),
+        ("POST", &adjustments, "write", 201),
+    )
+    .await;
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("adjustPoints", Some("take")),
+        ("POST", &adjustments, "write", 201),
+    )
+    .await;
+
+    let redemption = run(
+        &server,
+        &spec,
+        &ids,
+        ("redeemReward", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/redemptions"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+
+    let returns = format!("/api/v1/programs/{p}/returns");
+    for example in ["lines", "amount", "full"] {
+        run(
+            &server,
+            &spec,
+            &ids,
+            ("recordReturn", Some(example)),
+            ("POST", &returns, "write", 201),
+        )
+        .await;
+    }
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("updateMember", None),
+        ("PATCH", &format!("/api/v1/members/{m}"), "write", 200),
+    )
+    .await;
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("updateReward", None),
+        ("PATCH", &format!("/api/v1/rewards/{r}"), "admin", 200),
+    )
+    .await;
+
+    // The reads answer with the documented shapes too.
+    let purchase_id = basket["purchase_id"].as_str().unwrap();
+    let redemption_id = redemption["id"].as_str().unwrap();
+    let code = redemption["code"].as_str().unwrap();
+    let location_id = location["id"].as_str().unwrap();
+    let reads = [
+        ("listPrograms", "/api/v1/programs".to_owned()),
+        ("getProgram", format!("/api/v1/programs/{p}")),
+        ("getProgramTotals", format!("/api/v1/programs/{p}/totals")),
+        (
+            "listMembers",
+            format!("/api/v1/programs/{p}/members?limit=1"),
+        ),
+        (
+            "lookupMember",
+            format!("/api/v1/programs/{p}/members/lookup?external_id=c-42"),
+        ),
+        ("getMember", format!("/api/v1/members/{m}")),
+        ("getMemberHistory", format!("/api/v1/members/{m}/history")),
+        (
+            "listMemberPurchases",
+            format!("/api/v1/members/{m}/purchases"),
+        ),
+        (
+            "listMemberRedemptions",
+            format!("/api/v1/members/{m}/redemptions"),
+        ),
+        ("getPurchase", format!("/api/v1/purchases/{purchase_id}")),
+        ("listRewards", format!("/api/v1/programs/{p}/rewards")),
+        ("getReward", format!("/api/v1/rewards/{r}")),
+        (
+            "checkRedemptionCode",
+            format!(
+                "/api/v1/programs/{p}/redemptions/check?code={}",
+                code.to_lowercase()
+            ),
+        ),
+        (
+            "getRedemption",
+            format!("/api/v1/redemptions/{redemption_id}"),
+        ),
+        ("listLocations", format!("/api/v1/programs/{p}/locations")),
+        ("getLocation", format!("/api/v1/locations/{location_id}")),
+        ("listAuditLog", "/api/v1/audit-log".to_owned()),
+    ];
+    for (operation_id, url) in reads {
+        let answer = server.send("GET", &url, Some("admin"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            &spec,
+            &response_schema(&spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
+    let members = server
+        .send(
+            "GET",
+            &format!("/api/v1/programs/{p}/members?limit=1"),
+            Some("read"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(members["items"].as_array().map(Vec::len), Some(1));
+
+    // The writes without a body.
+    for (operation_id, url) in [
+        (
+            "rotateCardToken",
+            format!("/api/v1/members/{m}/card/rotate"),
+        ),
+        (
+            "consumeRedemption",
+            format!("/api/v1/redemptions/{redemption_id}/consume"),
+        ),
+    ] {
+        let answer = server.send("POST", &url, Some("write"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            &spec,
+            &response_schema(&spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
+    let top_up = json!({ "points": 1000, "reason": "test top-up" });
+    assert_eq!(
+        server
+            .send("POST", &adjustments, Some("write"), Some(&top_up))
+            .await
+            .status,
+        201
+    );
+    let second = run(
+        &server,
+        &spec,
+        &ids,
+        ("redeemReward", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/redemptions"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    let answer = server
+        .send(
+            "POST",
+            &format!(
+                "/api/v1/redemptions/{}/cancel",
+                second["id"].as_str().unwrap()
+            ),
+            Some("write"),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "cancel: {:#}", answer.json());
+    assert_matches(
+        &spec,
+        &response_schema(&spec, "cancelRedemption", 200),
+        &answer.json(),
+        "the answer of cancelRedemption",
+    );
+
+    // A refusal is a documented problem.
+    let invalid = server
+        .send(
+            "POST",
+            &purchases,
+            Some("write"),
+            Some(&json!({ "order_id": "A-1", "ammount": 1 })),
+        )
+        .await;
+    assert_eq!(
+        (invalid.status, invalid.content_type.as_str()),
+        (422, "application/problem+json")
+    );
+    assert_matches(
+        &spec,
+        &json!({ "$ref": "#/components/schemas/Problem" }),
+        &invalid.json(),
+        "a validation problem",
+    );
+}
