@@ -369,7 +369,7 @@ async fn run_import(s: &Setup, o: &Options) -> Run {
         .expect("program");
     let started = Instant::now();
     let rows = tally_cli::import::read_file(&path, &program).expect("a valid file");
-    let report = tally_cli::import::import(&s.tally, &s.tenant, &s.program, rows, false)
+    let report = tally_cli::import::import(&s.tally, &s.tenant, &s.program, rows, None)
         .await
         .expect("import");
     let elapsed = started.elapsed();

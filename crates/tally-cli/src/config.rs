@@ -16,6 +16,8 @@ pub struct Config {
     pub log_format: String,
     /// A tracing filter such as `info` or `tally=debug,info`; `RUST_LOG` overrides it.
     pub log_level: String,
+    /// Mark console cookies `Secure`: set it when browsers reach Tally over HTTPS.
+    pub secure_cookies: bool,
 }
 
 impl Default for Config {
@@ -25,6 +27,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             log_format: "pretty".into(),
             log_level: "info".into(),
+            secure_cookies: false,
         }
     }
 }
@@ -37,6 +40,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
+            .field("secure_cookies", &self.secure_cookies)
             .finish()
     }
 }
@@ -68,6 +72,7 @@ impl Config {
                 "listen",
                 "log_format",
                 "log_level",
+                "secure_cookies",
             ]))
             .extract()
             .map_err(|e| format!("configuration: {e}"))
@@ -94,6 +99,10 @@ log_format = "pretty"
 
 # Log filter, e.g. "info", "warn", or "tally=debug,info". RUST_LOG overrides it.
 log_level = "info"
+
+# Mark the console's cookies Secure, so browsers send them over HTTPS only. Set it to true when
+# Tally is reached over HTTPS (directly or behind a proxy); leave it false for http://localhost.
+secure_cookies = false
 "#;
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ use tally_store_any::AnyDb;
 const CDNOW: &str = include_str!("../../../data/cdnow/CDNOW_master.txt");
 const TENANT: &str = "demo";
 const ACTOR: &str = "demo";
+/// The demo's console operators (signed in through one-time links printed at start).
+const OWNER: &str = "owner@vinyl-demo.example";
+const CASHIER: &str = "cashier@vinyl-demo.example";
 
 pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result<()> {
     let path = sqlite_path(url)?;
@@ -48,17 +51,30 @@ pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result
         .program_totals(&tenant, &program.id)
         .await
         .map_err(core_err)?;
+    let base = format!("http://{listen}");
+    let mut links = Vec::new();
+    for email in [OWNER, CASHIER] {
+        let email = tally_domain::text::Email::parse(email)?;
+        let (operator, _) = tally
+            .operator_by_email(&email)
+            .await
+            .map_err(core_err)?
+            .ok_or("the demo has no operators: rebuild it with --fresh")?;
+        let purpose = tally_store::queries::operators::LinkPurpose::SignIn;
+        links.push(crate::operators::link(&tally, &operator, purpose, &base).await?);
+    }
     print_welcome(
         listen,
         &program,
         &secret,
         totals.members,
         totals.issued.value(),
+        &links,
     );
     if no_serve {
         return Ok(());
     }
-    crate::serve::serve(tally, listen).await
+    crate::serve::serve(tally, listen, false).await
 }
 
 fn sqlite_path(url: &str) -> Result<PathBuf> {
@@ -83,7 +99,10 @@ async fn is_complete(url: &str) -> bool {
     let Ok(tally) = app::open(url).await else {
         return false;
     };
+    // A demo built before the console had no operators: it is rebuilt.
+    let owner = tally_domain::text::Email::parse(OWNER).expect("a valid email");
     tally.tenant(TENANT).await.is_ok()
+        && matches!(tally.operator_by_email(&owner).await, Ok(Some(_)))
 }
 
 fn remove_database(path: &Path) {
@@ -218,10 +237,78 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
             .await
             .map_err(core_err)?;
     }
+    for (email, name, role) in [
+        (OWNER, "Olivia Owner", "owner"),
+        (CASHIER, "Carlos Cashier", "cashier"),
+    ] {
+        crate::operators::create(tally, &tenant, email, name, role, "en", None).await?;
+    }
     let rows = cdnow_rows(&program)?;
-    let report = import::import(tally, &tenant, &program.id, rows, true).await?;
+    let report =
+        import::import(tally, &tenant, &program.id, rows, Some(&synthetic_profile)).await?;
     eprintln!("{report}");
     Ok(())
+}
+
+const FIRST_NAMES: [&str; 24] = [
+    "Anna", "James", "Maria", "Robert", "Zofia", "Michael", "Emily", "David", "Łucja", "Daniel",
+    "Sarah", "Piotr", "Laura", "Kevin", "Grace", "Tomasz", "Olivia", "Marcus", "Julia", "Andrew",
+    "Nina", "Peter", "Chloe", "Samuel",
+];
+const LAST_NAMES: [&str; 24] = [
+    "Smith",
+    "Kowalska",
+    "Johnson",
+    "Nowak",
+    "Williams",
+    "Brown",
+    "Wiśniewska",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Wójcik",
+    "Rodriguez",
+    "Wilson",
+    "Martinez",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Kamińska",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Harris",
+];
+
+/// A made-up but stable profile for CDNOW customer `cdnow-NNNNN`: the same customer gets the same
+/// name, email, birthday, preferred channel and consents on every build.
+fn synthetic_profile(external_id: &str) -> serde_json::Value {
+    let n: usize = external_id
+        .trim_start_matches("cdnow-")
+        .parse()
+        .unwrap_or(0);
+    // A multiplicative hash spreads neighbouring customer numbers over the lists.
+    let h = n.wrapping_mul(2_654_435_761) % 1_000_003;
+    let first = FIRST_NAMES[h % FIRST_NAMES.len()];
+    let last = LAST_NAMES[(h / 31) % LAST_NAMES.len()];
+    let email_name = tally_domain::search::fold(&format!("{first}.{last}"));
+    let birthday = format!(
+        "{}-{:02}-{:02}",
+        1950 + h % 50,
+        1 + h % 12,
+        1 + (h / 7) % 28
+    );
+    let channel = ["email", "sms", "email", "push"][h % 4];
+    json!({
+        "external_id": external_id,
+        "name": format!("{first} {last}"),
+        "email": format!("{email_name}.{n}@example.com"),
+        "birthday": birthday,
+        "preferred_channel": channel,
+        "consents": { "email": !h.is_multiple_of(5), "sms": h.is_multiple_of(3) },
+    })
 }
 
 /// The CDNOW log as purchases: customer `00001` is member `cdnow-00001`, line 2 of the file is
@@ -281,7 +368,14 @@ fn cdnow_rows(program: &Program) -> Result<Vec<Row>> {
         .collect()
 }
 
-fn print_welcome(listen: &str, program: &Program, secret: &str, members: i64, issued: i64) {
+fn print_welcome(
+    listen: &str,
+    program: &Program,
+    secret: &str,
+    members: i64,
+    issued: i64,
+    links: &[String],
+) {
     let base = format!("http://{listen}");
     let p = &program.id;
     let auth = format!("-H 'Authorization: Bearer {secret}'");
@@ -289,6 +383,10 @@ fn print_welcome(listen: &str, program: &Program, secret: &str, members: i64, is
         r#"
 Tally demo: "{name}" — {members} members, {issued} {points} issued from the CDNOW purchase log.
 
+  Console (owner, one-time sign-in link, valid 1 hour):
+    {owner_link}
+  Cashier screen (one-time sign-in link, valid 1 hour):
+    {cashier_link}
   API key (admin, shown once): {secret}
   Program:                     {p}
   API docs (interactive):      {base}/api/v1/docs
@@ -306,5 +404,7 @@ Try it:
         members = group(members as u64),
         issued = group(issued.max(0) as u64),
         points = program.points_name,
+        owner_link = links.first().map_or("", String::as_str),
+        cashier_link = links.get(1).map_or("", String::as_str),
     );
 }

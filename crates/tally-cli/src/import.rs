@@ -61,7 +61,8 @@ pub async fn run(config: &Config, command: ImportCommand) -> Result<()> {
     let program = ProgramId::parse(&program)?;
     let program = tally.program(&tenant, &program).await.map_err(core_err)?;
     let rows = read_file(&file, &program)?;
-    let report = import(&tally, &tenant, &program.id, rows, enroll_unknown).await?;
+    let profile: Option<Profile<'_>> = enroll_unknown.then_some(&bare_profile);
+    let report = import(&tally, &tenant, &program.id, rows, profile).await?;
     println!("{report}");
     Ok(())
 }
@@ -257,21 +258,28 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Records validated rows, enrolling unknown members first when asked.
+/// How to enrol a member the import does not know: the enrolment body for an external id.
+pub type Profile<'a> = &'a (dyn Fn(&str) -> serde_json::Value + Sync);
+
+/// Just the external id.
+pub fn bare_profile(external_id: &str) -> serde_json::Value {
+    serde_json::json!({ "external_id": external_id })
+}
+
+/// Records validated rows, enrolling unknown members first when given a profile to enrol them with.
 pub async fn import(
     tally: &Tally<AnyDb>,
     tenant: &TenantId,
     program: &ProgramId,
     rows: Vec<Row>,
-    enroll_unknown: bool,
+    enroll_unknown: Option<Profile<'_>>,
 ) -> Result<Report> {
     let started = std::time::Instant::now();
     let mut enrolled = 0;
-    if enroll_unknown {
+    if let Some(profile) = enroll_unknown {
         let ids: BTreeSet<String> = rows.iter().map(|r| r.external_id.clone()).collect();
         let commands = ids.into_iter().map(|external_id| {
-            let member = NewMember::parse(&serde_json::json!({ "external_id": external_id }))
-                .expect("a valid external id");
+            let member = NewMember::parse(&profile(&external_id)).expect("a valid enrolment body");
             Command::Enroll {
                 program: program.clone(),
                 member,

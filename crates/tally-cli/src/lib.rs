@@ -7,5 +7,6 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod operators;
 pub mod progress;
 pub mod serve;

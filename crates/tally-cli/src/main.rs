@@ -1,7 +1,7 @@
 //! `tally`: the single binary. Picks the storage backend from the database URL once, here, and
 //! hands everything else a statically dispatched `AnyDb`.
 
-use tally_cli::{admin, app, config, demo, export, import, serve};
+use tally_cli::{admin, app, config, demo, export, import, operators, serve};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -57,6 +57,9 @@ enum Command {
     /// Manage programs.
     #[command(subcommand)]
     Programs(admin::ProgramCommand),
+    /// Manage console operators (owners, managers, cashiers).
+    #[command(subcommand)]
+    Operators(operators::OperatorCommand),
     /// Import data from CSV.
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
             Command::Tenants(c) => admin::tenants(&config, c).await,
             Command::Keys(c) => admin::keys(&config, c).await,
             Command::Programs(c) => admin::programs(&config, c).await,
+            Command::Operators(c) => operators::run(&config, c).await,
             Command::Import(c) => import::run(&config, c).await,
             Command::Export(c) => export::run(&config, c).await,
             Command::Config(ConfigCommand::Default) => unreachable!("handled before start-up"),

@@ -9,19 +9,31 @@ use tally_store_any::AnyDb;
 
 pub async fn run(config: &Config) -> Result<()> {
     let tally = app::open(&config.database_url).await?;
-    serve(tally, &config.listen).await
+    serve(tally, &config.listen, config.secure_cookies).await
 }
 
-pub async fn serve(tally: tally_core::Tally<AnyDb>, listen: &str) -> Result<()> {
+/// Serves the API and the console; `secure_cookies` marks session cookies `Secure` (HTTPS).
+pub async fn serve(
+    tally: tally_core::Tally<AnyDb>,
+    listen: &str,
+    secure_cookies: bool,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tokio::spawn(purge_idempotency_keys(tally.clone()));
     tracing::info!(address = %listen, "serving");
-    axum::serve(listener, tally_http::router(AppState::new(tally)))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server: {e}"))
+    let pages = tally_web::router(tally_web::WebState {
+        tally: tally.clone(),
+        secure_cookies,
+    });
+    axum::serve(
+        listener,
+        tally_http::router_with(AppState::new(tally), pages),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server: {e}"))
 }
 
 /// Idempotency keys are kept 24 hours; older ones are deleted every 10 minutes. A purge is one

@@ -115,9 +115,15 @@ async fn a_good_file_is_recorded_once_and_a_second_import_adds_nothing() {
     }
     let path = write_csv("good.csv", &csv);
     let rows = import::read_file(&path, &program).unwrap();
-    let first = import::import(&tally, &tenant, &program.id, rows, true)
-        .await
-        .unwrap();
+    let first = import::import(
+        &tally,
+        &tenant,
+        &program.id,
+        rows,
+        Some(&import::bare_profile),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (
             first.rows,
@@ -138,9 +144,15 @@ async fn a_good_file_is_recorded_once_and_a_second_import_adds_nothing() {
     assert_eq!(totals.outstanding, totals.issued);
 
     let rows = import::read_file(&path, &program).unwrap();
-    let again = import::import(&tally, &tenant, &program.id, rows, true)
-        .await
-        .unwrap();
+    let again = import::import(
+        &tally,
+        &tenant,
+        &program.id,
+        rows,
+        Some(&import::bare_profile),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (again.enrolled, again.recorded, again.already_present),
         (0, 0, 2500)
@@ -161,7 +173,7 @@ async fn a_good_file_is_recorded_once_and_a_second_import_adds_nothing() {
         &tenant,
         &program.id,
         import::read_file(&path, &program).unwrap(),
-        false,
+        None,
     )
     .await
     .unwrap();

@@ -5,12 +5,17 @@ use crate::StepResult;
 use crate::usecases;
 use serde_json::Value;
 use tally_domain::Timestamp;
-use tally_domain::ids::{ApiKeyId, MemberId, ProgramId, RedemptionId, RewardId, TenantId};
+use tally_domain::ids::{
+    ApiKeyId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, TenantId,
+};
 use tally_domain::inputs::{
     AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
     NewReward, ProgramPatch, RedeemRequest,
 };
+use tally_domain::operators::Role;
+use tally_domain::text::Email;
 use tally_store::Conn;
+use tally_store::queries::operators::LinkPurpose;
 
 /// Who asks, and when: the same for every command of one request.
 #[derive(Clone, Debug)]
@@ -37,6 +42,29 @@ pub struct RewardPatch {
     pub stock: Option<Option<i64>>,
     pub per_member_limit: Option<Option<i64>>,
     pub active: Option<bool>,
+}
+
+/// A new console operator. The password, if any, arrives already hashed (argon2id PHC string).
+#[derive(Clone, Debug)]
+pub struct NewOperator {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub locale: String,
+    pub password_hash: Option<String>,
+}
+
+/// A console session to start: the SHA-256 of its cookie token, its CSRF token, and the one-time
+/// link it came from (used up in the same transaction).
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub operator: OperatorId,
+    pub token_sha256: String,
+    pub csrf_token: String,
+    pub ttl: jiff::SignedDuration,
+    pub link_sha256: Option<String>,
+    /// Set when an invite link is accepted with a chosen password (already hashed).
+    pub password_hash: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,6 +141,21 @@ pub enum Command {
     PurgeIdempotencyKeys {
         older_than: Timestamp,
     },
+    CreateOperator(NewOperator),
+    IssueOperatorLink {
+        operator: OperatorId,
+        purpose: LinkPurpose,
+        token_sha256: String,
+        ttl: jiff::SignedDuration,
+    },
+    StartOperatorSession(NewSession),
+    EndOperatorSession {
+        token_sha256: String,
+    },
+    SetOperatorActive {
+        operator: OperatorId,
+        active: bool,
+    },
     /// A command that always hits a transient conflict: lets the writer's tests show that a
     /// command which keeps failing fails alone.
     #[cfg(test)]
@@ -181,6 +224,23 @@ impl Command {
             Command::PurgeIdempotencyKeys { older_than } => {
                 let purged = tally_store::queries::idempotency::purge(c, *older_than).await?;
                 Ok(serde_json::json!({ "purged": purged }))
+            }
+            Command::CreateOperator(new) => usecases::operators::create(c, ctx, new).await,
+            Command::IssueOperatorLink {
+                operator,
+                purpose,
+                token_sha256,
+                ttl,
+            } => {
+                usecases::operators::issue_link(c, ctx, operator, *purpose, token_sha256, *ttl)
+                    .await
+            }
+            Command::StartOperatorSession(s) => usecases::operators::start_session(c, ctx, s).await,
+            Command::EndOperatorSession { token_sha256 } => {
+                usecases::operators::end_session(c, ctx, token_sha256).await
+            }
+            Command::SetOperatorActive { operator, active } => {
+                usecases::operators::set_active(c, ctx, operator, *active).await
             }
             #[cfg(test)]
             Command::AlwaysConflicts => {

@@ -9,6 +9,7 @@
 //! idempotent retry gets back.
 
 pub mod commands;
+pub mod console;
 mod error;
 pub mod invariants;
 pub mod reads;
@@ -18,7 +19,7 @@ mod usecases;
 pub const MAX_IMPORT_CHUNK: usize = usecases::purchases::MAX_IMPORT_CHUNK;
 pub mod writer;
 
-pub use commands::{Command, Ctx, IdempotencyKey};
+pub use commands::{Command, Ctx, IdempotencyKey, NewOperator, NewSession};
 pub use error::{CoreError, StepError, StepResult};
 
 use std::sync::Arc;

@@ -111,6 +111,8 @@ prefixed_id!(/// An immutable ledger transfer.
     TransferId, "trf");
 prefixed_id!(/// A tenant API key (the secret itself is never stored).
     ApiKeyId, "key");
+prefixed_id!(/// A person who runs a program in the console: owner, manager or cashier.
+    OperatorId, "opr");
 
 #[cfg(test)]
 mod tests {

@@ -13,8 +13,10 @@ pub mod ids;
 pub mod inputs;
 pub mod model;
 pub mod money;
+pub mod operators;
 pub mod points;
 pub mod program;
+pub mod search;
 pub mod text;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -48,7 +48,13 @@ impl<D: Database> AppState<D> {
     }
 }
 
-/// The whole HTTP application.
+/// The JSON API on its own.
 pub fn router<D: Database>(state: AppState<D>) -> axum::Router {
-    routes::router(state)
+    routes::router(state, axum::Router::new())
+}
+
+/// The JSON API together with other routes (the console's pages), sharing request ids, the
+/// access log, metrics and the body limit.
+pub fn router_with<D: Database>(state: AppState<D>, pages: axum::Router) -> axum::Router {
+    routes::router(state, pages)
 }

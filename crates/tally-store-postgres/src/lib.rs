@@ -14,7 +14,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_console.sql")),
+];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;
 /// Statements with more parameters than this are bulk statements: planned per use.

@@ -16,7 +16,10 @@ use rusqlite::{ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
 use tally_store::{Conn, Database, Dialect, Pool, Pooled, Row, StoreError, Value};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_console.sql")),
+];
 const READ_POOL_SIZE: usize = 8;
 
 #[derive(Clone)]

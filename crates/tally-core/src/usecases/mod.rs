@@ -5,6 +5,7 @@
 pub mod adjustments;
 pub mod admin;
 pub mod members;
+pub mod operators;
 pub mod purchases;
 pub mod returns;
 pub mod rewards;

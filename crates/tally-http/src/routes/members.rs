@@ -47,9 +47,20 @@ pub async fn list<D: Database>(
         "external_id",
         "card_number",
         "status",
+        "q",
     ])?;
     let program = path_id(&program, ProgramId::parse, "program")?;
     let (cursor, limit) = params.page()?;
+    let search = match params.get("q") {
+        Some(q) if q.chars().count() > 200 => {
+            return Err(bad("q", "must be at most 200 characters"));
+        }
+        Some(q) => tally_domain::search::fold(q)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        None => Vec::new(),
+    };
     let filter = MemberFilter {
         email: params
             .get("email")
@@ -76,6 +87,7 @@ pub async fn list<D: Database>(
             .get("status")
             .map(|s| MemberStatus::parse(s).map_err(|m| bad("status", &m)))
             .transpose()?,
+        search,
     };
     page(
         app.tally

@@ -19,7 +19,9 @@ use serde::Serialize;
 use tally_store::Database;
 use tally_store::queries::Page;
 
-pub fn router<D: Database>(state: AppState<D>) -> Router {
+/// The API, health and metrics, plus `pages` (the console), all behind the same request ids,
+/// access log, metrics and body limit.
+pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
     let api = Router::new()
         .route(
             "/programs",
@@ -107,6 +109,8 @@ pub fn router<D: Database>(state: AppState<D>) -> Router {
             "/metrics",
             get(observe::metrics_handler).with_state(metrics.clone()),
         )
+        .with_state(state)
+        .merge(pages)
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
@@ -114,7 +118,6 @@ pub fn router<D: Database>(state: AppState<D>) -> Router {
             metrics,
             observe::middleware,
         ))
-        .with_state(state)
 }
 
 pub(crate) type ApiResult = Result<Response, ApiError>;

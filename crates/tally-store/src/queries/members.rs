@@ -5,6 +5,7 @@ use crate::{Conn, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{MemberId, PersonId, ProgramId, TenantId};
 use tally_domain::model::{Balance, Card, Channel, Consent, Member, MemberStatus};
+use tally_domain::search;
 use tally_domain::text::{Email, Locale, Phone, TimeZoneName};
 use tally_domain::{Points, Timestamp};
 use tally_ledger::AccountKind;
@@ -88,6 +89,7 @@ pub async fn insert_member<C: Conn>(
     for consent in &m.consents {
         upsert_consent(c, &m.id, consent).await?;
     }
+    insert_search_terms(c, m).await?;
     for kind in [AccountKind::MemberAvailable, AccountKind::MemberPending] {
         c.execute(
             "INSERT INTO accounts (id, program_id, member_id, kind, balance) VALUES ($1, $2, $3, $4, 0)",
@@ -124,6 +126,31 @@ pub async fn update_member<C: Conn>(
             m.card.token.as_str().into(),
             ts(now),
         ],
+    )
+    .await?;
+    c.execute(
+        "DELETE FROM member_search_terms WHERE member_id = $1",
+        &[m.id.as_str().into()],
+    )
+    .await?;
+    insert_search_terms(c, m).await
+}
+
+/// The folded words of the member's name and email, for the console's search box.
+async fn insert_search_terms<C: Conn>(c: &mut C, m: &Member) -> Result<(), StoreError> {
+    let terms = search::member_terms(m.name.as_deref(), m.email.as_ref().map(|e| e.as_str()));
+    if terms.is_empty() {
+        return Ok(());
+    }
+    let rows = (0..terms.len())
+        .map(|i| format!("($1, ${}, $2)", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut params: Vec<Value> = vec![m.program_id.as_str().into(), m.id.as_str().into()];
+    params.extend(terms.into_iter().map(Value::from));
+    c.execute(
+        &format!("INSERT INTO member_search_terms (program_id, term, member_id) VALUES {rows}"),
+        &params,
     )
     .await?;
     Ok(())
@@ -285,7 +312,13 @@ pub struct MemberFilter {
     pub external_id: Option<String>,
     pub card_number: Option<String>,
     pub status: Option<MemberStatus>,
+    /// Words the name or email must start with (each word of the query, folded; at most
+    /// [`MAX_SEARCH_WORDS`]).
+    pub search: Vec<String>,
 }
+
+/// Most words of a search query that are matched; the rest are ignored.
+pub const MAX_SEARCH_WORDS: usize = 3;
 
 pub async fn list_members<C: Conn>(
     c: &mut C,
@@ -316,6 +349,16 @@ pub async fn list_members<C: Conn>(
             params.push(value.into());
             sql.push_str(&format!(" AND {column} = ${}", params.len()));
         }
+    }
+    // Each word narrows the result: an index range scan on the terms, one per word.
+    for word in filter.search.iter().take(MAX_SEARCH_WORDS) {
+        params.push(word.as_str().into());
+        params.push(search::prefix_end(word).into());
+        sql.push_str(&format!(
+            " AND m.id IN (SELECT t.member_id FROM member_search_terms t WHERE t.program_id = $2 AND t.term >= ${} AND t.term < ${})",
+            params.len() - 1,
+            params.len()
+        ));
     }
     params.push((limit + 1).into());
     sql.push_str(&format!(" ORDER BY m.seq LIMIT ${}", params.len()));

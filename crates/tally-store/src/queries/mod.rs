@@ -10,9 +10,11 @@ pub mod keys;
 pub mod ledger;
 pub mod locations;
 pub mod members;
+pub mod operators;
 pub mod programs;
 pub mod purchases;
 pub mod rewards;
+pub mod stats;
 
 use crate::{StoreError, Value};
 use tally_domain::Timestamp;

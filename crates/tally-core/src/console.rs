@@ -1,0 +1,125 @@
+//! Reads for the console: operators and their sessions, and the dashboard's figures.
+
+use crate::{CoreError, Tally};
+use tally_domain::ids::{ProgramId, TenantId};
+use tally_domain::model::ProgramTotals;
+use tally_domain::operators::Operator;
+use tally_domain::text::Email;
+use tally_domain::{DomainError, Timestamp};
+use tally_store::Database;
+use tally_store::queries::operators::{self, LinkPurpose, Session};
+use tally_store::queries::programs;
+use tally_store::queries::stats::{self, Bucket, RewardCount};
+
+/// A period of the dashboard, `[from, to)`, cut into buckets of `bucket_us`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub bucket_us: i64,
+}
+
+/// Everything the dashboard shows for one period.
+#[derive(Clone, Debug)]
+pub struct Dashboard {
+    pub totals: ProgramTotals,
+    pub new_members: i64,
+    pub active_30_days: i64,
+    pub active_90_days: i64,
+    pub purchases: i64,
+    pub revenue_minor: i64,
+    /// One entry per bucket of the period, empty buckets included.
+    pub purchases_per_bucket: Vec<Bucket>,
+    pub enrolments_per_bucket: Vec<Bucket>,
+    pub top_rewards: Vec<RewardCount>,
+}
+
+/// Fills the buckets a query did not return (no purchases that week) with zeros.
+fn dense(buckets: Vec<Bucket>, count: i64) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = (0..count)
+        .map(|index| Bucket {
+            index,
+            ..Bucket::default()
+        })
+        .collect();
+    for b in buckets {
+        if let Some(slot) = usize::try_from(b.index).ok().and_then(|i| out.get_mut(i)) {
+            *slot = b;
+        }
+    }
+    out
+}
+
+impl<D: Database> Tally<D> {
+    pub async fn operator_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(Operator, Option<String>)>, CoreError> {
+        Ok(operators::find_by_email(&mut self.read().await?, email).await?)
+    }
+
+    pub async fn operators(&self, tenant: &TenantId) -> Result<Vec<Operator>, CoreError> {
+        Ok(operators::list_operators(&mut self.read().await?, tenant).await?)
+    }
+
+    /// The live session whose cookie token hashes to `token_sha256`.
+    pub async fn operator_session(&self, token_sha256: &str) -> Result<Option<Session>, CoreError> {
+        let now = self.clock.now();
+        Ok(operators::find_session(&mut self.read().await?, token_sha256, now).await?)
+    }
+
+    /// The operator a one-time link is for, if it is still usable (it is used up only when the
+    /// session starts).
+    pub async fn operator_link(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<(Operator, LinkPurpose)>, CoreError> {
+        let now = self.clock.now();
+        Ok(operators::peek_link(&mut self.read().await?, token_sha256, now).await?)
+    }
+
+    pub async fn dashboard(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        period: Period,
+    ) -> Result<Dashboard, CoreError> {
+        let mut c = self.read().await?;
+        programs::get_program(&mut c, tenant, program)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        let totals = crate::reads::totals(&mut c, program).await?;
+        let day_us = 86_400_000_000;
+        let now = period.to;
+        let ago = |days: i64| Timestamp::from_microsecond(now.as_microsecond() - days * day_us);
+        let ago = |days| {
+            ago(days).map_err(|e| CoreError::Domain(DomainError::invalid("/period", e.to_string())))
+        };
+        let active_30_days = stats::active_members(&mut c, program, ago(30)?, now).await?;
+        let active_90_days = stats::active_members(&mut c, program, ago(90)?, now).await?;
+        let span_us = period.to.as_microsecond() - period.from.as_microsecond();
+        let bucket_count = (span_us + period.bucket_us - 1) / period.bucket_us.max(1);
+        let purchases = dense(
+            stats::purchases_per_bucket(&mut c, program, period.from, period.to, period.bucket_us)
+                .await?,
+            bucket_count,
+        );
+        let enrolments = dense(
+            stats::enrolments_per_bucket(&mut c, program, period.from, period.to, period.bucket_us)
+                .await?,
+            bucket_count,
+        );
+        let top_rewards = stats::top_rewards(&mut c, program, period.from, period.to, 5).await?;
+        Ok(Dashboard {
+            totals,
+            new_members: enrolments.iter().map(|b| b.count).sum(),
+            active_30_days,
+            active_90_days,
+            purchases: purchases.iter().map(|b| b.count).sum(),
+            revenue_minor: purchases.iter().map(|b| b.amount_minor).sum(),
+            purchases_per_bucket: purchases,
+            enrolments_per_bucket: enrolments,
+            top_rewards,
+        })
+    }
+}

@@ -1,0 +1,53 @@
+-- The console: operator accounts, their one-time links and sessions; member search terms; the
+-- indexes the dashboard's period queries need.
+
+-- Operators run a tenant's programs in the console. The password hash is an argon2id PHC string,
+-- NULL until the operator sets one (through an invite link).
+CREATE TABLE operators (
+    id            TEXT PRIMARY KEY,
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id),
+    email         TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('owner', 'manager', 'cashier')),
+    password_hash TEXT,
+    locale        TEXT NOT NULL,
+    active        BOOLEAN NOT NULL,
+    created_at_us BIGINT NOT NULL
+);
+CREATE INDEX operators_tenant ON operators (tenant_id, email);
+
+-- One-time links (sign-in, invite): only a SHA-256 of the 256-bit token is kept; using one is a
+-- conditional update on used_at_us, so a link works once even when clicked twice at once.
+CREATE TABLE operator_links (
+    token_sha256  TEXT PRIMARY KEY,
+    operator_id   TEXT NOT NULL REFERENCES operators(id),
+    purpose       TEXT NOT NULL CHECK (purpose IN ('sign_in', 'invite')),
+    created_at_us BIGINT NOT NULL,
+    expires_at_us BIGINT NOT NULL,
+    used_at_us    BIGINT
+);
+
+-- Console sessions: the cookie holds a 256-bit token, the table its SHA-256; each session has its
+-- own CSRF token that every form carries.
+CREATE TABLE operator_sessions (
+    token_sha256  TEXT PRIMARY KEY,
+    operator_id   TEXT NOT NULL REFERENCES operators(id),
+    csrf_token    TEXT NOT NULL,
+    created_at_us BIGINT NOT NULL,
+    expires_at_us BIGINT NOT NULL,
+    ended_at_us   BIGINT
+);
+CREATE INDEX operator_sessions_operator ON operator_sessions (operator_id);
+
+-- Folded words of a member's name and email (tally-domain's search.rs), matched by prefix.
+CREATE TABLE member_search_terms (
+    program_id TEXT NOT NULL,
+    term       TEXT COLLATE "C" NOT NULL,
+    member_id  TEXT NOT NULL REFERENCES members(id),
+    PRIMARY KEY (program_id, term, member_id)
+);
+CREATE INDEX member_search_terms_member ON member_search_terms (member_id);
+
+CREATE INDEX purchases_program_time ON purchases (program_id, occurred_at_us);
+CREATE INDEX members_program_enrolled ON members (program_id, enrolled_at_us);
+CREATE INDEX redemptions_program_time ON redemptions (program_id, created_at_us);

@@ -1,0 +1,261 @@
+//! Every word the console shows comes from a message catalogue (`messages/en.txt`,
+//! `messages/pl.txt`: `key = text` lines, `{name}` placeholders), and numbers, money and dates
+//! are written the way each language writes them. Tests keep the catalogues complete: both have
+//! the same keys, and every key a template or page uses exists.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use tally_domain::{Currency, Timestamp};
+
+/// A language of the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Pl,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Pl];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Pl => "pl",
+        }
+    }
+
+    /// `pl`, `pl-PL`, `PL` → Polish; anything else we do not speak → `None`.
+    pub fn parse(raw: &str) -> Option<Lang> {
+        let primary = raw.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        Lang::ALL.into_iter().find(|l| l.code() == primary)
+    }
+
+    /// The first language of an `Accept-Language` header that we speak (quality order is the
+    /// order browsers send them in).
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        header
+            .split(',')
+            .filter_map(|part| Lang::parse(part.split(';').next().unwrap_or("")))
+            .next()
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Lang::En => include_str!("../messages/en.txt"),
+            Lang::Pl => include_str!("../messages/pl.txt"),
+        }
+    }
+
+    fn catalogue(self) -> &'static HashMap<&'static str, &'static str> {
+        static EN: OnceLock<HashMap<&str, &str>> = OnceLock::new();
+        static PL: OnceLock<HashMap<&str, &str>> = OnceLock::new();
+        let cell = match self {
+            Lang::En => &EN,
+            Lang::Pl => &PL,
+        };
+        cell.get_or_init(|| parse_catalogue(self.source()))
+    }
+
+    /// The text of `key`, if the catalogue has it.
+    pub fn lookup(self, key: &str) -> Option<&'static str> {
+        self.catalogue().get(key).copied()
+    }
+
+    /// The text of `key`; a missing key shows as `?key?` (and fails the catalogue tests).
+    pub fn t(self, key: &str) -> &'static str {
+        self.lookup(key).unwrap_or_else(|| {
+            tracing::warn!(key, lang = self.code(), "missing message");
+            "?"
+        })
+    }
+
+    /// The text of `key` with `{name}` placeholders filled in.
+    pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut text = self.t(key).to_owned();
+        for (name, value) in args {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
+    }
+
+    /// The plural category of `n`: English has one/other; Polish one/few/many (CLDR rules for
+    /// integers: few = ends in 2–4 but not 12–14).
+    pub fn plural(self, n: i64) -> &'static str {
+        let n = n.unsigned_abs();
+        match self {
+            Lang::En => {
+                if n == 1 {
+                    "one"
+                } else {
+                    "other"
+                }
+            }
+            Lang::Pl => {
+                if n == 1 {
+                    "one"
+                } else if (2..=4).contains(&(n % 10)) && !(12..=14).contains(&(n % 100)) {
+                    "few"
+                } else {
+                    "many"
+                }
+            }
+        }
+    }
+
+    /// `key.one` / `key.few` / `key.many` / `key.other` for `n`, with `{n}` filled in.
+    pub fn count(self, key: &str, n: i64) -> String {
+        let full = format!("{key}.{}", self.plural(n));
+        self.tf(&full, &[("n", &self.number(n))])
+    }
+
+    /// 1234567 → `1,234,567` (en) or `1 234 567` (pl, with a no-break space).
+    pub fn number(self, n: i64) -> String {
+        let sep = match self {
+            Lang::En => ",",
+            Lang::Pl => "\u{a0}",
+        };
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push_str(sep);
+            }
+            out.push(ch);
+        }
+        if n < 0 { format!("-{out}") } else { out }
+    }
+
+    /// Money in minor units, as people of this language write it: `$1,234.50`, `1 234,50 zł`.
+    pub fn money(self, amount_minor: i64, currency: Currency) -> String {
+        let per = currency.minor_per_major();
+        let major = self.number((amount_minor / per).abs());
+        let sign = if amount_minor < 0 { "-" } else { "" };
+        let digits = usize::from(currency.minor_digits());
+        let amount = if digits == 0 {
+            major
+        } else {
+            let minor = (amount_minor % per).abs();
+            let point = if self == Lang::En { "." } else { "," };
+            format!("{major}{point}{minor:0digits$}")
+        };
+        let code = currency.code();
+        match (self, code) {
+            (Lang::En, "USD") => format!("{sign}${amount}"),
+            (Lang::En, "GBP") => format!("{sign}£{amount}"),
+            (Lang::En, "EUR") => format!("{sign}€{amount}"),
+            (Lang::Pl, "PLN") => format!("{sign}{amount}\u{a0}zł"),
+            (Lang::Pl, "EUR") => format!("{sign}{amount}\u{a0}€"),
+            _ => format!("{sign}{amount}\u{a0}{code}"),
+        }
+    }
+
+    /// A day: `23 Nov 2026` (en), `23.11.2026` (pl).
+    pub fn date(self, date: jiff::civil::Date) -> String {
+        match self {
+            Lang::En => date.strftime("%-d %b %Y").to_string(),
+            Lang::Pl => date.strftime("%d.%m.%Y").to_string(),
+        }
+    }
+
+    /// A moment in a time zone: `23 Nov 2026, 14:05`.
+    pub fn datetime(self, at: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+        let local = at.to_zoned(zone.clone());
+        format!("{}, {}", self.date(local.date()), local.strftime("%H:%M"))
+    }
+
+    /// A decimal amount typed into a form: `12.50` or `12,50` (Polish), spaces as thousands
+    /// separators; returned in the `12.50` form the domain parsers take.
+    pub fn normalise_decimal(self, raw: &str) -> String {
+        raw.trim()
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && !(self == Lang::En && *c == ','))
+            .map(|c| if c == ',' { '.' } else { c })
+            .collect()
+    }
+}
+
+fn parse_catalogue(source: &'static str) -> HashMap<&'static str, &'static str> {
+    source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect()
+}
+
+/// Every key of a catalogue, for the tests that keep the catalogues in step.
+pub fn keys(lang: Lang) -> Vec<&'static str> {
+    let mut keys: Vec<_> = lang.catalogue().keys().copied().collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polish_plurals_follow_cldr() {
+        let cases = [
+            (1, "one"),
+            (2, "few"),
+            (4, "few"),
+            (5, "many"),
+            (12, "many"),
+            (22, "few"),
+            (112, "many"),
+            (0, "many"),
+        ];
+        for (n, category) in cases {
+            assert_eq!(Lang::Pl.plural(n), category, "{n}");
+        }
+        assert_eq!(Lang::En.plural(1), "one");
+        assert_eq!(Lang::En.plural(0), "other");
+        assert_eq!(Lang::Pl.count("unit.points", 22), "22 punkty");
+        assert_eq!(Lang::Pl.count("unit.points", 25), "25 punktów");
+        assert_eq!(Lang::En.count("unit.points", 1), "1 point");
+    }
+
+    #[test]
+    fn money_and_numbers_are_written_per_language() {
+        let usd = Currency::parse("USD").unwrap();
+        let pln = Currency::parse("PLN").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(Lang::En.money(123_456_789, usd), "$1,234,567.89");
+        assert_eq!(Lang::Pl.money(123_456, pln), "1\u{a0}234,56\u{a0}zł");
+        assert_eq!(Lang::En.money(-5, usd), "-$0.05");
+        assert_eq!(Lang::En.money(1200, jpy), "1,200\u{a0}JPY");
+        assert_eq!(Lang::Pl.number(-1_000), "-1\u{a0}000");
+    }
+
+    #[test]
+    fn dates_and_typed_decimals() {
+        let d = jiff::civil::date(2026, 2, 3);
+        assert_eq!(Lang::En.date(d), "3 Feb 2026");
+        assert_eq!(Lang::Pl.date(d), "03.02.2026");
+        assert_eq!(Lang::Pl.normalise_decimal(" 1 234,50 "), "1234.50");
+        assert_eq!(Lang::En.normalise_decimal("1,234.50"), "1234.50");
+    }
+
+    #[test]
+    fn languages_are_recognised_from_tags_and_headers() {
+        assert_eq!(Lang::parse("pl-PL"), Some(Lang::Pl));
+        assert_eq!(Lang::parse("de"), None);
+        assert_eq!(
+            Lang::from_accept_language("de-DE,pl;q=0.8,en;q=0.5"),
+            Some(Lang::Pl)
+        );
+        assert_eq!(Lang::from_accept_language("fr"), None);
+    }
+
+    #[test]
+    fn both_catalogues_have_the_same_keys_and_no_empty_texts() {
+        assert_eq!(keys(Lang::En), keys(Lang::Pl));
+        for lang in Lang::ALL {
+            for key in keys(lang) {
+                assert!(!lang.t(key).is_empty(), "{key} is empty in {}", lang.code());
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Tally in the browser: the operator console and the cashier screen. Pages are rendered on the
+//! server from askama templates (`templates/`, compiled into the binary and checked at build
+//! time), with one stylesheet and one small script from `static/`; no Node.js to build or run.
+//!
+//! A request passes: [`error::error_pages`] (renders error pages in the request's language) →
+//! routing → extractors ([`session::Console`] finds the signed-in operator; [`session::ConsoleForm`]
+//! also checks the form's CSRF token) → a page handler in [`pages`], which reads through
+//! `tally-core` and writes through its writer, exactly as the JSON API does.
+
+pub mod chart;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod secrets;
+pub mod session;
+
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use pages::{cashier, dashboard, members, sign_in};
+use tally_core::Tally;
+use tally_store::Database;
+
+/// What every page handler can reach.
+pub struct WebState<D: Database> {
+    pub tally: Tally<D>,
+    /// Mark cookies `Secure` (serve over HTTPS, directly or behind a proxy).
+    pub secure_cookies: bool,
+}
+
+impl<D: Database> Clone for WebState<D> {
+    fn clone(&self) -> Self {
+        WebState {
+            tally: self.tally.clone(),
+            secure_cookies: self.secure_cookies,
+        }
+    }
+}
+
+/// The console's routes, to be served next to the API.
+pub fn router<D: Database>(state: WebState<D>) -> Router {
+    Router::new()
+        .route("/console", get(sign_in::home::<D>))
+        .route(
+            "/console/sign-in",
+            get(sign_in::sign_in_form::<D>).post(sign_in::sign_in::<D>),
+        )
+        .route("/console/sign-out", post(sign_in::sign_out::<D>))
+        .route(
+            "/console/link/{token}",
+            get(sign_in::link_page::<D>).post(sign_in::use_link::<D>),
+        )
+        .route("/console/{program}/dashboard", get(dashboard::page::<D>))
+        .route("/console/{program}/members", get(members::list::<D>))
+        .route(
+            "/console/{program}/members/{member}",
+            get(members::show::<D>),
+        )
+        .route(
+            "/console/{program}/members/{member}/adjust",
+            post(members::adjust::<D>),
+        )
+        .route(
+            "/console/{program}/members/{member}/status",
+            post(members::set_status::<D>),
+        )
+        .route("/console/{program}/cashier", get(cashier::page::<D>))
+        .route(
+            "/console/{program}/cashier/purchase",
+            post(cashier::purchase::<D>),
+        )
+        .route(
+            "/console/{program}/cashier/redeem",
+            post(cashier::redeem::<D>),
+        )
+        .route(
+            "/console/{program}/cashier/consume",
+            post(cashier::consume::<D>),
+        )
+        .route(
+            "/console/{program}/cashier/enrol",
+            post(cashier::enrol::<D>),
+        )
+        .route("/static/tally.css", get(stylesheet))
+        .route("/static/cashier.js", get(cashier_script))
+        .layer(axum::middleware::from_fn(error::error_pages))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/tally.css"),
+    )
+}
+
+async fn cashier_script() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/cashier.js"),
+    )
+}

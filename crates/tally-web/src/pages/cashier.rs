@@ -1,0 +1,362 @@
+//! The cashier screen: find a member (card number, QR token, phone, email), record a purchase
+//! and show the points it earned, redeem a reward or check and use a redemption code, and enrol
+//! a new member at the counter. Every form is plain HTML with large touch targets.
+//!
+//! A purchase form carries an order id made when the form is drawn, so a double tap or a resent
+//! form records the purchase once (the order id is the purchase's business key).
+
+use super::{FormErrors, PageResult, Ui, render};
+use crate::WebState;
+use crate::error::WebError;
+use crate::session::{Console, ConsoleForm, Fields};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use tally_core::{Command, CoreError};
+use tally_domain::ids::{MemberId, RedemptionId, new_ulid};
+use tally_domain::inputs::{NewMember, NewPurchase, RedeemRequest};
+use tally_domain::model::{Member, Redemption, RedemptionStatus, Reward};
+use tally_domain::{DomainError, money};
+use tally_store::Database;
+use tally_store::queries::members::MemberKey;
+
+#[derive(Template)]
+#[template(path = "cashier.html")]
+struct CashierPage {
+    ui: Ui,
+    find: String,
+    member: Option<Member>,
+    rewards: Vec<Reward>,
+    /// The order id the purchase form submits (fresh each time the form is drawn).
+    order_id: String,
+    redemption: Option<Redemption>,
+    notice: String,
+    errors: FormErrors,
+    /// The fields of a refused form, to show them again.
+    enrol: Fields,
+}
+
+impl CashierPage {
+    fn new(ui: Ui) -> CashierPage {
+        CashierPage {
+            ui,
+            find: String::new(),
+            member: None,
+            rewards: Vec::new(),
+            order_id: format!("pos-{}", new_ulid().to_lowercase()),
+            redemption: None,
+            notice: String::new(),
+            errors: FormErrors::default(),
+            enrol: Fields::default(),
+        }
+    }
+
+    fn affordable(&self, reward: &Reward) -> bool {
+        self.member
+            .as_ref()
+            .is_some_and(|m| m.balance.available.value() >= reward.cost.value())
+    }
+
+    fn issued(&self, r: &Redemption) -> bool {
+        r.status == RedemptionStatus::Issued
+    }
+}
+
+/// Finds a member by what the cashier typed or scanned.
+async fn find_member<D: Database>(
+    state: &WebState<D>,
+    console: &Console,
+    ui: &Ui,
+    raw: &str,
+) -> Result<Option<Member>, WebError> {
+    let tenant = &console.operator.tenant_id;
+    let program = &ui.program.id;
+    let raw = raw.trim();
+    // A scanned wallet QR code holds the card token, possibly as `tally:card:<token>`.
+    let token = raw.strip_prefix("tally:card:").unwrap_or(raw);
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let mut keys: Vec<MemberKey<'_>> =
+        vec![MemberKey::CardToken(token), MemberKey::ExternalId(raw)];
+    if digits.len() == 16 {
+        keys.insert(0, MemberKey::CardNumber(&digits));
+    }
+    for key in keys {
+        match state.tally.find_member(tenant, program, key).await {
+            Ok(m) => return Ok(Some(m)),
+            Err(CoreError::Domain(DomainError::NotFound { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Phone or email: through the member list's exact filters.
+    let filter = super::members::filter_for_query(raw);
+    if filter.phone.is_some() || filter.email.is_some() {
+        let page = state
+            .tally
+            .members(tenant, program, &filter, None, Some(2))
+            .await?;
+        if page.items.len() == 1 {
+            return Ok(page.items.into_iter().next());
+        }
+    }
+    Ok(None)
+}
+
+/// Fills the member panel: the member (fresh balance) and the active rewards.
+async fn with_member<D: Database>(
+    state: &WebState<D>,
+    console: &Console,
+    page: &mut CashierPage,
+    member: &MemberId,
+) -> Result<(), WebError> {
+    let tenant = &console.operator.tenant_id;
+    let m = state.tally.member(tenant, member).await?;
+    if m.program_id != page.ui.program.id {
+        return Err(WebError::NotFound);
+    }
+    page.find = m.card.number.clone();
+    page.member = Some(m);
+    page.rewards = state
+        .tally
+        .rewards(tenant, &page.ui.program.id, None, Some(100))
+        .await?
+        .items
+        .into_iter()
+        .filter(|r| r.active && r.stock_remaining != Some(0))
+        .collect();
+    Ok(())
+}
+
+pub async fn page<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    console: Console,
+) -> PageResult {
+    let ui = Ui::load(&state, &console, &program, "cashier").await?;
+    let mut page = CashierPage::new(ui);
+    if let Some(raw) = q.get("find").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let raw: String = raw.chars().take(200).collect();
+        match find_member(&state, &console, &page.ui, &raw).await? {
+            Some(m) => with_member(&state, &console, &mut page, &m.id).await?,
+            None => {
+                page.find = raw;
+                page.errors.add("find", console.lang.t("cashier.not_found"));
+            }
+        }
+    }
+    if let Some(code) = q.get("code").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        match state
+            .tally
+            .redemption_by_code(&console.operator.tenant_id, &page.ui.program.id, code)
+            .await
+        {
+            Ok(r) => page.redemption = Some(r),
+            Err(CoreError::Domain(DomainError::NotFound { .. })) => {
+                page.errors
+                    .add("code", console.lang.t("cashier.code_unknown"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(&page)
+}
+
+/// Runs a cashier command and draws the screen again for the member, with the outcome.
+async fn run<D: Database>(
+    state: &WebState<D>,
+    form: &ConsoleForm,
+    program: &str,
+    member: Option<MemberId>,
+    command: Result<Command, DomainError>,
+    fields: &[(&str, &str)],
+    on_success: impl FnOnce(&mut CashierPage, Value),
+) -> PageResult {
+    let console = &form.console;
+    let ui = Ui::load(state, console, program, "cashier").await?;
+    let mut page = CashierPage::new(ui);
+    let outcome = match command {
+        Ok(c) => {
+            state
+                .tally
+                .write(&console.operator.tenant_id, &console.actor(), None, c)
+                .await
+        }
+        Err(e) => Err(CoreError::Domain(e)),
+    };
+    let refused = match outcome {
+        Ok(answer) => {
+            on_success(&mut page, answer);
+            false
+        }
+        Err(CoreError::Domain(e)) => {
+            page.errors = FormErrors::from_domain(console.lang, &e, fields);
+            // A refused form is shown again as it was filled in.
+            page.enrol = form.fields.clone();
+            true
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let member = member.or_else(|| page.member.as_ref().map(|m| m.id.clone()));
+    if let Some(id) = member {
+        with_member(state, console, &mut page, &id).await?;
+    }
+    let mut response = render(&page)?;
+    if refused {
+        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+fn member_id(fields: &Fields) -> Result<MemberId, WebError> {
+    MemberId::parse(fields.raw("member_id")).map_err(|_| WebError::BadRequest)
+}
+
+pub async fn purchase<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    let member = member_id(&form.fields)?;
+    let lang = form.console.lang;
+    let ui = Ui::load(&state, &form.console, &program, "cashier").await?;
+    let currency = ui.program.currency;
+    let typed = lang.normalise_decimal(form.fields.raw("amount"));
+    let command = match money::parse_decimal_minor(&typed, currency) {
+        Err(_) => Err(DomainError::invalid(
+            "/total/amount_minor",
+            lang.t("cashier.amount_invalid"),
+        )),
+        Ok(amount_minor) => NewPurchase::parse(&json!({
+            "order_id": form.fields.raw("order_id"),
+            "member": { "id": member },
+            "total": { "amount_minor": amount_minor, "currency": currency.code() },
+            "channel": "pos",
+        }))
+        .map(|purchase| Command::RecordPurchase {
+            program: ui.program.id.clone(),
+            purchase,
+        }),
+    };
+    let fields = [("/total", "amount"), ("/order_id", "amount")];
+    run(
+        &state,
+        &form,
+        &program,
+        Some(member),
+        command,
+        &fields,
+        |page, answer| {
+            let earned = answer["points_earned"].as_i64().unwrap_or(0);
+            page.notice = lang.tf(
+                "cashier.purchase_recorded",
+                &[("points", &lang.count("unit.points", earned))],
+            );
+        },
+    )
+    .await
+}
+
+pub async fn redeem<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    let member = member_id(&form.fields)?;
+    let lang = form.console.lang;
+    let ui = Ui::load(&state, &form.console, &program, "cashier").await?;
+    let command = RedeemRequest::parse(&json!({
+        "member": { "id": member },
+        "reward_id": form.fields.raw("reward_id"),
+    }))
+    .map(|request| Command::Redeem {
+        program: ui.program.id.clone(),
+        request,
+    });
+    run(
+        &state,
+        &form,
+        &program,
+        Some(member),
+        command,
+        &[],
+        |page, answer| {
+            if let Ok(r) = serde_json::from_value::<Redemption>(answer) {
+                page.notice = lang.tf(
+                    "cashier.redeemed",
+                    &[("reward", &r.reward_name), ("code", &r.code)],
+                );
+                page.redemption = Some(r);
+            }
+        },
+    )
+    .await
+}
+
+pub async fn consume<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    let lang = form.console.lang;
+    let redemption =
+        RedemptionId::parse(form.fields.raw("redemption_id")).map_err(|_| WebError::BadRequest)?;
+    let command = Ok(Command::ConsumeRedemption { redemption });
+    run(
+        &state,
+        &form,
+        &program,
+        None,
+        command,
+        &[],
+        |page, answer| {
+            if let Ok(r) = serde_json::from_value::<Redemption>(answer) {
+                page.notice = lang.tf("cashier.consumed", &[("reward", &r.reward_name)]);
+                page.redemption = Some(r);
+            }
+        },
+    )
+    .await
+}
+
+pub async fn enrol<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    let lang = form.console.lang;
+    let ui = Ui::load(&state, &form.console, &program, "cashier").await?;
+    let f = &form.fields;
+    let mut body = serde_json::Map::new();
+    for field in ["name", "email", "phone"] {
+        if let Some(v) = f.get(field) {
+            body.insert(field.to_owned(), json!(v));
+        }
+    }
+    body.insert(
+        "consents".into(),
+        json!({ "email": f.get("consent_email").is_some(), "sms": f.get("consent_sms").is_some() }),
+    );
+    body.insert("locale".into(), json!(lang.code()));
+    let command = NewMember::parse(&Value::Object(body)).map(|member| Command::Enroll {
+        program: ui.program.id.clone(),
+        member,
+        source: "pos".into(),
+    });
+    let fields = [("/name", "name"), ("/email", "email"), ("/phone", "phone")];
+    run(
+        &state,
+        &form,
+        &program,
+        None,
+        command,
+        &fields,
+        |page, answer| {
+            if let Ok(m) = serde_json::from_value::<Member>(answer) {
+                page.notice = lang.tf("cashier.enrolled", &[("card", &m.card.number)]);
+                page.member = Some(m);
+            }
+        },
+    )
+    .await
+}

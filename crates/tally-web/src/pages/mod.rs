@@ -1,0 +1,187 @@
+//! The pages. Each module is one area of the console; every page template receives a [`Ui`]:
+//! the language, the operator, the current program and the CSRF token its forms carry.
+
+pub mod cashier;
+pub mod dashboard;
+pub mod members;
+pub mod sign_in;
+
+use crate::WebState;
+use crate::error::WebError;
+use crate::i18n::Lang;
+use crate::session::Console;
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+use std::borrow::Borrow;
+use tally_domain::ids::ProgramId;
+use tally_domain::operators::Operator;
+use tally_domain::program::Program;
+use tally_domain::{DomainError, Timestamp};
+use tally_store::Database;
+
+pub type PageResult = Result<Response, WebError>;
+
+/// What every page of the signed-in console knows.
+pub struct Ui {
+    pub lang: Lang,
+    pub operator: Operator,
+    pub csrf: String,
+    pub program: Program,
+    pub zone: jiff::tz::TimeZone,
+    /// Which navigation item is current.
+    pub section: &'static str,
+}
+
+impl Ui {
+    /// Loads the program the page is about (of the operator's tenant: another tenant's program
+    /// is "not found").
+    pub async fn load<D: Database>(
+        state: &WebState<D>,
+        console: &Console,
+        program: &str,
+        section: &'static str,
+    ) -> Result<Ui, WebError> {
+        let id = ProgramId::parse(program).map_err(|_| WebError::NotFound)?;
+        let program = state
+            .tally
+            .program(&console.operator.tenant_id, &id)
+            .await?;
+        let zone =
+            jiff::tz::TimeZone::get(program.time_zone.as_str()).unwrap_or(jiff::tz::TimeZone::UTC);
+        Ok(Ui {
+            lang: console.lang,
+            operator: console.operator.clone(),
+            csrf: console.csrf_token.clone(),
+            program,
+            zone,
+            section,
+        })
+    }
+
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.lang.tf(key, args)
+    }
+
+    // Helpers take `Borrow` so templates can pass values or references alike.
+
+    pub fn number(&self, n: impl Borrow<i64>) -> String {
+        self.lang.number(*n.borrow())
+    }
+
+    /// `1,234 points` / `1 234 punkty`.
+    pub fn points(&self, n: impl Borrow<i64>) -> String {
+        self.lang.count("unit.points", *n.borrow())
+    }
+
+    pub fn money(&self, amount_minor: impl Borrow<i64>) -> String {
+        self.lang
+            .money(*amount_minor.borrow(), self.program.currency)
+    }
+
+    pub fn datetime(&self, at: impl Borrow<Timestamp>) -> String {
+        self.lang.datetime(*at.borrow(), &self.zone)
+    }
+
+    pub fn date(&self, at: impl Borrow<Timestamp>) -> String {
+        self.lang
+            .date(at.borrow().to_zoned(self.zone.clone()).date())
+    }
+
+    /// The text of `<prefix>.<name>` (`status.active`): for names that come from data.
+    pub fn tk(&self, prefix: &str, name: &str) -> &'static str {
+        self.t(&format!("{prefix}.{name}"))
+    }
+
+    pub fn role_name(&self) -> &'static str {
+        self.t(&format!("role.{}", self.operator.role.as_str()))
+    }
+
+    pub fn can_manage(&self) -> bool {
+        self.operator.role.can_manage()
+    }
+
+    /// `/console/prg_…/` + `rest`.
+    pub fn url(&self, rest: &str) -> String {
+        format!("/console/{}/{rest}", self.program.id)
+    }
+}
+
+/// Renders a template into an HTML response.
+pub fn render(template: &impl Template) -> PageResult {
+    template
+        .render()
+        .map(|html| Html(html).into_response())
+        .map_err(|e| WebError::Internal(format!("template: {e}")))
+}
+
+/// Percent-encodes a query value.
+pub fn url_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Messages to show next to form fields, keyed by field name.
+#[derive(Clone, Debug, Default)]
+pub struct FormErrors(pub Vec<(String, String)>);
+
+impl FormErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push((field.to_owned(), message.into()));
+    }
+
+    /// The message for `field`, or empty.
+    pub fn get(&self, field: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Turns a domain refusal into messages: invalid fields go next to the form field their
+    /// JSON pointer names (per `fields`: pointer prefix → form field), everything else to
+    /// `general`. Refusals with a code have a message in the catalogue (`problem.<code>`).
+    pub fn from_domain(lang: Lang, e: &DomainError, fields: &[(&str, &str)]) -> FormErrors {
+        let mut out = FormErrors::default();
+        match e {
+            DomainError::Invalid { fields: invalid } => {
+                for f in invalid {
+                    let field = fields
+                        .iter()
+                        .find(|(pointer, _)| f.pointer.starts_with(pointer))
+                        .map(|(_, field)| *field)
+                        .unwrap_or("general");
+                    out.add(field, f.message.clone());
+                }
+            }
+            DomainError::Refused { code, detail } | DomainError::Conflict { code, detail } => {
+                let text = lang.lookup(&format!("problem.{code}"));
+                out.add(
+                    "general",
+                    text.map_or_else(|| detail.clone(), str::to_owned),
+                );
+            }
+            DomainError::NotFound { entity } => {
+                out.add(
+                    "general",
+                    lang.tf("problem.not_found", &[("entity", entity)]),
+                );
+            }
+        }
+        out
+    }
+}
