@@ -259,3 +259,53 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod catalogue_use {
+    use super::*;
+
+    /// Every `t("…")` key in the templates and the code exists in both catalogues; `tk("prefix",
+    /// …)` prefixes have entries.
+    #[test]
+    fn every_key_the_pages_use_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = Vec::new();
+        for dir in ["templates", "src", "src/pages"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    sources.push(std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+        let mut checked = 0;
+        for source in &sources {
+            for (call, prefix_only) in [
+                (".t(\"", false),
+                (".tf(\"", false),
+                (".tk(\"", true),
+                (".count(\"", true),
+            ] {
+                for piece in source.split(call).skip(1) {
+                    let key = &piece[..piece.find('"').unwrap()];
+                    if key.is_empty() || key.contains('{') || key.contains(' ') {
+                        continue;
+                    }
+                    for lang in Lang::ALL {
+                        let found = if prefix_only {
+                            keys(lang).iter().any(|k| k.starts_with(&format!("{key}.")))
+                        } else {
+                            lang.lookup(key).is_some()
+                        };
+                        assert!(found, "`{key}` is missing in {}", lang.code());
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked > 100,
+            "only {checked} keys found: is the scan broken?"
+        );
+    }
+}
