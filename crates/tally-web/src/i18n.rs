@@ -163,14 +163,29 @@ impl Lang {
         format!("{}, {}", self.date(local.date()), local.strftime("%H:%M"))
     }
 
-    /// A decimal amount typed into a form: `12.50` or `12,50` (Polish), spaces as thousands
-    /// separators; returned in the `12.50` form the domain parsers take.
+    /// A decimal amount typed into a form, in the `12.50` form the domain parsers take. Spaces
+    /// group thousands; when both `.` and `,` appear the later one is the decimal point; a lone
+    /// `,` is the decimal point (`25,00` at a Polish till), except in English where groups of
+    /// exactly three digits after it mean thousands (`1,500`).
     pub fn normalise_decimal(self, raw: &str) -> String {
-        raw.trim()
+        let s: String = raw
             .chars()
-            .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && !(self == Lang::En && *c == ','))
-            .map(|c| if c == ',' { '.' } else { c })
-            .collect()
+            .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
+            .collect();
+        match (s.rfind('.'), s.rfind(',')) {
+            (Some(dot), Some(comma)) if comma > dot => s.replace('.', "").replace(',', "."),
+            (Some(_), Some(_)) => s.replace(',', ""),
+            (None, Some(_)) => {
+                let groups: Vec<&str> = s.split(',').collect();
+                let thousands = self == Lang::En && groups[1..].iter().all(|g| g.len() == 3);
+                if thousands {
+                    s.replace(',', "")
+                } else {
+                    s.replace(',', ".")
+                }
+            }
+            _ => s,
+        }
     }
 }
 
@@ -236,6 +251,10 @@ mod tests {
         assert_eq!(Lang::Pl.date(d), "03.02.2026");
         assert_eq!(Lang::Pl.normalise_decimal(" 1 234,50 "), "1234.50");
         assert_eq!(Lang::En.normalise_decimal("1,234.50"), "1234.50");
+        assert_eq!(Lang::En.normalise_decimal("25,00"), "25.00");
+        assert_eq!(Lang::En.normalise_decimal("1,500"), "1500");
+        assert_eq!(Lang::Pl.normalise_decimal("1,5"), "1.5");
+        assert_eq!(Lang::Pl.normalise_decimal("1.234,5"), "1234.5");
     }
 
     #[test]
