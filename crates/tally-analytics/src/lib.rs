@@ -18,11 +18,15 @@
 pub mod bgnbd;
 pub mod clv;
 mod error;
+pub mod explain;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod holdout;
+pub mod lifecycle;
 mod optimize;
 pub mod pareto_nbd;
+pub mod rfm;
+pub mod send_time;
 pub mod special;
 pub mod summary;
 
