@@ -109,24 +109,22 @@ pub(crate) fn check_horizon(t: f64) -> Result<(), AnalyticsError> {
 fn log_likelihood_compressed(r: f64, alpha: f64, a: f64, b: f64, data: &Compressed) -> f64 {
     let shared = r * alpha.ln() + ln_gamma(a + b) - ln_gamma(b) - ln_gamma(r);
     let ln_a = a.ln();
+    let ln_alpha_t: Vec<f64> = data.times().iter().map(|t| (alpha + t).ln()).collect();
     let mut total = 0.0;
     let mut current_x = u32::MAX;
     let (mut per_x, mut ln_b_x_1) = (0.0, 0.0);
-    for row in data.rows() {
-        let s = &row.summary;
-        let x = s.repeat_purchases;
+    for (row, index) in data.rows().iter().zip(data.index()) {
+        let x = row.summary.repeat_purchases;
         let xf = f64::from(x);
         if x != current_x {
             current_x = x;
             per_x = ln_gamma(r + xf) + ln_gamma(b + xf) - ln_gamma(a + b + xf);
             ln_b_x_1 = if x > 0 { (b + xf - 1.0).ln() } else { 0.0 };
         }
-        let a3 = -(r + xf) * (alpha + s.first_to_end_periods).ln();
+        let a3 = -(r + xf) * ln_alpha_t[index.end_time as usize];
         let tail = if x > 0 {
-            log_add_exp(
-                a3,
-                ln_a - ln_b_x_1 - (r + xf) * (alpha + s.first_to_last_periods).ln(),
-            )
+            let a4 = ln_a - ln_b_x_1 - (r + xf) * ln_alpha_t[index.last_time as usize];
+            log_add_exp(a3, a4)
         } else {
             a3
         };

@@ -162,15 +162,19 @@ fn fold(rows: &[MonetaryRow]) -> Result<Vec<(f64, f64, f64)>, AnalyticsError> {
 }
 
 /// Σ count × ln f(mean | x; p, q, γ), the density of a customer's mean amount (the note, eq. 3).
+/// Rows are sorted by x: the gamma functions are computed once per x.
 fn log_likelihood(p: f64, q: f64, gamma: f64, rows: &[(f64, f64, f64)]) -> f64 {
     let shared = -ln_gamma(q) + q * gamma.ln();
     let mut total = 0.0;
     let mut count = 0.0;
+    let (mut current_x, mut per_x) = (f64::NAN, 0.0);
     for &(x, m, c) in rows {
         let px = p * x;
-        total += c
-            * (ln_gamma(px + q) - ln_gamma(px) + (px - 1.0) * m.ln() + px * x.ln()
-                - (px + q) * (gamma + x * m).ln());
+        if x != current_x {
+            current_x = x;
+            per_x = ln_gamma(px + q) - ln_gamma(px) + px * x.ln();
+        }
+        total += c * (per_x + (px - 1.0) * m.ln() - (px + q) * (gamma + x * m).ln());
         count += c;
     }
     total + shared * count

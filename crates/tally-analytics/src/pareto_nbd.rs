@@ -139,37 +139,41 @@ fn lifetime_factor(s: f64, b: f64, t: f64) -> f64 {
 }
 
 /// Σ over rows of count × ln L(r, α, s, β | x, t_x, T) (Fader & Hardie's note, eq. (18)–(22)).
+/// The hypergeometric terms depend on (x, t) only, and logarithms of α + t and β + t on t only:
+/// both are computed once per distinct value, not once per row.
 fn log_likelihood_compressed(m: &ParetoNbd, data: &Compressed) -> f64 {
     let ParetoNbd { r, alpha, s, beta } = *m;
     let shared = -ln_gamma(r) + r * alpha.ln() + s * beta.ln();
     let ln_s = s.ln();
+    let times = data.times();
+    let a0_terms: Vec<f64> = data
+        .pairs()
+        .iter()
+        .map(|&(x, t)| m.ln_a0_term(f64::from(x), times[t as usize]))
+        .collect();
+    let ln_alpha_t: Vec<f64> = times.iter().map(|t| (alpha + t).ln()).collect();
+    let ln_beta_t: Vec<f64> = times.iter().map(|t| (beta + t).ln()).collect();
     let mut total = 0.0;
     let mut current_x = u32::MAX;
-    let mut ln_gamma_r_x = 0.0;
-    // Rows are sorted by (x, t_x, T): the t_x term of A0 is shared by consecutive rows.
-    let mut cached_t_x = f64::NAN;
-    let mut cached_first = 0.0;
-    for row in data.rows() {
-        let summary = &row.summary;
-        let x = f64::from(summary.repeat_purchases);
-        if summary.repeat_purchases != current_x {
-            current_x = summary.repeat_purchases;
+    let (mut ln_gamma_r_x, mut ln_r_s_x) = (0.0, 0.0);
+    for (row, index) in data.rows().iter().zip(data.index()) {
+        let x = f64::from(row.summary.repeat_purchases);
+        if row.summary.repeat_purchases != current_x {
+            current_x = row.summary.repeat_purchases;
             ln_gamma_r_x = ln_gamma(r + x);
-            cached_t_x = f64::NAN;
+            ln_r_s_x = (r + s + x).ln();
         }
-        let (t_x, big_t) = (summary.first_to_last_periods, summary.first_to_end_periods);
-        if t_x != cached_t_x {
-            cached_t_x = t_x;
-            cached_first = m.ln_a0_term(x, t_x);
-        }
-        let second = m.ln_a0_term(x, big_t);
-        let ln_a0 = if cached_first <= second {
+        let first = a0_terms[index.last_pair as usize];
+        let second = a0_terms[index.end_pair as usize];
+        // t_x = T (or equal up to rounding): the integral A0 is empty.
+        let ln_a0 = if first <= second {
             f64::NEG_INFINITY
         } else {
-            log_sub_exp(cached_first, second)
+            log_sub_exp(first, second)
         };
-        let alive_through = -(r + x) * (alpha + big_t).ln() - s * (beta + big_t).ln();
-        let died = ln_s - (r + s + x).ln() + ln_a0;
+        let end = index.end_time as usize;
+        let alive_through = -(r + x) * ln_alpha_t[end] - s * ln_beta_t[end];
+        let died = ln_s - ln_r_s_x + ln_a0;
         total += row.customers * (ln_gamma_r_x + log_add_exp(alive_through, died));
     }
     total + shared * data.customers() as f64

@@ -277,6 +277,23 @@ pub struct WeightedSummary {
 pub struct Compressed {
     rows: Vec<WeightedSummary>,
     customers: usize,
+    /// The distinct times (every row's t_x and T), ascending. Far fewer than rows: a likelihood
+    /// computes ln(alpha + t) once per time, not once per row.
+    times: Vec<f64>,
+    /// The distinct (x, time index) pairs of every row's (x, t_x) and (x, T), ascending: the
+    /// Pareto/NBD likelihood evaluates its hypergeometric terms once per pair.
+    pairs: Vec<(u32, u32)>,
+    /// Per row, where its times and pairs are in the two lists above.
+    index: Vec<RowIndex>,
+}
+
+/// Where a compressed row's t_x and T sit in [`Compressed`]'s lists of times and pairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowIndex {
+    pub last_time: u32,
+    pub end_time: u32,
+    pub last_pair: u32,
+    pub end_pair: u32,
 }
 
 impl Compressed {
@@ -310,10 +327,70 @@ impl Compressed {
                 }),
             }
         }
+        let bits = |v: f64| (v + 0.0).to_bits();
+        let mut time_bits: Vec<u64> = rows
+            .iter()
+            .flat_map(|r| {
+                [
+                    bits(r.summary.first_to_last_periods),
+                    bits(r.summary.first_to_end_periods),
+                ]
+            })
+            .collect();
+        time_bits.sort_unstable();
+        time_bits.dedup();
+        // Every lookup below is of a value that was just inserted, so it is always found; the
+        // fallback 0 is never taken.
+        let time_of = |v: f64| time_bits.binary_search(&bits(v)).unwrap_or(0) as u32;
+        let mut pairs: Vec<(u32, u32)> = rows
+            .iter()
+            .flat_map(|r| {
+                let x = r.summary.repeat_purchases;
+                [
+                    (x, time_of(r.summary.first_to_last_periods)),
+                    (x, time_of(r.summary.first_to_end_periods)),
+                ]
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let index = rows
+            .iter()
+            .map(|r| {
+                let x = r.summary.repeat_purchases;
+                let last_time = time_of(r.summary.first_to_last_periods);
+                let end_time = time_of(r.summary.first_to_end_periods);
+                let pair_of = |t| pairs.binary_search(&(x, t)).unwrap_or(0) as u32;
+                RowIndex {
+                    last_time,
+                    end_time,
+                    last_pair: pair_of(last_time),
+                    end_pair: pair_of(end_time),
+                }
+            })
+            .collect();
         Ok(Compressed {
             rows,
             customers: summaries.len(),
+            times: time_bits.into_iter().map(f64::from_bits).collect(),
+            pairs,
+            index,
         })
+    }
+
+    /// The distinct times of the rows, ascending.
+    pub(crate) fn times(&self) -> &[f64] {
+        &self.times
+    }
+
+    /// The distinct (x, time index) pairs.
+    pub(crate) fn pairs(&self) -> &[(u32, u32)] {
+        &self.pairs
+    }
+
+    /// Per row, its indices into times and pairs.
+    pub(crate) fn index(&self) -> &[RowIndex] {
+        &self.index
     }
 
     /// The distinct rows.
