@@ -43,7 +43,7 @@ impl Default for Options {
         Options {
             f_tol: 1e-10,
             x_tol: 1e-4,
-            max_evaluations: 20_000,
+            max_evaluations: 5_000,
             initial_step: 0.5,
         }
     }

@@ -146,11 +146,16 @@ fn log_likelihood_compressed(m: &ParetoNbd, data: &Compressed) -> f64 {
     let shared = -ln_gamma(r) + r * alpha.ln() + s * beta.ln();
     let ln_s = s.ln();
     let times = data.times();
-    let a0_terms: Vec<f64> = data
-        .pairs()
-        .iter()
-        .map(|&(x, t)| m.ln_a0_term(f64::from(x), times[t as usize]))
-        .collect();
+    let mut a0_terms = Vec::with_capacity(data.pairs().len());
+    for &(x, t) in data.pairs() {
+        let term = m.ln_a0_term(f64::from(x), times[t as usize]);
+        if term.is_nan() {
+            // A series that did not converge (parameters far off, argument near 1): this point
+            // cannot be evaluated, and the rest of the pairs would cost as much again.
+            return f64::NAN;
+        }
+        a0_terms.push(term);
+    }
     let ln_alpha_t: Vec<f64> = times.iter().map(|t| (alpha + t).ln()).collect();
     let ln_beta_t: Vec<f64> = times.iter().map(|t| (beta + t).ln()).collect();
     let mut total = 0.0;

@@ -140,3 +140,28 @@ fn gamma_gamma_reproduces_fader_hardie_note() {
     let published = GammaGamma::new(6.25, 3.74, 15.44).unwrap();
     assert!(fit.log_likelihood >= published.log_likelihood(&rows).unwrap());
 }
+
+#[test]
+fn odd_data_gives_a_fit_or_an_error_never_a_panic_or_a_nan() {
+    let s = |x, t_x, t| CustomerSummary::new(x, t_x, t).unwrap();
+    let cases: Vec<Vec<CustomerSummary>> = vec![
+        // One repeat buyer.
+        vec![s(1, 1.0, 2.0)],
+        // Everybody bought at the very end of their observation.
+        vec![s(1, 5.0, 5.0), s(3, 9.0, 9.0), s(2, 4.0, 4.0)],
+        // Only customers observed for no time, and one repeat buyer.
+        vec![s(0, 0.0, 0.0), s(0, 0.0, 0.0), s(1, 0.5, 1.0)],
+        // Extreme spreads of time.
+        vec![s(0, 0.0, 1e-6), s(50, 1e4, 1e4), s(1, 1e-3, 1e5)],
+    ];
+    for data in &cases {
+        for result in [
+            BgNbd::fit(data).map(|f| (f.log_likelihood, vec![f.model.r, f.model.alpha])),
+            ParetoNbd::fit(data).map(|f| (f.log_likelihood, vec![f.model.r, f.model.beta])),
+        ] {
+            if let Ok((ll, params)) = result {
+                assert!(ll.is_finite() && params.iter().all(|p| p.is_finite() && *p > 0.0));
+            }
+        }
+    }
+}
