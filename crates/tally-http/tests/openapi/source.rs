@@ -11,7 +11,9 @@ pub(crate) fn routes_in_source() -> BTreeSet<(String, String)> {
         .lines()
         .map(|l| l.split("//").next().unwrap_or_default())
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+        // The pages the caller merges in (the console) are HTML, not part of the API document.
+        .replace(".merge(pages)", "");
     for unsupported in [
         ".merge(",
         ".route_service(",
