@@ -22,6 +22,7 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tokio::spawn(purge_idempotency_keys(tally.clone()));
+    tokio::spawn(advance_program_totals(tally.clone()));
     tracing::info!(address = %listen, "serving");
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),
@@ -54,6 +55,36 @@ async fn purge_idempotency_keys(tally: tally_core::Tally<AnyDb>) {
             tracing::warn!(error = %e, "purging idempotency keys failed");
         }
         tokio::time::sleep(Duration::from_secs(600)).await;
+    }
+}
+
+/// How long after a transfer is recorded it may go into a program's totals snapshot: by then its
+/// transaction has long committed (batches commit in milliseconds).
+pub const TOTALS_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// Every minute, folds each program's older transfers into its totals snapshot, so reading the
+/// totals (the dashboard, `/totals`) sums at most a few minutes of transfers. One command per
+/// program, like any other write, so it is safe on several nodes at once.
+async fn advance_program_totals(tally: tally_core::Tally<AnyDb>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let Ok(tenants) = tally.tenants().await else {
+            continue;
+        };
+        for tenant in tenants {
+            let Ok(programs) = tally.programs(&tenant.id).await else {
+                continue;
+            };
+            for program in programs {
+                let command = Command::AdvanceProgramTotals {
+                    program: program.id,
+                    margin: TOTALS_MARGIN,
+                };
+                if let Err(e) = tally.write(&tenant.id, "housekeeping", None, command).await {
+                    tracing::warn!(error = %e, "advancing program totals failed");
+                }
+            }
+        }
     }
 }
 

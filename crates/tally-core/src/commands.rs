@@ -141,6 +141,12 @@ pub enum Command {
     PurgeIdempotencyKeys {
         older_than: Timestamp,
     },
+    /// Folds the program's older transfers into its totals snapshot (housekeeping). Transfers
+    /// recorded within `margin` of now are left for later: they may still be committing.
+    AdvanceProgramTotals {
+        program: ProgramId,
+        margin: jiff::SignedDuration,
+    },
     CreateOperator(NewOperator),
     IssueOperatorLink {
         operator: OperatorId,
@@ -224,6 +230,11 @@ impl Command {
             Command::PurgeIdempotencyKeys { older_than } => {
                 let purged = tally_store::queries::idempotency::purge(c, *older_than).await?;
                 Ok(serde_json::json!({ "purged": purged }))
+            }
+            Command::AdvanceProgramTotals { program, margin } => {
+                let folded =
+                    tally_store::queries::flows::advance(c, program, ctx.now - *margin).await?;
+                Ok(serde_json::json!({ "folded": folded }))
             }
             Command::CreateOperator(new) => usecases::operators::create(c, ctx, new).await,
             Command::IssueOperatorLink {

@@ -1,5 +1,5 @@
 -- The console: operator accounts, their one-time links and sessions; member search terms; the
--- indexes the dashboard's period queries need.
+-- program totals snapshot and the indexes the dashboard's period queries need.
 
 -- Operators run a tenant's programs in the console. The password hash is an argon2id PHC string,
 -- NULL until the operator sets one (through an invite link).
@@ -48,6 +48,24 @@ CREATE TABLE member_search_terms (
 );
 CREATE INDEX member_search_terms_member ON member_search_terms (member_id);
 
-CREATE INDEX purchases_program_time ON purchases (program_id, occurred_at_us);
+-- Covers the dashboard's period queries (counts, revenue, active members) without table reads.
+CREATE INDEX purchases_program_time ON purchases (program_id, occurred_at_us, member_id, total_minor, returned_minor);
 CREATE INDEX members_program_enrolled ON members (program_id, enrolled_at_us);
 CREATE INDEX redemptions_program_time ON redemptions (program_id, created_at_us);
+
+-- Program totals: the sums of a program's transfers per kind up to `up_to_seq`, so the totals
+-- are this snapshot plus the (few) transfers after it, not a scan of the whole history. Advanced
+-- by housekeeping, never by a purchase: no row here is touched by every write.
+CREATE TABLE program_flow_totals (
+    program_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    to_members BIGINT NOT NULL,
+    to_program BIGINT NOT NULL,
+    up_to_seq  BIGINT NOT NULL,
+    PRIMARY KEY (program_id, kind)
+);
+
+-- Every query of a program's transfers is by program and order (export, audit, the totals after
+-- a snapshot); (program_id, seq) serves them all, where (program_id, kind) served only the scan.
+DROP INDEX transfers_program_kind;
+CREATE INDEX transfers_program_seq ON transfers (program_id, seq);

@@ -208,40 +208,6 @@ pub async fn history<C: Conn>(
     Ok(Page::from_rows(entries, limit))
 }
 
-/// Sum of transfer amounts of one kind in a program.
-pub async fn sum_by_kind<C: Conn>(
-    c: &mut C,
-    program: &ProgramId,
-) -> Result<Vec<(TransferKind, i64, i64)>, StoreError> {
-    // Adjustments are split by direction: credited to a member (given) or debited (taken).
-    let rows = c
-        .query(
-            "SELECT t.kind, CAST(SUM(CASE WHEN a.member_id IS NOT NULL THEN t.amount ELSE 0 END) AS BIGINT),
-                    CAST(SUM(CASE WHEN a.member_id IS NULL THEN t.amount ELSE 0 END) AS BIGINT)
-             FROM transfers t JOIN accounts a ON a.id = t.credit_account_id
-             WHERE t.program_id = $1 GROUP BY t.kind",
-            &[program.as_str().into()],
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let kind = TransferKind::parse(&r.text(0)?)
-                .ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
-            Ok((kind, r.opt_int(1)?.unwrap_or(0), r.opt_int(2)?.unwrap_or(0)))
-        })
-        .collect()
-}
-
-/// Sum of all member balances of a program (its outstanding liability).
-pub async fn outstanding<C: Conn>(c: &mut C, program: &ProgramId) -> Result<Points, StoreError> {
-    let row = c
-        .query_one("SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM accounts WHERE program_id = $1 AND member_id IS NOT NULL", &[
-            program.as_str().into(),
-        ])
-        .await?;
-    Ok(Points(row.map_or(Ok(0), |r| r.int(0))?))
-}
-
 /// Every account of a program: (id, cached balance if a member account).
 pub async fn all_accounts<C: Conn>(
     c: &mut C,
