@@ -5,9 +5,11 @@
 //! cargo run --release -p tally-bench -- ingest                       # SQLite
 //! TALLY_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
 //!   cargo run --release -p tally-bench -- ingest                     # and PostgreSQL
+//! cargo run --release -p tally-bench -- pages                        # console pages, demo data
 //! ```
 
 mod ingest;
+mod pages;
 mod stats;
 
 fn main() {
@@ -39,9 +41,25 @@ fn main() {
                 .expect("a runtime");
             runtime.block_on(ingest::run(options));
         }
+        Some("pages") => {
+            let options = pages::Options {
+                requests: flag("--requests", 200),
+                database: args
+                    .iter()
+                    .position(|a| a == "--database")
+                    .and_then(|i| args.get(i + 1))
+                    .cloned()
+                    .unwrap_or_else(|| "sqlite://tally-bench-demo.db".into()),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(pages::run(options));
+        }
         _ => {
             eprintln!(
-                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]"
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]"
             );
             std::process::exit(2);
         }

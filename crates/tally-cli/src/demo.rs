@@ -28,15 +28,7 @@ const OWNER: &str = "owner@vinyl-demo.example";
 const CASHIER: &str = "cashier@vinyl-demo.example";
 
 pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result<()> {
-    let path = sqlite_path(url)?;
-    if fresh || !is_complete(url).await {
-        build(&path).await?;
-    } else {
-        eprintln!(
-            "Reusing the demo in {} (use --fresh to rebuild).",
-            path.display()
-        );
-    }
+    ensure_built(url, fresh).await?;
     let tally = app::open(url).await?;
     let tenant = tally.tenant(TENANT).await.map_err(core_err)?.id;
     let program = tally
@@ -76,6 +68,24 @@ pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result
     }
     crate::serve::serve(tally, listen, false).await
 }
+
+/// Builds the demo into the SQLite file `url` names, unless a complete one is there already.
+pub async fn ensure_built(url: &str, fresh: bool) -> Result<()> {
+    let path = sqlite_path(url)?;
+    if fresh || !is_complete(url).await {
+        build(&path).await
+    } else {
+        eprintln!(
+            "Reusing the demo in {} (use --fresh to rebuild).",
+            path.display()
+        );
+        Ok(())
+    }
+}
+
+/// The demo's tenant and program, and its owner's email.
+pub const DEMO_TENANT: &str = TENANT;
+pub const DEMO_OWNER: &str = OWNER;
 
 fn sqlite_path(url: &str) -> Result<PathBuf> {
     url.strip_prefix("sqlite://")

@@ -51,6 +51,8 @@ CREATE INDEX member_search_terms_member ON member_search_terms (member_id);
 -- Covers the dashboard's period queries (counts, revenue, active members) without table reads.
 CREATE INDEX purchases_program_time ON purchases (program_id, occurred_at_us, member_id, total_minor, returned_minor);
 CREATE INDEX members_program_enrolled ON members (program_id, enrolled_at_us);
+-- The member list filtered by status, in order, without walking the other statuses.
+CREATE INDEX members_program_status ON members (program_id, status, seq);
 CREATE INDEX redemptions_program_time ON redemptions (program_id, created_at_us);
 
 -- Program totals: the sums of a program's transfers per kind up to `up_to_seq`, so the totals

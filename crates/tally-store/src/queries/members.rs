@@ -329,14 +329,57 @@ pub async fn list_members<C: Conn>(
     limit: Option<i64>,
 ) -> Result<Page<Member>, StoreError> {
     let limit = page_limit(limit);
-    let mut sql = format!(
-        "SELECT {MEMBER_COLS} FROM members m WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.seq > $3"
-    );
+    let (sql, params) = list_members_query(tenant, program, filter, after_seq, limit);
+    let rows: Vec<(i64, Member)> = c
+        .query(&sql, &params)
+        .await?
+        .iter()
+        .map(decode)
+        .collect::<Result<_, _>>()?;
+    let mut page = Page::from_rows(rows, limit);
+    attach_consents(c, &mut page.items).await?;
+    Ok(page)
+}
+
+/// The statement [`list_members`] runs (public so a test can look at its query plan).
+pub fn list_members_query(
+    tenant: &TenantId,
+    program: &ProgramId,
+    filter: &MemberFilter,
+    after_seq: Option<i64>,
+    limit: i64,
+) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = vec![
         tenant.as_str().into(),
         program.as_str().into(),
         after_seq.unwrap_or(0).into(),
     ];
+    // A search starts from the terms: each word is an index range scan, the words intersect, and
+    // only the members found are read (rather than walking every member in order and probing).
+    let mut hits = Vec::new();
+    for word in filter.search.iter().take(MAX_SEARCH_WORDS) {
+        params.push(word.as_str().into());
+        params.push(search::prefix_end(word).into());
+        hits.push(format!(
+            "SELECT t.member_id FROM member_search_terms t WHERE t.program_id = $2 AND t.term >= ${} AND t.term < ${}",
+            params.len() - 1,
+            params.len()
+        ));
+    }
+    let from = if hits.is_empty() {
+        "members m".to_owned()
+    } else {
+        // CROSS JOIN: SQLite then keeps the hits as the outer loop (PostgreSQL plans it freely).
+        format!("({}) hits CROSS JOIN members m", hits.join(" INTERSECT "))
+    };
+    let join = if hits.is_empty() {
+        ""
+    } else {
+        " AND m.id = hits.member_id"
+    };
+    let mut sql = format!(
+        "SELECT {MEMBER_COLS} FROM {from} WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.seq > $3{join}"
+    );
     let conditions = [
         ("m.email", filter.email.as_deref()),
         ("m.phone", filter.phone.as_deref()),
@@ -350,27 +393,9 @@ pub async fn list_members<C: Conn>(
             sql.push_str(&format!(" AND {column} = ${}", params.len()));
         }
     }
-    // Each word narrows the result: an index range scan on the terms, one per word.
-    for word in filter.search.iter().take(MAX_SEARCH_WORDS) {
-        params.push(word.as_str().into());
-        params.push(search::prefix_end(word).into());
-        sql.push_str(&format!(
-            " AND m.id IN (SELECT t.member_id FROM member_search_terms t WHERE t.program_id = $2 AND t.term >= ${} AND t.term < ${})",
-            params.len() - 1,
-            params.len()
-        ));
-    }
     params.push((limit + 1).into());
     sql.push_str(&format!(" ORDER BY m.seq LIMIT ${}", params.len()));
-    let rows: Vec<(i64, Member)> = c
-        .query(&sql, &params)
-        .await?
-        .iter()
-        .map(decode)
-        .collect::<Result<_, _>>()?;
-    let mut page = Page::from_rows(rows, limit);
-    attach_consents(c, &mut page.items).await?;
-    Ok(page)
+    (sql, params)
 }
 
 /// A member's account of one kind: its id and cached balance.
