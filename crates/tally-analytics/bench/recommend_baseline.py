@@ -146,7 +146,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("path")
     ap.add_argument("--factors", type=int, default=64)
-    ap.add_argument("--regularization", type=float, default=0.05)
+    ap.add_argument("--regularization", type=float, default=0.01)
     ap.add_argument("--alpha", type=float, default=1.0, help="ours: c = 1 + alpha r")
     ap.add_argument("--iterations", type=int, default=15)
     ap.add_argument("--cg-steps", type=int, default=3, help="0: Cholesky")

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p tally-analytics --example recommend_ml100k -- ml-100k.inter \
-//!     [--factors 64] [--regularization 0.05] [--alpha 1] [--iterations 15] [--cg-steps 3]
+//!     [--factors 64] [--regularization 0.01] [--alpha 1] [--iterations 15] [--cg-steps 3]
 //!     [--cholesky] [--seeds 5] [--threads 1] [--neighbours 20] [--lift-min-co 2] [--tune GRID]
 //! ```
 //!
@@ -40,15 +40,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut path = None;
-    let mut als = AlsParams {
-        factors: 64,
-        regularization: 0.05,
-        alpha: 1.0,
-        iterations: 15,
-        solver: AlsSolver::ConjugateGradient { steps: 3 },
-        seed: 0,
-        threads: 1,
-    };
+    let mut als = AlsParams::default();
     let mut seeds = 5;
     let mut neighbours = 20;
     let mut lift_min_co = 2;

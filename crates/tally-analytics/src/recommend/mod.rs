@@ -452,7 +452,8 @@ impl Ranker {
     /// The top `n` items for a customer of the data the ranker was fitted on: the scorer's best
     /// items the customer may be offered, then, for slots left (a customer with no history, or
     /// too little evidence), the most popular items of their segment, then of everyone.
-    /// Fewer than `n` only when the catalogue runs out.
+    /// Fewer than `n` only when the scorer and popularity together know fewer items the
+    /// customer may be offered (popularity only knows items someone bought).
     pub fn recommend<S: ItemScorer + ?Sized>(
         &self,
         scorer: &S,
