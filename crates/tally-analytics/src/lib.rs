@@ -11,6 +11,9 @@
 //! - [`lifecycle`]: new / active / at risk / lapsed / lost from a member's own rhythm, and VIPs.
 //! - [`send_time`]: the hour of the week a member is most likely to engage.
 //! - [`explain`]: a member's numbers in a plain English sentence.
+//! - [`recommend`]: next-best products from implicit feedback — item-to-item co-occurrence and
+//!   implicit-feedback ALS, with the shared rules (bought items left out unless they are repeat
+//!   items, popularity in the customer's segment for a cold start) and offline evaluation.
 //!
 //! Numbers are `f64`: this is statistics, not the ledger. Every public function checks its input
 //! and answers an [`AnalyticsError`] rather than panicking or returning a NaN.
@@ -25,6 +28,7 @@ pub mod holdout;
 pub mod lifecycle;
 mod optimize;
 pub mod pareto_nbd;
+pub mod recommend;
 pub mod rfm;
 pub mod send_time;
 pub mod special;
