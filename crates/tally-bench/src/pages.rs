@@ -96,6 +96,7 @@ pub async fn run(options: Options) {
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),
         secure_cookies: false,
+        public_url: base.clone(),
     });
     let app = tally_http::router_with(AppState::new(tally.clone()), pages);
     let server = tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });

@@ -18,6 +18,8 @@ pub struct Config {
     pub log_level: String,
     /// Mark console cookies `Secure`: set it when browsers reach Tally over HTTPS.
     pub secure_cookies: bool,
+    /// Where browsers reach Tally (for links the console makes); default `http://<listen>`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -28,6 +30,7 @@ impl Default for Config {
             log_format: "pretty".into(),
             log_level: "info".into(),
             secure_cookies: false,
+            public_url: None,
         }
     }
 }
@@ -41,6 +44,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("secure_cookies", &self.secure_cookies)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -73,6 +77,7 @@ impl Config {
                 "log_format",
                 "log_level",
                 "secure_cookies",
+                "public_url",
             ]))
             .extract()
             .map_err(|e| format!("configuration: {e}"))
@@ -103,6 +108,10 @@ log_level = "info"
 # Mark the console's cookies Secure, so browsers send them over HTTPS only. Set it to true when
 # Tally is reached over HTTPS (directly or behind a proxy); leave it false for http://localhost.
 secure_cookies = false
+
+# Where browsers reach Tally, for the links the console makes (operator invites). Defaults to
+# http://<listen>. Set it when Tally runs behind a proxy or a domain name.
+# public_url = "https://loyalty.example.com"
 "#;
 
 #[cfg(test)]

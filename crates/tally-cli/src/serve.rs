@@ -9,14 +9,20 @@ use tally_store_any::AnyDb;
 
 pub async fn run(config: &Config) -> Result<()> {
     let tally = app::open(&config.database_url).await?;
-    serve(tally, &config.listen, config.secure_cookies).await
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    serve(tally, &config.listen, config.secure_cookies, &public_url).await
 }
 
-/// Serves the API and the console; `secure_cookies` marks session cookies `Secure` (HTTPS).
+/// Serves the API and the console. `secure_cookies` marks session cookies `Secure` (HTTPS);
+/// `public_url` is where browsers reach the server (for links made in the console).
 pub async fn serve(
     tally: tally_core::Tally<AnyDb>,
     listen: &str,
     secure_cookies: bool,
+    public_url: &str,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -27,6 +33,7 @@ pub async fn serve(
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),
         secure_cookies,
+        public_url: public_url.trim_end_matches('/').to_owned(),
     });
     axum::serve(
         listener,

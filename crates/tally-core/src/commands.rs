@@ -6,7 +6,7 @@ use crate::usecases;
 use serde_json::Value;
 use tally_domain::Timestamp;
 use tally_domain::ids::{
-    ApiKeyId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, TenantId,
+    ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, TenantId,
 };
 use tally_domain::inputs::{
     AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
@@ -89,6 +89,11 @@ pub enum Command {
     CreateLocation {
         program: ProgramId,
         location: NewLocation,
+    },
+    UpdateLocation {
+        location: LocationId,
+        update: NewLocation,
+        active: bool,
     },
     Enroll {
         program: ProgramId,
@@ -187,6 +192,11 @@ impl Command {
             Command::CreateLocation { program, location } => {
                 usecases::admin::create_location(c, ctx, program, location).await
             }
+            Command::UpdateLocation {
+                location,
+                update,
+                active,
+            } => usecases::admin::update_location(c, ctx, location, update, *active).await,
             Command::Enroll {
                 program,
                 member,

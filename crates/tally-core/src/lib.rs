@@ -13,6 +13,7 @@ pub mod console;
 mod error;
 pub mod invariants;
 pub mod reads;
+pub mod secrets;
 mod usecases;
 
 /// Most purchases in one `Command::ImportPurchases`.

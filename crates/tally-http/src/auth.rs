@@ -9,7 +9,6 @@ use crate::problem::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -18,7 +17,6 @@ use tally_store::Database;
 
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 const KEY_CACHE_MAX: usize = 10_000;
-pub const KEY_PREFIX: &str = "tly_";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
@@ -59,28 +57,7 @@ impl Caller {
     }
 }
 
-pub fn secret_sha256(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Makes a new key secret: `tly_` + 256 random bits in hex. Returns (secret, display prefix).
-pub fn new_secret() -> (String, String) {
-    let bytes: [u8; 32] = rand_bytes();
-    let secret = format!(
-        "{KEY_PREFIX}{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    let prefix = secret[..KEY_PREFIX.len() + 8].to_owned();
-    (secret, prefix)
-}
-
-fn rand_bytes() -> [u8; 32] {
-    // rand's thread RNG is a CSPRNG seeded from the operating system.
-    rand::random()
-}
+pub use tally_core::secrets::{KEY_PREFIX, new_api_key as new_secret, sha256_hex as secret_sha256};
 
 #[derive(Default)]
 pub struct KeyCache {

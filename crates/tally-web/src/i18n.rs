@@ -149,6 +149,22 @@ impl Lang {
         }
     }
 
+    /// Money as typed into a form (no symbol, no grouping): `1234.50` (en), `1234,50` (pl).
+    pub fn money_plain(self, amount_minor: i64, currency: Currency) -> String {
+        let per = currency.minor_per_major();
+        let digits = usize::from(currency.minor_digits());
+        let sign = if amount_minor < 0 { "-" } else { "" };
+        let major = (amount_minor / per).abs();
+        if digits == 0 {
+            return format!("{sign}{major}");
+        }
+        let point = if self == Lang::En { "." } else { "," };
+        format!(
+            "{sign}{major}{point}{:0digits$}",
+            (amount_minor % per).abs()
+        )
+    }
+
     /// A day: `23 Nov 2026` (en), `23.11.2026` (pl).
     pub fn date(self, date: jiff::civil::Date) -> String {
         match self {

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use pages::{cashier, dashboard, members, sign_in};
+use pages::{cashier, dashboard, keys, locations, members, rewards, settings, sign_in};
 use tally_core::Tally;
 use tally_store::Database;
 
@@ -27,6 +27,9 @@ pub struct WebState<D: Database> {
     pub tally: Tally<D>,
     /// Mark cookies `Secure` (serve over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
+    /// The address browsers reach this server at (`https://loyalty.example.com`), for links
+    /// shown to be sent to someone else (invites).
+    pub public_url: String,
 }
 
 impl<D: Database> Clone for WebState<D> {
@@ -34,6 +37,7 @@ impl<D: Database> Clone for WebState<D> {
         WebState {
             tally: self.tally.clone(),
             secure_cookies: self.secure_cookies,
+            public_url: self.public_url.clone(),
         }
     }
 }
@@ -64,6 +68,39 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/console/{program}/members/{member}/status",
             post(members::set_status::<D>),
+        )
+        .route(
+            "/console/{program}/rewards",
+            get(rewards::list::<D>).post(rewards::create::<D>),
+        )
+        .route(
+            "/console/{program}/rewards/{reward}",
+            get(rewards::edit::<D>).post(rewards::update::<D>),
+        )
+        .route(
+            "/console/{program}/locations",
+            get(locations::list::<D>).post(locations::create::<D>),
+        )
+        .route(
+            "/console/{program}/locations/{location}",
+            get(locations::edit::<D>).post(locations::update::<D>),
+        )
+        .route(
+            "/console/{program}/keys",
+            get(keys::show::<D>).post(keys::create_key::<D>),
+        )
+        .route(
+            "/console/{program}/keys/{key}/revoke",
+            post(keys::revoke_key::<D>),
+        )
+        .route("/console/{program}/operators", post(keys::invite::<D>))
+        .route(
+            "/console/{program}/operators/{operator}/active",
+            post(keys::set_operator_active::<D>),
+        )
+        .route(
+            "/console/{program}/settings",
+            get(settings::show::<D>).post(settings::update::<D>),
         )
         .route("/console/{program}/cashier", get(cashier::page::<D>))
         .route(

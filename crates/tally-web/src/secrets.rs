@@ -1,41 +1,16 @@
-//! Random tokens and password hashes.
-//!
-//! Tokens (session cookies, one-time links, CSRF) are 256-bit random, hex-encoded; the database
-//! keeps only their SHA-256. Passwords are hashed with argon2id (the OWASP-recommended default
-//! parameters of the `argon2` crate) on a blocking thread, never on the async runtime or the writer.
+//! Passwords, and the tokens the console uses (`tally_core::secrets`: 256-bit random, stored as
+//! SHA-256). Passwords are hashed with argon2id (the OWASP-recommended default parameters of the
+//! `argon2` crate) on a blocking thread, never on the async runtime or the writer.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use sha2::{Digest, Sha256};
 
 /// Shortest password accepted (NIST SP 800-63B asks for at least 8).
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longest password accepted: hashing cost should not be up to the client.
 pub const MAX_PASSWORD_CHARS: usize = 200;
 
-/// A new random token, 64 hex characters.
-pub fn new_token() -> String {
-    // rand's thread RNG is a CSPRNG seeded from the operating system.
-    let bytes: [u8; 32] = rand::random();
-    hex(&bytes)
-}
-
-pub fn sha256_hex(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares two secrets in time that does not depend on where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
+pub use tally_core::secrets::{new_token, same_secret, sha256_hex};
 
 /// Checks a new password against the policy; the message is shown next to the field.
 pub fn check_password_policy(password: &str) -> Result<(), &'static str> {
@@ -95,16 +70,6 @@ mod tests {
         assert!(verify_password("correct horse battery".into(), Some(hash.clone())).await);
         assert!(!verify_password("wrong horse battery".into(), Some(hash)).await);
         assert!(!verify_password("anything".into(), None).await);
-    }
-
-    #[test]
-    fn tokens_are_long_random_and_compared_safely() {
-        let (a, b) = (new_token(), new_token());
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, b);
-        assert!(same_secret(&a, &a.clone()));
-        assert!(!same_secret(&a, &b));
-        assert!(!same_secret(&a, &a[..63]));
     }
 
     #[test]

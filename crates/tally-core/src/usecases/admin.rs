@@ -142,6 +142,37 @@ pub async fn create_location<C: Conn>(
         created_at: ctx.now,
     };
     locations::insert_location(c, &ctx.tenant, &location).await?;
+    record(
+        c,
+        ctx,
+        "location.created",
+        location.id.as_str(),
+        to_json(&location),
+    )
+    .await?;
+    Ok(to_json(&location))
+}
+
+/// Replaces a location's details and sets whether it is active (a closed store stays in the
+/// history of the purchases made there).
+pub async fn update_location<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &LocationId,
+    l: &NewLocation,
+    active: bool,
+) -> StepResult<Value> {
+    let mut location = locations::get_location(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("location"))?;
+    location.name = l.name.clone();
+    location.address = l.address.clone();
+    location.latitude_micro = l.latitude_micro;
+    location.longitude_micro = l.longitude_micro;
+    location.time_zone = l.time_zone.clone();
+    location.active = active;
+    locations::update_location(c, &ctx.tenant, &location).await?;
+    record(c, ctx, "location.updated", id.as_str(), to_json(&location)).await?;
     Ok(to_json(&location))
 }
 

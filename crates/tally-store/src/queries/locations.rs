@@ -31,6 +31,31 @@ pub async fn insert_location<C: Conn>(
     Ok(())
 }
 
+/// Writes back a location's editable fields (its program and creation stay).
+pub async fn update_location<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    l: &Location,
+) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "UPDATE locations SET name = $3, address = $4, latitude_micro = $5, longitude_micro = $6, time_zone = $7, active = $8
+             WHERE id = $1 AND tenant_id = $2",
+            &[
+                l.id.as_str().into(),
+                tenant.as_str().into(),
+                l.name.as_str().into(),
+                l.address.as_deref().into(),
+                l.latitude_micro.into(),
+                l.longitude_micro.into(),
+                l.time_zone.as_ref().map(|z| z.as_str()).into(),
+                l.active.into(),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
 const COLS: &str = "id, program_id, name, address, latitude_micro, longitude_micro, time_zone, active, created_at_us, seq";
 
 fn decode(r: &Row) -> Result<(i64, Location), StoreError> {

@@ -3,7 +3,11 @@
 
 pub mod cashier;
 pub mod dashboard;
+pub mod keys;
+pub mod locations;
 pub mod members;
+pub mod rewards;
+pub mod settings;
 pub mod sign_in;
 
 use crate::WebState;
@@ -72,6 +76,12 @@ impl Ui {
         self.lang.number(*n.borrow())
     }
 
+    /// A number, or `none` when there is none (`∞` for unlimited stock).
+    pub fn opt_number(&self, n: impl Borrow<Option<i64>>, none: &str) -> String {
+        n.borrow()
+            .map_or_else(|| none.to_owned(), |n| self.lang.number(n))
+    }
+
     /// `1,234 points` / `1 234 punkty`.
     pub fn points(&self, n: impl Borrow<i64>) -> String {
         self.lang.count("unit.points", *n.borrow())
@@ -100,6 +110,10 @@ impl Ui {
         self.t(&format!("role.{}", self.operator.role.as_str()))
     }
 
+    pub fn can_administer(&self) -> bool {
+        self.operator.role.can_administer()
+    }
+
     pub fn can_manage(&self) -> bool {
         self.operator.role.can_manage()
     }
@@ -116,6 +130,52 @@ pub fn render(template: &impl Template) -> PageResult {
         .render()
         .map(|html| Html(html).into_response())
         .map_err(|e| WebError::Internal(format!("template: {e}")))
+}
+
+/// A form field as the JSON the domain parsers read: a number where it is one (so `12` and
+/// `52.2297` parse as numbers), text otherwise (so the parser names what is wrong with it).
+pub fn form_value(raw: &str) -> serde_json::Value {
+    let raw = raw.trim();
+    if let Ok(n) = raw.parse::<i64>() {
+        return n.into();
+    }
+    match raw.parse::<f64>() {
+        Ok(x) if x.is_finite() && raw.contains('.') => x.into(),
+        _ => raw.into(),
+    }
+}
+
+/// Runs a write for the signed-in operator. A domain refusal (or a command that did not parse)
+/// comes back as messages for the form's fields (`fields`: pointer → field); anything else is an
+/// error page.
+pub async fn write_or_errors<D: tally_store::Database>(
+    state: &WebState<D>,
+    console: &Console,
+    command: Result<tally_core::Command, DomainError>,
+    fields: &[(&str, &str)],
+) -> Result<Result<serde_json::Value, FormErrors>, WebError> {
+    let outcome = match command {
+        Ok(c) => {
+            state
+                .tally
+                .write(&console.operator.tenant_id, &console.actor(), None, c)
+                .await
+        }
+        Err(e) => Err(tally_core::CoreError::Domain(e)),
+    };
+    match outcome {
+        Ok(answer) => Ok(Ok(answer)),
+        Err(tally_core::CoreError::Domain(e)) => {
+            Ok(Err(FormErrors::from_domain(console.lang, &e, fields)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A page drawn again after a refused form: 422, so tests and tools see the refusal.
+pub fn unprocessable(mut page: Response) -> Response {
+    *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    page
 }
 
 /// Percent-encodes a query value.

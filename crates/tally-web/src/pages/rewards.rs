@@ -1,0 +1,195 @@
+//! The reward catalogue in the console: list, create, edit, deactivate.
+
+use super::{FormErrors, PageResult, Ui, form_value, render, unprocessable, write_or_errors};
+use crate::WebState;
+use crate::error::WebError;
+use crate::session::{Console, ConsoleForm, Fields};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+use serde_json::{Map, Value};
+use tally_core::Command;
+use tally_core::commands::RewardPatch;
+use tally_domain::ids::RewardId;
+use tally_domain::inputs::NewReward;
+use tally_domain::model::Reward;
+use tally_domain::operators::Role;
+use tally_store::Database;
+
+#[derive(Template)]
+#[template(path = "rewards.html")]
+struct RewardsPage {
+    ui: Ui,
+    rewards: Vec<Reward>,
+    form: Fields,
+    errors: FormErrors,
+}
+
+#[derive(Template)]
+#[template(path = "reward.html")]
+struct RewardPage {
+    ui: Ui,
+    reward: Reward,
+    form: Fields,
+    errors: FormErrors,
+}
+
+impl RewardPage {
+    /// What the edit form shows: what was typed (after a refusal), else the reward as it is.
+    fn value(&self, field: &str) -> String {
+        if !self.form.0.is_empty() {
+            return self.form.raw(field).to_owned();
+        }
+        let r = &self.reward;
+        match field {
+            "name" => r.name.clone(),
+            "description" => r.description.clone().unwrap_or_default(),
+            "cost_points" => r.cost.value().to_string(),
+            "stock" => r.stock_remaining.map(|s| s.to_string()).unwrap_or_default(),
+            "per_member_limit" => r
+                .per_member_limit
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Pointers of reward fields → form fields.
+const FIELDS: [(&str, &str); 5] = [
+    ("/name", "name"),
+    ("/description", "description"),
+    ("/cost_points", "cost_points"),
+    ("/stock", "stock"),
+    ("/per_member_limit", "per_member_limit"),
+];
+
+/// The reward form as the API's body: empty optional fields are left out.
+fn reward_body(f: &Fields) -> Value {
+    let mut body = Map::new();
+    for (_, field) in FIELDS {
+        if let Some(v) = f.get(field) {
+            body.insert(field.to_owned(), form_value(v));
+        }
+    }
+    Value::Object(body)
+}
+
+async fn list_page<D: Database>(
+    state: &WebState<D>,
+    console: &Console,
+    program: &str,
+    form: Fields,
+    errors: FormErrors,
+) -> PageResult {
+    let ui = Ui::load(state, console, program, "rewards").await?;
+    let rewards = state
+        .tally
+        .rewards(&console.operator.tenant_id, &ui.program.id, None, Some(200))
+        .await?
+        .items;
+    render(&RewardsPage {
+        ui,
+        rewards,
+        form,
+        errors,
+    })
+}
+
+pub async fn list<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    console: Console,
+) -> PageResult {
+    console.require(Role::can_manage)?;
+    list_page(
+        &state,
+        &console,
+        &program,
+        Fields::default(),
+        FormErrors::default(),
+    )
+    .await
+}
+
+pub async fn create<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    form.console.require(Role::can_manage)?;
+    let ui = Ui::load(&state, &form.console, &program, "rewards").await?;
+    let command =
+        NewReward::parse(&reward_body(&form.fields)).map(|reward| Command::CreateReward {
+            program: ui.program.id.clone(),
+            reward,
+        });
+    match write_or_errors(&state, &form.console, command, &FIELDS).await? {
+        Ok(_) => Ok(Redirect::to(&ui.url("rewards")).into_response()),
+        Err(errors) => {
+            let page = list_page(&state, &form.console, &program, form.fields, errors).await?;
+            Ok(unprocessable(page))
+        }
+    }
+}
+
+async fn load<D: Database>(
+    state: &WebState<D>,
+    console: &Console,
+    ui: &Ui,
+    id: &str,
+) -> Result<Reward, WebError> {
+    let id = RewardId::parse(id).map_err(|_| WebError::NotFound)?;
+    let reward = state.tally.reward(&console.operator.tenant_id, &id).await?;
+    if reward.program_id != ui.program.id {
+        return Err(WebError::NotFound);
+    }
+    Ok(reward)
+}
+
+pub async fn edit<D: Database>(
+    State(state): State<WebState<D>>,
+    Path((program, reward)): Path<(String, String)>,
+    console: Console,
+) -> PageResult {
+    console.require(Role::can_manage)?;
+    let ui = Ui::load(&state, &console, &program, "rewards").await?;
+    let reward = load(&state, &console, &ui, &reward).await?;
+    render(&RewardPage {
+        ui,
+        reward,
+        form: Fields::default(),
+        errors: FormErrors::default(),
+    })
+}
+
+pub async fn update<D: Database>(
+    State(state): State<WebState<D>>,
+    Path((program, reward)): Path<(String, String)>,
+    form: ConsoleForm,
+) -> PageResult {
+    form.console.require(Role::can_manage)?;
+    let ui = Ui::load(&state, &form.console, &program, "rewards").await?;
+    let current = load(&state, &form.console, &ui, &reward).await?;
+    // The same checks as a new reward; then every field is set as the form says.
+    let command = NewReward::parse(&reward_body(&form.fields)).map(|r| Command::UpdateReward {
+        reward: current.id.clone(),
+        patch: RewardPatch {
+            name: Some(r.name),
+            description: Some(r.description),
+            cost: Some(r.cost),
+            stock: Some(r.stock),
+            per_member_limit: Some(r.per_member_limit),
+            active: Some(form.fields.get("active").is_some()),
+        },
+    });
+    match write_or_errors(&state, &form.console, command, &FIELDS).await? {
+        Ok(_) => Ok(Redirect::to(&ui.url("rewards")).into_response()),
+        Err(errors) => Ok(unprocessable(render(&RewardPage {
+            ui,
+            reward: current,
+            form: form.fields,
+            errors,
+        })?)),
+    }
+}

@@ -1,0 +1,363 @@
+//! The back office over real HTTP: rewards, stores, API keys, operators and program settings,
+//! with each role kept to what it may do and every refused form showing its message in place.
+
+mod common;
+
+use common::App;
+use tally_core::secrets::sha256_hex;
+use tally_domain::operators::Role;
+
+/// The form's CSRF token plus the given fields.
+fn with_csrf<'a>(csrf: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("csrf", csrf)];
+    all.extend_from_slice(fields);
+    all
+}
+
+#[tokio::test]
+async fn a_manager_adds_edits_and_withdraws_a_reward() {
+    let app = App::new().await;
+    let manager = app.operator(&app.a, "manager", Role::Manager).await;
+    let mut b = app.signed_in(&manager).await;
+    let rewards = format!("/console/{}/rewards", app.a.program);
+    let page = b.get(&rewards).await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let refused = b
+        .post(
+            &rewards,
+            &with_csrf(&csrf, &[("name", "Free coffee"), ("cost_points", "lots")]),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="cost_points-error""#),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains(r#"value="Free coffee""#),
+        "what was typed stays"
+    );
+    let created = b
+        .post(
+            &rewards,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("name", "Free coffee"),
+                    ("cost_points", "20"),
+                    ("stock", "5"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(created.status, 303);
+    let list = app
+        .tally
+        .rewards(&app.a.tenant, &app.a.program, None, None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        (list.len(), list[0].cost.value(), list[0].stock_remaining),
+        (1, 20, Some(5))
+    );
+
+    let edit = format!("{rewards}/{}", list[0].id);
+    let page = b.get(&edit).await;
+    assert!(page.body.contains(r#"value="20""#));
+    // Unchecking "available" withdraws the reward; the new cost is kept.
+    let saved = b
+        .post(
+            &edit,
+            &with_csrf(&csrf, &[("name", "Free coffee"), ("cost_points", "25")]),
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let reward = app.tally.reward(&app.a.tenant, &list[0].id).await.unwrap();
+    assert_eq!(
+        (reward.cost.value(), reward.active, reward.stock_remaining),
+        (25, false, None)
+    );
+    let audit = app
+        .tally
+        .audit_log(&app.a.tenant, None, None)
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "reward.updated" && e.actor == "operator:manager@shop-a.example")
+    );
+
+    // The cashier no longer offers it.
+    let member = app.enrol(&app.a, serde_json::json!({"name": "Ann"})).await;
+    let mut till = app.signed_in(&app.a.cashier).await;
+    let screen = till
+        .get(&format!(
+            "/console/{}/cashier?find={}",
+            app.a.program, member.card.number
+        ))
+        .await;
+    assert!(!screen.body.contains("Free coffee"));
+    // And another shop's owner cannot open it.
+    let mut other = app.signed_in(&app.b.owner).await;
+    assert_eq!(
+        other
+            .get(&format!("/console/{}/rewards/{}", app.a.program, reward.id))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn stores_are_added_with_checked_coordinates_and_closed() {
+    let app = App::new().await;
+    let mut b = app.signed_in(&app.a.owner).await;
+    let stores = format!("/console/{}/locations", app.a.program);
+    let csrf = b.get(&stores).await.csrf();
+    let refused = b
+        .post(
+            &stores,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("name", "Old Town"),
+                    ("latitude", "152.1"),
+                    ("longitude", "21.0"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains(r#"id="latitude-error""#));
+    let created = b
+        .post(
+            &stores,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("name", "Old Town"),
+                    ("latitude", "52,2497"),
+                    ("longitude", "21.0122"),
+                    ("time_zone", "Europe/Warsaw"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(created.status, 303);
+    let store = app
+        .tally
+        .locations(&app.a.tenant, &app.a.program, None, None)
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        (store.latitude_micro, store.longitude_micro, store.active),
+        (52_249_700, 21_012_200, true)
+    );
+    let edit = format!("{stores}/{}", store.id);
+    assert!(b.get(&edit).await.body.contains(r#"value="52.2497""#));
+    let closed = b
+        .post(
+            &edit,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("name", "Old Town"),
+                    ("latitude", "52.2497"),
+                    ("longitude", "21.0122"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(closed.status, 303);
+    let store = app.tally.location(&app.a.tenant, &store.id).await.unwrap();
+    assert!(!store.active);
+}
+
+#[tokio::test]
+async fn an_owner_makes_an_api_key_shown_once_revokes_it_and_invites_an_operator() {
+    let app = App::new().await;
+    let mut b = app.signed_in(&app.a.owner).await;
+    let keys = format!("/console/{}/keys", app.a.program);
+    let csrf = b.get(&keys).await.csrf();
+    let made = b
+        .post(
+            &keys,
+            &with_csrf(&csrf, &[("key-name", "Till 1"), ("scope", "write")]),
+        )
+        .await;
+    assert_eq!(made.status, 200);
+    let start = made.body.find(r#"id="shown-once">"#).unwrap() + r#"id="shown-once">"#.len();
+    let secret = &made.body[start..start + 68];
+    assert!(secret.starts_with("tly_"));
+    let key = app
+        .tally
+        .api_key_by_secret(&sha256_hex(secret))
+        .await
+        .unwrap()
+        .expect("the key exists");
+    assert_eq!(
+        (key.name.as_str(), key.scope.as_str(), key.tenant_id.clone()),
+        ("Till 1", "write", app.a.tenant.clone())
+    );
+    assert!(!b.get(&keys).await.body.contains(secret), "shown only once");
+    let revoked = b
+        .post(&format!("{keys}/{}/revoke", key.id), &with_csrf(&csrf, &[]))
+        .await;
+    assert_eq!(revoked.status, 303);
+    let key = app
+        .tally
+        .api_key_by_secret(&sha256_hex(secret))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(key.revoked_at.is_some());
+
+    let operators = format!("/console/{}/operators", app.a.program);
+    let refused = b
+        .post(
+            &operators,
+            &with_csrf(
+                &csrf,
+                &[("name", "Nina"), ("email", "nope"), ("role", "cashier")],
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains(r#"id="email-error""#));
+    let invited = b
+        .post(
+            &operators,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("name", "Nina"),
+                    ("email", "nina@shop-a.example"),
+                    ("role", "cashier"),
+                    ("locale", "pl"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(invited.status, 200);
+    let start = invited
+        .body
+        .find("/console/link/")
+        .expect("an invite link is shown");
+    let link = &invited.body[start..start + "/console/link/".len() + 64];
+    let mut newcomer = app.browser();
+    let page = newcomer.get(link).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Nina"));
+
+    // The owner cannot lock themselves out; another operator can be deactivated.
+    let me = format!("{operators}/{}/active", app.a.owner.id);
+    assert_eq!(
+        b.post(&me, &with_csrf(&csrf, &[("active", "false")]))
+            .await
+            .status,
+        403
+    );
+    let cashier = format!("{operators}/{}/active", app.a.cashier.id);
+    assert_eq!(
+        b.post(&cashier, &with_csrf(&csrf, &[("active", "false")]))
+            .await
+            .status,
+        303
+    );
+    let ops = app.tally.operators(&app.a.tenant).await.unwrap();
+    assert!(
+        !ops.iter()
+            .find(|o| o.id == app.a.cashier.id)
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn settings_change_the_earning_rate_and_refuse_a_bad_time_zone() {
+    let app = App::new().await;
+    let mut b = app.signed_in(&app.a.owner).await;
+    let settings = format!("/console/{}/settings?lang=pl", app.a.program);
+    let page = b.get(&settings).await;
+    assert!(page.body.contains("Ustawienia"));
+    let csrf = page.csrf();
+    let form = |tz: &'static str| {
+        vec![
+            ("name", "Kawiarnia"),
+            ("points_name", "ziarenka"),
+            ("time_zone", tz),
+            ("points_per_unit", "1,5"),
+            ("rounding", "nearest"),
+            ("min_order", "5,00"),
+            ("excluded_categories", "gift-cards, tobacco"),
+            ("negative_balance", "floor_at_zero"),
+        ]
+    };
+    let path = format!("/console/{}/settings", app.a.program);
+    let refused = b
+        .post(
+            &format!("{path}?lang=pl"),
+            &with_csrf(&csrf, &form("Mars/Olympus")),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains(r#"id="time_zone-error""#));
+    let saved = b
+        .post(
+            &format!("{path}?lang=pl"),
+            &with_csrf(&csrf, &form("Europe/Warsaw")),
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let p = app
+        .tally
+        .program(&app.a.tenant, &app.a.program)
+        .await
+        .unwrap();
+    assert_eq!(p.earning.rate_string(), "1.5");
+    assert_eq!(p.earning.min_order_minor, 500);
+    assert_eq!(p.earning.excluded_categories, vec!["gift-cards", "tobacco"]);
+    assert_eq!(
+        (p.name.as_str(), p.time_zone.as_str()),
+        ("Kawiarnia", "Europe/Warsaw")
+    );
+}
+
+#[tokio::test]
+async fn each_role_sees_only_its_pages() {
+    let app = App::new().await;
+    let manager = app.operator(&app.a, "manager", Role::Manager).await;
+    let p = &app.a.program;
+    let cases = [
+        (
+            &app.a.cashier,
+            ["rewards", "locations", "keys", "settings"].as_slice(),
+            403,
+        ),
+        (&manager, &["keys", "settings"], 403),
+        (&manager, &["rewards", "locations"], 200),
+        (
+            &app.a.owner,
+            &["rewards", "locations", "keys", "settings"],
+            200,
+        ),
+    ];
+    for (operator, pages, status) in cases {
+        let mut b = app.signed_in(operator).await;
+        for page in pages {
+            assert_eq!(
+                b.get(&format!("/console/{p}/{page}")).await.status,
+                status,
+                "{} on {page}",
+                operator.email
+            );
+        }
+    }
+}
