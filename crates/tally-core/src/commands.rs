@@ -90,6 +90,10 @@ pub enum Command {
         program: ProgramId,
         location: NewLocation,
     },
+    SetProgramDisplay {
+        program: ProgramId,
+        display: tally_domain::display::ProgramDisplay,
+    },
     UpdateLocation {
         location: LocationId,
         update: NewLocation,
@@ -191,6 +195,9 @@ impl Command {
             }
             Command::CreateLocation { program, location } => {
                 usecases::admin::create_location(c, ctx, program, location).await
+            }
+            Command::SetProgramDisplay { program, display } => {
+                usecases::admin::set_display(c, ctx, program, display).await
             }
             Command::UpdateLocation {
                 location,

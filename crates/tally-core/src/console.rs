@@ -78,6 +78,14 @@ impl<D: Database> Tally<D> {
         Ok(operators::peek_link(&mut self.read().await?, token_sha256, now).await?)
     }
 
+    /// How a program shows itself (card colour, logo, point value).
+    pub async fn program_display(
+        &self,
+        program: &ProgramId,
+    ) -> Result<tally_domain::display::ProgramDisplay, CoreError> {
+        Ok(programs::get_display(&mut self.read().await?, program).await?)
+    }
+
     pub async fn dashboard(
         &self,
         tenant: &TenantId,

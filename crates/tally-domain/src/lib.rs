@@ -8,6 +8,7 @@
 
 pub mod card;
 pub mod clock;
+pub mod display;
 pub mod error;
 pub mod ids;
 pub mod inputs;

@@ -71,3 +71,13 @@ CREATE TABLE program_flow_totals (
 -- a snapshot); (program_id, seq) serves them all, where (program_id, kind) served only the scan.
 DROP INDEX transfers_program_kind;
 CREATE INDEX transfers_program_seq ON transfers (program_id, seq);
+
+-- How a program shows itself: the card's colour and logo (a small image as a data URL, so a
+-- single binary and database hold everything), and what one point is worth in money (for the
+-- liability on the dashboard; thousandths of a minor unit).
+CREATE TABLE program_display (
+    program_id         TEXT PRIMARY KEY REFERENCES programs(id),
+    card_color         TEXT NOT NULL,
+    logo_data_url      TEXT,
+    point_value_milli  BIGINT NOT NULL
+);

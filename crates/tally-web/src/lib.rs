@@ -18,7 +18,7 @@ use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use pages::{cashier, dashboard, keys, locations, members, rewards, settings, sign_in};
+use pages::{cashier, dashboard, keys, locations, members, rewards, settings, setup, sign_in};
 use tally_core::Tally;
 use tally_store::Database;
 
@@ -54,6 +54,22 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/console/link/{token}",
             get(sign_in::link_page::<D>).post(sign_in::use_link::<D>),
+        )
+        .route(
+            "/console/setup",
+            get(setup::program_form::<D>).post(setup::create_program::<D>),
+        )
+        .route(
+            "/console/{program}/setup/rewards",
+            get(setup::rewards_form::<D>).post(setup::rewards::<D>),
+        )
+        .route(
+            "/console/{program}/setup/location",
+            get(setup::location_form::<D>).post(setup::location::<D>),
+        )
+        .route(
+            "/console/{program}/setup/done",
+            get(setup::done::<D>).post(setup::api_key::<D>),
         )
         .route("/console/{program}/dashboard", get(dashboard::page::<D>))
         .route("/console/{program}/members", get(members::list::<D>))
@@ -102,6 +118,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/settings",
             get(settings::show::<D>).post(settings::update::<D>),
         )
+        .route(
+            "/console/{program}/settings/display",
+            post(settings::update_display::<D>),
+        )
         .route("/console/{program}/cashier", get(cashier::page::<D>))
         .route(
             "/console/{program}/cashier/purchase",
@@ -121,6 +141,7 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         )
         .route("/static/tally.css", get(stylesheet))
         .route("/static/cashier.js", get(cashier_script))
+        .route("/static/setup.js", get(setup_script))
         .layer(axum::middleware::from_fn(error::error_pages))
         .with_state(state)
 }
@@ -132,6 +153,16 @@ async fn stylesheet() -> impl IntoResponse {
             (CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../static/tally.css"),
+    )
+}
+
+async fn setup_script() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/setup.js"),
     )
 }
 

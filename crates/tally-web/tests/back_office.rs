@@ -361,3 +361,217 @@ async fn each_role_sees_only_its_pages() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_new_owner_sets_up_a_program_in_four_steps() {
+    let app = App::new().await;
+    let (tenant, owner) = app.new_tenant_with_owner("fresh-shop").await;
+    let mut b = app.signed_in(&owner).await;
+    assert_eq!(
+        b.get("/console").await.location,
+        "/console/setup",
+        "no program yet: the wizard"
+    );
+    let page = b.get("/console/setup").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let step1 = |currency: &'static str, color: &'static str| {
+        vec![
+            ("name", "Corner Café"),
+            ("points_name", "beans"),
+            ("currency", currency),
+            ("time_zone", "Europe/Warsaw"),
+            ("points_per_unit", "2"),
+            ("card_color", color),
+            ("logo_data_url", ""),
+        ]
+    };
+    let refused = b
+        .post("/console/setup", &with_csrf(&csrf, &step1("ZZZ", "pink")))
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="currency-error""#)
+            && refused.body.contains(r#"id="card_color-error""#)
+    );
+    assert!(
+        app.tally.programs(&tenant).await.unwrap().is_empty(),
+        "a refused step writes nothing"
+    );
+    let created = b
+        .post(
+            "/console/setup",
+            &with_csrf(&csrf, &step1("pln", "#C0392B")),
+        )
+        .await;
+    assert_eq!(created.status, 303);
+    let program = app.tally.programs(&tenant).await.unwrap().remove(0);
+    assert_eq!(
+        created.location,
+        format!("/console/{}/setup/rewards", program.id)
+    );
+    assert_eq!(
+        (
+            program.currency.code(),
+            program.earning.rate_string().as_str()
+        ),
+        ("PLN", "2")
+    );
+    assert_eq!(
+        app.tally
+            .program_display(&program.id)
+            .await
+            .unwrap()
+            .card_color,
+        "#c0392b"
+    );
+
+    let rewards = format!("/console/{}/setup/rewards", program.id);
+    let bad = [
+        ("name_0", "Free coffee"),
+        ("cost_0", "30"),
+        ("name_1", "Cake"),
+        ("cost_1", "-5"),
+    ];
+    let refused = b.post(&rewards, &with_csrf(&csrf, &bad)).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains(r#"id="cost_1-error""#));
+    assert!(
+        app.tally
+            .rewards(&tenant, &program.id, None, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let good = [
+        ("name_0", "Free coffee"),
+        ("cost_0", "30"),
+        ("name_1", "Cake"),
+        ("cost_1", "50"),
+        ("name_2", ""),
+        ("cost_2", ""),
+    ];
+    assert_eq!(b.post(&rewards, &with_csrf(&csrf, &good)).await.status, 303);
+    assert_eq!(
+        app.tally
+            .rewards(&tenant, &program.id, None, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+
+    let location = format!("/console/{}/setup/location", program.id);
+    let store = [
+        ("name", "Rynek"),
+        ("address", "Rynek 1, Kraków"),
+        ("latitude", "50.0617"),
+        ("longitude", "19.9373"),
+    ];
+    assert_eq!(
+        b.post(&location, &with_csrf(&csrf, &store)).await.status,
+        303
+    );
+    let stores = app
+        .tally
+        .locations(&tenant, &program.id, None, None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        (stores.len(), stores[0].time_zone.as_ref().unwrap().as_str()),
+        (1, "Europe/Warsaw")
+    );
+
+    let done = b
+        .post(
+            &format!("/console/{}/setup/done", program.id),
+            &with_csrf(&csrf, &[]),
+        )
+        .await;
+    assert_eq!(done.status, 200);
+    assert!(done.body.contains(r#"id="connect""#) && done.body.contains(program.id.as_str()));
+    let start = done.body.find(r#"id="shown-once">"#).unwrap() + r#"id="shown-once">"#.len();
+    let key = app
+        .tally
+        .api_key_by_secret(&sha256_hex(&done.body[start..start + 68]))
+        .await
+        .unwrap();
+    assert_eq!(key.map(|k| k.scope), Some("write".to_owned()));
+    assert_eq!(
+        b.get(&format!("/console/{}/dashboard", program.id))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_card_and_the_point_value_are_set_in_settings() {
+    let app = App::new().await;
+    let member = app.enrol(&app.a, serde_json::json!({"name": "Ann"})).await;
+    let adjust = tally_domain::inputs::AdjustmentRequest::parse(
+        &serde_json::json!({"points": 250, "reason": "welcome"}),
+    )
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::Adjust {
+                member: member.id,
+                request: adjust,
+            },
+        )
+        .await
+        .unwrap();
+    let mut b = app.signed_in(&app.a.owner).await;
+    let csrf = b
+        .get(&format!("/console/{}/settings", app.a.program))
+        .await
+        .csrf();
+    let path = format!("/console/{}/settings/display", app.a.program);
+    let logo = "data:image/svg+xml;base64,PHN2Zy8+";
+    let refused = b
+        .post(
+            &path,
+            &with_csrf(&csrf, &[("card_color", "#123"), ("point_value", "1")]),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    let saved = b
+        .post(
+            &path,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("card_color", "#2e7d32"),
+                    ("logo_data_url", logo),
+                    ("point_value", "2.5"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let display = app.tally.program_display(&app.a.program).await.unwrap();
+    assert_eq!(
+        (
+            display.card_color.as_str(),
+            display.logo_data_url.as_deref(),
+            display.point_value_milli
+        ),
+        ("#2e7d32", Some(logo), 2500)
+    );
+    // 250 points at 2.5 cents each: $6.25 of liability.
+    let dashboard = b
+        .get(&format!("/console/{}/dashboard", app.a.program))
+        .await;
+    assert!(
+        dashboard.body.contains(r#"id="liability-money">$6.25<"#),
+        "{}",
+        &dashboard.body[..2000.min(dashboard.body.len())]
+    );
+}

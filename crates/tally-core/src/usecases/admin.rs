@@ -153,6 +153,31 @@ pub async fn create_location<C: Conn>(
     Ok(to_json(&location))
 }
 
+/// Sets the card's colour and logo and the value of a point (audited, without the logo bytes).
+pub async fn set_display<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    display: &tally_domain::display::ProgramDisplay,
+) -> StepResult<Value> {
+    load_program(c, ctx, program).await?;
+    programs::set_display(c, program, display).await?;
+    let detail = json!({
+        "card_color": display.card_color,
+        "logo": display.logo_data_url.is_some(),
+        "point_value_milli": display.point_value_milli,
+    });
+    record(
+        c,
+        ctx,
+        "program.display_set",
+        program.as_str(),
+        detail.clone(),
+    )
+    .await?;
+    Ok(detail)
+}
+
 /// Replaces a location's details and sets whether it is active (a closed store stays in the
 /// history of the purchases made there).
 pub async fn update_location<C: Conn>(

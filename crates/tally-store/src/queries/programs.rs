@@ -179,3 +179,39 @@ pub fn program_account(program: &ProgramId, kind: AccountKind) -> String {
     debug_assert!(!kind.is_member());
     tally_ledger::account_id(program.as_str(), kind)
 }
+
+/// How the program shows itself; the defaults until an operator sets it.
+pub async fn get_display<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<tally_domain::display::ProgramDisplay, StoreError> {
+    let row = c
+        .query_one(
+            "SELECT card_color, logo_data_url, point_value_milli FROM program_display WHERE program_id = $1",
+            &[program.as_str().into()],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => tally_domain::display::ProgramDisplay {
+            card_color: r.text(0)?,
+            logo_data_url: r.opt_text(1)?,
+            point_value_milli: r.int(2)?,
+        },
+        None => tally_domain::display::ProgramDisplay::default(),
+    })
+}
+
+pub async fn set_display<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    d: &tally_domain::display::ProgramDisplay,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO program_display (program_id, card_color, logo_data_url, point_value_milli) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (program_id) DO UPDATE SET card_color = excluded.card_color, logo_data_url = excluded.logo_data_url,
+             point_value_milli = excluded.point_value_milli",
+        &[program.as_str().into(), d.card_color.as_str().into(), d.logo_data_url.as_deref().into(), d.point_value_milli.into()],
+    )
+    .await?;
+    Ok(())
+}

@@ -26,6 +26,8 @@ pub const PERIODS: [(&str, i64, i64); 4] = [
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     ui: Ui,
+    /// The outstanding points in money, at the program's point value.
+    liability_minor: i64,
     period: &'static str,
     d: Dashboard,
     redemption_rate: String,
@@ -119,6 +121,8 @@ pub async fn page<D: Database>(
         ),
         |m| ui.number(m),
     );
+    let display = state.tally.program_display(&ui.program.id).await?;
+    let liability_minor = display.value_minor(d.totals.outstanding.value());
     let issued = d.totals.issued.value();
     let redemption_rate = if issued > 0 {
         format!(
@@ -130,6 +134,7 @@ pub async fn page<D: Database>(
     };
     render(&DashboardPage {
         ui,
+        liability_minor,
         period: name,
         d,
         redemption_rate,

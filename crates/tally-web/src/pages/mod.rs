@@ -8,6 +8,7 @@ pub mod locations;
 pub mod members;
 pub mod rewards;
 pub mod settings;
+pub mod setup;
 pub mod sign_in;
 
 use crate::WebState;

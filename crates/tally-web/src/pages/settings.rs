@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tally_core::Command;
+use tally_domain::display::ProgramDisplay;
 use tally_domain::inputs::ProgramPatch;
 use tally_domain::operators::Role;
 use tally_store::Database;
@@ -19,6 +20,7 @@ use tally_store::Database;
 #[template(path = "settings.html")]
 struct SettingsPage {
     ui: Ui,
+    display: ProgramDisplay,
     form: Fields,
     errors: FormErrors,
     saved: bool,
@@ -40,6 +42,8 @@ impl SettingsPage {
                 .lang
                 .money_plain(p.earning.min_order_minor, p.currency),
             "excluded_categories" => p.earning.excluded_categories.join(", "),
+            "card_color" => self.display.card_color.clone(),
+            "point_value" => point_value_text(self.display.point_value_milli),
             _ => String::new(),
         }
     }
@@ -58,6 +62,74 @@ impl SettingsPage {
         } else {
             self.form.raw("negative_balance").to_owned()
         }
+    }
+}
+
+/// Thousandths of a minor unit as typed: 1000 → `1`, 1500 → `1.5`.
+fn point_value_text(milli: i64) -> String {
+    let text = format!("{}.{:03}", milli / 1000, milli % 1000);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+async fn page<D: Database>(
+    state: &WebState<D>,
+    ui: Ui,
+    form: Fields,
+    errors: FormErrors,
+    saved: bool,
+) -> PageResult {
+    let display = state.tally.program_display(&ui.program.id).await?;
+    render(&SettingsPage {
+        ui,
+        display,
+        form,
+        errors,
+        saved,
+    })
+}
+
+/// The card's colour and logo and the value of a point.
+pub async fn update_display<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    form.console.require(Role::can_administer)?;
+    let ui = Ui::load(&state, &form.console, &program, "settings").await?;
+    let f = &form.fields;
+    let current = state.tally.program_display(&ui.program.id).await?;
+    let typed = form.console.lang.normalise_decimal(f.raw("point_value"));
+    let value = tally_domain::program::EarningRule::parse_rate(&typed);
+    // A new logo replaces the old one; no new logo keeps it, unless asked to remove it.
+    let logo = match f.get("logo_data_url") {
+        Some(new) => Some(new.to_owned()),
+        None if f.get("remove_logo").is_some() => None,
+        None => current.logo_data_url.clone(),
+    };
+    let command = match (
+        ProgramDisplay::parse(
+            f.raw("card_color"),
+            logo.as_deref(),
+            value.as_ref().ok().copied(),
+        ),
+        value,
+    ) {
+        (_, Err(message)) => Err(tally_domain::DomainError::invalid("/point_value", message)),
+        (display, Ok(_)) => display.map(|display| Command::SetProgramDisplay {
+            program: ui.program.id.clone(),
+            display,
+        }),
+    };
+    let fields = [
+        ("/card_color", "card_color"),
+        ("/logo", "logo"),
+        ("/point_value", "point_value"),
+    ];
+    match write_or_errors(&state, &form.console, command, &fields).await? {
+        Ok(_) => Ok(Redirect::to(&format!("{}?saved=1", ui.url("settings"))).into_response()),
+        Err(errors) => Ok(unprocessable(
+            page(&state, ui, form.fields, errors, false).await?,
+        )),
     }
 }
 
@@ -80,12 +152,14 @@ pub async fn show<D: Database>(
 ) -> PageResult {
     console.require(Role::can_administer)?;
     let ui = Ui::load(&state, &console, &program, "settings").await?;
-    render(&SettingsPage {
+    page(
+        &state,
         ui,
-        form: Fields::default(),
-        errors: FormErrors::default(),
-        saved: q.contains_key("saved"),
-    })
+        Fields::default(),
+        FormErrors::default(),
+        q.contains_key("saved"),
+    )
+    .await
 }
 
 pub async fn update<D: Database>(
@@ -133,11 +207,8 @@ pub async fn update<D: Database>(
     });
     match write_or_errors(&state, &form.console, command, &FIELDS).await? {
         Ok(_) => Ok(Redirect::to(&format!("{}?saved=1", ui.url("settings"))).into_response()),
-        Err(errors) => Ok(unprocessable(render(&SettingsPage {
-            ui,
-            form: form.fields,
-            errors,
-            saved: false,
-        })?)),
+        Err(errors) => Ok(unprocessable(
+            page(&state, ui, form.fields, errors, false).await?,
+        )),
     }
 }

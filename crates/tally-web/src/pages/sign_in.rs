@@ -293,6 +293,10 @@ pub async fn home<D: Database>(State(state): State<WebState<D>>, console: Consol
     };
     match programs.first() {
         Some(p) => Ok(Redirect::to(&format!("/console/{}/{landing}", p.id)).into_response()),
+        // A new tenant's owner starts with the setup wizard.
+        None if console.operator.role.can_administer() => {
+            Ok(Redirect::to("/console/setup").into_response())
+        }
         None => Err(WebError::NotFound),
     }
 }

@@ -111,6 +111,34 @@ impl App {
         }
     }
 
+    /// A tenant with no program yet and its owner (with the test password).
+    pub async fn new_tenant_with_owner(&self, name: &str) -> (TenantId, Operator) {
+        let t = self
+            .tally
+            .write(
+                &TenantId::generate(),
+                "setup",
+                None,
+                Command::CreateTenant { name: name.into() },
+            )
+            .await
+            .unwrap();
+        let tenant = TenantId::parse(t["id"].as_str().unwrap()).unwrap();
+        let new = NewOperator {
+            email: Email::parse(&format!("owner@{name}.example")).unwrap(),
+            name: format!("owner of {name}"),
+            role: Role::Owner,
+            locale: "en".into(),
+            password_hash: Some(secrets::hash_password(PASSWORD.into()).await.unwrap()),
+        };
+        let owner = self
+            .tally
+            .write_as(&tenant, "setup", Command::CreateOperator(new))
+            .await
+            .unwrap();
+        (tenant, owner)
+    }
+
     /// One more operator of a shop, with the test password.
     pub async fn operator(&self, shop: &Shop, who: &str, role: Role) -> Operator {
         let tenant_name = if shop.tenant == self.a.tenant {
