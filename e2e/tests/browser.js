@@ -30,3 +30,14 @@ export function tally(...args) {
   const full = database ? ['--database', database, ...args] : args;
   return execFileSync(bin, full, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/// Runs axe-core (the npm package, injected from disk: nothing is fetched) on the page and
+/// returns its serious and critical violations, each as "rule: target".
+export async function seriousA11yViolations(page) {
+  const axe = new URL('../node_modules/axe-core/axe.min.js', import.meta.url).pathname;
+  await page.addScriptTag({ path: axe });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')} — ${v.help}`));
+}
