@@ -254,9 +254,25 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
         crate::operators::create(tally, &tenant, email, name, role, "en", None).await?;
     }
     let rows = cdnow_rows(&program)?;
-    let report =
-        import::import(tally, &tenant, &program.id, rows, Some(&synthetic_profile)).await?;
+    // Each customer joined on the day of their first purchase.
+    let mut first_purchase: std::collections::HashMap<String, Timestamp> = Default::default();
+    for row in &rows {
+        let at = row.purchase.occurred_at.unwrap_or_else(Timestamp::now);
+        first_purchase
+            .entry(row.external_id.clone())
+            .and_modify(|t| *t = (*t).min(at))
+            .or_insert(at);
+    }
+    let profile = |external_id: &str| {
+        let mut body = synthetic_profile(external_id);
+        if let Some(at) = first_purchase.get(external_id) {
+            body["enrolled_at"] = json!(at.to_string());
+        }
+        body
+    };
+    let report = import::import(tally, &tenant, &program.id, rows, Some(&profile)).await?;
     eprintln!("{report}");
+    redeem_some(tally, &tenant, &program).await?;
     // Nothing else writes while the demo is built: the whole history goes into the snapshot.
     let command = Command::AdvanceProgramTotals {
         program: program.id.clone(),
@@ -266,6 +282,40 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
         .write(&tenant, ACTOR, None, command)
         .await
         .map_err(core_err)?;
+    Ok(())
+}
+
+/// Some customers have redeemed rewards (and used some of the codes), so the dashboard's top
+/// rewards and the members' redemptions show something: every 23rd customer tries one reward,
+/// chosen by number; those without enough points are refused, as at a real till.
+async fn redeem_some(tally: &Tally<AnyDb>, tenant: &TenantId, program: &Program) -> Result<()> {
+    let rewards = tally
+        .rewards(tenant, &program.id, None, None)
+        .await
+        .map_err(core_err)?
+        .items;
+    if rewards.is_empty() {
+        return Ok(());
+    }
+    for customer in (1..=23_570).step_by(23) {
+        let reward = &rewards[customer % rewards.len().min(3)];
+        let request = tally_domain::inputs::RedeemRequest::parse(&json!({
+            "member": {"external_id": format!("cdnow-{customer:05}")},
+            "reward_id": reward.id,
+        }))
+        .map_err(|e| e.to_string())?;
+        let command = Command::Redeem { program: program.id.clone(), request };
+        match tally.write(tenant, ACTOR, None, command).await {
+            Ok(answer) if customer % 2 == 0 => {
+                let id = answer["id"].as_str().unwrap_or_default();
+                let redemption = tally_domain::ids::RedemptionId::parse(id)?;
+                let consume = Command::ConsumeRedemption { redemption };
+                tally.write(tenant, ACTOR, None, consume).await.map_err(core_err)?;
+            }
+            Ok(_) | Err(tally_core::CoreError::Domain(_)) => {}
+            Err(e) => return Err(core_err(e)),
+        }
+    }
     Ok(())
 }
 

@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 180.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 22.0;
+const HEIGHT: f64 = 240.0;
+const TOP: f64 = 28.0;
+const BOTTOM: f64 = 30.0;
 
 /// Escapes text for SVG (the same rules as HTML).
 fn escape(text: &str) -> String {
@@ -34,7 +34,7 @@ pub fn bars(title: &str, bars: &[Bar], max_label: impl Fn(i64) -> String) -> Str
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
         escape(title)
     );
     let _ = write!(
@@ -43,7 +43,8 @@ pub fn bars(title: &str, bars: &[Bar], max_label: impl Fn(i64) -> String) -> Str
         TOP - 4.0,
         escape(&max_label(max))
     );
-    let label_every = (bars.len() / 6).max(1);
+    // Three or four dates under the bars: enough to read the period, never overlapping.
+    let label_every = bars.len().div_ceil(3).max(1);
     for (i, bar) in bars.iter().enumerate() {
         let h = plot * (bar.value.max(0) as f64) / (max as f64);
         let x = i as f64 * slot + gap / 2.0;
@@ -59,7 +60,7 @@ pub fn bars(title: &str, bars: &[Bar], max_label: impl Fn(i64) -> String) -> Str
             let _ = write!(
                 svg,
                 r#"<text x="{x:.1}" y="{}" class="axis">{}</text>"#,
-                HEIGHT - 6.0,
+                HEIGHT - 8.0,
                 escape(&bar.label)
             );
         }

@@ -21,6 +21,9 @@ pub async fn enroll<C: Conn>(
     source: &str,
 ) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
+    if m.enrolled_at.is_some_and(|at| at > ctx.now) {
+        return Err(DomainError::invalid("/enrolled_at", "must not be in the future").into());
+    }
     if let Some(external_id) = &m.external_id
         && members::find_member_id(c, &ctx.tenant, program, MemberKey::ExternalId(external_id))
             .await?
@@ -59,7 +62,7 @@ pub async fn enroll<C: Conn>(
             available: Points::ZERO,
             pending: Points::ZERO,
         },
-        enrolled_at: ctx.now,
+        enrolled_at: m.enrolled_at.unwrap_or(ctx.now),
     };
     members::insert_member(c, &ctx.tenant, &member).await?;
     Ok(to_json(&member))

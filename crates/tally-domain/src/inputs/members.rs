@@ -45,6 +45,9 @@ pub struct ConsentInput {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewMember {
+    /// When the member joined, for members brought over from another system (not in the
+    /// future; checked against the clock when enrolled). Default: now.
+    pub enrolled_at: Option<Timestamp>,
     pub external_id: Option<String>,
     pub name: Option<String>,
     pub email: Option<Email>,
@@ -103,8 +106,11 @@ impl NewMember {
     pub fn parse(body: &Value) -> Result<NewMember, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, MEMBER_FIELDS);
+        let mut known = MEMBER_FIELDS.to_vec();
+        known.push("enrolled_at");
+        o.only(&mut f, &known);
         let member = NewMember {
+            enrolled_at: o.opt(&mut f, "enrolled_at", timestamp),
             external_id: o.opt(&mut f, "external_id", identifier),
             name: o.opt(&mut f, "name", text(NAME_CHARS)),
             email: o.opt(&mut f, "email", email),

@@ -467,8 +467,8 @@ async fn lists_page_with_cursors_and_histories_are_newest_first() {
     let whole = app.get(&app.a.admin, "/audit-log?limit=200").await.ok(200);
     assert_eq!(&all, whole["items"].as_array().unwrap());
     assert_eq!(
-        all[0]["action"], "reward.created",
-        "newest first: {}",
+        all[0]["action"], "location.created",
+        "newest first (the locations were created last): {}",
         all[0]
     );
     app.check_end_state().await;
