@@ -33,25 +33,26 @@ pub use message::ReceivedMessage;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// Limits and behaviour of a sink. `Default` suits tests.
+/// Limits and behaviour of a sink. `Default` suits tests; the `with_` methods change a limit.
 #[derive(Debug, Clone)]
 pub struct SinkOptions {
     /// Messages kept at most; further `MAIL FROM`s get `452` (insufficient storage).
-    pub max_messages: usize,
+    max_messages: usize,
     /// The largest message accepted (after dot-unstuffing); a larger one gets `552`.
-    pub max_message_bytes: usize,
+    max_message_bytes: usize,
     /// Recipients per message at most; further `RCPT TO`s get `452`.
-    pub max_recipients: usize,
+    max_recipients: usize,
     /// Connections served at once; one more is greeted with `421` and closed.
-    pub max_connections: usize,
+    max_connections: usize,
     /// A connection silent for this long is closed with `421`.
-    pub idle_timeout: Duration,
+    idle_timeout: Duration,
     reject: HashSet<String>,
     defer: HashSet<String>,
 }
@@ -83,6 +84,31 @@ impl SinkOptions {
         self
     }
 
+    pub fn with_max_messages(mut self, max_messages: usize) -> SinkOptions {
+        self.max_messages = max_messages;
+        self
+    }
+
+    pub fn with_max_message_bytes(mut self, max_message_bytes: usize) -> SinkOptions {
+        self.max_message_bytes = max_message_bytes;
+        self
+    }
+
+    pub fn with_max_recipients(mut self, max_recipients: usize) -> SinkOptions {
+        self.max_recipients = max_recipients;
+        self
+    }
+
+    pub fn with_max_connections(mut self, max_connections: usize) -> SinkOptions {
+        self.max_connections = max_connections;
+        self
+    }
+
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> SinkOptions {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving.
     pub async fn start(self) -> std::io::Result<SmtpSink> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -92,6 +118,7 @@ impl SinkOptions {
             options: self,
             messages: Mutex::new(Vec::new()),
             next_id: Mutex::new(1),
+            accepted: AtomicU64::new(0),
             count,
         });
         let task = tokio::spawn(accept(listener, state.clone()));
@@ -111,6 +138,8 @@ struct State {
     options: SinkOptions,
     messages: Mutex<Vec<ReceivedMessage>>,
     next_id: Mutex<u64>,
+    /// Connections accepted since the start (refused ones included).
+    accepted: AtomicU64,
     /// The number of stored messages, for waiting on.
     count: watch::Sender<usize>,
 }
@@ -164,6 +193,12 @@ impl SmtpSink {
     /// `smtp://127.0.0.1:PORT`, for `MailConfig::parse`.
     pub fn url(&self) -> String {
         format!("smtp://{}", self.addr)
+    }
+
+    /// How many connections the sink has accepted since it started: a test can check that a
+    /// client reuses its connections.
+    pub fn connections_accepted(&self) -> u64 {
+        self.state.accepted.load(Ordering::Relaxed)
     }
 
     /// Every message received so far, oldest first.
@@ -256,6 +291,7 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
                 continue;
             }
         };
+        state.accepted.fetch_add(1, Ordering::Relaxed);
         while connections.try_join_next().is_some() {}
         match slots.clone().try_acquire_owned() {
             Ok(slot) => {
