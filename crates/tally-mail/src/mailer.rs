@@ -25,6 +25,7 @@ use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 /// A pooled connection unused for longer than this is closed instead of reused (relays
@@ -226,20 +227,25 @@ impl Mailer {
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, MailError> {
         let shared = &self.shared;
-        let wrapper = match &shared.tls {
+        let mut conn = match &shared.tls {
+            // lettre can only wrap a socket it opened itself in TLS from the first byte.
             #[cfg(feature = "tls")]
-            TlsMode::Wrapper(parameters) => Some(parameters.clone()),
-            _ => None,
+            TlsMode::Wrapper(parameters) => AsyncSmtpConnection::connect_tokio1(
+                (shared.server.host(), shared.server.port()),
+                Some(shared.timeout),
+                &shared.hello,
+                Some(parameters.clone()),
+                None,
+            )
+            .await
+            .map_err(|e| self.classify(e))?,
+            _ => {
+                let stream = self.connect_tcp().await?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &shared.hello)
+                    .await
+                    .map_err(|e| self.classify(e))?
+            }
         };
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (shared.server.host(), shared.server.port()),
-            Some(shared.timeout),
-            &shared.hello,
-            wrapper,
-            None,
-        )
-        .await
-        .map_err(|e| self.classify(e))?;
         #[cfg(feature = "tls")]
         if let TlsMode::StartTls(parameters) = &shared.tls {
             conn.starttls(parameters.clone(), &shared.hello)
@@ -252,6 +258,35 @@ impl Mailer {
                 .map_err(|e| self.classify(e))?;
         }
         Ok(conn)
+    }
+
+    /// A TCP connection with Nagle's algorithm off. SMTP is a conversation of small writes
+    /// (the message's final `.` is one): with Nagle on, each waits for the relay's delayed
+    /// ACK, about 40 ms per message.
+    async fn connect_tcp(&self) -> Result<TcpStream, MailError> {
+        let server = &self.shared.server;
+        let unavailable = |reason: String| MailError::Unavailable {
+            server: server.to_string(),
+            reason,
+        };
+        let addresses = tokio::net::lookup_host((server.host(), server.port()))
+            .await
+            .map_err(|e| unavailable(format!("could not resolve {}: {e}", server.host())))?;
+        let mut last_error = None;
+        for address in addresses {
+            match TcpStream::connect(address).await {
+                Ok(stream) => {
+                    stream
+                        .set_nodelay(true)
+                        .map_err(|e| unavailable(e.to_string()))?;
+                    return Ok(stream);
+                }
+                Err(e) => last_error = Some(format!("{address}: {e}")),
+            }
+        }
+        Err(unavailable(last_error.unwrap_or_else(|| {
+            format!("{} resolved to no address", server.host())
+        })))
     }
 
     fn message(&self, email: &Email) -> Result<Message, MailError> {
