@@ -2,8 +2,8 @@
 //!
 //! The wallet signs members in with a one-time code sent by email, and campaigns send email.
 //! Both hand an [`Email`] to a [`Mailer`], which speaks SMTP to the relay named by a
-//! [`MailConfig`] URL (`smtp://`, `smtp+starttls://`, `smtps://`) through lettre's pooled async
-//! transport. A send either succeeds, or fails with a [`MailError`] that says whether trying
+//! [`MailConfig`] URL (`smtp://`, `smtp+starttls://`, `smtps://`) over lettre's SMTP
+//! connections, which the mailer pools itself (see `mailer.rs` for why). A send either succeeds, or fails with a [`MailError`] that says whether trying
 //! again can help: a 5xx refusal is permanent (a bad address), a 4xx reply, a refused
 //! connection or a timeout is transient.
 //!

@@ -335,3 +335,17 @@ fn tls_urls_are_refused_when_built_without_tls() {
         assert_eq!(err, tally_mail::ConfigError::TlsNotBuilt, "{url}");
     }
 }
+
+#[tokio::test]
+async fn a_line_break_in_the_subject_cannot_add_a_header() {
+    let sink = SmtpSink::start().await.unwrap();
+    let subject = "Kod\r\nBcc: evil@example.com";
+    mailer(&sink.url())
+        .send(&Email::new(to("ala@example.com"), subject, "123456"))
+        .await
+        .unwrap();
+    let message = sink.wait_for(1, WAIT).await.unwrap().remove(0);
+    assert_eq!(message.to, ["ala@example.com"]);
+    assert_eq!(message.header("Bcc"), None);
+    assert_eq!(message.subject().as_deref(), Some(subject));
+}
