@@ -20,6 +20,11 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Where browsers reach Tally (for links the console makes); default `http://<listen>`.
     pub public_url: Option<String>,
+    /// The SMTP relay for email (wallet sign-in codes): `smtp://host:25`,
+    /// `smtp+starttls://user:pass@host:587`, `smtps://user:pass@host:465`. Unset: codes are logged.
+    pub smtp_url: Option<String>,
+    /// The sender of email, such as `Corner Café <loyalty@example.com>`.
+    pub mail_from: String,
 }
 
 impl Default for Config {
@@ -31,6 +36,8 @@ impl Default for Config {
             log_level: "info".into(),
             secure_cookies: false,
             public_url: None,
+            smtp_url: None,
+            mail_from: "Tally <tally@localhost>".into(),
         }
     }
 }
@@ -45,6 +52,8 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("secure_cookies", &self.secure_cookies)
             .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact))
+            .field("mail_from", &self.mail_from)
             .finish()
     }
 }
@@ -78,6 +87,8 @@ impl Config {
                 "log_level",
                 "secure_cookies",
                 "public_url",
+                "smtp_url",
+                "mail_from",
             ]))
             .extract()
             .map_err(|e| format!("configuration: {e}"))
@@ -112,6 +123,13 @@ secure_cookies = false
 # Where browsers reach Tally, for the links the console makes (operator invites). Defaults to
 # http://<listen>. Set it when Tally runs behind a proxy or a domain name.
 # public_url = "https://loyalty.example.com"
+
+# The SMTP relay for email (the wallet's sign-in codes). Unset, codes are written to the log.
+#   smtp://127.0.0.1:25                          a local relay, no TLS
+#   smtp+starttls://user:password@host:587       STARTTLS (required)
+#   smtps://user:password@host:465               TLS from the start
+# smtp_url = "smtp+starttls://loyalty:secret@mail.example.com:587"
+mail_from = "Tally <tally@localhost>"
 "#;
 
 #[cfg(test)]

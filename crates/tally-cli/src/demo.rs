@@ -55,6 +55,7 @@ pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result
         let purpose = tally_store::queries::operators::LinkPurpose::SignIn;
         links.push(crate::operators::link(&tally, &operator, purpose, &base).await?);
     }
+    links.push(wallet_link(&tally, &base).await?);
     print_welcome(
         listen,
         &program,
@@ -66,7 +67,7 @@ pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result
     if no_serve {
         return Ok(());
     }
-    crate::serve::serve(tally, listen, false, &base).await
+    crate::serve::serve(tally, listen, false, &base, None).await
 }
 
 /// Builds the demo into the SQLite file `url` names, unless a complete one is there already.
@@ -86,6 +87,28 @@ pub async fn ensure_built(url: &str, fresh: bool) -> Result<()> {
 /// The demo's tenant and program, and its owner's email.
 pub const DEMO_TENANT: &str = TENANT;
 pub const DEMO_OWNER: &str = OWNER;
+
+/// A wallet sign-in link for the first CDNOW customer, with a fresh one-time code in it (the demo
+/// sends no email).
+async fn wallet_link(tally: &Tally<AnyDb>, base: &str) -> Result<String> {
+    let profile = synthetic_profile("cdnow-00001");
+    let email = tally_domain::text::Email::parse(profile["email"].as_str().unwrap_or_default())?;
+    let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
+    let command = Command::IssueWalletCode {
+        email: email.clone(),
+        code_sha256: tally_web::pages::wallet::code_sha256(&email, &code),
+        ttl: jiff::SignedDuration::from_hours(1),
+    };
+    let wallet = TenantId::from_trusted(tally_core::WALLET_TENANT.into());
+    tally
+        .write(&wallet, ACTOR, None, command)
+        .await
+        .map_err(core_err)?;
+    Ok(format!(
+        "{base}/wallet/sign-in?email={}&code={code}",
+        tally_web::pages::url_encode(email.as_str())
+    ))
+}
 
 fn sqlite_path(url: &str) -> Result<PathBuf> {
     url.strip_prefix("sqlite://")
@@ -304,13 +327,19 @@ async fn redeem_some(tally: &Tally<AnyDb>, tenant: &TenantId, program: &Program)
             "reward_id": reward.id,
         }))
         .map_err(|e| e.to_string())?;
-        let command = Command::Redeem { program: program.id.clone(), request };
+        let command = Command::Redeem {
+            program: program.id.clone(),
+            request,
+        };
         match tally.write(tenant, ACTOR, None, command).await {
             Ok(answer) if customer % 2 == 0 => {
                 let id = answer["id"].as_str().unwrap_or_default();
                 let redemption = tally_domain::ids::RedemptionId::parse(id)?;
                 let consume = Command::ConsumeRedemption { redemption };
-                tally.write(tenant, ACTOR, None, consume).await.map_err(core_err)?;
+                tally
+                    .write(tenant, ACTOR, None, consume)
+                    .await
+                    .map_err(core_err)?;
             }
             Ok(_) | Err(tally_core::CoreError::Domain(_)) => {}
             Err(e) => return Err(core_err(e)),
@@ -456,6 +485,8 @@ Tally demo: "{name}" — {members} members, {issued} {points} issued from the CD
     {owner_link}
   Cashier screen (one-time sign-in link, valid 1 hour):
     {cashier_link}
+  A member's wallet (sign-in code included, valid 1 hour; open it on a phone too):
+    {wallet_link}
   API key (admin, shown once): {secret}
   Program:                     {p}
   API docs (interactive):      {base}/api/v1/docs
@@ -475,5 +506,6 @@ Try it:
         points = program.points_name,
         owner_link = links.first().map_or("", String::as_str),
         cashier_link = links.get(1).map_or("", String::as_str),
+        wallet_link = links.get(2).map_or("", String::as_str),
     );
 }

@@ -10,3 +10,4 @@ pub mod import;
 pub mod operators;
 pub mod progress;
 pub mod serve;
+pub mod smtp_sink;

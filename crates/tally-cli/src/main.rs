@@ -1,7 +1,7 @@
 //! `tally`: the single binary. Picks the storage backend from the database URL once, here, and
 //! hands everything else a statically dispatched `AnyDb`.
 
-use tally_cli::{admin, app, config, demo, export, import, operators, serve};
+use tally_cli::{admin, app, config, demo, export, import, operators, serve, smtp_sink};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -69,6 +69,13 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Development: an SMTP server that writes every message it gets to a file (JSON lines).
+    SmtpSink {
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        listen: String,
+        #[arg(long, default_value = "tally-mail.jsonl")]
+        out: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +129,7 @@ fn main() -> ExitCode {
             Command::Import(c) => import::run(&config, c).await,
             Command::Export(c) => export::run(&config, c).await,
             Command::Config(ConfigCommand::Default) => unreachable!("handled before start-up"),
+            Command::SmtpSink { listen, out } => smtp_sink::run(&listen, &out).await,
         }
     });
     match result {

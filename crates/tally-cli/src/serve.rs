@@ -13,7 +13,26 @@ pub async fn run(config: &Config) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    serve(tally, &config.listen, config.secure_cookies, &public_url).await
+    let mailer = mailer(config)?;
+    serve(
+        tally,
+        &config.listen,
+        config.secure_cookies,
+        &public_url,
+        mailer,
+    )
+    .await
+}
+
+/// The SMTP relay wallet codes go out through, if `smtp_url` is set.
+pub fn mailer(config: &Config) -> Result<Option<tally_mail::Mailer>> {
+    let Some(url) = &config.smtp_url else {
+        return Ok(None);
+    };
+    let settings = tally_mail::MailConfig::parse(url, &config.mail_from)
+        .map_err(|e| format!("smtp_url or mail_from: {e}"))?;
+    let mailer = tally_mail::Mailer::new(&settings).map_err(|e| format!("smtp_url: {e}"))?;
+    Ok(Some(mailer))
 }
 
 /// Serves the API and the console. `secure_cookies` marks session cookies `Secure` (HTTPS);
@@ -23,6 +42,7 @@ pub async fn serve(
     listen: &str,
     secure_cookies: bool,
     public_url: &str,
+    mailer: Option<tally_mail::Mailer>,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -34,6 +54,7 @@ pub async fn serve(
         tally: tally.clone(),
         secure_cookies,
         public_url: public_url.trim_end_matches('/').to_owned(),
+        mailer,
     });
     axum::serve(
         listener,

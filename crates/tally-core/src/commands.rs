@@ -157,6 +157,22 @@ pub enum Command {
         margin: jiff::SignedDuration,
     },
     CreateOperator(NewOperator),
+    /// A wallet sign-in code for an email (stored only if a person has that email).
+    IssueWalletCode {
+        email: Email,
+        code_sha256: String,
+        ttl: jiff::SignedDuration,
+    },
+    StartWalletSession {
+        email: Email,
+        code_sha256: String,
+        token_sha256: String,
+        csrf_token: String,
+        ttl: jiff::SignedDuration,
+    },
+    EndWalletSession {
+        token_sha256: String,
+    },
     IssueOperatorLink {
         operator: OperatorId,
         purpose: LinkPurpose,
@@ -254,6 +270,32 @@ impl Command {
                 Ok(serde_json::json!({ "folded": folded }))
             }
             Command::CreateOperator(new) => usecases::operators::create(c, ctx, new).await,
+            Command::IssueWalletCode {
+                email,
+                code_sha256,
+                ttl,
+            } => usecases::wallet::issue_code(c, ctx, email, code_sha256, *ttl).await,
+            Command::StartWalletSession {
+                email,
+                code_sha256,
+                token_sha256,
+                csrf_token,
+                ttl,
+            } => {
+                usecases::wallet::start_session(
+                    c,
+                    ctx,
+                    email,
+                    code_sha256,
+                    token_sha256,
+                    csrf_token,
+                    *ttl,
+                )
+                .await
+            }
+            Command::EndWalletSession { token_sha256 } => {
+                usecases::wallet::end_session(c, ctx, token_sha256).await
+            }
             Command::IssueOperatorLink {
                 operator,
                 purpose,

@@ -86,6 +86,26 @@ impl<D: Database> Tally<D> {
         Ok(programs::get_display(&mut self.read().await?, program).await?)
     }
 
+    /// The person of a live wallet session, and its CSRF token.
+    pub async fn wallet_session(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<(tally_domain::ids::PersonId, String)>, CoreError> {
+        let now = self.clock.now();
+        Ok(
+            tally_store::queries::wallet::find_session(&mut self.read().await?, token_sha256, now)
+                .await?,
+        )
+    }
+
+    /// The cards in a person's wallet.
+    pub async fn memberships(
+        &self,
+        person: &tally_domain::ids::PersonId,
+    ) -> Result<Vec<tally_store::queries::wallet::Membership>, CoreError> {
+        Ok(tally_store::queries::wallet::memberships(&mut self.read().await?, person).await?)
+    }
+
     pub async fn dashboard(
         &self,
         tenant: &TenantId,

@@ -20,6 +20,8 @@ mod usecases;
 pub const MAX_IMPORT_CHUNK: usize = usecases::purchases::MAX_IMPORT_CHUNK;
 pub mod writer;
 
+pub use usecases::wallet::WALLET_TENANT;
+
 pub use commands::{Command, Ctx, IdempotencyKey, NewOperator, NewSession};
 pub use error::{CoreError, StepError, StepResult};
 

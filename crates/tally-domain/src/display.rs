@@ -70,6 +70,27 @@ impl ProgramDisplay {
         })
     }
 
+    /// Black or white, whichever reads better on the card colour (WCAG relative luminance).
+    pub fn text_color(&self) -> &'static str {
+        let channel = |i: usize| {
+            let v =
+                u8::from_str_radix(self.card_color.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
+            let c = f64::from(v) / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+        // Contrast with white is (1.05)/(L+0.05), with black (L+0.05)/0.05: equal at L ≈ 0.179.
+        if luminance > 0.179 {
+            "#000000"
+        } else {
+            "#ffffff"
+        }
+    }
+
     /// The money value of `points`, in minor units (rounded down).
     pub fn value_minor(&self, points: i64) -> i64 {
         (i128::from(points) * i128::from(self.point_value_milli) / 1000) as i64
@@ -79,6 +100,15 @@ impl ProgramDisplay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_on_the_card_is_black_on_light_colours_and_white_on_dark_ones() {
+        let on = |c: &str| ProgramDisplay::parse(c, None, None).unwrap().text_color();
+        assert_eq!(on("#1f4e79"), "#ffffff");
+        assert_eq!(on("#ffff00"), "#000000");
+        assert_eq!(on("#000000"), "#ffffff");
+        assert_eq!(on("#ffffff"), "#000000");
+    }
 
     #[test]
     fn colours_logos_and_point_values_are_checked() {

@@ -81,3 +81,26 @@ CREATE TABLE program_display (
     logo_data_url      TEXT,
     point_value_milli  BIGINT NOT NULL
 );
+
+-- The member wallet: a person signs in with a one-time code sent to their email. One live code
+-- per email; a wrong code counts an attempt, and five attempts use the code up. Only a SHA-256
+-- of the email and the code is kept.
+CREATE TABLE wallet_codes (
+    email         TEXT PRIMARY KEY,
+    code_sha256   TEXT NOT NULL,
+    created_at_us BIGINT NOT NULL,
+    expires_at_us BIGINT NOT NULL,
+    attempts      BIGINT NOT NULL,
+    used_at_us    BIGINT
+);
+
+-- Wallet sessions belong to a person (all their cards, across tenants).
+CREATE TABLE wallet_sessions (
+    token_sha256  TEXT PRIMARY KEY,
+    person_id     TEXT NOT NULL REFERENCES persons(id),
+    csrf_token    TEXT NOT NULL,
+    created_at_us BIGINT NOT NULL,
+    expires_at_us BIGINT NOT NULL,
+    ended_at_us   BIGINT
+);
+CREATE INDEX wallet_sessions_person ON wallet_sessions (person_id);

@@ -11,6 +11,7 @@ pub mod chart;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+pub mod qr;
 pub mod secrets;
 pub mod session;
 
@@ -18,7 +19,9 @@ use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use pages::{cashier, dashboard, keys, locations, members, rewards, settings, setup, sign_in};
+use pages::{
+    cashier, dashboard, keys, locations, members, rewards, settings, setup, sign_in, wallet,
+};
 use tally_core::Tally;
 use tally_store::Database;
 
@@ -30,6 +33,8 @@ pub struct WebState<D: Database> {
     /// The address browsers reach this server at (`https://loyalty.example.com`), for links
     /// shown to be sent to someone else (invites).
     pub public_url: String,
+    /// Where wallet sign-in codes go out; `None` writes them to the log (development).
+    pub mailer: Option<tally_mail::Mailer>,
 }
 
 impl<D: Database> Clone for WebState<D> {
@@ -38,6 +43,7 @@ impl<D: Database> Clone for WebState<D> {
             tally: self.tally.clone(),
             secure_cookies: self.secure_cookies,
             public_url: self.public_url.clone(),
+            mailer: self.mailer.clone(),
         }
     }
 }
@@ -139,11 +145,66 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/cashier/enrol",
             post(cashier::enrol::<D>),
         )
+        .route("/wallet", get(wallet::home::<D>))
+        .route(
+            "/wallet/sign-in",
+            get(wallet::sign_in_form::<D>).post(wallet::send_code::<D>),
+        )
+        .route("/wallet/sign-in/code", post(wallet::check_code::<D>))
+        .route("/wallet/sign-out", post(wallet::sign_out::<D>))
+        .route("/wallet/cards/{member}", get(wallet::show::<D>))
+        .route("/wallet/cards/{member}/redeem", post(wallet::redeem::<D>))
+        .route(
+            "/wallet/cards/{member}/preferences",
+            post(wallet::preferences::<D>),
+        )
+        .route(
+            "/wallet/manifest.webmanifest",
+            get(|| {
+                asset(
+                    "application/manifest+json",
+                    include_str!("../static/wallet.webmanifest"),
+                )
+            }),
+        )
+        .route(
+            "/wallet/sw.js",
+            get(|| {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../static/wallet-sw.js"),
+                )
+            }),
+        )
+        .route(
+            "/static/wallet.js",
+            get(|| {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../static/wallet.js"),
+                )
+            }),
+        )
+        .route(
+            "/static/wallet-icon.svg",
+            get(|| asset("image/svg+xml", include_str!("../static/wallet-icon.svg"))),
+        )
         .route("/static/tally.css", get(stylesheet))
         .route("/static/cashier.js", get(cashier_script))
         .route("/static/setup.js", get(setup_script))
         .layer(axum::middleware::from_fn(error::error_pages))
         .with_state(state)
+}
+
+/// A static file compiled into the binary.
+async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, content_type),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {

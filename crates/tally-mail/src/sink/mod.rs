@@ -111,7 +111,13 @@ impl SinkOptions {
 
     /// Binds `127.0.0.1:0` and starts serving.
     pub async fn start(self) -> std::io::Result<SmtpSink> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        self.start_on("127.0.0.1:0").await
+    }
+
+    /// Binds `addr` (such as `127.0.0.1:2525`, for a sink other processes send to) and starts
+    /// serving.
+    pub async fn start_on(self, addr: &str) -> std::io::Result<SmtpSink> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (count, _) = watch::channel(0);
         let state = Arc::new(State {

@@ -16,6 +16,7 @@ pub mod programs;
 pub mod purchases;
 pub mod rewards;
 pub mod stats;
+pub mod wallet;
 
 use crate::{StoreError, Value};
 use tally_domain::Timestamp;

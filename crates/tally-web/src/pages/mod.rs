@@ -10,6 +10,7 @@ pub mod rewards;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;
+pub mod wallet;
 
 use crate::WebState;
 use crate::error::WebError;

@@ -86,6 +86,11 @@ async fn shop(tally: &Tally<AnyDb>, name: &str) -> Shop {
 
 impl App {
     pub async fn new() -> App {
+        App::start(None).await
+    }
+
+    /// A console whose wallet sends its sign-in codes through `mailer`.
+    pub async fn start(mailer: Option<tally_mail::Mailer>) -> App {
         let db = TestDb::new().await;
         let clock = ManualClock::at("2026-05-01T10:00:00Z".parse::<Timestamp>().unwrap());
         let tally = Tally::start(db.db.clone(), Arc::new(clock));
@@ -97,6 +102,7 @@ impl App {
             tally: tally.clone(),
             secure_cookies: false,
             public_url: base.clone(),
+            mailer,
         });
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();

@@ -1,0 +1,339 @@
+//! The member wallet over real HTTP, with the sign-in code sent over real SMTP to a real SMTP
+//! server on loopback (tally-mail's sink): one person's cards in two merchants' programs,
+//! redeeming, preferences and consents, and nobody else's card.
+
+mod common;
+
+use common::{App, Browser, Page};
+use serde_json::json;
+use std::time::Duration;
+use tally_mail::sink::SmtpSink;
+use tally_mail::{MailConfig, Mailer};
+
+const EMAIL: &str = "kasia@example.com";
+
+async fn app_with_mail() -> (App, SmtpSink) {
+    let sink = SmtpSink::start().await.unwrap();
+    let config = MailConfig::parse(&sink.url(), "Tally <tally@example.com>").unwrap();
+    let app = App::start(Some(Mailer::new(&config).unwrap())).await;
+    (app, sink)
+}
+
+/// Asks for a code and returns it, read from the email that arrived.
+async fn request_code(b: &mut Browser, sink: &SmtpSink, email: &str) -> (Page, String) {
+    let form = b.get("/wallet/sign-in").await;
+    let csrf = form.csrf();
+    let sent = b
+        .post("/wallet/sign-in", &[("csrf", &csrf), ("email", email)])
+        .await;
+    assert_eq!(sent.status, 200);
+    let message = sink
+        .wait_for_message_to(email, Duration::from_secs(5))
+        .await
+        .expect("the code arrives");
+    let text = message.text().unwrap();
+    let code: String = message
+        .subject()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "{:?}", message.subject());
+    assert!(text.contains(&code));
+    (sent, code)
+}
+
+#[tokio::test]
+async fn a_member_signs_in_with_an_emailed_code_and_sees_every_card() {
+    let (app, sink) = app_with_mail().await;
+    let a = app
+        .enrol(
+            &app.a,
+            json!({"name": "Kasia", "email": EMAIL, "consents": {"email": true}}),
+        )
+        .await;
+    let b_card = app
+        .enrol(&app.b, json!({"name": "Kasia N.", "email": EMAIL}))
+        .await;
+    let stranger = app
+        .enrol(
+            &app.a,
+            json!({"name": "Other", "email": "other@example.com"}),
+        )
+        .await;
+    let mut b = app.browser();
+    assert_eq!(
+        b.get("/wallet").await.status,
+        303,
+        "signed out: to the sign-in page"
+    );
+
+    let (page, code) = request_code(&mut b, &sink, EMAIL).await;
+    let csrf = page.csrf();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = b
+        .post(
+            "/wallet/sign-in/code",
+            &[("csrf", &csrf), ("email", EMAIL), ("code", wrong)],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains(r#"id="code-error""#));
+    let ok = b
+        .post(
+            "/wallet/sign-in/code",
+            &[("csrf", &csrf), ("email", EMAIL), ("code", &code)],
+        )
+        .await;
+    assert_eq!((ok.status, ok.location.as_str()), (303, "/wallet"));
+    let again = b
+        .post(
+            "/wallet/sign-in/code",
+            &[("csrf", &csrf), ("email", EMAIL), ("code", &code)],
+        )
+        .await;
+    assert_eq!(again.status, 422, "a code works once");
+
+    let cards = b.get("/wallet").await;
+    assert!(
+        cards.body.contains(a.id.as_str()) && cards.body.contains(b_card.id.as_str()),
+        "both merchants' cards"
+    );
+    assert!(!cards.body.contains(stranger.id.as_str()));
+    let card = b.get(&format!("/wallet/cards/{}", a.id)).await;
+    assert_eq!(card.status, 200);
+    assert!(card.body.contains("<svg") && card.body.contains(&a.card.number));
+    assert_eq!(
+        b.get(&format!("/wallet/cards/{}", stranger.id))
+            .await
+            .status,
+        404,
+        "not their card"
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_codes_use_the_code_up_and_unknown_emails_get_no_mail() {
+    let (app, sink) = app_with_mail().await;
+    app.enrol(&app.a, json!({"name": "Kasia", "email": EMAIL}))
+        .await;
+    let mut b = app.browser();
+    let (page, code) = request_code(&mut b, &sink, EMAIL).await;
+    let csrf = page.csrf();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        b.post(
+            "/wallet/sign-in/code",
+            &[("csrf", &csrf), ("email", EMAIL), ("code", wrong)],
+        )
+        .await;
+    }
+    let locked = b
+        .post(
+            "/wallet/sign-in/code",
+            &[("csrf", &csrf), ("email", EMAIL), ("code", &code)],
+        )
+        .await;
+    assert_eq!(
+        locked.status, 422,
+        "the right code no longer works after five wrong ones"
+    );
+
+    let unknown = b
+        .post(
+            "/wallet/sign-in",
+            &[("csrf", &csrf), ("email", "nobody@example.com")],
+        )
+        .await;
+    assert_eq!(unknown.status, 200);
+    assert!(
+        unknown.body.contains(r#"id="code-sent""#),
+        "the same page either way"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sink.message_to("nobody@example.com").is_none());
+}
+
+#[tokio::test]
+async fn a_member_redeems_a_reward_and_sets_their_preferences() {
+    let (app, sink) = app_with_mail().await;
+    let member = app
+        .enrol(
+            &app.a,
+            json!({"name": "Kasia", "email": EMAIL, "consents": {"email": true, "sms": true}}),
+        )
+        .await;
+    let adjust =
+        tally_domain::inputs::AdjustmentRequest::parse(&json!({"points": 40, "reason": "welcome"}))
+            .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::Adjust {
+                member: member.id.clone(),
+                request: adjust,
+            },
+        )
+        .await
+        .unwrap();
+    let reward =
+        tally_domain::inputs::NewReward::parse(&json!({"name": "Free coffee", "cost_points": 30}))
+            .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::CreateReward {
+                program: app.a.program.clone(),
+                reward,
+            },
+        )
+        .await
+        .unwrap();
+    let dear = tally_domain::inputs::NewReward::parse(
+        &json!({"name": "Espresso machine", "cost_points": 500}),
+    )
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::CreateReward {
+                program: app.a.program.clone(),
+                reward: dear,
+            },
+        )
+        .await
+        .unwrap();
+    let store = tally_domain::inputs::NewLocation::parse(
+        &json!({"name": "Far", "latitude": 54.35, "longitude": 18.65}),
+    )
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::CreateLocation {
+                program: app.a.program.clone(),
+                location: store,
+            },
+        )
+        .await
+        .unwrap();
+    let near = tally_domain::inputs::NewLocation::parse(
+        &json!({"name": "Near", "latitude": 52.23, "longitude": 21.01}),
+    )
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::CreateLocation {
+                program: app.a.program.clone(),
+                location: near,
+            },
+        )
+        .await
+        .unwrap();
+
+    let mut b = app.browser();
+    let (page, code) = request_code(&mut b, &sink, EMAIL).await;
+    b.post(
+        "/wallet/sign-in/code",
+        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &code)],
+    )
+    .await;
+    let path = format!("/wallet/cards/{}", member.id);
+    let card = b.get(&path).await;
+    assert!(
+        card.body.contains("460 points more needed") || card.body.contains("460 points"),
+        "what is missing for the dear reward"
+    );
+    let csrf = card.csrf();
+    let reward_id = app
+        .tally
+        .rewards(&app.a.tenant, &app.a.program, None, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| r.name == "Free coffee")
+        .unwrap()
+        .id;
+    let redeemed = b
+        .post(
+            &format!("{path}/redeem"),
+            &[("csrf", &csrf), ("reward_id", reward_id.as_str())],
+        )
+        .await;
+    assert_eq!(redeemed.status, 200);
+    assert!(
+        redeemed.body.contains("show this code at the till"),
+        "{}",
+        redeemed.body
+    );
+    assert_eq!(app.balance(&app.a, &member.id).await, 10);
+
+    // Nearest store first once the member shares where they are (in Warsaw).
+    let sorted = b.get(&format!("{path}?lat=52.2297&lon=21.0122")).await;
+    assert!(sorted.body.find("Near").unwrap() < sorted.body.find("Far").unwrap());
+
+    let saved = b
+        .post(
+            &format!("{path}/preferences"),
+            &[
+                ("csrf", &csrf),
+                ("preferred_channel", "sms"),
+                ("consent_sms", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let m = app.tally.member(&app.a.tenant, &member.id).await.unwrap();
+    assert_eq!(m.preferred_channel.map(|c| c.as_str()), Some("sms"));
+    let email = m
+        .consents
+        .iter()
+        .find(|c| c.channel.as_str() == "email")
+        .unwrap();
+    assert!(
+        !email.granted && email.source == "wallet",
+        "withdrawn in the wallet, recorded as such"
+    );
+    assert!(
+        m.consents
+            .iter()
+            .any(|c| c.channel.as_str() == "sms" && c.granted)
+    );
+
+    let forged = b
+        .post(
+            &format!("{path}/preferences"),
+            &[("csrf", "nope"), ("preferred_channel", "email")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+}
+
+#[tokio::test]
+async fn the_wallet_is_installable() {
+    let app = App::new().await;
+    let mut b = app.browser();
+    let manifest = b.get("/wallet/manifest.webmanifest").await;
+    let manifest: serde_json::Value = serde_json::from_str(&manifest.body).unwrap();
+    assert_eq!(manifest["start_url"], "/wallet");
+    assert_eq!(manifest["display"], "standalone");
+    assert!(b.get("/wallet/sw.js").await.body.contains("caches"));
+    assert!(
+        b.get("/static/wallet-icon.svg")
+            .await
+            .body
+            .starts_with("<svg")
+    );
+}
