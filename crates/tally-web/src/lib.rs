@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod session;
 
 use axum::Router;
+use axum::http::HeaderName;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -167,15 +168,7 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
                 )
             }),
         )
-        .route(
-            "/wallet/sw.js",
-            get(|| {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../static/wallet-sw.js"),
-                )
-            }),
-        )
+        .route("/wallet/sw.js", get(service_worker))
         .route(
             "/static/wallet.js",
             get(|| {
@@ -194,6 +187,18 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route("/static/setup.js", get(setup_script))
         .layer(axum::middleware::from_fn(error::error_pages))
         .with_state(state)
+}
+
+/// The wallet's service worker, allowed to control `/wallet` itself (not only `/wallet/…`).
+async fn service_worker() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+            (HeaderName::from_static("service-worker-allowed"), "/wallet"),
+        ],
+        include_str!("../static/wallet-sw.js"),
+    )
 }
 
 /// A static file compiled into the binary.

@@ -1,0 +1,85 @@
+// The member wallet in a real browser: a member signs in with the code emailed over SMTP (read
+// from the `tally smtp-sink` that .ci/run starts), sees the card with its QR code and the
+// balance a cashier's purchase gave them, changes a consent, and still sees the card offline.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { launch, baseUrl, artifacts, viewports, tally, seriousA11yViolations } from './browser.js';
+
+const mailbox = process.env.TALLY_MAIL_FILE;
+
+/// The newest sign-in code sent to `email`, waiting for it to arrive.
+async function codeFor(email) {
+  for (let i = 0; i < 50; i++) {
+    if (existsSync(mailbox)) {
+      const lines = readFileSync(mailbox, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const mine = lines.filter((m) => m.to.includes(email));
+      if (mine.length > 0) return mine[mine.length - 1].subject.match(/(\d{6})/)[1];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no email to ${email} in ${mailbox}`);
+}
+
+test('a member signs in with the emailed code, sees the card and balance, changes a consent, and goes offline', { skip: !mailbox && 'set TALLY_MAIL_FILE (.ci/run does)', timeout: 60000 }, async () => {
+  const shop = `wallet-e2e-${Date.now()}`;
+  const email = `${shop}@example.com`;
+  tally('tenants', 'create', shop);
+  const program = JSON.parse(tally('programs', 'create', '--tenant', shop, '--name', 'Book Nook', '--currency', 'EUR')).id;
+  const key = JSON.parse(tally('keys', 'create', '--tenant', shop, '--scope', 'admin')).secret;
+  const api = (path, body) => fetch(`${baseUrl}/api/v1${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const member = await api(`/programs/${program}/members`, { name: 'Marta', email, consents: { email: true, sms: true } });
+  assert.equal(member.status, 201);
+  const purchase = await api(`/programs/${program}/purchases`, {
+    order_id: 'b-1', member: { id: member.body.id }, total: { amount_minor: 4200, currency: 'EUR' },
+  });
+  assert.equal(purchase.status, 201);
+
+  const browser = await launch();
+  try {
+    const context = await browser.newContext({ viewport: viewports.phone });
+    const page = await context.newPage();
+    await page.goto(`${baseUrl}/wallet`);
+    await page.waitForURL(/\/wallet\/sign-in/);
+    assert.deepEqual(await seriousA11yViolations(page), []);
+    await page.locator('#email').fill(email);
+    await page.getByRole('button', { name: 'Send me a code' }).click();
+    await page.locator('#code').fill(await codeFor(email));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/wallet$/);
+    assert.match(await page.locator('a.card').first().innerText(), /Book Nook[\s\S]*42 points/);
+    await page.locator('a.card').first().click();
+    await page.locator('.qr svg').waitFor();
+    assert.equal(await page.locator('#wallet-balance').innerText(), '42 points');
+    assert.deepEqual(await seriousA11yViolations(page), []);
+    await page.screenshot({ path: `${artifacts}/wallet-card-phone.png`, fullPage: true });
+
+    await page.locator('input[name="consent_sms"]').uncheck();
+    await page.getByRole('button', { name: 'Save' }).click();
+    assert.match(await page.locator('#notice').innerText(), /saved/);
+    const consents = await fetch(`${baseUrl}/api/v1/members/${member.body.id}`, { headers: { Authorization: `Bearer ${key}` } })
+      .then((r) => r.json()).then((m) => m.consents);
+    const sms = consents.find((c) => c.channel === 'sms');
+    assert.equal(sms.granted, false);
+    assert.equal(sms.source, 'wallet');
+
+    // The service worker keeps the last card: offline, it still shows with its QR code.
+    const controlled = await page.evaluate(() => Promise.race([
+      navigator.serviceWorker.ready.then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), 10000)),
+    ]));
+    assert.ok(controlled, 'the service worker is installed');
+    await page.reload();
+    await context.setOffline(true);
+    await page.reload();
+    await page.locator('.qr svg').waitFor();
+    assert.match(await page.locator('#card-number').innerText(), /\d{16}/);
+    await context.setOffline(false);
+  } finally {
+    await browser.close();
+  }
+});
