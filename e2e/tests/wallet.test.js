@@ -58,6 +58,12 @@ test('a member signs in with the emailed code, sees the card and balance, change
     assert.deepEqual(await seriousA11yViolations(page), []);
     await page.screenshot({ path: `${artifacts}/wallet-card-phone.png`, fullPage: true });
 
+    // Another member's card is not found, not shown.
+    const other = await api(`/programs/${program}/members`, { name: 'Someone Else', email: `other-${email}` });
+    const foreign = await page.goto(`${baseUrl}/wallet/cards/${other.body.id}`);
+    assert.equal(foreign.status(), 404);
+    await page.goto(`${baseUrl}/wallet/cards/${member.body.id}`);
+
     await page.locator('input[name="consent_sms"]').uncheck();
     await page.getByRole('button', { name: 'Save' }).click();
     assert.match(await page.locator('#notice').innerText(), /saved/);

@@ -21,7 +21,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    cashier, dashboard, keys, locations, members, rewards, settings, setup, sign_in, wallet,
+    audit, cashier, dashboard, keys, locations, members, rewards, settings, setup, sign_in, wallet,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -125,6 +125,7 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/settings",
             get(settings::show::<D>).post(settings::update::<D>),
         )
+        .route("/console/{program}/audit", get(audit::page::<D>))
         .route(
             "/console/{program}/settings/display",
             post(settings::update_display::<D>),

@@ -575,3 +575,92 @@ async fn the_card_and_the_point_value_are_set_in_settings() {
         &dashboard.body[..2000.min(dashboard.body.len())]
     );
 }
+
+#[tokio::test]
+async fn the_cashier_records_items_and_the_owner_reads_the_audit_log() {
+    let app = App::new().await;
+    let member = app.enrol(&app.a, serde_json::json!({"name": "Ann"})).await;
+    let mut till = app.signed_in(&app.a.cashier).await;
+    let p = &app.a.program;
+    let screen = till
+        .get(&format!("/console/{p}/cashier?find={}", member.card.number))
+        .await;
+    let (csrf, order) = (screen.csrf(), screen.field("order_id"));
+    let id = member.id.to_string();
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("member_id", id.as_str()),
+        ("order_id", order.as_str()),
+        ("amount", "30.00"),
+    ];
+    let bad = [
+        &base[..],
+        &[
+            ("sku_0", "LP-1"),
+            ("quantity_0", "two"),
+            ("price_0", "15.00"),
+        ],
+    ]
+    .concat();
+    let refused = till
+        .post(&format!("/console/{p}/cashier/purchase"), &bad)
+        .await;
+    assert_eq!(refused.status, 422);
+    let at = refused.body.find("class=\"error\"").unwrap_or(0);
+    assert!(
+        refused.body.contains(r#"id="line-0-error""#),
+        "the message is on the row: {}",
+        &refused.body[at..(at + 400).min(refused.body.len())]
+    );
+    assert!(
+        refused.body.contains(r#"value="LP-1""#),
+        "the rows keep what was typed"
+    );
+    let good = [
+        &base[..],
+        &[("sku_0", "LP-1"), ("quantity_0", "2"), ("price_0", "15,00")],
+    ]
+    .concat();
+    assert_eq!(
+        till.post(&format!("/console/{p}/cashier/purchase"), &good)
+            .await
+            .status,
+        200
+    );
+    let purchase = app
+        .tally
+        .member_purchases(&app.a.tenant, &member.id, None, None)
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        (
+            purchase.lines.len(),
+            purchase.lines[0].quantity,
+            purchase.lines[0].unit_price_minor
+        ),
+        (1, 2, 1500)
+    );
+
+    let mut owner = app.signed_in(&app.a.owner).await;
+    let csrf = owner
+        .get(&format!("/console/{p}/members/{}", member.id))
+        .await
+        .csrf();
+    owner
+        .post(
+            &format!("/console/{p}/members/{}/adjust", member.id),
+            &with_csrf(&csrf, &[("points", "5"), ("reason", "sorry for the wait")]),
+        )
+        .await;
+    let audit = owner.get(&format!("/console/{p}/audit")).await;
+    assert_eq!(audit.status, 200);
+    assert!(
+        audit.body.contains("operator:owner@shop-a.example")
+            && audit.body.contains("sorry for the wait"),
+        "{}",
+        audit.body
+    );
+    assert_eq!(till.get(&format!("/console/{p}/audit")).await.status, 403);
+}

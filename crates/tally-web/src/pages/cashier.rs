@@ -25,6 +25,7 @@ use tally_store::queries::members::MemberKey;
 #[template(path = "cashier.html")]
 struct CashierPage {
     ui: Ui,
+    line_rows: Vec<usize>,
     find: String,
     member: Option<Member>,
     rewards: Vec<Reward>,
@@ -34,13 +35,14 @@ struct CashierPage {
     notice: String,
     errors: FormErrors,
     /// The fields of a refused form, to show them again.
-    enrol: Fields,
+    typed: Fields,
 }
 
 impl CashierPage {
     fn new(ui: Ui) -> CashierPage {
         CashierPage {
             ui,
+            line_rows: (0..LINE_ROWS).collect(),
             find: String::new(),
             member: None,
             rewards: Vec::new(),
@@ -48,8 +50,12 @@ impl CashierPage {
             redemption: None,
             notice: String::new(),
             errors: FormErrors::default(),
-            enrol: Fields::default(),
+            typed: Fields::default(),
         }
+    }
+
+    fn row(&self, name: &str, row: &usize) -> String {
+        format!("{name}_{row}")
     }
 
     fn affordable(&self, reward: &Reward) -> bool {
@@ -192,7 +198,7 @@ async fn run<D: Database>(
         Err(CoreError::Domain(e)) => {
             page.errors = FormErrors::from_domain(console.lang, &e, fields);
             // A refused form is shown again as it was filled in.
-            page.enrol = form.fields.clone();
+            page.typed = form.fields.clone();
             true
         }
         Err(e) => return Err(e.into()),
@@ -206,6 +212,30 @@ async fn run<D: Database>(
         *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     }
     Ok(response)
+}
+
+/// Rows for items on the purchase form (optional: the amount alone is enough).
+pub const LINE_ROWS: usize = 3;
+
+/// The purchase's lines as the API takes them: rows with a SKU; prices typed in major units.
+fn lines(f: &Fields, lang: crate::i18n::Lang, currency: tally_domain::Currency) -> Value {
+    let rows = (0..LINE_ROWS).filter_map(|i| {
+        let sku = f.get(&format!("sku_{i}"))?;
+        let quantity = f.get(&format!("quantity_{i}")).unwrap_or("1");
+        let price = lang.normalise_decimal(f.raw(&format!("price_{i}")));
+        let price =
+            money::parse_decimal_minor(if price.is_empty() { "0" } else { &price }, currency)
+                .map_or_else(
+                    |_| json!(f.raw(&format!("price_{i}"))),
+                    |minor| json!(minor),
+                );
+        Some(json!({
+            "sku": sku,
+            "quantity": super::form_value(quantity),
+            "unit_price_minor": price,
+        }))
+    });
+    Value::Array(rows.collect())
 }
 
 fn member_id(fields: &Fields) -> Result<MemberId, WebError> {
@@ -232,13 +262,26 @@ pub async fn purchase<D: Database>(
             "member": { "id": member },
             "total": { "amount_minor": amount_minor, "currency": currency.code() },
             "channel": "pos",
+            "lines": lines(&form.fields, lang, currency),
         }))
         .map(|purchase| Command::RecordPurchase {
             program: ui.program.id.clone(),
             purchase,
         }),
     };
-    let fields = [("/total", "amount"), ("/order_id", "amount")];
+    // Messages about a line go on its row.
+    let line_fields: Vec<(String, String)> = (0..LINE_ROWS)
+        .flat_map(|i| {
+            [
+                (format!("/lines/{i}/sku"), format!("sku_{i}")),
+                (format!("/lines/{i}/quantity"), format!("quantity_{i}")),
+                (format!("/lines/{i}/unit_price_minor"), format!("price_{i}")),
+                (format!("/lines/{i}"), format!("sku_{i}")),
+            ]
+        })
+        .collect();
+    let mut fields: Vec<(&str, &str)> = vec![("/total", "amount"), ("/order_id", "amount")];
+    fields.extend(line_fields.iter().map(|(p, f)| (p.as_str(), f.as_str())));
     run(
         &state,
         &form,

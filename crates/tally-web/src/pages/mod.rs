@@ -1,6 +1,7 @@
 //! The pages. Each module is one area of the console; every page template receives a [`Ui`]:
 //! the language, the operator, the current program and the CSRF token its forms carry.
 
+pub mod audit;
 pub mod cashier;
 pub mod dashboard;
 pub mod keys;

@@ -23,13 +23,13 @@ use serde_json::json;
 use std::collections::HashMap;
 use tally_core::secrets::{new_token, same_secret, sha256_hex};
 use tally_core::{Command, CoreError, WALLET_TENANT};
+use tally_domain::Timestamp;
 use tally_domain::display::ProgramDisplay;
 use tally_domain::ids::{MemberId, PersonId, TenantId};
 use tally_domain::inputs::{MemberPatch, RedeemRequest};
 use tally_domain::model::{Channel, HistoryEntry, Location, Member, Redemption, Reward};
 use tally_domain::program::Program;
 use tally_domain::text::Email;
-use tally_domain::Timestamp;
 use tally_store::Database;
 
 pub const WALLET_COOKIE: &str = "tally_wallet";
