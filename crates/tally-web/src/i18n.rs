@@ -205,6 +205,47 @@ impl Lang {
     }
 }
 
+/// Matches `text` against a catalogue pattern with `{name}` holes; returns the holes' values.
+fn match_pattern(pattern: &str, text: &str) -> Option<Vec<(String, String)>> {
+    let mut values = Vec::new();
+    let mut rest = text;
+    let mut pieces = pattern.split('{');
+    let first = pieces.next()?;
+    rest = rest.strip_prefix(first)?;
+    for piece in pieces {
+        let (name, literal) = piece.split_once('}')?;
+        // The hole takes everything up to the next literal text (or to the end).
+        let end = if literal.is_empty() {
+            rest.len()
+        } else {
+            rest.find(literal)?
+        };
+        values.push((name.to_owned(), rest[..end].to_owned()));
+        rest = &rest[end + literal.len()..];
+    }
+    rest.is_empty().then_some(values)
+}
+
+impl Lang {
+    /// A field message of the domain's parsers (written in English for the API) in this language,
+    /// through the `domain.*` entries of the catalogues; an unknown message stays as it is.
+    pub fn field_message(self, message: &str) -> String {
+        for key in keys(Lang::En)
+            .into_iter()
+            .filter(|k| k.starts_with("domain."))
+        {
+            if let Some(values) = match_pattern(Lang::En.t(key), message) {
+                let args: Vec<(&str, &str)> = values
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                return self.tf(key, &args);
+            }
+        }
+        message.to_owned()
+    }
+}
+
 fn parse_catalogue(source: &'static str) -> HashMap<&'static str, &'static str> {
     source
         .lines()
@@ -271,6 +312,69 @@ mod tests {
         assert_eq!(Lang::En.normalise_decimal("1,500"), "1500");
         assert_eq!(Lang::Pl.normalise_decimal("1,5"), "1.5");
         assert_eq!(Lang::Pl.normalise_decimal("1.234,5"), "1234.5");
+    }
+
+    #[test]
+    fn the_domains_field_messages_are_translated_with_their_values() {
+        assert_eq!(
+            Lang::Pl.field_message("must be between 1 and 1000000000"),
+            "musi być między 1 a 1000000000"
+        );
+        assert_eq!(
+            Lang::Pl.field_message("`abc` is not an email address"),
+            "„abc” to nie jest adres e-mail"
+        );
+        assert_eq!(Lang::Pl.field_message("is required"), "pole wymagane");
+        assert_eq!(Lang::En.field_message("is required"), "is required");
+        assert_eq!(
+            Lang::Pl.field_message("something new"),
+            "something new",
+            "unknown: as it is"
+        );
+        assert_eq!(
+            match_pattern("a {x} b {y}", "a 1 b 2"),
+            Some(vec![("x".into(), "1".into()), ("y".into(), "2".into())])
+        );
+        assert_eq!(match_pattern("a {x} b", "a 1 c"), None);
+    }
+
+    /// Every English `domain.*` entry is a message the parsers really write (its longest fixed
+    /// part appears in tally-domain's or the use cases' source), so the catalogue cannot drift
+    /// from them silently.
+    #[test]
+    fn every_domain_message_in_the_catalogue_exists_in_the_domain() {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut source = String::new();
+        let dirs = [
+            "tally-domain/src",
+            "tally-domain/src/inputs",
+            "tally-core/src/usecases",
+        ];
+        for dir in dirs.map(|d| crates.join(d)) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "rs") {
+                    source.push_str(&std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+        // As the strings read once compiled: `\"` is `"`.
+        let source = source.replace("\\\"", "\"");
+        for key in keys(Lang::En)
+            .into_iter()
+            .filter(|k| k.starts_with("domain."))
+        {
+            let pattern = Lang::En.t(key);
+            let longest = pattern
+                .split(['{', '}'])
+                .step_by(2)
+                .max_by_key(|piece| piece.len())
+                .unwrap_or("");
+            assert!(
+                source.contains(longest),
+                "{key}: `{longest}` is not in the parsers"
+            );
+        }
     }
 
     #[test]

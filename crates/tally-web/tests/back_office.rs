@@ -309,6 +309,10 @@ async fn settings_change_the_earning_rate_and_refuse_a_bad_time_zone() {
         .await;
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains(r#"id="time_zone-error""#));
+    assert!(
+        refused.body.contains("to nie jest strefa czasowa IANA"),
+        "the parser's message, in Polish"
+    );
     let saved = b
         .post(
             &format!("{path}?lang=pl"),

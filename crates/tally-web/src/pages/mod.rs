@@ -228,7 +228,7 @@ impl FormErrors {
                         .find(|(pointer, _)| f.pointer.starts_with(pointer))
                         .map(|(_, field)| *field)
                         .unwrap_or("general");
-                    out.add(field, f.message.clone());
+                    out.add(field, lang.field_message(&f.message));
                 }
             }
             DomainError::Refused { code, detail } | DomainError::Conflict { code, detail } => {
