@@ -183,6 +183,15 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/static/wallet-icon.svg",
             get(|| asset("image/svg+xml", include_str!("../static/wallet-icon.svg"))),
         )
+        // PNG copies of the SVG icon (rendered once), for platforms that want bitmap sizes.
+        .route(
+            "/static/wallet-icon-192.png",
+            get(|| png(include_bytes!("../static/wallet-icon-192.png"))),
+        )
+        .route(
+            "/static/wallet-icon-512.png",
+            get(|| png(include_bytes!("../static/wallet-icon-512.png"))),
+        )
         .route("/static/tally.css", get(stylesheet))
         .route("/static/cashier.js", get(cashier_script))
         .route("/static/setup.js", get(setup_script))
@@ -199,6 +208,16 @@ async fn service_worker() -> impl IntoResponse {
             (HeaderName::from_static("service-worker-allowed"), "/wallet"),
         ],
         include_str!("../static/wallet-sw.js"),
+    )
+}
+
+async fn png(body: &'static [u8]) -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "image/png"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
     )
 }
 
