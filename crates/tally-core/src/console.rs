@@ -1,4 +1,5 @@
-//! Reads for the console: operators and their sessions, and the dashboard's figures.
+//! Reads for the browser: operators and their sessions, the dashboard's figures, a program's
+//! display, and the wallet's sessions and cards.
 
 use crate::{CoreError, Tally};
 use tally_domain::ids::{ProgramId, TenantId};

@@ -134,6 +134,14 @@ impl<D: Database> FromRequestParts<WebState<D>> for Console {
 pub struct Fields(pub HashMap<String, String>);
 
 impl Fields {
+    /// The fields of a submitted form; a form with absurdly many fields is a bad request.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Fields, WebError> {
+        if pairs.len() > MAX_FORM_FIELDS {
+            return Err(WebError::BadRequest);
+        }
+        Ok(Fields(pairs.into_iter().collect()))
+    }
+
     /// A field's value, trimmed; empty counts as absent.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
@@ -148,10 +156,7 @@ async fn read_form<S: Send + Sync>(req: Request, state: &S) -> Result<Fields, We
     let Form(pairs): Form<Vec<(String, String)>> = Form::from_request(req, state)
         .await
         .map_err(|_| WebError::BadRequest)?;
-    if pairs.len() > MAX_FORM_FIELDS {
-        return Err(WebError::BadRequest);
-    }
-    Ok(Fields(pairs.into_iter().collect()))
+    Fields::from_pairs(pairs)
 }
 
 /// A form posted by a signed-in operator, with its CSRF token checked.

@@ -5,7 +5,7 @@
 //! A purchase form carries an order id made when the form is drawn, so a double tap or a resent
 //! form records the purchase once (the order id is the purchase's business key).
 
-use super::{FormErrors, PageResult, Ui, render};
+use super::{FormErrors, PageResult, Ui, render, unprocessable, write_or_errors};
 use crate::WebState;
 use crate::error::WebError;
 use crate::session::{Console, ConsoleForm, Fields};
@@ -181,37 +181,28 @@ async fn run<D: Database>(
     let console = &form.console;
     let ui = Ui::load(state, console, program, "cashier").await?;
     let mut page = CashierPage::new(ui);
-    let outcome = match command {
-        Ok(c) => {
-            state
-                .tally
-                .write(&console.operator.tenant_id, &console.actor(), None, c)
-                .await
-        }
-        Err(e) => Err(CoreError::Domain(e)),
-    };
-    let refused = match outcome {
+    let refused = match write_or_errors(state, console, command, fields).await? {
         Ok(answer) => {
             on_success(&mut page, answer);
             false
         }
-        Err(CoreError::Domain(e)) => {
-            page.errors = FormErrors::from_domain(console.lang, &e, fields);
+        Err(errors) => {
+            page.errors = errors;
             // A refused form is shown again as it was filled in.
             page.typed = form.fields.clone();
             true
         }
-        Err(e) => return Err(e.into()),
     };
     let member = member.or_else(|| page.member.as_ref().map(|m| m.id.clone()));
     if let Some(id) = member {
         with_member(state, console, &mut page, &id).await?;
     }
-    let mut response = render(&page)?;
-    if refused {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    let response = render(&page)?;
+    Ok(if refused {
+        unprocessable(response)
+    } else {
+        response
+    })
 }
 
 /// Rows for items on the purchase form (optional: the amount alone is enough).

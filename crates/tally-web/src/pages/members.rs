@@ -1,7 +1,9 @@
 //! Members: search and list, one member's page (profile, card, balance, history, purchases,
 //! redemptions), a manual adjustment with a mandatory reason, suspend / close / reactivate.
 
-use super::{FormErrors, PageResult, Ui, render, url_encode};
+use super::{
+    FormErrors, PageResult, Ui, form_value, render, unprocessable, url_encode, write_or_errors,
+};
 use crate::WebState;
 use crate::error::WebError;
 use crate::session::{Console, ConsoleForm};
@@ -10,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use serde_json::json;
 use std::collections::HashMap;
-use tally_core::{Command, CoreError};
+use tally_core::Command;
 use tally_domain::ids::MemberId;
 use tally_domain::inputs::{AdjustmentRequest, MemberPatch};
 use tally_domain::model::{HistoryEntry, Member, MemberStatus, Purchase, Redemption};
@@ -217,27 +219,15 @@ async fn member_command<D: Database>(
     done: &str,
 ) -> PageResult {
     let console = &form.console;
-    let result = match command {
-        Ok(command) => state
-            .tally
-            .write(&console.operator.tenant_id, &console.actor(), None, command)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(CoreError::Domain(e)),
-    };
-    match result {
-        Ok(()) => Ok(
+    match write_or_errors(state, console, command, fields).await? {
+        Ok(_) => Ok(
             Redirect::to(&format!("/console/{program}/members/{member}?done={done}"))
                 .into_response(),
         ),
-        Err(CoreError::Domain(e)) if !matches!(e, tally_domain::DomainError::NotFound { .. }) => {
-            let errors = FormErrors::from_domain(console.lang, &e, fields);
-            let mut page =
-                member_page(state, console, program, member, errors, String::new()).await?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
-        }
-        Err(e) => Err(e.into()),
+        // A member that does not exist (or is another tenant's) makes the page a 404 here.
+        Err(errors) => Ok(unprocessable(
+            member_page(state, console, program, member, errors, String::new()).await?,
+        )),
     }
 }
 
@@ -249,9 +239,9 @@ pub async fn adjust<D: Database>(
     form.console.require(Role::can_manage)?;
     let id = MemberId::parse(&member).map_err(|_| WebError::NotFound)?;
     let f = &form.fields;
-    let points = f.raw("points").trim().replace(['\u{a0}', ' '], "");
+    let points = f.raw("points").replace(['\u{a0}', ' '], "");
     let body = json!({
-        "points": points.parse::<i64>().map(serde_json::Value::from).unwrap_or(json!(points)),
+        "points": form_value(&points),
         "reason": f.raw("reason").trim(),
     });
     let command = AdjustmentRequest::parse(&body).map(|request| Command::Adjust {

@@ -157,20 +157,34 @@ pub async fn write_or_errors<D: tally_store::Database>(
     command: Result<tally_core::Command, DomainError>,
     fields: &[(&str, &str)],
 ) -> Result<Result<serde_json::Value, FormErrors>, WebError> {
+    let tenant = &console.operator.tenant_id;
+    write_as(
+        state,
+        tenant,
+        &console.actor(),
+        console.lang,
+        command,
+        fields,
+    )
+    .await
+}
+
+/// [`write_or_errors`] for any tenant and actor (the wallet writes as the card's tenant).
+pub async fn write_as<D: tally_store::Database>(
+    state: &WebState<D>,
+    tenant: &tally_domain::ids::TenantId,
+    actor: &str,
+    lang: Lang,
+    command: Result<tally_core::Command, DomainError>,
+    fields: &[(&str, &str)],
+) -> Result<Result<serde_json::Value, FormErrors>, WebError> {
     let outcome = match command {
-        Ok(c) => {
-            state
-                .tally
-                .write(&console.operator.tenant_id, &console.actor(), None, c)
-                .await
-        }
+        Ok(c) => state.tally.write(tenant, actor, None, c).await,
         Err(e) => Err(tally_core::CoreError::Domain(e)),
     };
     match outcome {
         Ok(answer) => Ok(Ok(answer)),
-        Err(tally_core::CoreError::Domain(e)) => {
-            Ok(Err(FormErrors::from_domain(console.lang, &e, fields)))
-        }
+        Err(tally_core::CoreError::Domain(e)) => Ok(Err(FormErrors::from_domain(lang, &e, fields))),
         Err(e) => Err(e.into()),
     }
 }

@@ -7,7 +7,7 @@
 //! preferred channel and consents, go through the same commands as the API, recorded with the
 //! source `wallet`.
 
-use super::{FormErrors, PageResult, url_encode};
+use super::{FormErrors, PageResult, render, unprocessable, url_encode, write_as};
 use crate::WebState;
 use crate::error::WebError;
 use crate::i18n::Lang;
@@ -18,11 +18,11 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Uri};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use std::collections::HashMap;
 use tally_core::secrets::{new_token, same_secret, sha256_hex};
-use tally_core::{Command, CoreError, WALLET_TENANT};
+use tally_core::{Command, WALLET_TENANT};
 use tally_domain::Timestamp;
 use tally_domain::display::ProgramDisplay;
 use tally_domain::ids::{MemberId, PersonId, TenantId};
@@ -221,13 +221,6 @@ fn with_cookies(mut response: Response, cookies: &[String]) -> PageResult {
     Ok(response)
 }
 
-fn page(template: &impl Template) -> PageResult {
-    template
-        .render()
-        .map(|html| Html(html).into_response())
-        .map_err(|e| WebError::Internal(format!("template: {e}")))
-}
-
 /// The browser's pre-session token (double-submit CSRF for the sign-in forms).
 fn pre_session(headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, PRE_SESSION_COOKIE).filter(|t| t.len() == 64) {
@@ -248,7 +241,7 @@ pub async fn sign_in_form<D: Database>(
     let (csrf, fresh) = pre_session(&headers);
     let lang = language(&uri, &headers, None);
     let code = q.get("code").cloned().unwrap_or_default();
-    let response = page(&SignInPage {
+    let response = render(&SignInPage {
         lang,
         csrf: csrf.clone(),
         email: q.get("email").cloned().unwrap_or_default(),
@@ -306,7 +299,7 @@ pub async fn send_code<D: Database>(
     headers: HeaderMap,
     axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let fields = Fields(pairs.into_iter().take(16).collect());
+    let fields = Fields::from_pairs(pairs)?;
     check_pre_session(&headers, &fields)?;
     let lang = language(&uri, &headers, None);
     let csrf = fields.raw("csrf").to_owned();
@@ -315,7 +308,7 @@ pub async fn send_code<D: Database>(
         Err(message) => {
             let mut errors = FormErrors::default();
             errors.add("email", message);
-            return Ok(super::unprocessable(page(&SignInPage {
+            return Ok(unprocessable(render(&SignInPage {
                 lang,
                 csrf,
                 email: fields.raw("email").to_owned(),
@@ -338,7 +331,7 @@ pub async fn send_code<D: Database>(
     if answer["send"].as_bool() == Some(true) {
         send_code_email(&state, &email, &code, lang).await;
     }
-    page(&SignInPage {
+    render(&SignInPage {
         lang,
         csrf,
         email: email.to_string(),
@@ -375,7 +368,7 @@ pub async fn check_code<D: Database>(
     headers: HeaderMap,
     axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let fields = Fields(pairs.into_iter().take(16).collect());
+    let fields = Fields::from_pairs(pairs)?;
     check_pre_session(&headers, &fields)?;
     let lang = language(&uri, &headers, None);
     let email = Email::parse(fields.raw("email")).map_err(|_| WebError::BadRequest)?;
@@ -403,7 +396,7 @@ pub async fn check_code<D: Database>(
     }
     let mut errors = FormErrors::default();
     errors.add("code", lang.t("wallet.wrong_code"));
-    Ok(super::unprocessable(page(&SignInPage {
+    Ok(unprocessable(render(&SignInPage {
         lang,
         csrf: fields.raw("csrf").to_owned(),
         email: email.to_string(),
@@ -418,7 +411,7 @@ pub async fn sign_out<D: Database>(
     wallet: Wallet,
     axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    wallet.check(&Fields(pairs.into_iter().take(16).collect()))?;
+    wallet.check(&Fields::from_pairs(pairs)?)?;
     let command = Command::EndWalletSession {
         token_sha256: wallet.session_sha256.clone(),
     };
@@ -457,7 +450,7 @@ async fn cards<D: Database>(state: &WebState<D>, person: &PersonId) -> Result<Ve
 
 pub async fn home<D: Database>(State(state): State<WebState<D>>, wallet: Wallet) -> PageResult {
     let cards = cards(&state, &wallet.person).await?;
-    page(&CardsPage {
+    render(&CardsPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
         cards,
@@ -557,7 +550,7 @@ async fn card_page<D: Database>(
     let zone =
         jiff::tz::TimeZone::get(card.program.time_zone.as_str()).unwrap_or(jiff::tz::TimeZone::UTC);
     let qr_svg = qr::svg(&qr::card_payload(&card.member.card.token));
-    page(&CardPage {
+    render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
         card,
@@ -607,7 +600,7 @@ pub async fn redeem<D: Database>(
     wallet: Wallet,
     axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let fields = Fields(pairs.into_iter().take(16).collect());
+    let fields = Fields::from_pairs(pairs)?;
     wallet.check(&fields)?;
     let (tenant, id) = own_card(&state, &wallet, &member).await?;
     let m = state.tally.member(&tenant, &id).await?;
@@ -618,11 +611,7 @@ pub async fn redeem<D: Database>(
         program: m.program_id.clone(),
         request,
     });
-    let outcome = match command {
-        Ok(c) => state.tally.write(&tenant, "wallet", None, c).await,
-        Err(e) => Err(CoreError::Domain(e)),
-    };
-    match outcome {
+    match write_as(&state, &tenant, "wallet", wallet.lang, command, &[]).await? {
         Ok(answer) => {
             let r: Redemption =
                 serde_json::from_value(answer).map_err(|e| WebError::Internal(e.to_string()))?;
@@ -640,13 +629,9 @@ pub async fn redeem<D: Database>(
             )
             .await
         }
-        Err(CoreError::Domain(e)) => {
-            let errors = FormErrors::from_domain(wallet.lang, &e, &[]);
-            Ok(super::unprocessable(
-                card_page(&state, &wallet, &member, None, String::new(), errors).await?,
-            ))
-        }
-        Err(e) => Err(e.into()),
+        Err(errors) => Ok(unprocessable(
+            card_page(&state, &wallet, &member, None, String::new(), errors).await?,
+        )),
     }
 }
 
@@ -658,7 +643,7 @@ pub async fn preferences<D: Database>(
     wallet: Wallet,
     axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let fields = Fields(pairs.into_iter().take(16).collect());
+    let fields = Fields::from_pairs(pairs)?;
     wallet.check(&fields)?;
     let (tenant, id) = own_card(&state, &wallet, &member).await?;
     let mut consents = serde_json::Map::new();
@@ -681,27 +666,16 @@ pub async fn preferences<D: Database>(
         patch,
         source: "wallet".into(),
     });
-    let outcome = match command {
-        Ok(c) => state.tally.write(&tenant, "wallet", None, c).await,
-        Err(e) => Err(CoreError::Domain(e)),
-    };
-    match outcome {
+    let fields = [("/preferred_channel", "preferred_channel")];
+    match write_as(&state, &tenant, "wallet", wallet.lang, command, &fields).await? {
         Ok(_) => Ok(Redirect::to(&format!(
             "/wallet/cards/{}?done=preferences",
             url_encode(&member)
         ))
         .into_response()),
-        Err(CoreError::Domain(e)) => {
-            let errors = FormErrors::from_domain(
-                wallet.lang,
-                &e,
-                &[("/preferred_channel", "preferred_channel")],
-            );
-            Ok(super::unprocessable(
-                card_page(&state, &wallet, &member, None, String::new(), errors).await?,
-            ))
-        }
-        Err(e) => Err(e.into()),
+        Err(errors) => Ok(unprocessable(
+            card_page(&state, &wallet, &member, None, String::new(), errors).await?,
+        )),
     }
 }
 
