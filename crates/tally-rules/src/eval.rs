@@ -1,0 +1,437 @@
+//! Evaluating a rule set against one event: which rules match, what each awards after its
+//! limits, and why, in words an operator can read in the console.
+//!
+//! Expressions are compiled once, in [`RuleSet::compile`]. Per event, one inner scope of a root
+//! context built with the set holds the event's variables (a fresh default context would rebuild
+//! the standard library each time); per_item effects open one more scope per item. Nothing here
+//! panics on any input: an evaluation error makes that rule not match, with the error as `why`.
+
+use crate::check::{self, ENV, Want};
+use crate::doc::{Effect, RuleDoc, Trigger};
+use crate::facts::Event;
+use cel::{Context, Program, Value};
+use tally_domain::program::Rounding;
+
+/// Points awarded by one rule for one event are clamped to this.
+pub const MAX_POINTS: i64 = 1_000_000_000;
+
+/// Which stored rule, at which version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleRef {
+    pub id: String,
+    pub version: i64,
+}
+
+/// What the caller has recorded for one rule, summed since the starts given by
+/// [`crate::windows`]: the member's awards per window, and all members' awards (`total`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub member_day: i64,
+    pub member_week: i64,
+    pub member_month: i64,
+    pub member_lifetime: i64,
+    pub total: i64,
+}
+
+/// What one rule would do for the event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub rule: RuleRef,
+    pub name: String,
+    pub matched: bool,
+    /// Awarded after caps (0 if not matched).
+    pub points: i64,
+    pub uncapped_points: i64,
+    /// "per_event", "per_member.day", "per_member.week", "per_member.month",
+    /// "per_member.lifetime" or "budget": the limit that bound the award.
+    pub capped_by: Option<&'static str>,
+    pub why: String,
+    pub stopped_further: bool,
+}
+
+/// Decisions of the rules for the event's trigger, in the order they ran.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub decisions: Vec<Decision>,
+}
+
+impl Outcome {
+    /// Decisions that award points.
+    pub fn awarded(&self) -> impl Iterator<Item = &Decision> {
+        self.decisions.iter().filter(|d| d.matched && d.points > 0)
+    }
+
+    pub fn total_points(&self) -> i64 {
+        self.awarded()
+            .fold(0, |sum, d| sum.saturating_add(d.points))
+    }
+}
+
+/// An expression compiled once; `Err` only for a document built by hand that `parse` would
+/// refuse, which then never matches.
+type Compiled = Result<Program, String>;
+
+enum CompiledEffect {
+    Points(Compiled),
+    PerItem {
+        condition: Option<Compiled>,
+        points: Compiled,
+    },
+    Multiplier(i64),
+    Bonus(i64),
+}
+
+struct CompiledRule {
+    rule: RuleRef,
+    doc: RuleDoc,
+    condition: Option<Compiled>,
+    effect: CompiledEffect,
+}
+
+/// Compiled rules, sorted by priority (highest first), then rule id.
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+    root: Context<'static, 'static>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.rules.iter().map(|r| (&r.rule, &r.doc.name)))
+            .finish()
+    }
+}
+
+impl RuleSet {
+    pub fn compile(rules: Vec<(RuleRef, RuleDoc)>) -> RuleSet {
+        let mut rules: Vec<CompiledRule> = rules
+            .into_iter()
+            .map(|(rule, doc)| {
+                let t = doc.trigger;
+                let condition = doc
+                    .condition
+                    .as_deref()
+                    .map(|c| check::compile(c, t, false, Want::Bool));
+                let effect = match &doc.effect {
+                    Effect::Points { formula } => {
+                        CompiledEffect::Points(check::compile(formula, t, false, Want::Points))
+                    }
+                    Effect::PerItem { condition, points } => CompiledEffect::PerItem {
+                        condition: condition
+                            .as_deref()
+                            .map(|c| check::compile(c, t, true, Want::Bool)),
+                        points: check::compile(points, t, true, Want::Points),
+                    },
+                    Effect::Multiplier { permille } => CompiledEffect::Multiplier(*permille),
+                    Effect::Bonus { points } => CompiledEffect::Bonus(*points),
+                };
+                CompiledRule {
+                    rule,
+                    doc,
+                    condition,
+                    effect,
+                }
+            })
+            .collect();
+        rules.sort_by(|a, b| {
+            b.doc
+                .priority
+                .cmp(&a.doc.priority)
+                .then_with(|| a.rule.cmp(&b.rule))
+        });
+        RuleSet {
+            rules,
+            root: Context::with_env(ENV.clone()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether any rule has this trigger.
+    pub fn for_trigger(&self, t: Trigger) -> bool {
+        self.rules.iter().any(|r| r.doc.trigger == t)
+    }
+
+    /// Rules for this trigger whose caps need the caller's usage: per-member limits or a
+    /// budget. The caller reads their usage first and answers it from `evaluate`'s `usage`.
+    pub fn limited(&self, t: Trigger) -> Vec<&RuleRef> {
+        self.rules
+            .iter()
+            .filter(|r| {
+                r.doc.trigger == t
+                    && (r.doc.has_limits_per_member() || r.doc.limits.budget.is_some())
+            })
+            .map(|r| &r.rule)
+            .collect()
+    }
+
+    /// Decides every rule of the event's trigger, in order. `usage` is asked only for rules
+    /// that matched and have per-member limits or a budget.
+    pub fn evaluate(&self, event: &Event<'_>, usage: &dyn Fn(&RuleRef) -> Usage) -> Outcome {
+        let mut outcome = Outcome::default();
+        if !self.for_trigger(event.trigger) {
+            return outcome;
+        }
+        let mut scope = self.root.new_inner_scope();
+        for (name, value) in event.to_cel() {
+            scope.add_variable_as_val(name, value);
+        }
+        let mut stopped_by: Option<&CompiledRule> = None;
+        for rule in self.rules.iter().filter(|r| r.doc.trigger == event.trigger) {
+            let mut decision = Decision {
+                rule: rule.rule.clone(),
+                name: rule.doc.name.clone(),
+                matched: false,
+                points: 0,
+                uncapped_points: 0,
+                capped_by: None,
+                why: String::new(),
+                stopped_further: false,
+            };
+            if let Some(by) = stopped_by {
+                decision.why = format!("stopped by rule {} ({})", by.rule.id, by.doc.name);
+                outcome.decisions.push(decision);
+                continue;
+            }
+            match decide(rule, event, &scope) {
+                Err(why) => decision.why = why,
+                Ok((uncapped, why)) => {
+                    decision.matched = true;
+                    decision.uncapped_points = uncapped;
+                    let (points, capped_by) = cap(rule, uncapped, usage);
+                    decision.points = points;
+                    decision.capped_by = capped_by;
+                    decision.why = match capped_by {
+                        Some(limit) => format!("{why}; capped by {limit}"),
+                        None => why,
+                    };
+                    if rule.doc.stop_further {
+                        decision.stopped_further = true;
+                        stopped_by = Some(rule);
+                    }
+                }
+            }
+            outcome.decisions.push(decision);
+        }
+        outcome
+    }
+}
+
+/// Uncapped points and why, or why the rule does not match.
+fn decide(
+    rule: &CompiledRule,
+    event: &Event<'_>,
+    scope: &Context<'_, '_>,
+) -> Result<(i64, String), String> {
+    rule.doc
+        .schedule
+        .covers(event.occurred_at, event.time_zone)?;
+    audience(rule, event)?;
+    if let Some(condition) = &rule.condition {
+        if !truth(condition, scope)? {
+            return Err("condition is false".into());
+        }
+    }
+    match &rule.effect {
+        CompiledEffect::Bonus(points) => Ok((clamp(*points), "matched".into())),
+        CompiledEffect::Multiplier(permille) => {
+            let extra = divide(
+                event.rounding,
+                i128::from(event.base_points.max(0))
+                    * i128::from(permille.saturating_sub(1000).max(0)),
+                1000,
+            );
+            Ok((
+                clamp_wide(extra),
+                format!(
+                    "matched: {} base points × {}",
+                    event.base_points,
+                    *permille as f64 / 1000.0
+                ),
+            ))
+        }
+        CompiledEffect::Points(formula) => {
+            let value = run(formula, scope)?;
+            let number = number(&value)?;
+            Ok((number.points(event.rounding)?, "matched".into()))
+        }
+        CompiledEffect::PerItem { condition, points } => {
+            let Some(purchase) = &event.purchase else {
+                return Err("evaluation error: no purchase".into());
+            };
+            let mut sum = Number::Int(0);
+            let mut counted = 0usize;
+            for item in purchase.items {
+                let mut inner = scope.new_inner_scope();
+                inner.add_variable_as_val("item", item.to_cel(purchase.minor_per_major));
+                if let Some(c) = condition {
+                    if !truth(c, &inner)? {
+                        continue;
+                    }
+                }
+                counted += 1;
+                sum = sum.add(number(&run(points, &inner)?)?);
+            }
+            let total = purchase.items.len();
+            Ok((
+                sum.points(event.rounding)?,
+                format!("matched: {counted} of {total} items"),
+            ))
+        }
+    }
+}
+
+fn audience(rule: &CompiledRule, event: &Event<'_>) -> Result<(), String> {
+    let a = &rule.doc.audience;
+    let channel = event.purchase.as_ref().map_or("", |p| p.channel);
+    if !a.channels.is_empty() && !a.channels.iter().any(|c| c.as_str() == channel) {
+        return Err(format!("channel {channel} not in audience"));
+    }
+    let location = event.purchase.as_ref().and_then(|p| p.location);
+    if !a.locations.is_empty() && !location.is_some_and(|l| a.locations.iter().any(|x| x == l)) {
+        return Err(match location {
+            Some(l) => format!("location {l} not in audience"),
+            None => "no location, the audience lists locations".into(),
+        });
+    }
+    let m = &event.member;
+    if !a.tiers.is_empty() && !m.tier.is_some_and(|t| a.tiers.iter().any(|x| x == t)) {
+        return Err(match m.tier {
+            Some(t) => format!("tier {t} not in audience"),
+            None => "no tier, the audience lists tiers".into(),
+        });
+    }
+    if !a.segments.is_empty() && !m.segments.iter().any(|s| a.segments.contains(s)) {
+        return Err("member in none of the audience segments".into());
+    }
+    if !a.tags.is_empty() && !m.tags.iter().any(|t| a.tags.contains(t)) {
+        return Err("member has none of the audience tags".into());
+    }
+    Ok(())
+}
+
+fn run(program: &Compiled, scope: &Context<'_, '_>) -> Result<Value, String> {
+    let program = program.as_ref().map_err(|e| format!("invalid rule: {e}"))?;
+    program
+        .execute(scope)
+        .map_err(|e| format!("evaluation error: {e}"))
+}
+
+fn truth(program: &Compiled, scope: &Context<'_, '_>) -> Result<bool, String> {
+    match run(program, scope)? {
+        Value::Bool(b) => Ok(b),
+        other => Err(format!(
+            "evaluation error: condition gave {:?}, not a bool",
+            other.type_of()
+        )),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Number {
+    Int(i128),
+    Double(f64),
+}
+
+fn number(value: &Value) -> Result<Number, String> {
+    match value {
+        Value::Int(i) => Ok(Number::Int((*i).into())),
+        Value::UInt(u) => Ok(Number::Int((*u).into())),
+        Value::Float(f) => Ok(Number::Double(*f)),
+        other => Err(format!(
+            "evaluation error: points gave {:?}, not a number",
+            other.type_of()
+        )),
+    }
+}
+
+impl Number {
+    fn add(self, other: Number) -> Number {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Number::Int(a.saturating_add(b)),
+            (a, b) => Number::Double(a.as_f64() + b.as_f64()),
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Double(d) => d,
+        }
+    }
+
+    /// Rounded (doubles only) and clamped to [0, MAX_POINTS].
+    fn points(self, rounding: Rounding) -> Result<i64, String> {
+        match self {
+            Number::Int(i) => Ok(clamp_wide(i)),
+            Number::Double(d) if d.is_nan() => {
+                Err("evaluation error: points are not a number".into())
+            }
+            Number::Double(d) => {
+                let rounded = match rounding {
+                    Rounding::Down => d.floor(),
+                    Rounding::Up => d.ceil(),
+                    Rounding::Nearest => (d + 0.5).floor(),
+                };
+                Ok(rounded.clamp(0.0, MAX_POINTS as f64) as i64)
+            }
+        }
+    }
+}
+
+fn clamp(points: i64) -> i64 {
+    points.clamp(0, MAX_POINTS)
+}
+
+fn clamp_wide(points: i128) -> i64 {
+    i64::try_from(points.clamp(0, MAX_POINTS.into())).unwrap_or(0)
+}
+
+/// `numerator / denominator` rounded; numerator non-negative, denominator positive.
+fn divide(rounding: Rounding, numerator: i128, denominator: i128) -> i128 {
+    match rounding {
+        Rounding::Down => numerator / denominator,
+        Rounding::Up => (numerator + denominator - 1) / denominator,
+        Rounding::Nearest => (2 * numerator + denominator) / (2 * denominator),
+    }
+}
+
+/// Applies the limits in order (per event, then per member day, week, month, lifetime, then the
+/// budget); each can only lower the points, so the last that lowered them is the one that binds.
+fn cap(
+    rule: &CompiledRule,
+    points: i64,
+    usage: &dyn Fn(&RuleRef) -> Usage,
+) -> (i64, Option<&'static str>) {
+    let l = &rule.doc.limits;
+    let used = if rule.doc.has_limits_per_member() || l.budget.is_some() {
+        usage(&rule.rule)
+    } else {
+        Usage::default()
+    };
+    let mut points = points;
+    let mut by = None;
+    for (name, limit, spent) in [
+        ("per_event", l.per_event, 0),
+        ("per_member.day", l.per_member_day, used.member_day),
+        ("per_member.week", l.per_member_week, used.member_week),
+        ("per_member.month", l.per_member_month, used.member_month),
+        (
+            "per_member.lifetime",
+            l.per_member_lifetime,
+            used.member_lifetime,
+        ),
+        ("budget", l.budget, used.total),
+    ] {
+        if let Some(limit) = limit {
+            let remaining = limit.saturating_sub(spent).max(0);
+            if points > remaining {
+                points = remaining;
+                by = Some(name);
+            }
+        }
+    }
+    (points, by)
+}

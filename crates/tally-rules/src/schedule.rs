@@ -1,0 +1,67 @@
+//! Time: whether a rule's schedule covers an instant, and the local windows per-member limits
+//! are counted in. Everything is local to the program's time zone, so "Saturday 09:00" and "this
+//! month" mean what the operator sees on a wall clock, also on DST days.
+
+use crate::doc::{Schedule, day_names, hhmm};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// Starts of the local day, ISO week (Monday) and month containing an instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Windows {
+    pub day: Timestamp,
+    pub week: Timestamp,
+    pub month: Timestamp,
+}
+
+/// Start of the local day, ISO week (Monday) and month containing `at` in `tz`, as timestamps:
+/// the caller sums usage since each. A day that starts in a DST gap starts at the first instant
+/// that exists; the instant itself is used if a start cannot be represented (never panics).
+pub fn windows(at: Timestamp, tz: &TimeZone) -> Windows {
+    let date = tz.to_datetime(at).date();
+    let start = |d: Option<jiff::civil::Date>| {
+        d.and_then(|d| d.to_zoned(tz.clone()).ok())
+            .map_or(at, |z| z.timestamp())
+    };
+    let monday = date
+        .checked_sub(jiff::Span::new().days(date.weekday().to_monday_zero_offset()))
+        .ok();
+    Windows {
+        day: start(Some(date)),
+        week: start(monday),
+        month: start(Some(date.first_of_month())),
+    }
+}
+
+impl Schedule {
+    /// `Ok` when `at` is inside the schedule, else why not, in plain words.
+    pub(crate) fn covers(&self, at: Timestamp, tz: &TimeZone) -> Result<(), String> {
+        if let Some(start) = self.starts_at {
+            if at < start {
+                return Err(format!("outside schedule (starts {start})"));
+            }
+        }
+        if let Some(end) = self.ends_at {
+            if at >= end {
+                return Err(format!("outside schedule (ended {end})"));
+            }
+        }
+        let local = tz.to_datetime(at);
+        if !self.days.is_empty() && !self.days.contains(&local.weekday()) {
+            let names: Vec<&str> = self.days.iter().map(|d| day_names(*d).1).collect();
+            let list = match names.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => names.join(""),
+            };
+            return Err(format!("outside schedule ({list})"));
+        }
+        if let Some((from, to)) = self.hours {
+            let minute = u16::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute()))
+                .unwrap_or(0);
+            if minute < from || minute >= to {
+                return Err(format!("outside schedule ({}–{})", hhmm(from), hhmm(to)));
+            }
+        }
+        Ok(())
+    }
+}
