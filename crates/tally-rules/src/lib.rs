@@ -10,7 +10,7 @@
 //! # Expressions
 //!
 //! Conditions and point formulas are [CEL](https://cel.dev), evaluated by the `cel` crate: it
-//! always terminates. The crate has no type checker, so this one has its own ([`check`]): every
+//! always terminates. The crate has no type checker, so this one has its own: every
 //! name, field, operator and function is checked when the rule is saved, with a message naming
 //! the place. Allowed: `size`, `contains`, `startsWith`, `endsWith`, `int`, `double`, `string`,
 //! `has`, the macros `all`, `exists`, `exists_one`, `map`, `filter`, `in`, `?:`, arithmetic,
@@ -55,7 +55,7 @@
 //! 2.5: 61.5, so 62 with nearest, 61 with down). Caps apply in order: per_event, the per-member
 //! windows, then the budget.
 
-pub mod check;
+mod check;
 mod doc;
 mod eval;
 mod facts;
