@@ -14,6 +14,7 @@
 
 use crate::doc::Trigger;
 use crate::schema;
+use crate::types::Ty;
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, Expr, IdedExpr, LiteralValue, operators as op,
 };
@@ -33,68 +34,6 @@ pub(crate) static ENV: LazyLock<Arc<Env>> =
 const ALLOWED: &str = "size, contains, startsWith, endsWith, int, double, string, has, all, \
     exists, exists_one, map, filter, in, ?:, arithmetic (+ - * / %), comparison and logic \
     (&& || !)";
-
-/// The static type of an expression.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Ty {
-    Int,
-    Double,
-    Str,
-    Bool,
-    Null,
-    List(Box<Ty>),
-    /// `map(string, dyn)`: member attributes.
-    Map,
-    Dyn,
-    /// A documented object (`purchase`, `item`, ...): a map with fixed fields.
-    Obj(&'static str),
-}
-
-impl fmt::Display for Ty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ty::Int => f.write_str("int"),
-            Ty::Double => f.write_str("double"),
-            Ty::Str => f.write_str("string"),
-            Ty::Bool => f.write_str("bool"),
-            Ty::Null => f.write_str("null"),
-            Ty::List(t) => write!(f, "list({t})"),
-            Ty::Map => f.write_str("map(string, dyn)"),
-            Ty::Dyn => f.write_str("dyn"),
-            Ty::Obj(name) => f.write_str(name),
-        }
-    }
-}
-
-impl Ty {
-    fn of_path(path: &str) -> Option<Ty> {
-        let (path, ty, _) = schema::schema().iter().find(|(p, _, _)| *p == path)?;
-        Some(match *ty {
-            "int" => Ty::Int,
-            "double" => Ty::Double,
-            "string" => Ty::Str,
-            "bool" => Ty::Bool,
-            "list(string)" => Ty::List(Box::new(Ty::Str)),
-            "list(item)" => Ty::List(Box::new(Ty::Obj("item"))),
-            "map(string, dyn)" => Ty::Map,
-            "object" => Ty::Obj(path),
-            _ => Ty::Dyn,
-        })
-    }
-
-    fn numeric(&self) -> bool {
-        matches!(self, Ty::Int | Ty::Double)
-    }
-
-    /// Whether `==` between the two can be true: same type, numbers, null or dyn.
-    fn comparable(&self, other: &Ty) -> bool {
-        match (self, other) {
-            (Ty::Dyn | Ty::Null, _) | (_, Ty::Dyn | Ty::Null) => true,
-            (Ty::List(a), Ty::List(b)) => a.comparable(b),
-            (a, b) => a == b || (a.numeric() && b.numeric()),
-        }
-    }
-}
 
 /// What an expression must produce.
 #[derive(Clone, Copy, Debug)]
@@ -462,11 +401,13 @@ impl Checker<'_> {
             if let Some(f) = appended(&c.loop_step, &accu) {
                 return Ok(Ty::List(Box::new(self.check(f)?)));
             }
-            if name == op::CONDITIONAL && args.len() == 3 && accu(&args[2]) {
-                if let Some(f) = appended(&args[1], &accu) {
-                    self.predicate(&args[0])?;
-                    return Ok(Ty::List(Box::new(self.check(f)?)));
-                }
+            if name == op::CONDITIONAL
+                && args.len() == 3
+                && accu(&args[2])
+                && let Some(f) = appended(&args[1], &accu)
+            {
+                self.predicate(&args[0])?;
+                return Ok(Ty::List(Box::new(self.check(f)?)));
             }
         }
         Err(self.err(id, "unsupported macro"))

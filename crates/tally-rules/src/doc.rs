@@ -5,7 +5,7 @@
 use crate::check::{self, Want};
 use jiff::Timestamp;
 use jiff::civil::Weekday;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tally_domain::error::{DomainError, Fields};
 use tally_domain::ids::LocationId;
 use tally_domain::inputs::{Obj, boolean, identifier, int, string, text, timestamp};
@@ -193,98 +193,6 @@ impl RuleDoc {
         })
     }
 
-    /// The document as JSON; parses back to an equal document.
-    pub fn to_json(&self) -> Value {
-        let mut doc = Map::new();
-        doc.insert("name".into(), json!(self.name));
-        doc.insert("trigger".into(), json!(self.trigger.as_str()));
-        if let Some(c) = &self.condition {
-            doc.insert("condition".into(), json!(c));
-        }
-        let effect = match &self.effect {
-            Effect::Points { formula } => json!({ "points": formula }),
-            Effect::PerItem { condition, points } => {
-                let mut p = Map::new();
-                if let Some(c) = condition {
-                    p.insert("condition".into(), json!(c));
-                }
-                p.insert("points".into(), json!(points));
-                json!({ "per_item": p })
-            }
-            Effect::Multiplier { permille } => json!({ "multiplier": *permille as f64 / 1000.0 }),
-            Effect::Bonus { points } => json!({ "bonus": points }),
-        };
-        doc.insert("effect".into(), effect);
-        let l = &self.limits;
-        let mut limits = Map::new();
-        let mut per_member = Map::new();
-        for (key, v) in [("per_event", l.per_event), ("budget", l.budget)] {
-            if let Some(v) = v {
-                limits.insert(key.into(), json!(v));
-            }
-        }
-        for (key, v) in [
-            ("day", l.per_member_day),
-            ("week", l.per_member_week),
-            ("month", l.per_member_month),
-            ("lifetime", l.per_member_lifetime),
-        ] {
-            if let Some(v) = v {
-                per_member.insert(key.into(), json!(v));
-            }
-        }
-        if !per_member.is_empty() {
-            limits.insert("per_member".into(), Value::Object(per_member));
-        }
-        if !limits.is_empty() {
-            doc.insert("limits".into(), Value::Object(limits));
-        }
-        let s = &self.schedule;
-        let mut schedule = Map::new();
-        if let Some(t) = s.starts_at {
-            schedule.insert("starts_at".into(), json!(t.to_string()));
-        }
-        if let Some(t) = s.ends_at {
-            schedule.insert("ends_at".into(), json!(t.to_string()));
-        }
-        if !s.days.is_empty() {
-            let days: Vec<&str> = s.days.iter().map(|d| day_names(*d).0).collect();
-            schedule.insert("days".into(), json!(days));
-        }
-        if let Some((from, to)) = s.hours {
-            schedule.insert(
-                "hours".into(),
-                json!({ "from": hhmm(from), "to": hhmm(to) }),
-            );
-        }
-        if !schedule.is_empty() {
-            doc.insert("schedule".into(), Value::Object(schedule));
-        }
-        let a = &self.audience;
-        let mut audience = Map::new();
-        let channels: Vec<&str> = a.channels.iter().map(|c| c.as_str()).collect();
-        for (key, list) in [
-            ("channels", channels),
-            (
-                "locations",
-                a.locations.iter().map(String::as_str).collect(),
-            ),
-            ("tiers", a.tiers.iter().map(String::as_str).collect()),
-            ("segments", a.segments.iter().map(String::as_str).collect()),
-            ("tags", a.tags.iter().map(String::as_str).collect()),
-        ] {
-            if !list.is_empty() {
-                audience.insert(key.into(), json!(list));
-            }
-        }
-        if !audience.is_empty() {
-            doc.insert("audience".into(), Value::Object(audience));
-        }
-        doc.insert("priority".into(), json!(self.priority));
-        doc.insert("stop_further".into(), json!(self.stop_further));
-        Value::Object(doc)
-    }
-
     /// Whether any per-member limit is set: the caller must then read the member's usage.
     pub fn has_limits_per_member(&self) -> bool {
         let l = &self.limits;
@@ -420,10 +328,10 @@ fn parse_schedule(s: &Obj<'_>, root: &Value, f: &mut Fields) -> Schedule {
     s.only(f, &["starts_at", "ends_at", "days", "hours"]);
     let starts_at = s.opt(f, "starts_at", timestamp);
     let ends_at = s.opt(f, "ends_at", timestamp);
-    if let (Some(start), Some(end)) = (starts_at, ends_at) {
-        if start >= end {
-            f.push("/schedule/ends_at", "must be after starts_at");
-        }
+    if let (Some(start), Some(end)) = (starts_at, ends_at)
+        && start >= end
+    {
+        f.push("/schedule/ends_at", "must be after starts_at");
     }
     let mut days = list(root, "/schedule/days", f, |v| {
         let raw = string(v)?;

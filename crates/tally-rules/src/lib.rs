@@ -59,8 +59,10 @@ mod check;
 mod doc;
 mod eval;
 mod facts;
+mod json;
 mod schedule;
 mod schema;
+mod types;
 
 pub use doc::{Audience, Effect, Limits, RuleDoc, Schedule, Trigger};
 pub use eval::{Decision, MAX_POINTS, Outcome, RuleRef, RuleSet, Usage};

@@ -36,15 +36,15 @@ pub fn windows(at: Timestamp, tz: &TimeZone) -> Windows {
 impl Schedule {
     /// `Ok` when `at` is inside the schedule, else why not, in plain words.
     pub(crate) fn covers(&self, at: Timestamp, tz: &TimeZone) -> Result<(), String> {
-        if let Some(start) = self.starts_at {
-            if at < start {
-                return Err(format!("outside schedule (starts {start})"));
-            }
+        if let Some(start) = self.starts_at
+            && at < start
+        {
+            return Err(format!("outside schedule (starts {start})"));
         }
-        if let Some(end) = self.ends_at {
-            if at >= end {
-                return Err(format!("outside schedule (ended {end})"));
-            }
+        if let Some(end) = self.ends_at
+            && at >= end
+        {
+            return Err(format!("outside schedule (ended {end})"));
         }
         let local = tz.to_datetime(at);
         if !self.days.is_empty() && !self.days.contains(&local.weekday()) {
