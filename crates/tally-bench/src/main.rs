@@ -6,10 +6,12 @@
 //! TALLY_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
 //!   cargo run --release -p tally-bench -- ingest                     # and PostgreSQL
 //! cargo run --release -p tally-bench -- pages                        # console pages, demo data
+//! cargo run --release -p tally-bench -- rules                        # rule evaluation, one core
 //! ```
 
 mod ingest;
 mod pages;
+mod rules;
 mod stats;
 
 fn main() {
@@ -41,6 +43,9 @@ fn main() {
                 .expect("a runtime");
             runtime.block_on(ingest::run(options));
         }
+        Some("rules") => rules::run(rules::Options {
+            purchases: flag("--purchases", 200_000),
+        }),
         Some("pages") => {
             let options = pages::Options {
                 requests: flag("--requests", 200),
@@ -59,7 +64,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]"
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]"
             );
             std::process::exit(2);
         }

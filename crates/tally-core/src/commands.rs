@@ -6,7 +6,7 @@ use crate::usecases;
 use serde_json::Value;
 use tally_domain::Timestamp;
 use tally_domain::ids::{
-    ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, TenantId,
+    ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, RuleId, TenantId,
 };
 use tally_domain::inputs::{
     AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
@@ -133,6 +133,18 @@ pub enum Command {
         reward: RewardId,
         patch: RewardPatch,
     },
+    /// A new earning rule; `document` is a rule document (validated again when applied).
+    CreateRule {
+        program: ProgramId,
+        document: Value,
+        status: String,
+    },
+    /// A new version of a rule's document, and/or a new status.
+    UpdateRule {
+        rule: RuleId,
+        document: Option<Value>,
+        status: Option<String>,
+    },
     Redeem {
         program: ProgramId,
         request: RedeemRequest,
@@ -248,6 +260,16 @@ impl Command {
             Command::UpdateReward { reward, patch } => {
                 usecases::rewards::update(c, ctx, reward, patch).await
             }
+            Command::CreateRule {
+                program,
+                document,
+                status,
+            } => usecases::rules::create(c, ctx, program, document, status).await,
+            Command::UpdateRule {
+                rule,
+                document,
+                status,
+            } => usecases::rules::update(c, ctx, rule, document.as_ref(), status.as_deref()).await,
             Command::Redeem { program, request } => {
                 usecases::rewards::redeem(c, ctx, program, request).await
             }

@@ -10,9 +10,11 @@
 
 pub mod commands;
 pub mod console;
+pub mod earning;
 mod error;
 pub mod invariants;
 pub mod reads;
+mod rule_reads;
 pub mod secrets;
 mod usecases;
 
@@ -20,6 +22,7 @@ mod usecases;
 pub const MAX_IMPORT_CHUNK: usize = usecases::purchases::MAX_IMPORT_CHUNK;
 pub mod writer;
 
+pub use usecases::rules::STATUSES as RULE_STATUSES;
 pub use usecases::wallet::WALLET_TENANT;
 
 pub use commands::{Command, Ctx, IdempotencyKey, NewOperator, NewSession};

@@ -113,6 +113,8 @@ prefixed_id!(/// A tenant API key (the secret itself is never stored).
     ApiKeyId, "key");
 prefixed_id!(/// A person who runs a program in the console: owner, manager or cashier.
     OperatorId, "opr");
+prefixed_id!(/// An earning rule (its versions share the id).
+    RuleId, "rul");
 
 #[cfg(test)]
 mod tests {

@@ -168,6 +168,10 @@ pub struct Program {
     pub earning: EarningRule,
     pub negative_balance: NegativeBalancePolicy,
     pub created_at: Timestamp,
+    /// Changes whenever the program's earning rules change: compiled rules are cached per
+    /// revision. Internal, not part of the API.
+    #[serde(skip)]
+    pub rules_revision: i64,
 }
 
 #[cfg(test)]

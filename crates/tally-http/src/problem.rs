@@ -233,6 +233,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ),
     ("member_not_active", "The member is suspended or closed."),
     (
+        "rule_archived",
+        "The rule is archived; archived rules stay only for the history.",
+    ),
+    (
         "already_returned",
         "The whole order has already been returned.",
     ),

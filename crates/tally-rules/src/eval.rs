@@ -290,7 +290,11 @@ fn audience(rule: &CompiledRule, event: &Event<'_>) -> Result<(), String> {
     let a = &rule.doc.audience;
     let channel = event.purchase.as_ref().map_or("", |p| p.channel);
     if !a.channels.is_empty() && !a.channels.iter().any(|c| c.as_str() == channel) {
-        return Err(format!("channel {channel} not in audience"));
+        let listed: Vec<&str> = a.channels.iter().map(|c| c.as_str()).collect();
+        return Err(format!(
+            "channel {channel} not in audience ({})",
+            listed.join(", ")
+        ));
     }
     let location = event.purchase.as_ref().and_then(|p| p.location);
     if !a.locations.is_empty() && !location.is_some_and(|l| a.locations.iter().any(|x| x == l)) {

@@ -318,7 +318,7 @@ fn audiences_filter_by_channel_location_tier_segment_and_tag() {
     assert_eq!(why(json!({"channels": ["pos", "app"]})), "matched");
     assert_eq!(
         why(json!({"channels": ["online"]})),
-        "channel pos not in audience"
+        "channel pos not in audience (online)"
     );
     assert_eq!(
         why(json!({"locations": ["loc_01J0000000000000000000000A"]})),

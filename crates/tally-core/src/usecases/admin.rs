@@ -77,6 +77,7 @@ pub async fn create_program<C: Conn>(c: &mut C, ctx: &Ctx, p: &NewProgram) -> St
         earning: p.earning.clone(),
         negative_balance: p.negative_balance,
         created_at: ctx.now,
+        rules_revision: 0,
     };
     programs::insert_program(c, &program).await?;
     record(

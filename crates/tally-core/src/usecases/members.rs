@@ -3,6 +3,7 @@
 use super::{load_member, load_program, to_json};
 use crate::StepResult;
 use crate::commands::Ctx;
+use crate::earning;
 use crate::usecases::admin::record;
 use serde_json::{Value, json};
 use tally_domain::card::{new_card_number, new_card_token};
@@ -10,6 +11,7 @@ use tally_domain::ids::{MemberId, ProgramId};
 use tally_domain::inputs::{ConsentInput, MemberPatch, NewMember};
 use tally_domain::model::{Balance, Card, Consent, Member, MemberStatus};
 use tally_domain::{DomainError, Points};
+use tally_rules::Trigger;
 use tally_store::Conn;
 use tally_store::queries::members::{self, MemberKey};
 
@@ -20,7 +22,7 @@ pub async fn enroll<C: Conn>(
     m: &NewMember,
     source: &str,
 ) -> StepResult<Value> {
-    load_program(c, ctx, program).await?;
+    let program_row = load_program(c, ctx, program).await?;
     if m.enrolled_at.is_some_and(|at| at > ctx.now) {
         return Err(DomainError::invalid("/enrolled_at", "must not be in the future").into());
     }
@@ -37,7 +39,7 @@ pub async fn enroll<C: Conn>(
     }
     let person_id =
         members::find_or_create_person(c, m.email.as_ref(), m.phone.as_ref(), ctx.now).await?;
-    let member = Member {
+    let mut member = Member {
         id: MemberId::generate(),
         program_id: program.clone(),
         person_id,
@@ -65,7 +67,45 @@ pub async fn enroll<C: Conn>(
         enrolled_at: m.enrolled_at.unwrap_or(ctx.now),
     };
     members::insert_member(c, &ctx.tenant, &member).await?;
+    welcome(c, ctx, &program_row, &mut member).await?;
     Ok(to_json(&member))
+}
+
+/// Enrolment rules (a welcome bonus): awarded at once, as of the enrolment.
+async fn welcome<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &tally_domain::program::Program,
+    member: &mut Member,
+) -> StepResult<()> {
+    let compiled = earning::active_rules(c, program).await?;
+    if !compiled.set.for_trigger(Trigger::Enrolment) {
+        return Ok(());
+    }
+    let at = member.enrolled_at;
+    let outcome = earning::evaluate(
+        c,
+        program,
+        &compiled,
+        Trigger::Enrolment,
+        member,
+        None,
+        Points::ZERO,
+        at,
+        true,
+    )
+    .await?;
+    let award = earning::AwardContext {
+        program: &program.id,
+        member: &member.id,
+        order_id: None,
+        purchase_id: None,
+        occurred_at: at,
+    };
+    if let (_, Some(balance)) = earning::post_awards(c, ctx, &compiled, &outcome, &award).await? {
+        member.balance.available = balance;
+    }
+    Ok(())
 }
 
 fn consents(inputs: &[ConsentInput], ctx: &Ctx, source: &str) -> Vec<Consent> {

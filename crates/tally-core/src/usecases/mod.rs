@@ -9,6 +9,7 @@ pub mod operators;
 pub mod purchases;
 pub mod returns;
 pub mod rewards;
+pub mod rules;
 pub mod wallet;
 
 use crate::StepResult;

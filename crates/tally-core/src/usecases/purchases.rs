@@ -10,6 +10,7 @@
 use super::{Guard, Posting, load_program, post};
 use crate::StepResult;
 use crate::commands::Ctx;
+use crate::earning;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use tally_domain::model::{MemberStatus, Purchase, PurchaseLine, TransferKind, Tr
 use tally_domain::program::Program;
 use tally_domain::{DomainError, Points};
 use tally_ledger::AccountKind;
+use tally_rules::Trigger;
 use tally_store::queries::members::{self, MemberKey, MemberState};
 use tally_store::queries::{ledger, locations, programs, purchases};
 use tally_store::{Conn, StoreError};
@@ -83,6 +85,13 @@ pub async fn import<C: Conn>(
     let program = load_program(c, ctx, program_id).await?;
     // One import chunk of a program at a time: chunks lock many member rows each.
     programs::lock_program(c, program_id).await?;
+    if earning::active_rules(c, &program)
+        .await?
+        .set
+        .for_trigger(Trigger::Purchase)
+    {
+        return import_row_by_row(c, ctx, program_id, rows).await;
+    }
     let external_ids: Vec<&str> = rows
         .iter()
         .filter_map(|p| match &p.member {
@@ -179,6 +188,8 @@ pub async fn import<C: Conn>(
             "order_id": plan.p.order_id,
             "member_id": plan.member_id,
             "points_earned": plan.points,
+            "base_points": plan.points,
+            "rule_awards": [],
             "balance": { "available": available, "pending": plan.member.balance.pending },
         });
         let purchase = Purchase {
@@ -226,6 +237,47 @@ pub async fn import<C: Conn>(
     Ok(json!({ "recorded": plans.len(), "already_present": present, "refused": refused }))
 }
 
+/// An import into a program with purchase rules: each row takes the API's path, so rules,
+/// limits and budgets apply exactly as they do to live purchases (slower than the set-based
+/// path, which knows only base earning).
+async fn import_row_by_row<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program_id: &ProgramId,
+    rows: &[NewPurchase],
+) -> StepResult<Value> {
+    let (mut recorded, mut present, mut refused) = (0, 0, Vec::new());
+    for (index, p) in rows.iter().enumerate() {
+        let outcome = match import_shape(p) {
+            Ok(()) => match purchases::find_order(c, program_id, &p.order_id).await? {
+                Some(_) => record(c, ctx, program_id, p).await.map(|_| false),
+                None => record(c, ctx, program_id, p).await.map(|_| true),
+            },
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(true) => recorded += 1,
+            Ok(false) => present += 1,
+            Err(crate::StepError::Domain(problem)) => {
+                refused.push(json!({ "index": index, "problem": problem }))
+            }
+            Err(store) => return Err(store),
+        }
+    }
+    Ok(json!({ "recorded": recorded, "already_present": present, "refused": refused }))
+}
+
+/// What every import row must look like: members by external id, totals without lines.
+fn import_shape(p: &NewPurchase) -> StepResult<()> {
+    if !matches!(p.member, MemberRef::ExternalId(_)) {
+        return Err(DomainError::invalid("/member", "imports name members by external_id").into());
+    }
+    if !p.lines.is_empty() {
+        return Err(DomainError::invalid("/lines", "imports carry order totals, not lines").into());
+    }
+    Ok(())
+}
+
 /// A new row of an import, decided but not yet written.
 struct Plan<'a> {
     p: &'a NewPurchase,
@@ -253,12 +305,10 @@ async fn plan_row<'a, C: Conn>(
     location_ok: &mut HashMap<String, bool>,
 ) -> StepResult<Option<Plan<'a>>> {
     check_currency(program, p)?;
+    import_shape(p)?;
     let MemberRef::ExternalId(external_id) = &p.member else {
         return Err(DomainError::invalid("/member", "imports name members by external_id").into());
     };
-    if !p.lines.is_empty() {
-        return Err(DomainError::invalid("/lines", "imports carry order totals, not lines").into());
-    }
     let (member_id, member) = members.get(external_id).ok_or_else(|| {
         DomainError::invalid("/member/external_id", "no member of this program has it")
     })?;
@@ -361,10 +411,10 @@ async fn write_new<C: Conn>(
     p: &NewPurchase,
     content: &str,
 ) -> StepResult<Value> {
-    let points = base_points(program, p);
+    let base = base_points(program, p);
     let purchase_id = PurchaseId::generate();
     let occurred_at = p.occurred_at.unwrap_or(ctx.now);
-    let available = if points.is_positive() {
+    let mut available = if base.is_positive() {
         let reason = TransferReason {
             order_id: Some(p.order_id.clone()),
             purchase_id: Some(purchase_id.clone()),
@@ -377,7 +427,7 @@ async fn write_new<C: Conn>(
             program: &program.id,
             member: member_id,
             kind: TransferKind::Earn,
-            amount: points,
+            amount: base,
             adjustment_positive: false,
             reason: &reason,
             occurred_at,
@@ -388,11 +438,49 @@ async fn write_new<C: Conn>(
     } else {
         member.balance.available
     };
+    let mut points = base;
+    let mut awarded = Vec::new();
+    let compiled = earning::active_rules(c, program).await?;
+    if compiled.set.for_trigger(Trigger::Purchase) {
+        let full = super::load_member(c, ctx, member_id).await?;
+        let view = earning::PurchaseView::new(p);
+        let outcome = earning::evaluate(
+            c,
+            program,
+            &compiled,
+            Trigger::Purchase,
+            &full,
+            Some(&view),
+            base,
+            occurred_at,
+            true,
+        )
+        .await?;
+        let at = earning::AwardContext {
+            program: &program.id,
+            member: member_id,
+            order_id: Some(&p.order_id),
+            purchase_id: Some(&purchase_id),
+            occurred_at,
+        };
+        let (given, balance) = earning::post_awards(c, ctx, &compiled, &outcome, &at).await?;
+        points = points + given;
+        if let Some(balance) = balance {
+            available = balance;
+        }
+        awarded = outcome
+            .awarded()
+            .filter(|d| d.points > 0)
+            .map(|d| json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
+            .collect();
+    }
     let answer = json!({
         "purchase_id": purchase_id,
         "order_id": p.order_id,
         "member_id": member_id,
         "points_earned": points,
+        "base_points": base,
+        "rule_awards": awarded,
         "balance": { "available": available, "pending": member.balance.pending },
     });
     let purchase = Purchase {

@@ -6,6 +6,7 @@ mod members;
 mod orders;
 mod programs;
 mod rewards;
+mod rules;
 mod system;
 
 use crate::problem::ApiError;
@@ -57,6 +58,21 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             "/programs/{program}/redemptions/check",
             get(rewards::check_code::<D>),
         )
+        .route(
+            "/programs/{program}/rules",
+            get(rules::list::<D>).post(rules::create::<D>),
+        )
+        .route(
+            "/programs/{program}/rules/simulate",
+            post(rules::simulate::<D>),
+        )
+        .route(
+            "/rules/{rule}",
+            get(rules::get::<D>)
+                .put(rules::replace::<D>)
+                .patch(rules::set_status::<D>),
+        )
+        .route("/rules/{rule}/versions", get(rules::versions::<D>))
         .route(
             "/programs/{program}/locations",
             get(locations::list::<D>).post(locations::create::<D>),

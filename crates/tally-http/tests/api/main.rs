@@ -17,6 +17,7 @@ mod members_and_programs;
 mod orders;
 mod protocol;
 mod rewards;
+mod rules;
 mod system;
 
 use common::{TestApp, id};

@@ -41,6 +41,9 @@ const TABLES: &[&str] = &[
     "redemptions",
     "idempotency_keys",
     "audit_log",
+    "rules",
+    "rule_versions",
+    "rule_awards",
 ];
 
 /// A tenant with its keys and a program.

@@ -297,6 +297,65 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
             &format!("the answer of {operation_id}"),
         );
     }
+    // Rules: create, dry-run (with drafts), a new version, a status; then their reads.
+    let rule = run(
+        &server,
+        &spec,
+        &ids,
+        ("createRule", None),
+        ("POST", &format!("/api/v1/programs/{p}/rules"), "admin", 201),
+    )
+    .await;
+    let rule_id = rule["id"].as_str().unwrap().to_owned();
+    let tried = run(
+        &server,
+        &spec,
+        &ids,
+        ("simulatePurchase", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/rules/simulate"),
+            "read",
+            200,
+        ),
+    )
+    .await;
+    assert_eq!(tried["rule_points"], 20, "the draft gives 2 records × 10");
+    let replaced = run(
+        &server,
+        &spec,
+        &ids,
+        ("replaceRule", None),
+        ("PUT", &format!("/api/v1/rules/{rule_id}"), "admin", 200),
+    )
+    .await;
+    assert_eq!(replaced["version"], 2);
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("setRuleStatus", None),
+        ("PATCH", &format!("/api/v1/rules/{rule_id}"), "admin", 200),
+    )
+    .await;
+    for (operation_id, url) in [
+        ("listRules", format!("/api/v1/programs/{p}/rules")),
+        ("getRule", format!("/api/v1/rules/{rule_id}")),
+        (
+            "listRuleVersions",
+            format!("/api/v1/rules/{rule_id}/versions"),
+        ),
+    ] {
+        let answer = server.send("GET", &url, Some("read"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            &spec,
+            &response_schema(&spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
+
     let members = server
         .send(
             "GET",

@@ -216,7 +216,7 @@ fn the_document_is_openapi_3_1_and_every_operation_is_complete() {
             );
         }
 
-        if method == "POST" || method == "PATCH" {
+        if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
             assert!(
                 params
                     .iter()

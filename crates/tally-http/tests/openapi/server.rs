@@ -132,5 +132,5 @@ pub(crate) fn concrete(path: &str) -> String {
 /// The body a probe sends: `{}` for methods that take one, so the handler (not the body
 /// extractor) decides the answer.
 pub(crate) fn probe_body(method: &str) -> Option<Value> {
-    (method == "POST" || method == "PATCH").then(|| json!({}))
+    matches!(method, "POST" | "PUT" | "PATCH").then(|| json!({}))
 }

@@ -15,6 +15,7 @@ pub mod operators;
 pub mod programs;
 pub mod purchases;
 pub mod rewards;
+pub mod rules;
 pub mod stats;
 pub mod wallet;
 

@@ -93,7 +93,7 @@ pub async fn insert_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
 }
 
 const PROGRAM_COLS: &str = "id, tenant_id, name, points_name, currency, time_zone, points_per_unit_milli, rounding, \
-     excluded_categories, min_order_minor, negative_balance, created_at_us, seq";
+     excluded_categories, min_order_minor, negative_balance, created_at_us, seq, rules_revision";
 
 fn decode(r: &crate::Row) -> Result<Program, StoreError> {
     let bad = |what: &str| StoreError::Decode(format!("program {what}"));
@@ -112,6 +112,7 @@ fn decode(r: &crate::Row) -> Result<Program, StoreError> {
         },
         negative_balance: NegativeBalancePolicy::parse(&r.text(10)?).map_err(|_| bad("policy"))?,
         created_at: to_ts(r.int(11)?)?,
+        rules_revision: r.int(13)?,
     })
 }
 

@@ -1,0 +1,156 @@
+//! Reads of earning rules, and the dry run: what a purchase would earn, and by which rules,
+//! under the active rules or a draft set. Nothing is written.
+
+use crate::earning::{self, PurchaseView};
+use crate::usecases::purchases::base_points;
+use crate::{CoreError, StepError, Tally};
+use serde_json::{Value, json};
+use tally_domain::DomainError;
+use tally_domain::ids::{ProgramId, RuleId, TenantId};
+use tally_domain::inputs::{MemberRef, NewPurchase};
+use tally_rules::{RuleDoc, RuleRef, Trigger};
+use tally_store::Database;
+use tally_store::queries::members::{self, MemberKey};
+use tally_store::queries::rules::{self, RuleVersion};
+use tally_store::queries::{Page, programs};
+
+fn core(e: StepError) -> CoreError {
+    match e {
+        StepError::Domain(d) => CoreError::Domain(d),
+        StepError::Store(s) => CoreError::Store(s),
+    }
+}
+
+impl<D: Database> Tally<D> {
+    /// The program's rules as the API shows them (see `usecases::rules::view`).
+    pub async fn rules(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Value>, CoreError> {
+        let mut c = self.read().await?;
+        programs::get_program(&mut c, tenant, program)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        let page = rules::list_rules(&mut c, tenant, program, cursor, limit).await?;
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(crate::usecases::rules::view)
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    pub async fn rule(&self, tenant: &TenantId, id: &RuleId) -> Result<Value, CoreError> {
+        let rule = rules::get_rule(&mut self.read().await?, tenant, id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("rule"))?;
+        Ok(crate::usecases::rules::view(&rule))
+    }
+
+    /// Every version of a rule, oldest first.
+    pub async fn rule_versions(
+        &self,
+        tenant: &TenantId,
+        id: &RuleId,
+    ) -> Result<Vec<RuleVersion>, CoreError> {
+        let mut c = self.read().await?;
+        rules::get_rule(&mut c, tenant, id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("rule"))?;
+        Ok(rules::versions(&mut c, id).await?)
+    }
+
+    /// What `purchase` would earn now: base points and each rule's decision, with the usage
+    /// limits count as it stands. `drafts` replaces the active rules (to try rules before
+    /// switching them on).
+    pub async fn simulate_purchase(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        purchase: &NewPurchase,
+        drafts: Option<Vec<RuleDoc>>,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        let program = programs::get_program(&mut c, tenant, program)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        if purchase.total.currency != program.currency {
+            return Err(DomainError::invalid(
+                "/purchase/total/currency",
+                format!("must be {}, the program's currency", program.currency),
+            )
+            .into());
+        }
+        let (key, pointer) = match &purchase.member {
+            MemberRef::Id(id) => (MemberKey::Id(id), "/purchase/member/id"),
+            MemberRef::ExternalId(x) => (MemberKey::ExternalId(x), "/purchase/member/external_id"),
+            MemberRef::CardNumber(x) => (MemberKey::CardNumber(x), "/purchase/member/card_number"),
+        };
+        let member_id = members::find_member_id(&mut c, tenant, &program.id, key)
+            .await?
+            .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
+        let member = members::get_member(&mut c, tenant, &member_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("member"))?;
+        let compiled = match drafts {
+            Some(docs) => {
+                let refs = docs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, doc)| {
+                        let id = format!("draft_{}", i + 1);
+                        (RuleRef { id, version: 0 }, doc)
+                    })
+                    .collect();
+                std::sync::Arc::new(earning::compile(&program, refs).map_err(core)?)
+            }
+            None => earning::active_rules(&mut c, &program)
+                .await
+                .map_err(core)?,
+        };
+        let base = base_points(&program, purchase);
+        let view = PurchaseView::new(purchase);
+        let occurred_at = purchase.occurred_at.unwrap_or_else(|| self.clock.now());
+        let outcome = earning::evaluate(
+            &mut c,
+            &program,
+            &compiled,
+            Trigger::Purchase,
+            &member,
+            Some(&view),
+            base,
+            occurred_at,
+            false,
+        )
+        .await
+        .map_err(core)?;
+        let decisions: Vec<Value> = outcome
+            .decisions
+            .iter()
+            .map(|d| {
+                json!({
+                    "rule_id": d.rule.id,
+                    "version": d.rule.version,
+                    "name": d.name,
+                    "matched": d.matched,
+                    "points": d.points,
+                    "uncapped_points": d.uncapped_points,
+                    "capped_by": d.capped_by,
+                    "why": d.why,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "member_id": member.id,
+            "base_points": base,
+            "rule_points": outcome.total_points(),
+            "points_earned": base.value() + outcome.total_points(),
+            "rules": decisions,
+        }))
+    }
+}

@@ -1,0 +1,130 @@
+//! Earning rules: create, change (a new version), pause, archive. Every change bumps the
+//! program's rules revision in the same transaction, so each node's compiled copy goes stale
+//! exactly when the change commits.
+
+use super::load_program;
+use crate::StepResult;
+use crate::commands::Ctx;
+use crate::usecases::admin::record;
+use serde_json::{Value, json};
+use tally_domain::DomainError;
+use tally_domain::ids::{ProgramId, RuleId};
+use tally_rules::RuleDoc;
+use tally_store::Conn;
+use tally_store::queries::rules::{self, RuleRow};
+
+/// What a rule can be: only active rules earn; archived is for good (kept for the history).
+pub const STATUSES: &[&str] = &["active", "paused", "archived"];
+
+pub async fn create<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    document: &Value,
+    status: &str,
+) -> StepResult<Value> {
+    load_program(c, ctx, program).await?;
+    let doc = RuleDoc::parse(document)?;
+    let rule = RuleRow {
+        id: RuleId::generate(),
+        program_id: program.clone(),
+        version: 1,
+        status: status.to_owned(),
+        document: doc.to_json(),
+        awarded_total: 0,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    rules::insert_rule(c, &ctx.tenant, &rule, doc.limits.budget, &ctx.actor).await?;
+    rules::bump_revision(c, program).await?;
+    record(
+        c,
+        ctx,
+        "rule.created",
+        rule.id.as_str(),
+        json!({ "version": 1, "status": status }),
+    )
+    .await?;
+    Ok(view(&rule))
+}
+
+/// A new document makes a new version; a status alone does not.
+pub async fn update<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &RuleId,
+    document: Option<&Value>,
+    status: Option<&str>,
+) -> StepResult<Value> {
+    let mut rule = rules::get_rule(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("rule"))?;
+    if rule.status == "archived" {
+        return Err(DomainError::refused("rule_archived", "an archived rule cannot change").into());
+    }
+    let new_doc = document.map(RuleDoc::parse).transpose()?;
+    let current = match &new_doc {
+        Some(doc) => doc.clone(),
+        None => RuleDoc::parse(&rule.document)
+            .map_err(|e| tally_store::StoreError::Decode(format!("stored rule {id}: {e}")))?,
+    };
+    if let Some(budget) = current.limits.budget
+        && budget < rule.awarded_total
+    {
+        return Err(DomainError::invalid(
+            "/limits/budget",
+            format!(
+                "must be at least {}, the points this rule has already given",
+                rule.awarded_total
+            ),
+        )
+        .into());
+    }
+    if let Some(doc) = &new_doc {
+        rule.version += 1;
+        rule.document = doc.to_json();
+    }
+    if let Some(status) = status {
+        rule.status = status.to_owned();
+    }
+    rule.updated_at = ctx.now;
+    rules::update_rule(
+        c,
+        &rule,
+        current.limits.budget,
+        new_doc.is_some(),
+        &ctx.actor,
+    )
+    .await?;
+    rules::bump_revision(c, &rule.program_id).await?;
+    record(
+        c,
+        ctx,
+        "rule.updated",
+        rule.id.as_str(),
+        json!({ "version": rule.version, "status": rule.status }),
+    )
+    .await?;
+    Ok(view(&rule))
+}
+
+/// A rule as the API shows it: its document's fields, with its id, version and status.
+pub fn view(rule: &RuleRow) -> Value {
+    let mut out = json!({
+        "id": rule.id,
+        "program_id": rule.program_id,
+        "version": rule.version,
+        "status": rule.status,
+    });
+    if let (Some(out), Some(doc)) = (out.as_object_mut(), rule.document.as_object()) {
+        for (k, v) in doc {
+            out.insert(k.clone(), v.clone());
+        }
+        if doc.get("limits").and_then(|l| l.get("budget")).is_some() {
+            out.insert("budget_used".into(), json!(rule.awarded_total));
+        }
+        out.insert("created_at".into(), json!(rule.created_at));
+        out.insert("updated_at".into(), json!(rule.updated_at));
+    }
+    out
+}

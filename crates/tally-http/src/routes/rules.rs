@@ -1,0 +1,218 @@
+//! Earning rules: create, list, read, replace (a new version), pause or archive, their
+//! versions, and the dry run of a purchase.
+
+use super::{ApiResult, created, ok, page, write};
+use crate::AppState;
+use crate::auth::{Caller, Scope};
+use crate::body::JsonBody;
+use crate::params::{Params, path_id};
+use axum::extract::{Path, State};
+use serde_json::{Map, Value};
+use tally_core::Command;
+use tally_core::RULE_STATUSES as STATUSES;
+use tally_domain::DomainError;
+use tally_domain::error::{FieldError, Fields};
+use tally_domain::ids::{ProgramId, RuleId};
+use tally_domain::inputs::{NewPurchase, Obj};
+use tally_rules::RuleDoc;
+use tally_store::Database;
+
+/// Most draft rules in one simulation.
+const MAX_DRAFTS: usize = 50;
+
+/// A rule body is a rule document plus an optional `status`: both are checked here, so every
+/// mistake comes back at once and nothing reaches the writer that it would refuse.
+fn parse_rule_body(body: &Value) -> Result<(Value, Option<String>), DomainError> {
+    let Some(object) = body.as_object() else {
+        return Err(DomainError::invalid("", "must be a JSON object"));
+    };
+    let mut document: Map<String, Value> = object.clone();
+    let status = document.remove("status");
+    let mut f = Fields::new();
+    let status = status.and_then(|s| f.take("/status", status_of(&s)));
+    let document = Value::Object(document);
+    if let Err(DomainError::Invalid { fields }) = RuleDoc::parse(&document) {
+        for e in fields {
+            f.push(e.pointer, e.message);
+        }
+    }
+    f.finish()?;
+    Ok((document, status))
+}
+
+fn status_of(v: &Value) -> Result<String, String> {
+    match v.as_str() {
+        Some(s) if STATUSES.contains(&s) => Ok(s.to_owned()),
+        _ => Err(format!("must be one of {}", STATUSES.join(", "))),
+    }
+}
+
+pub async fn create<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Admin)?;
+    let program = path_id(&program, ProgramId::parse, "program")?;
+    let (document, status) = parse_rule_body(&body.value)?;
+    let command = Command::CreateRule {
+        program,
+        document,
+        status: status.unwrap_or_else(|| "active".into()),
+    };
+    created(write(&app, &caller, body.idempotency, command).await?)
+}
+
+pub async fn list<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    params: Params,
+) -> ApiResult {
+    params.only(&["cursor", "limit"])?;
+    let program = path_id(&program, ProgramId::parse, "program")?;
+    let (cursor, limit) = params.page()?;
+    page(
+        app.tally
+            .rules(&caller.tenant, &program, cursor, limit)
+            .await?,
+    )
+}
+
+fn rule_id(raw: &str) -> Result<RuleId, crate::problem::ApiError> {
+    path_id(raw, RuleId::parse, "rule")
+}
+
+pub async fn get<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(app.tally.rule(&caller.tenant, &rule_id(&id)?).await?)
+}
+
+/// A new version: the whole document again (and optionally a status).
+pub async fn replace<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Admin)?;
+    let rule = rule_id(&id)?;
+    let (document, status) = parse_rule_body(&body.value)?;
+    let command = Command::UpdateRule {
+        rule,
+        document: Some(document),
+        status,
+    };
+    ok(write(&app, &caller, body.idempotency, command).await?)
+}
+
+/// Only the status: pause, resume, archive.
+pub async fn set_status<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Admin)?;
+    let rule = rule_id(&id)?;
+    let o = Obj::root(&body.value)?;
+    let mut f = Fields::new();
+    o.only(&mut f, &["status"]);
+    let status = o.req(&mut f, "status", status_of);
+    f.finish()?;
+    let command = Command::UpdateRule {
+        rule,
+        document: None,
+        status,
+    };
+    ok(write(&app, &caller, body.idempotency, command).await?)
+}
+
+pub async fn versions<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let versions = app
+        .tally
+        .rule_versions(&caller.tenant, &rule_id(&id)?)
+        .await?;
+    ok(serde_json::json!({ "items": versions }))
+}
+
+/// Moves every field error of a nested document under `prefix`.
+fn nested(e: DomainError, prefix: &str) -> DomainError {
+    match e {
+        DomainError::Invalid { fields } => DomainError::Invalid {
+            fields: fields
+                .into_iter()
+                .map(|f| FieldError::new(format!("{prefix}{}", f.pointer), f.message))
+                .collect(),
+        },
+        other => other,
+    }
+}
+
+/// `{"purchase": {…}, "rules": [{…}]}`: what the purchase would earn; with `rules`, under
+/// those drafts instead of the active rules. Nothing is written.
+pub async fn simulate<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Read)?;
+    let program = path_id(&program, ProgramId::parse, "program")?;
+    let o = Obj::root(&body.value)?;
+    let mut f = Fields::new();
+    o.only(&mut f, &["purchase", "rules"]);
+    let purchase = match body.value.get("purchase") {
+        None => {
+            f.push("/purchase", "is required");
+            None
+        }
+        Some(p) => match NewPurchase::parse(p).map_err(|e| nested(e, "/purchase")) {
+            Ok(p) => Some(p),
+            Err(DomainError::Invalid { fields }) => {
+                fields
+                    .into_iter()
+                    .for_each(|e| f.push(e.pointer, e.message));
+                None
+            }
+            Err(other) => return Err(other.into()),
+        },
+    };
+    let drafts = match body.value.get("rules") {
+        None => None,
+        Some(Value::Array(items)) if items.len() <= MAX_DRAFTS => {
+            let mut docs = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match RuleDoc::parse(item).map_err(|e| nested(e, &format!("/rules/{i}"))) {
+                    Ok(doc) => docs.push(doc),
+                    Err(DomainError::Invalid { fields }) => fields
+                        .into_iter()
+                        .for_each(|e| f.push(e.pointer, e.message)),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            Some(docs)
+        }
+        Some(_) => {
+            f.push(
+                "/rules",
+                format!("must be an array of at most {MAX_DRAFTS} rule documents"),
+            );
+            None
+        }
+    };
+    f.finish()?;
+    let purchase = purchase.expect("parsed, or an error was returned");
+    ok(app
+        .tally
+        .simulate_purchase(&caller.tenant, &program, &purchase, drafts)
+        .await?)
+}

@@ -1,0 +1,45 @@
+-- The earning rules: each rule's current document, every version it ever had (immutable), and
+-- what each rule awarded to whom (for per-member limits and budgets).
+
+CREATE TABLE rules (
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id),
+    program_id    TEXT NOT NULL REFERENCES programs(id),
+    version       BIGINT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('active', 'paused', 'archived')),
+    document      TEXT NOT NULL,
+    -- Points this rule has awarded in all; only a budgeted rule keeps it (a conditional write
+    -- keeps it under the budget), others leave it at 0 so no row is hot.
+    budget        BIGINT,
+    awarded_total BIGINT NOT NULL DEFAULT 0 CHECK (budget IS NULL OR awarded_total <= budget),
+    created_at_us BIGINT NOT NULL,
+    updated_at_us BIGINT NOT NULL
+);
+CREATE INDEX rules_program ON rules (program_id, seq);
+
+CREATE TABLE rule_versions (
+    rule_id       TEXT NOT NULL REFERENCES rules(id),
+    version       BIGINT NOT NULL,
+    document      TEXT NOT NULL,
+    actor         TEXT NOT NULL,
+    created_at_us BIGINT NOT NULL,
+    PRIMARY KEY (rule_id, version)
+);
+CREATE FUNCTION rule_versions_are_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'rule versions are immutable'; END $$;
+CREATE TRIGGER rule_versions_no_change BEFORE UPDATE OR DELETE ON rule_versions
+FOR EACH ROW EXECUTE FUNCTION rule_versions_are_immutable();
+
+-- One row per award of a rule with per-member limits: summed over the limit's window.
+CREATE TABLE rule_awards (
+    rule_id        TEXT NOT NULL,
+    member_id      TEXT NOT NULL,
+    points         BIGINT NOT NULL,
+    occurred_at_us BIGINT NOT NULL
+);
+CREATE INDEX rule_awards_member ON rule_awards (rule_id, member_id, occurred_at_us);
+
+-- Bumped by every change of a program's rules, in the same transaction: a node's cache of
+-- compiled rules is valid while the revision it was built from is current.
+ALTER TABLE programs ADD COLUMN rules_revision BIGINT NOT NULL DEFAULT 0;
