@@ -16,11 +16,12 @@ use tally_domain::inputs::NewPurchase;
 use tally_domain::model::{Member, TransferKind, TransferReason};
 use tally_domain::program::Program;
 use tally_domain::{Points, Timestamp};
+use tally_ledger::AccountKind;
 use tally_rules::{
     Event, ItemFacts, MemberFacts, Outcome, PurchaseFacts, RuleDoc, RuleRef, RuleSet, Trigger,
     Usage,
 };
-use tally_store::queries::{purchases, rules};
+use tally_store::queries::{ledger, purchases, rules};
 use tally_store::{Conn, StoreError};
 
 /// A program's active rules, compiled, with what the writer needs to know about their limits.
@@ -148,8 +149,16 @@ pub async fn evaluate<C: Conn>(
     let mut usage: HashMap<String, Usage> = HashMap::new();
     if compiled.set.for_trigger(trigger) {
         let windows = tally_rules::windows(occurred_at, &compiled.time_zone);
-        // Rules with per-member limits or a budget, of this trigger: their usage so far.
-        for rule in compiled.set.limited(trigger) {
+        // Rules with per-member limits or a budget, of this trigger: their usage so far. In
+        // the writer the member's account is locked first, so two purchases of one member on
+        // two writers cannot both read the usage before either has added to it.
+        let limited = compiled.set.limited(trigger);
+        if lock && limited.iter().any(|r| compiled.limited.contains(&r.id)) {
+            let account =
+                tally_ledger::account_id(member.id.as_str(), AccountKind::MemberAvailable);
+            ledger::lock_balance(c, &account).await?;
+        }
+        for rule in limited {
             let mut u = Usage::default();
             if compiled.limited.contains(&rule.id) {
                 let sums = rules::member_usage(

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ACTOR, Fixture, outcome};
+use common::{Fixture, all_at_once, outcome};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,30 +14,6 @@ use tally_domain::ids::{MemberId, RedemptionId};
 use tally_domain::inputs::{AdjustmentRequest, NewPurchase, NewReturn};
 use tally_domain::model::{RedemptionStatus, TransferKind};
 use tokio::sync::Barrier;
-
-/// Sends every command from its own task, all released at once by a barrier, and returns the
-/// outcomes in the order of `commands`.
-async fn all_at_once(
-    f: &Fixture,
-    commands: Vec<(Option<IdempotencyKey>, Command)>,
-) -> Vec<Result<Value, CoreError>> {
-    let barrier = Arc::new(Barrier::new(commands.len()));
-    let tasks: Vec<_> = commands
-        .into_iter()
-        .map(|(key, command)| {
-            let (tally, tenant, barrier) = (f.tally.clone(), f.tenant.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                tally.write(&tenant, ACTOR, key, command).await
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        outcomes.push(task.await.expect("a write task panicked"));
-    }
-    outcomes
-}
 
 /// Outcomes as answers or refusal codes; panics on anything else (a store error).
 fn outcomes(results: Vec<Result<Value, CoreError>>) -> Vec<Result<Value, String>> {

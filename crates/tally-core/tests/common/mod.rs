@@ -3,13 +3,14 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tally_core::{Command, CoreError, Tally};
+use tally_core::{Command, CoreError, IdempotencyKey, Tally};
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
 use tally_domain::inputs::{NewMember, NewProgram, NewPurchase, NewReward, RedeemRequest};
 use tally_domain::{DomainError, ManualClock, Timestamp};
 use tally_store::Database;
 use tally_store_any::AnyDb;
 use tally_store_any::testing::TestDb;
+use tokio::sync::Barrier;
 
 pub struct Fixture {
     pub tally: Tally<AnyDb>,
@@ -180,4 +181,28 @@ pub fn outcome(result: Result<Value, CoreError>) -> Result<Value, String> {
         Err(CoreError::Domain(e)) => Err(domain_code(&e)),
         Err(other) => panic!("expected an answer or a domain refusal, got {other:?}"),
     }
+}
+
+/// Sends every command from its own task, all released at once by a barrier, and returns the
+/// outcomes in the order of `commands`.
+pub async fn all_at_once(
+    f: &Fixture,
+    commands: Vec<(Option<IdempotencyKey>, Command)>,
+) -> Vec<Result<Value, CoreError>> {
+    let barrier = Arc::new(Barrier::new(commands.len()));
+    let tasks: Vec<_> = commands
+        .into_iter()
+        .map(|(key, command)| {
+            let (tally, tenant, barrier) = (f.tally.clone(), f.tenant.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                tally.write(&tenant, ACTOR, key, command).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await.expect("a write task panicked"));
+    }
+    outcomes
 }
