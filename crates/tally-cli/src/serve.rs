@@ -48,7 +48,7 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tokio::spawn(purge_idempotency_keys(tally.clone()));
-    tokio::spawn(advance_program_totals(tally.clone()));
+    tokio::spawn(per_program_housekeeping(tally.clone()));
     tracing::info!(address = %listen, "serving");
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),
@@ -90,10 +90,10 @@ async fn purge_idempotency_keys(tally: tally_core::Tally<AnyDb>) {
 /// transaction has long committed (batches commit in milliseconds).
 pub const TOTALS_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
-/// Every minute, folds each program's older transfers into its totals snapshot, so reading the
-/// totals (the dashboard, `/totals`) sums at most a few minutes of transfers. One command per
-/// program, like any other write, so it is safe on several nodes at once.
-async fn advance_program_totals(tally: tally_core::Tally<AnyDb>) {
+/// Every minute, for each program: folds older transfers into its totals snapshot, so reading the
+/// totals (the dashboard, `/totals`) sums at most a few minutes of transfers; and reviews the
+/// tiers that are due. Commands like any other write, so it is safe on several nodes at once.
+async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
     loop {
         tokio::time::sleep(Duration::from_secs(60)).await;
         let Ok(tenants) = tally.tenants().await else {
@@ -105,12 +105,36 @@ async fn advance_program_totals(tally: tally_core::Tally<AnyDb>) {
             };
             for program in programs {
                 let command = Command::AdvanceProgramTotals {
-                    program: program.id,
+                    program: program.id.clone(),
                     margin: TOTALS_MARGIN,
                 };
                 if let Err(e) = tally.write(&tenant.id, "housekeeping", None, command).await {
                     tracing::warn!(error = %e, "advancing program totals failed");
                 }
+                review_tiers(&tally, &tenant.id, &program.id).await;
+            }
+        }
+    }
+}
+
+/// Reviews a program's due tiers, a thousand members per command, until none is due.
+pub async fn review_tiers(
+    tally: &tally_core::Tally<AnyDb>,
+    tenant: &tally_domain::ids::TenantId,
+    program: &tally_domain::ids::ProgramId,
+) {
+    const CHUNK: i64 = 1000;
+    loop {
+        let command = Command::ReviewTiers {
+            program: program.clone(),
+            limit: CHUNK,
+        };
+        match tally.write(tenant, "housekeeping", None, command).await {
+            Ok(answer) if answer["reviewed"].as_i64() == Some(CHUNK) => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "reviewing tiers failed");
+                return;
             }
         }
     }

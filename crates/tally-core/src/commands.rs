@@ -14,6 +14,7 @@ use tally_domain::inputs::{
 };
 use tally_domain::operators::Role;
 use tally_domain::text::Email;
+use tally_domain::tiers::TierPlan;
 use tally_store::Conn;
 use tally_store::queries::operators::LinkPurpose;
 
@@ -145,6 +146,15 @@ pub enum Command {
         document: Option<Value>,
         status: Option<String>,
     },
+    SetTierPlan {
+        program: ProgramId,
+        plan: TierPlan,
+    },
+    /// Reviews up to `limit` members whose tier review is due (housekeeping).
+    ReviewTiers {
+        program: ProgramId,
+        limit: i64,
+    },
     Redeem {
         program: ProgramId,
         request: RedeemRequest,
@@ -259,6 +269,12 @@ impl Command {
             }
             Command::UpdateReward { reward, patch } => {
                 usecases::rewards::update(c, ctx, reward, patch).await
+            }
+            Command::SetTierPlan { program, plan } => {
+                usecases::tiers::set_plan(c, ctx, program, plan).await
+            }
+            Command::ReviewTiers { program, limit } => {
+                usecases::tiers::review(c, ctx, program, *limit).await
             }
             Command::CreateRule {
                 program,

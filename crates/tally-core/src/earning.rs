@@ -15,18 +15,21 @@ use tally_domain::ids::{MemberId, ProgramId, PurchaseId};
 use tally_domain::inputs::NewPurchase;
 use tally_domain::model::{Member, TransferKind, TransferReason};
 use tally_domain::program::Program;
+use tally_domain::tiers::TierPlan;
 use tally_domain::{Points, Timestamp};
 use tally_ledger::AccountKind;
 use tally_rules::{
     Event, ItemFacts, MemberFacts, Outcome, PurchaseFacts, RuleDoc, RuleRef, RuleSet, Trigger,
     Usage,
 };
-use tally_store::queries::{ledger, purchases, rules};
+use tally_store::queries::{ledger, purchases, rules, tiers};
 use tally_store::{Conn, StoreError};
 
-/// A program's active rules, compiled, with what the writer needs to know about their limits.
+/// A program's earning set-up beyond the base rate: its active rules, compiled, with what the
+/// writer needs to know about their limits, and its tier plan.
 pub struct CompiledRules {
     pub set: RuleSet,
+    pub tier_plan: Option<TierPlan>,
     pub time_zone: jiff::tz::TimeZone,
     /// Rules with per-member limits: their awards are recorded and summed.
     limited: Vec<String>,
@@ -41,7 +44,8 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(Cache::default)
 }
 
-/// The program's active rules, compiled. Programs that never had a rule cost nothing.
+/// The program's active rules, compiled, and its tier plan. Programs that never had a rule or a
+/// plan cost nothing.
 pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<Arc<CompiledRules>> {
     if let Some((revision, compiled)) = cache().lock().expect("not poisoned").get(&program.id)
         && *revision == program.rules_revision
@@ -49,7 +53,9 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
         return Ok(compiled.clone());
     }
     let mut docs = Vec::new();
+    let mut tier_plan = None;
     if program.rules_revision > 0 {
+        tier_plan = tiers::get_plan(c, &program.id).await?;
         for row in rules::active_rules(c, &program.id).await? {
             let doc = RuleDoc::parse(&row.document).map_err(|e| {
                 StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
@@ -63,7 +69,9 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
             ));
         }
     }
-    let compiled = Arc::new(compile(program, docs)?);
+    let mut compiled = compile(program, docs)?;
+    compiled.tier_plan = tier_plan;
+    let compiled = Arc::new(compiled);
     let mut cache = cache().lock().expect("not poisoned");
     if cache.len() > 10_000 {
         cache.clear(); // many programs on one node: start over rather than grow without end
@@ -91,6 +99,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         .collect();
     Ok(CompiledRules {
         set: RuleSet::compile(docs),
+        tier_plan: None,
         time_zone,
         limited,
         budgeted,
@@ -141,6 +150,7 @@ pub async fn evaluate<C: Conn>(
     compiled: &CompiledRules,
     trigger: Trigger,
     member: &Member,
+    tier: Option<&str>,
     purchase: Option<&PurchaseView<'_>>,
     base_points: Points,
     occurred_at: Timestamp,
@@ -205,7 +215,7 @@ pub async fn evaluate<C: Conn>(
         purchase: purchase_facts,
         member: MemberFacts {
             id: member.id.as_str(),
-            tier: None,
+            tier,
             tags: &member.tags,
             segments: &[],
             attributes: &member.attributes,
@@ -279,3 +289,129 @@ pub async fn post_awards<C: Conn>(
     rules::insert_awards(c, at.member, &counted, at.occurred_at).await?;
     Ok((given, balance))
 }
+
+/// What a purchase earned beyond its base points.
+pub struct Beyond {
+    pub points: Points,
+    /// The balance after the last transfer posted here (`None`: none was).
+    pub balance: Option<Points>,
+    /// `{"rule_id", "version", "name", "points"}` per rule that gave points.
+    pub awards: Vec<serde_json::Value>,
+    /// `{"name", "upgraded"}` when the program has tiers.
+    pub tier: Option<serde_json::Value>,
+}
+
+/// Everything a purchase earns beyond the base rate, in order: the tier's multiplier (the tier
+/// held before this purchase), the rules (which see that tier), then the upgrade this purchase
+/// may bring.
+#[allow(clippy::too_many_arguments)]
+pub async fn earn_beyond_base<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &Program,
+    member_id: &MemberId,
+    p: &NewPurchase,
+    purchase_id: &PurchaseId,
+    base: Points,
+    occurred_at: Timestamp,
+) -> StepResult<Beyond> {
+    let mut beyond = Beyond {
+        points: Points::ZERO,
+        balance: None,
+        awards: Vec::new(),
+        tier: None,
+    };
+    let compiled = active_rules(c, program).await?;
+    let level = match &compiled.tier_plan {
+        Some(plan) => crate::tiers::current_level(c, plan, member_id).await?.0,
+        None => None,
+    };
+    let tier_name = level.and_then(|i| {
+        let plan = compiled.tier_plan.as_ref()?;
+        Some(plan.levels[i].name.as_str())
+    });
+    if let (Some(plan), Some(i)) = (&compiled.tier_plan, level) {
+        let tier = &plan.levels[i];
+        let extra =
+            program
+                .earning
+                .rounding
+                .scale(base.value(), tier.multiplier_permille - 1000, 1000);
+        if extra > 0 {
+            let reason = TransferReason {
+                order_id: Some(p.order_id.clone()),
+                purchase_id: Some(purchase_id.clone()),
+                rule: Some(TIER_RULE.into()),
+                actor: Some(ctx.actor.clone()),
+                note: Some(format!(
+                    "{} ×{}",
+                    tier.name,
+                    tier.multiplier_permille as f64 / 1000.0
+                )),
+                ..TransferReason::default()
+            };
+            let posting = Posting {
+                program: &program.id,
+                member: member_id,
+                kind: TransferKind::Earn,
+                amount: Points(extra),
+                adjustment_positive: false,
+                reason: &reason,
+                occurred_at,
+            };
+            beyond.balance = post(c, ctx, &posting, Guard::MayGoNegative).await?;
+            beyond.points = Points(extra);
+        }
+    }
+    if compiled.set.for_trigger(Trigger::Purchase) {
+        let full = crate::usecases::load_member(c, ctx, member_id).await?;
+        let view = PurchaseView::new(p);
+        let outcome = evaluate(
+            c,
+            program,
+            &compiled,
+            Trigger::Purchase,
+            &full,
+            tier_name,
+            Some(&view),
+            base,
+            occurred_at,
+            true,
+        )
+        .await?;
+        let at = AwardContext {
+            program: &program.id,
+            member: member_id,
+            order_id: Some(&p.order_id),
+            purchase_id: Some(purchase_id),
+            occurred_at,
+        };
+        let (given, balance) = post_awards(c, ctx, &compiled, &outcome, &at).await?;
+        beyond.points = beyond.points + given;
+        beyond.balance = balance.or(beyond.balance);
+        beyond.awards = outcome
+            .awarded()
+            .filter(|d| d.points > 0)
+            .map(|d| serde_json::json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
+            .collect();
+    }
+    if let Some(plan) = &compiled.tier_plan {
+        let upgraded = crate::tiers::upgrade_after_purchase(
+            c,
+            ctx,
+            &program.id,
+            plan,
+            &compiled.time_zone,
+            member_id,
+            level,
+            (p.total.amount_minor, occurred_at),
+        )
+        .await?;
+        let name = upgraded.clone().or(tier_name.map(str::to_owned));
+        beyond.tier = Some(serde_json::json!({ "name": name, "upgraded": upgraded.is_some() }));
+    }
+    Ok(beyond)
+}
+
+/// The name tier multipliers carry on their transfers, in place of a rule id.
+pub const TIER_RULE: &str = "tier";

@@ -11,11 +11,12 @@
 pub mod commands;
 pub mod console;
 pub mod earning;
+mod earning_reads;
 mod error;
 pub mod invariants;
 pub mod reads;
-mod rule_reads;
 pub mod secrets;
+mod tiers;
 mod usecases;
 
 /// Most purchases in one `Command::ImportPurchases`.

@@ -19,6 +19,7 @@ pub mod points;
 pub mod program;
 pub mod search;
 pub mod text;
+pub mod tiers;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{DomainError, FieldError};

@@ -40,6 +40,15 @@ impl Rounding {
         }
     }
 
+    /// `value × numerator / denominator`, rounded; all non-negative, denominator positive.
+    pub fn scale(self, value: i64, numerator: i64, denominator: i64) -> i64 {
+        let exact = self.divide(
+            i128::from(value) * i128::from(numerator),
+            i128::from(denominator),
+        );
+        i64::try_from(exact).unwrap_or(i64::MAX)
+    }
+
     /// `numerator / denominator` rounded; both non-negative, denominator positive.
     fn divide(self, numerator: i128, denominator: i128) -> i128 {
         match self {

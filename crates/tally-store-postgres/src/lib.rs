@@ -17,7 +17,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_console.sql")),
-    (3, include_str!("../migrations/0003_rules.sql")),
+    (3, include_str!("../migrations/0003_earning.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

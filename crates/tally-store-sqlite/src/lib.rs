@@ -19,7 +19,7 @@ use tally_store::{Conn, Database, Dialect, Pool, Pooled, Row, StoreError, Value}
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_console.sql")),
-    (3, include_str!("../migrations/0003_rules.sql")),
+    (3, include_str!("../migrations/0003_earning.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

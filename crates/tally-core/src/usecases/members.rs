@@ -83,12 +83,20 @@ async fn welcome<C: Conn>(
         return Ok(());
     }
     let at = member.enrolled_at;
+    // A new member holds the plan's first level when its threshold is 0.
+    let tier = compiled
+        .tier_plan
+        .as_ref()
+        .and_then(|plan| plan.levels.first())
+        .filter(|level| level.threshold == 0)
+        .map(|level| level.name.as_str());
     let outcome = earning::evaluate(
         c,
         program,
         &compiled,
         Trigger::Enrolment,
         member,
+        tier,
         None,
         Points::ZERO,
         at,

@@ -10,6 +10,7 @@ pub mod purchases;
 pub mod returns;
 pub mod rewards;
 pub mod rules;
+pub mod tiers;
 pub mod wallet;
 
 use crate::StepResult;

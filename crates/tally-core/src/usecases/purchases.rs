@@ -20,7 +20,6 @@ use tally_domain::model::{MemberStatus, Purchase, PurchaseLine, TransferKind, Tr
 use tally_domain::program::Program;
 use tally_domain::{DomainError, Points};
 use tally_ledger::AccountKind;
-use tally_rules::Trigger;
 use tally_store::queries::members::{self, MemberKey, MemberState};
 use tally_store::queries::{ledger, locations, programs, purchases};
 use tally_store::{Conn, StoreError};
@@ -85,11 +84,8 @@ pub async fn import<C: Conn>(
     let program = load_program(c, ctx, program_id).await?;
     // One import chunk of a program at a time: chunks lock many member rows each.
     programs::lock_program(c, program_id).await?;
-    if earning::active_rules(c, &program)
-        .await?
-        .set
-        .for_trigger(Trigger::Purchase)
-    {
+    let earning = earning::active_rules(c, &program).await?;
+    if earning.set.for_trigger(tally_rules::Trigger::Purchase) || earning.tier_plan.is_some() {
         return import_row_by_row(c, ctx, program_id, rows).await;
     }
     let external_ids: Vec<&str> = rows
@@ -237,9 +233,9 @@ pub async fn import<C: Conn>(
     Ok(json!({ "recorded": plans.len(), "already_present": present, "refused": refused }))
 }
 
-/// An import into a program with purchase rules: each row takes the API's path, so rules,
-/// limits and budgets apply exactly as they do to live purchases (slower than the set-based
-/// path, which knows only base earning).
+/// An import into a program with purchase rules or tiers: each row takes the API's path, so
+/// rules, limits, budgets and tiers apply exactly as they do to live purchases (slower than the
+/// set-based path, which knows only base earning).
 async fn import_row_by_row<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
@@ -438,41 +434,20 @@ async fn write_new<C: Conn>(
     } else {
         member.balance.available
     };
-    let mut points = base;
-    let mut awarded = Vec::new();
-    let compiled = earning::active_rules(c, program).await?;
-    if compiled.set.for_trigger(Trigger::Purchase) {
-        let full = super::load_member(c, ctx, member_id).await?;
-        let view = earning::PurchaseView::new(p);
-        let outcome = earning::evaluate(
-            c,
-            program,
-            &compiled,
-            Trigger::Purchase,
-            &full,
-            Some(&view),
-            base,
-            occurred_at,
-            true,
-        )
-        .await?;
-        let at = earning::AwardContext {
-            program: &program.id,
-            member: member_id,
-            order_id: Some(&p.order_id),
-            purchase_id: Some(&purchase_id),
-            occurred_at,
-        };
-        let (given, balance) = earning::post_awards(c, ctx, &compiled, &outcome, &at).await?;
-        points = points + given;
-        if let Some(balance) = balance {
-            available = balance;
-        }
-        awarded = outcome
-            .awarded()
-            .filter(|d| d.points > 0)
-            .map(|d| json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
-            .collect();
+    let beyond = earning::earn_beyond_base(
+        c,
+        ctx,
+        program,
+        member_id,
+        p,
+        &purchase_id,
+        base,
+        occurred_at,
+    )
+    .await?;
+    let points = base + beyond.points;
+    if let Some(balance) = beyond.balance {
+        available = balance;
     }
     let answer = json!({
         "purchase_id": purchase_id,
@@ -480,7 +455,8 @@ async fn write_new<C: Conn>(
         "member_id": member_id,
         "points_earned": points,
         "base_points": base,
-        "rule_awards": awarded,
+        "rule_awards": beyond.awards,
+        "tier": beyond.tier,
         "balance": { "available": available, "pending": member.balance.pending },
     });
     let purchase = Purchase {

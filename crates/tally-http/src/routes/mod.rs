@@ -8,6 +8,7 @@ mod programs;
 mod rewards;
 mod rules;
 mod system;
+mod tiers;
 
 use crate::problem::ApiError;
 use crate::{AppState, observe};
@@ -73,6 +74,12 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
                 .patch(rules::set_status::<D>),
         )
         .route("/rules/{rule}/versions", get(rules::versions::<D>))
+        .route(
+            "/programs/{program}/tiers",
+            get(tiers::get_plan::<D>).put(tiers::set_plan::<D>),
+        )
+        .route("/members/{member}/tier", get(tiers::member_tier::<D>))
+        .route("/members/{member}/tier/history", get(tiers::history::<D>))
         .route(
             "/programs/{program}/locations",
             get(locations::list::<D>).post(locations::create::<D>),

@@ -19,6 +19,7 @@ mod protocol;
 mod rewards;
 mod rules;
 mod system;
+mod tiers;
 
 use common::{TestApp, id};
 use reqwest::Method;

@@ -44,6 +44,9 @@ const TABLES: &[&str] = &[
     "rules",
     "rule_versions",
     "rule_awards",
+    "tier_plans",
+    "member_tiers",
+    "tier_changes",
 ];
 
 /// A tenant with its keys and a program.

@@ -338,7 +338,21 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         ("PATCH", &format!("/api/v1/rules/{rule_id}"), "admin", 200),
     )
     .await;
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("setTierPlan", None),
+        ("PUT", &format!("/api/v1/programs/{p}/tiers"), "admin", 200),
+    )
+    .await;
     for (operation_id, url) in [
+        ("getTierPlan", format!("/api/v1/programs/{p}/tiers")),
+        ("getMemberTier", format!("/api/v1/members/{m}/tier")),
+        (
+            "listMemberTierChanges",
+            format!("/api/v1/members/{m}/tier/history"),
+        ),
         ("listRules", format!("/api/v1/programs/{p}/rules")),
         ("getRule", format!("/api/v1/rules/{rule_id}")),
         (

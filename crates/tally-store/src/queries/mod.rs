@@ -17,6 +17,7 @@ pub mod purchases;
 pub mod rewards;
 pub mod rules;
 pub mod stats;
+pub mod tiers;
 pub mod wallet;
 
 use crate::{StoreError, Value};

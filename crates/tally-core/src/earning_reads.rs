@@ -1,4 +1,4 @@
-//! Reads of earning rules, and the dry run: what a purchase would earn, and by which rules,
+//! Reads of earning rules and tiers, and the dry run: what a purchase would earn, and by which rules,
 //! under the active rules or a draft set. Nothing is written.
 
 use crate::earning::{self, PurchaseView};
@@ -6,13 +6,14 @@ use crate::usecases::purchases::base_points;
 use crate::{CoreError, StepError, Tally};
 use serde_json::{Value, json};
 use tally_domain::DomainError;
-use tally_domain::ids::{ProgramId, RuleId, TenantId};
+use tally_domain::ids::{MemberId, ProgramId, RuleId, TenantId};
 use tally_domain::inputs::{MemberRef, NewPurchase};
 use tally_rules::{RuleDoc, RuleRef, Trigger};
 use tally_store::Database;
 use tally_store::queries::members::{self, MemberKey};
 use tally_store::queries::rules::{self, RuleVersion};
-use tally_store::queries::{Page, programs};
+use tally_store::queries::tiers::TierChange;
+use tally_store::queries::{Page, programs, tiers};
 
 fn core(e: StepError) -> CoreError {
     match e {
@@ -107,11 +108,21 @@ impl<D: Database> Tally<D> {
                         (RuleRef { id, version: 0 }, doc)
                     })
                     .collect();
-                std::sync::Arc::new(earning::compile(&program, refs).map_err(core)?)
+                let mut drafts = earning::compile(&program, refs).map_err(core)?;
+                drafts.tier_plan = tiers::get_plan(&mut c, &program.id).await?;
+                std::sync::Arc::new(drafts)
             }
             None => earning::active_rules(&mut c, &program)
                 .await
                 .map_err(core)?,
+        };
+        let level = match &compiled.tier_plan {
+            Some(plan) => crate::tiers::current_level(&mut c, plan, &member.id)
+                .await
+                .map_err(core)?
+                .0
+                .map(|i| plan.levels[i].name.clone()),
+            None => None,
         };
         let base = base_points(&program, purchase);
         let view = PurchaseView::new(purchase);
@@ -122,6 +133,7 @@ impl<D: Database> Tally<D> {
             &compiled,
             Trigger::Purchase,
             &member,
+            level.as_deref(),
             Some(&view),
             base,
             occurred_at,
@@ -152,5 +164,70 @@ impl<D: Database> Tally<D> {
             "points_earned": base.value() + outcome.total_points(),
             "rules": decisions,
         }))
+    }
+}
+
+impl<D: Database> Tally<D> {
+    /// The program's tier plan (404 when it has none).
+    pub async fn tier_plan(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        programs::get_program(&mut c, tenant, program)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        let plan = tiers::get_plan(&mut c, program)
+            .await?
+            .ok_or_else(|| DomainError::not_found("tier plan"))?;
+        Ok(plan.to_json())
+    }
+
+    /// A member's tier, qualifying value and what the next level needs (404 when the program
+    /// has no tiers).
+    pub async fn member_tier(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        let member = members::get_member(&mut c, tenant, member)
+            .await?
+            .ok_or_else(|| DomainError::not_found("member"))?;
+        let program = programs::get_program(&mut c, tenant, &member.program_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        let compiled = earning::active_rules(&mut c, &program)
+            .await
+            .map_err(core)?;
+        let plan = compiled
+            .tier_plan
+            .as_ref()
+            .ok_or_else(|| DomainError::not_found("tier plan"))?;
+        crate::tiers::status(
+            &mut c,
+            plan,
+            &compiled.time_zone,
+            &member.id,
+            self.clock.now(),
+        )
+        .await
+        .map_err(core)
+    }
+
+    /// The changes of a member's tier, oldest first.
+    pub async fn member_tier_history(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<TierChange>, CoreError> {
+        let mut c = self.read().await?;
+        members::get_member(&mut c, tenant, member)
+            .await?
+            .ok_or_else(|| DomainError::not_found("member"))?;
+        Ok(tiers::changes(&mut c, member, cursor, limit).await?)
     }
 }

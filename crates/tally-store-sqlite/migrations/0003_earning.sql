@@ -1,5 +1,5 @@
--- The earning rules: each rule's current document, every version it ever had (immutable), and
--- what each rule awarded to whom (for per-member limits and budgets).
+-- The earning engine: rules (each rule's current document, every version it ever had, and what
+-- each rule awarded to whom, for per-member limits and budgets) and tiers.
 
 CREATE TABLE rules (
     seq           INTEGER PRIMARY KEY,
@@ -43,3 +43,33 @@ CREATE INDEX rule_awards_member ON rule_awards (rule_id, member_id, occurred_at_
 -- Bumped by every change of a program's rules, in the same transaction: a node's cache of
 -- compiled rules is valid while the revision it was built from is current.
 ALTER TABLE programs ADD COLUMN rules_revision INTEGER NOT NULL DEFAULT 0;
+
+-- Tiers: a program's plan (a JSON document), each member's tier, and every change of it.
+CREATE TABLE tier_plans (
+    program_id    TEXT PRIMARY KEY REFERENCES programs(id),
+    document      TEXT NOT NULL,
+    updated_at_us INTEGER NOT NULL
+);
+
+-- A member without a row holds the plan's first level if its threshold is 0, else none.
+CREATE TABLE member_tiers (
+    member_id     TEXT PRIMARY KEY REFERENCES members(id),
+    program_id    TEXT NOT NULL,
+    tier          TEXT NOT NULL,
+    reached_at_us INTEGER NOT NULL,
+    -- When the review that may downgrade it is due; NULL: never (lifetime).
+    review_at_us  INTEGER
+);
+CREATE INDEX member_tiers_review ON member_tiers (program_id, review_at_us);
+
+CREATE TABLE tier_changes (
+    seq            INTEGER PRIMARY KEY,
+    program_id     TEXT NOT NULL,
+    member_id      TEXT NOT NULL,
+    from_tier      TEXT,
+    to_tier        TEXT,
+    qualifying     INTEGER NOT NULL,
+    reason         TEXT NOT NULL CHECK (reason IN ('upgrade', 'downgrade', 'kept')),
+    at_us          INTEGER NOT NULL
+);
+CREATE INDEX tier_changes_member ON tier_changes (member_id, seq);

@@ -1,0 +1,175 @@
+//! Tiers at work: a member's current level, the earning multiplier it gives, the upgrade after a
+//! purchase, and the review that keeps or lowers a tier when its period ends. The plan and its
+//! dates are `tally_domain::tiers`; the rows are `tally_store::queries::tiers`.
+
+use crate::StepResult;
+use crate::commands::Ctx;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+use tally_domain::Timestamp;
+use tally_domain::ids::{MemberId, ProgramId};
+use tally_domain::tiers::{TierMetric, TierPlan};
+use tally_store::Conn;
+use tally_store::queries::tiers::{self, MemberTier, TierChange};
+
+/// The level a member holds now: their row's tier, or the plan's first level when its
+/// threshold is 0 (everyone starts there). `None`: no tier.
+pub async fn current_level<C: Conn>(
+    c: &mut C,
+    plan: &TierPlan,
+    member: &MemberId,
+) -> StepResult<(Option<usize>, Option<MemberTier>)> {
+    let row = tiers::member_tier(c, member).await?;
+    let level = match &row {
+        Some(r) => plan.level_named(&r.tier),
+        None => None,
+    }
+    .or_else(|| (plan.levels[0].threshold == 0).then_some(0));
+    Ok((level, row))
+}
+
+/// The member's qualifying value in `[since, until)`.
+pub async fn qualifying<C: Conn>(
+    c: &mut C,
+    plan: &TierPlan,
+    member: &MemberId,
+    since: Timestamp,
+    until: Timestamp,
+) -> StepResult<i64> {
+    Ok(match plan.metric {
+        TierMetric::PointsEarned => tiers::points_earned(c, member, since, until).await?,
+        TierMetric::MoneySpent => tiers::money_spent(c, member, since, until).await?,
+    })
+}
+
+/// After a purchase: raises the member's tier at once if the qualifying value now reaches a
+/// higher level. `pending_spend` is the money of this purchase and when it happened: its row is
+/// written after the answer is known, so it is not in the table yet. Returns the new tier's name
+/// when it changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn upgrade_after_purchase<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    plan: &TierPlan,
+    tz: &TimeZone,
+    member: &MemberId,
+    level: Option<usize>,
+    pending_spend: (i64, Timestamp),
+) -> StepResult<Option<String>> {
+    let since = plan.window_start(ctx.now, tz);
+    let mut value = qualifying(c, plan, member, since, Timestamp::MAX).await?;
+    if plan.metric == TierMetric::MoneySpent && pending_spend.1 >= since {
+        value += pending_spend.0;
+    }
+    let reached = plan.level_for(value);
+    if reached <= level {
+        return Ok(None);
+    }
+    let to = reached.map(|i| plan.levels[i].name.clone());
+    let row = MemberTier {
+        tier: to.clone().expect("a higher level is a level"),
+        reached_at: ctx.now,
+        review_at: plan.review_after(ctx.now, tz),
+    };
+    tiers::set_member_tier(c, program, member, Some(&row)).await?;
+    let change = TierChange {
+        from_tier: level.map(|i| plan.levels[i].name.clone()),
+        to_tier: to.clone(),
+        qualifying: value,
+        reason: "upgrade".into(),
+        at: ctx.now,
+    };
+    tiers::record_change(c, program, member, &change).await?;
+    Ok(to)
+}
+
+/// Reviews up to `limit` members of a program whose review is due: each keeps the tier (and is
+/// reviewed again after the next period) if the activity of the judged period still reaches it,
+/// and is lowered to the level it does reach otherwise. Answers how many were reviewed and
+/// lowered; a program without a plan has nothing to review.
+pub async fn review_due<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    plan: &TierPlan,
+    tz: &TimeZone,
+    limit: i64,
+) -> StepResult<Value> {
+    let due = tiers::due_reviews(c, program, ctx.now, limit).await?;
+    let mut lowered = 0;
+    for (member, row) in &due {
+        let review_at = row.review_at.expect("only rows with a review date are due");
+        let until = plan.judged_until(review_at, tz);
+        let since = plan.window_start(until - jiff::SignedDuration::from_micros(1), tz);
+        let value = qualifying(c, plan, member, since, until).await?;
+        let held = plan.level_named(&row.tier);
+        let reached = plan.level_for(value);
+        if held.is_some() && reached >= held {
+            let kept = MemberTier {
+                review_at: plan.review_after(review_at, tz),
+                ..row.clone()
+            };
+            tiers::set_member_tier(c, program, member, Some(&kept)).await?;
+            if plan.window == tally_domain::tiers::TierWindow::CalendarYear {
+                let change = TierChange {
+                    from_tier: Some(row.tier.clone()),
+                    to_tier: Some(row.tier.clone()),
+                    qualifying: value,
+                    reason: "kept".into(),
+                    at: ctx.now,
+                };
+                tiers::record_change(c, program, member, &change).await?;
+            }
+            continue;
+        }
+        lowered += 1;
+        // The zero-threshold first level needs no row: it is where everyone is.
+        let new_row = reached
+            .filter(|i| plan.levels[*i].threshold > 0)
+            .map(|i| MemberTier {
+                tier: plan.levels[i].name.clone(),
+                reached_at: ctx.now,
+                review_at: plan.review_after(review_at, tz),
+            });
+        tiers::set_member_tier(c, program, member, new_row.as_ref()).await?;
+        let change = TierChange {
+            from_tier: Some(row.tier.clone()),
+            to_tier: reached.map(|i| plan.levels[i].name.clone()),
+            qualifying: value,
+            reason: "downgrade".into(),
+            at: ctx.now,
+        };
+        tiers::record_change(c, program, member, &change).await?;
+    }
+    Ok(json!({ "reviewed": due.len(), "lowered": lowered }))
+}
+
+/// What the member API and the wallet show: the tier, since when, until the next review, the
+/// qualifying value so far and what the next level needs ("120 more points to reach Gold").
+pub async fn status<C: Conn>(
+    c: &mut C,
+    plan: &TierPlan,
+    tz: &TimeZone,
+    member: &MemberId,
+    now: Timestamp,
+) -> StepResult<Value> {
+    let (level, row) = current_level(c, plan, member).await?;
+    let value = qualifying(c, plan, member, plan.window_start(now, tz), Timestamp::MAX).await?;
+    let next = plan
+        .levels
+        .iter()
+        .enumerate()
+        .find(|(i, l)| Some(*i) > level && l.threshold > value)
+        .map(|(_, l)| json!({ "name": l.name, "threshold": l.threshold, "needed": l.threshold - value }));
+    Ok(json!({
+        "tier": level.map(|i| plan.levels[i].name.clone()),
+        "multiplier": level.map_or(1.0, |i| plan.levels[i].multiplier_permille as f64 / 1000.0),
+        "reached_at": row.as_ref().map(|r| r.reached_at),
+        "review_at": row.as_ref().and_then(|r| r.review_at),
+        "metric": plan.metric,
+        "window": plan.window,
+        "qualifying": value,
+        "next": next,
+    }))
+}

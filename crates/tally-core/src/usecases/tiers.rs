@@ -1,0 +1,44 @@
+//! Tier plans and tier reviews.
+
+use super::load_program;
+use crate::StepResult;
+use crate::commands::Ctx;
+use crate::earning;
+use crate::usecases::admin::record;
+use serde_json::{Value, json};
+use tally_domain::ids::ProgramId;
+use tally_domain::tiers::TierPlan;
+use tally_store::Conn;
+use tally_store::queries::{rules, tiers};
+
+/// Sets the program's tier plan. Members keep their rows; a tier that the new plan no longer
+/// has is judged again at its next review, and upgrades follow the new thresholds at once.
+pub async fn set_plan<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    plan: &TierPlan,
+) -> StepResult<Value> {
+    load_program(c, ctx, program).await?;
+    tiers::set_plan(c, program, plan, ctx.now).await?;
+    rules::bump_revision(c, program).await?;
+    record(c, ctx, "tiers.updated", program.as_str(), plan.to_json()).await?;
+    Ok(plan.to_json())
+}
+
+/// Reviews the tiers due (see `crate::tiers::review_due`); at most `limit` members per call.
+pub async fn review<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    limit: i64,
+) -> StepResult<Value> {
+    let program = load_program(c, ctx, program).await?;
+    let compiled = earning::active_rules(c, &program).await?;
+    match &compiled.tier_plan {
+        Some(plan) => {
+            crate::tiers::review_due(c, ctx, &program.id, plan, &compiled.time_zone, limit).await
+        }
+        None => Ok(json!({ "reviewed": 0, "lowered": 0 })),
+    }
+}
