@@ -11,8 +11,12 @@
 
 use crate::check::{self, ENV, Want};
 use crate::doc::{Effect, RuleDoc, Trigger};
-use crate::facts::Event;
+use crate::facts::{Event, Needs};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::{Context, Program, Value};
+use jiff::civil::DateTime;
+use std::cell::OnceCell;
 use tally_domain::program::Rounding;
 
 /// Points awarded by one rule for one event are clamped to this.
@@ -95,6 +99,8 @@ struct CompiledRule {
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
     root: Context<'static, 'static>,
+    /// The parts of the context some expression reads.
+    needs: Needs,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -107,6 +113,12 @@ impl std::fmt::Debug for RuleSet {
 
 impl RuleSet {
     pub fn compile(rules: Vec<(RuleRef, RuleDoc)>) -> RuleSet {
+        let needs = std::cell::Cell::new(Needs::default());
+        let compile = |source: &str, t: Trigger, item: bool, want: Want| -> Compiled {
+            let (program, read) = check::compile_with_needs(source, t, item, want)?;
+            needs.set(needs.get().union(read));
+            Ok(program)
+        };
         let mut rules: Vec<CompiledRule> = rules
             .into_iter()
             .map(|(rule, doc)| {
@@ -114,16 +126,16 @@ impl RuleSet {
                 let condition = doc
                     .condition
                     .as_deref()
-                    .map(|c| check::compile(c, t, false, Want::Bool));
+                    .map(|c| compile(c, t, false, Want::Bool));
                 let effect = match &doc.effect {
                     Effect::Points { formula } => {
-                        CompiledEffect::Points(check::compile(formula, t, false, Want::Points))
+                        CompiledEffect::Points(compile(formula, t, false, Want::Points))
                     }
                     Effect::PerItem { condition, points } => CompiledEffect::PerItem {
                         condition: condition
                             .as_deref()
-                            .map(|c| check::compile(c, t, true, Want::Bool)),
-                        points: check::compile(points, t, true, Want::Points),
+                            .map(|c| compile(c, t, true, Want::Bool)),
+                        points: compile(points, t, true, Want::Points),
                     },
                     Effect::Multiplier { permille } => CompiledEffect::Multiplier(*permille),
                     Effect::Bonus { points } => CompiledEffect::Bonus(*points),
@@ -145,6 +157,7 @@ impl RuleSet {
         RuleSet {
             rules,
             root: Context::with_env(ENV.clone()),
+            needs: needs.get(),
         }
     }
 
@@ -177,10 +190,19 @@ impl RuleSet {
         if !self.for_trigger(event.trigger) {
             return outcome;
         }
+        let local_time = OnceCell::new();
+        let local = || *local_time.get_or_init(|| event.time_zone.to_datetime(event.occurred_at));
         let mut scope = self.root.new_inner_scope();
-        for (name, value) in event.to_cel() {
+        for (name, value) in event.to_cel(self.needs, &local) {
             scope.add_variable_as_val(name, value);
         }
+        let shared = Shared {
+            event,
+            scope: &scope,
+            local: &local,
+            items: OnceCell::new(),
+            needs: self.needs,
+        };
         let mut stopped_by: Option<&CompiledRule> = None;
         for rule in self.rules.iter().filter(|r| r.doc.trigger == event.trigger) {
             let mut decision = Decision {
@@ -198,7 +220,7 @@ impl RuleSet {
                 outcome.decisions.push(decision);
                 continue;
             }
-            match decide(rule, event, &scope) {
+            match decide(rule, &shared) {
                 Err(why) => decision.why = why,
                 Ok((uncapped, why)) => {
                     decision.matched = true;
@@ -222,15 +244,29 @@ impl RuleSet {
     }
 }
 
+/// What the rules of one event share: the event, its context, its local time, its items as
+/// CEL values (built when a per_item rule first needs them).
+struct Shared<'s, 'a> {
+    event: &'s Event<'a>,
+    scope: &'s Context<'s, 'a>,
+    local: &'s dyn Fn() -> DateTime,
+    items: OnceCell<Vec<Box<dyn Val + 'a>>>,
+    needs: Needs,
+}
+
+/// The `item` variable of a per_item effect, borrowed from the event's items.
+struct ItemVar<'x, 'a>(&'x (dyn Val + 'a));
+
+impl VariableResolver for ItemVar<'_, '_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        (variable == "item").then_some(CowVal::Borrowed(self.0))
+    }
+}
+
 /// Uncapped points and why, or why the rule does not match.
-fn decide(
-    rule: &CompiledRule,
-    event: &Event<'_>,
-    scope: &Context<'_, '_>,
-) -> Result<(i64, String), String> {
-    rule.doc
-        .schedule
-        .covers(event.occurred_at, event.time_zone)?;
+fn decide(rule: &CompiledRule, shared: &Shared<'_, '_>) -> Result<(i64, String), String> {
+    let (event, scope) = (shared.event, shared.scope);
+    rule.doc.schedule.covers(event.occurred_at, shared.local)?;
     audience(rule, event)?;
     if let Some(condition) = &rule.condition
         && !truth(condition, scope)?
@@ -266,9 +302,17 @@ fn decide(
             };
             let mut sum = Number::Int(0);
             let mut counted = 0usize;
-            for item in purchase.items {
+            let items = shared.items.get_or_init(|| {
+                purchase
+                    .items
+                    .iter()
+                    .map(|i| i.to_cel(purchase.minor_per_major, shared.needs))
+                    .collect()
+            });
+            for item in items {
+                let var = ItemVar(item.as_ref());
                 let mut inner = scope.new_inner_scope();
-                inner.add_variable_as_val("item", item.to_cel(purchase.minor_per_major));
+                inner.set_variable_resolver(&var);
                 if let Some(c) = condition
                     && !truth(c, &inner)?
                 {

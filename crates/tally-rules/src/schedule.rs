@@ -4,6 +4,7 @@
 
 use crate::doc::{Schedule, day_names, hhmm};
 use jiff::Timestamp;
+use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
 /// Starts of the local day, ISO week (Monday) and month containing an instant.
@@ -35,7 +36,8 @@ pub fn windows(at: Timestamp, tz: &TimeZone) -> Windows {
 
 impl Schedule {
     /// `Ok` when `at` is inside the schedule, else why not, in plain words.
-    pub(crate) fn covers(&self, at: Timestamp, tz: &TimeZone) -> Result<(), String> {
+    /// `local` gives `at` in the program's time zone.
+    pub(crate) fn covers(&self, at: Timestamp, local: &dyn Fn() -> DateTime) -> Result<(), String> {
         if let Some(start) = self.starts_at
             && at < start
         {
@@ -46,7 +48,10 @@ impl Schedule {
         {
             return Err(format!("outside schedule (ended {end})"));
         }
-        let local = tz.to_datetime(at);
+        if self.days.is_empty() && self.hours.is_none() {
+            return Ok(());
+        }
+        let local = local();
         if !self.days.is_empty() && !self.days.contains(&local.weekday()) {
             let names: Vec<&str> = self.days.iter().map(|d| day_names(*d).1).collect();
             let list = match names.split_last() {
