@@ -486,3 +486,106 @@ fn cap(
     }
     (points, by)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{ItemFacts, MemberFacts, PurchaseFacts};
+    use jiff::tz::TimeZone;
+    use serde_json::json;
+
+    /// Building only the parts of the context the rules read decides exactly as the full
+    /// context does: fields, whole objects, shadowing comprehension variables, errors.
+    #[test]
+    fn a_partial_context_decides_as_the_full_one() {
+        let conditions = [
+            "member == member",
+            "[member, member].size() == 2",
+            "(true ? purchase : purchase).total > 1.0",
+            "purchase.items.exists(member, member.sku == 'sku-1')",
+            "purchase.items.exists(i, i.brand == '' && i.amount > 1.0)",
+            "has(member.attributes.level) && member.attributes.level > 2",
+            "member.attributes.nope == 1",
+            "has(member.tier) && member.tier == 'gold'",
+            "time.date.startsWith('2026') && time.weekday >= 1 && event.trigger == 'purchase'",
+            "member.is_birthday_month && member.birthday_month == 12",
+            "size(purchase.items) == 3 && purchase.item_count > 0",
+            "'vip' in member.segments && member.days_since_enrolment > 10",
+        ];
+        let mut docs: Vec<serde_json::Value> = conditions
+            .iter()
+            .map(|c| json!({"name": "r", "trigger": "purchase", "condition": c, "effect": {"bonus": 1}}))
+            .collect();
+        for (condition, points) in [
+            ("item.sku != '' && purchase.total > 1.0", "item.quantity"),
+            ("[item].size() == 1", "item.amount * 1.0"),
+            ("item == item", "item.unit_price"),
+            (
+                "true",
+                "purchase.items.filter(item, item.quantity > 1).size()",
+            ),
+            ("item.name == ''", "base_points * 2"),
+        ] {
+            docs.push(json!({"name": "i", "trigger": "purchase",
+                "effect": {"per_item": {"condition": condition, "points": points}}}));
+        }
+        docs.push(
+            json!({"name": "b", "trigger": "purchase", "effect": {"points": "base_points + 1"}}),
+        );
+        let tz = TimeZone::get("Europe/Warsaw").unwrap();
+        let attributes = json!({"level": 3}).as_object().unwrap().clone();
+        let (tags, segments) = (vec!["staff".to_owned()], vec!["vip".to_owned()]);
+        let items: Vec<ItemFacts<'_>> = (0..3)
+            .map(|i| ItemFacts {
+                sku: ["sku-1", "sku-2", "sku-3"][i],
+                name: None,
+                category: Some("vinyl"),
+                brand: (i == 1).then_some("ECM"),
+                quantity: 1 + i as i64,
+                unit_price_minor: 2599,
+            })
+            .collect();
+        let event = Event {
+            trigger: Trigger::Purchase,
+            occurred_at: "2026-12-05T11:00:00Z".parse().unwrap(),
+            time_zone: &tz,
+            rounding: Rounding::Nearest,
+            base_points: 130,
+            purchase: Some(PurchaseFacts {
+                total_minor: 2599 * 6,
+                minor_per_major: 100,
+                currency: "PLN",
+                channel: "pos",
+                location: None,
+                items: &items,
+            }),
+            member: MemberFacts {
+                id: "mem_1",
+                tier: Some("gold"),
+                tags: &tags,
+                segments: &segments,
+                attributes: &attributes,
+                enrolled_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+                birthday: Some(jiff::civil::date(1990, 12, 24)),
+                purchases_before: 3,
+            },
+        };
+        let usage = |_: &RuleRef| Usage::default();
+        for (i, doc) in docs.iter().enumerate() {
+            let compile = || {
+                let doc = RuleDoc::parse(doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
+                let rule = RuleRef {
+                    id: format!("rule_{i}"),
+                    version: 1,
+                };
+                RuleSet::compile(vec![(rule, doc)])
+            };
+            let partial = compile();
+            assert_ne!(partial.needs, Needs::ALL, "{doc}");
+            let mut full = compile();
+            full.needs = Needs::ALL;
+            let expected = full.evaluate(&event, &usage);
+            assert_eq!(partial.evaluate(&event, &usage), expected, "{doc}");
+        }
+    }
+}
