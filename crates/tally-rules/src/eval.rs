@@ -12,6 +12,7 @@
 use crate::check::{self, ENV, Want};
 use crate::doc::{Effect, RuleDoc, Trigger};
 use crate::facts::{Event, Needs};
+use crate::schedule::Outside;
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use cel::{Context, Program, Value};
@@ -93,6 +94,7 @@ struct CompiledRule {
     doc: RuleDoc,
     condition: Option<Compiled>,
     effect: CompiledEffect,
+    outside: Outside,
 }
 
 /// Compiled rules, sorted by priority (highest first), then rule id.
@@ -142,6 +144,7 @@ impl RuleSet {
                 };
                 CompiledRule {
                     rule,
+                    outside: doc.schedule.outside(),
                     doc,
                     condition,
                     effect,
@@ -266,7 +269,9 @@ impl VariableResolver for ItemVar<'_, '_> {
 /// Uncapped points and why, or why the rule does not match.
 fn decide(rule: &CompiledRule, shared: &Shared<'_, '_>) -> Result<(i64, String), String> {
     let (event, scope) = (shared.event, shared.scope);
-    rule.doc.schedule.covers(event.occurred_at, shared.local)?;
+    rule.doc
+        .schedule
+        .covers(event.occurred_at, shared.local, &rule.outside)?;
     audience(rule, event)?;
     if let Some(condition) = &rule.condition
         && !truth(condition, scope)?
