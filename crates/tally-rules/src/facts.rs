@@ -4,6 +4,7 @@
 //! Facts borrow from the caller (no copies of names, tags or attributes), and the CEL values
 //! built from them borrow too: strings become `CelString`s pointing into the caller's data, so
 //! building the context for a 500-item purchase allocates the maps and lists, not the text.
+//! Only the fields some expression of the rule set reads are built (see [`Needs`]).
 
 use crate::doc::Trigger;
 use cel::common::types::{
