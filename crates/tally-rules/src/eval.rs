@@ -523,6 +523,8 @@ mod tests {
             "member.is_birthday_month && member.birthday_month == 12",
             "size(purchase.items) == 3 && purchase.item_count > 0",
             "'vip' in member.segments && member.days_since_enrolment > 10",
+            "has(purchase.location) && purchase.location == '' && purchase.total < 1.0",
+            "member.tags.exists(t, t == member.id) || time.hour == 12",
         ];
         let mut docs: Vec<serde_json::Value> = conditions
             .iter()
@@ -537,6 +539,10 @@ mod tests {
                 "purchase.items.filter(item, item.quantity > 1).size()",
             ),
             ("item.name == ''", "base_points * 2"),
+            (
+                "has(item.brand) && item.brand == 'ECM'",
+                "item.quantity * 2",
+            ),
         ] {
             docs.push(json!({"name": "i", "trigger": "purchase",
                 "effect": {"per_item": {"condition": condition, "points": points}}}));

@@ -7,15 +7,19 @@
 //! Only the fields some expression of the rule set reads are built (see [`Needs`]).
 
 use crate::doc::Trigger;
+use cel::ExecutionError;
+use cel::common::traits::Indexer;
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
 };
-use cel::common::value::Val;
+use cel::common::types::{MAP_TYPE, Type};
+use cel::common::value::{CowVal, Val};
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tally_domain::program::Rounding;
 
 /// One event to evaluate rules against.
@@ -198,6 +202,12 @@ const TIME_YEAR: u64 = bit(29);
 const TIME_DATE: u64 = bit(30);
 const TIME: u64 = (bit(31) - 1) & !(bit(24) - 1);
 const EVENT_TRIGGER: u64 = bit(31);
+/// The object is used whole (compared, put in a list, ...), not only through its fields.
+const WHOLE_PURCHASE: u64 = bit(32);
+const WHOLE_ITEM: u64 = bit(33);
+const WHOLE_MEMBER: u64 = bit(34);
+const WHOLE_TIME: u64 = bit(35);
+const WHOLE_EVENT: u64 = bit(36);
 
 impl Needs {
     /// Everything: what a full context holds.
@@ -215,6 +225,14 @@ impl Needs {
                 bits |= bit(i as u32);
             }
         }
+        bits |= match path {
+            "purchase" => WHOLE_PURCHASE,
+            "item" => WHOLE_ITEM,
+            "member" => WHOLE_MEMBER,
+            "time" => WHOLE_TIME,
+            "event" => WHOLE_EVENT,
+            _ => 0,
+        };
         Needs(bits)
     }
 
@@ -227,35 +245,104 @@ impl Needs {
     }
 }
 
-/// An object with the fields `needs` selects.
+/// An object with the fields `needs` selects: a CEL map when the object is used whole, else
+/// [`Fields`].
 struct Object<'a> {
     needs: Needs,
-    map: HashMap<CelMapKey<'a>, BoxVal<'a>>,
+    whole: bool,
+    fields: Vec<(&'static str, BoxVal<'a>)>,
 }
 
 impl<'a> Object<'a> {
-    fn new(needs: Needs, fields: u64) -> Object<'a> {
+    fn new(needs: Needs, fields: u64, whole: u64) -> Object<'a> {
         Object {
             needs,
-            map: HashMap::with_capacity((needs.0 & fields).count_ones() as usize),
+            whole: needs.has(whole),
+            fields: Vec::with_capacity((needs.0 & fields).count_ones() as usize),
         }
     }
 
     fn field(&mut self, bit: u64, name: &'static str, value: impl FnOnce() -> BoxVal<'a>) {
         if self.needs.has(bit) {
-            self.map.insert(CelMapKey::from(name), value());
+            self.fields.push((name, value()));
         }
     }
 
     fn build(self) -> BoxVal<'a> {
-        Box::new(CelMap::from(self.map))
+        if self.whole {
+            let map: HashMap<CelMapKey<'a>, BoxVal<'a>> = self
+                .fields
+                .into_iter()
+                .map(|(k, v)| (CelMapKey::from(k), v))
+                .collect();
+            Box::new(CelMap::from(map))
+        } else {
+            Box::new(Fields(self.fields))
+        }
+    }
+}
+
+/// An object no expression uses whole, only through `object.field` (and `has()`): its fields in
+/// a short list, found by name, with nothing to hash. It answers field selection as the map it
+/// stands for would; nothing else ever sees it.
+#[derive(Debug)]
+struct Fields<'a>(Vec<(&'static str, BoxVal<'a>)>);
+
+impl Val for Fields<'_> {
+    fn get_type(&self) -> &Type {
+        &MAP_TYPE
+    }
+
+    fn cel_type() -> &'static Type {
+        &MAP_TYPE
+    }
+
+    fn as_indexer<'b, 'w>(&'b self) -> Option<&'b (dyn Indexer + 'w)>
+    where
+        Self: 'w,
+    {
+        Some(self)
+    }
+
+    fn clone_as_boxed<'w>(&self) -> BoxVal<'w>
+    where
+        Self: 'w,
+    {
+        Box::new(Fields(
+            self.0
+                .iter()
+                .map(|(k, v)| (*k, v.clone_as_boxed()))
+                .collect(),
+        ))
+    }
+}
+
+impl Indexer for Fields<'_> {
+    fn get<'b, 'w>(&'b self, key: &dyn Val) -> Result<CowVal<'b, 'w>, ExecutionError>
+    where
+        Self: 'w,
+    {
+        let name = key.downcast_ref::<CelString>().map(|s| s.inner());
+        match self.0.iter().find(|(k, _)| Some(*k) == name) {
+            Some((_, v)) => Ok(CowVal::Borrowed(v.as_ref())),
+            None => Err(ExecutionError::NoSuchKey(Arc::new(
+                name.unwrap_or_default().to_owned(),
+            ))),
+        }
+    }
+
+    fn steal<'w>(self: Box<Self>, key: &dyn Val) -> Result<BoxVal<'w>, ExecutionError>
+    where
+        Self: 'w,
+    {
+        self.get(key).map(CowVal::into_owned)
     }
 }
 
 impl<'a> ItemFacts<'a> {
     /// The item as the `item` object of the schema, with the fields `needs` selects.
     pub(crate) fn to_cel(&self, minor_per_major: i64, needs: Needs) -> BoxVal<'a> {
-        let mut o = Object::new(needs, ITEM);
+        let mut o = Object::new(needs, ITEM, WHOLE_ITEM);
         o.field(ITEM_SKU, "sku", || string(self.sku));
         o.field(ITEM_NAME, "name", || string(self.name.unwrap_or("")));
         o.field(ITEM_CATEGORY, "category", || {
@@ -291,7 +378,7 @@ impl<'a> Event<'a> {
         if needs.has(MEMBER) {
             let m = &self.member;
             let birthday_month = m.birthday.map_or(0, |d| i64::from(d.month()));
-            let mut o = Object::new(needs, MEMBER);
+            let mut o = Object::new(needs, MEMBER, WHOLE_MEMBER);
             o.field(MEMBER_ID, "id", || string(m.id));
             o.field(MEMBER_TIER, "tier", || string(m.tier.unwrap_or("")));
             o.field(MEMBER_TAGS, "tags", || strings(m.tags));
@@ -313,7 +400,7 @@ impl<'a> Event<'a> {
         }
         if needs.has(TIME) {
             let local = local();
-            let mut o = Object::new(needs, TIME);
+            let mut o = Object::new(needs, TIME, WHOLE_TIME);
             o.field(TIME_HOUR, "hour", || int(local.hour().into()));
             o.field(TIME_MINUTE, "minute", || int(local.minute().into()));
             o.field(TIME_WEEKDAY, "weekday", || {
@@ -328,14 +415,14 @@ impl<'a> Event<'a> {
             roots.push(("time", o.build()));
         }
         if needs.has(EVENT_TRIGGER) {
-            let mut o = Object::new(needs, EVENT_TRIGGER);
+            let mut o = Object::new(needs, EVENT_TRIGGER, WHOLE_EVENT);
             o.field(EVENT_TRIGGER, "trigger", || string(self.trigger.as_str()));
             roots.push(("event", o.build()));
         }
         if let Some(p) = &self.purchase
             && needs.has(PURCHASE)
         {
-            let mut o = Object::new(needs, PURCHASE);
+            let mut o = Object::new(needs, PURCHASE, WHOLE_PURCHASE);
             o.field(PURCHASE_TOTAL, "total", || {
                 double(major(p.total_minor, p.minor_per_major))
             });
@@ -376,13 +463,14 @@ mod tests {
             assert_ne!(needs, Needs::default(), "{path}");
             if *ty != "object" {
                 assert_eq!(needs.0.count_ones(), 1, "{path}");
+                assert_eq!(needs.0 >> 32, 0, "{path}");
             }
         }
-        assert_eq!(Needs::path("member").0, MEMBER);
-        assert_eq!(Needs::path("time").0, TIME);
-        assert_eq!(Needs::path("purchase").0, PURCHASE);
-        assert_eq!(Needs::path("event").0, EVENT_TRIGGER);
-        assert_eq!(Needs::path("item").0, ITEM);
+        assert_eq!(Needs::path("member").0, MEMBER | WHOLE_MEMBER);
+        assert_eq!(Needs::path("time").0, TIME | WHOLE_TIME);
+        assert_eq!(Needs::path("purchase").0, PURCHASE | WHOLE_PURCHASE);
+        assert_eq!(Needs::path("event").0, EVENT_TRIGGER | WHOLE_EVENT);
+        assert_eq!(Needs::path("item").0, ITEM | WHOLE_ITEM);
         assert_eq!(Needs::path("purchase.item").0, 0);
         assert_eq!(Needs::path("member.tag").0, 0);
         assert_eq!(
