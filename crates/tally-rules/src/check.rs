@@ -13,6 +13,7 @@
 //! one evaluation touches at most 300 nodes × 500² element steps, and in practice a few hundred.
 
 use crate::doc::Trigger;
+use crate::facts::Needs;
 use crate::schema;
 use crate::types::Ty;
 use cel::common::ast::{
@@ -49,6 +50,16 @@ pub(crate) fn compile(
     item: bool,
     want: Want,
 ) -> Result<Program, String> {
+    compile_with_needs(source, trigger, item, want).map(|(program, _)| program)
+}
+
+/// [`compile`], with the parts of the context the expression reads.
+pub(crate) fn compile_with_needs(
+    source: &str,
+    trigger: Trigger,
+    item: bool,
+    want: Want,
+) -> Result<(Program, Needs), String> {
     if source.trim().is_empty() {
         return Err("must not be empty".into());
     }
@@ -77,8 +88,10 @@ pub(crate) fn compile(
         vars: Vec::new(),
         depth: 0,
         program: &program,
+        needs: Needs::default(),
     };
     let ty = checker.check(program.expression())?;
+    let needs = checker.needs;
     match want {
         Want::Bool if !matches!(ty, Ty::Bool | Ty::Dyn) => {
             Err(format!("must be true or false (a bool), but is {ty}"))
@@ -86,7 +99,7 @@ pub(crate) fn compile(
         Want::Points if !matches!(ty, Ty::Int | Ty::Double | Ty::Dyn) => Err(format!(
             "must give a number of points (int or double), but is {ty}"
         )),
-        _ => Ok(program),
+        _ => Ok((program, needs)),
     }
 }
 
@@ -118,6 +131,8 @@ struct Checker<'p> {
     vars: Vec<(String, Ty)>,
     depth: usize,
     program: &'p Program,
+    /// The parts of the context read so far.
+    needs: Needs,
 }
 
 impl Checker<'_> {
@@ -130,7 +145,11 @@ impl Checker<'_> {
 
     fn check(&mut self, e: &IdedExpr) -> Result<Ty, String> {
         match &e.expr {
-            Expr::Ident(name) => self.ident(e.id, name),
+            Expr::Ident(name) => {
+                let ty = self.ident(e.id, name)?;
+                self.read(name, None);
+                Ok(ty)
+            }
             Expr::Literal(lit) => match lit {
                 LiteralValue::Boolean(_) => Ok(Ty::Bool),
                 LiteralValue::Int(_) => Ok(Ty::Int),
@@ -143,7 +162,15 @@ impl Checker<'_> {
                 LiteralValue::Bytes(_) => Err(self.err(e.id, "bytes are not supported")),
             },
             Expr::Select(s) => {
-                let operand = self.check(&s.operand)?;
+                let operand = match &s.operand.expr {
+                    // `root.field` reads that field alone.
+                    Expr::Ident(name) => {
+                        let ty = self.ident(s.operand.id, name)?;
+                        self.read(name, matches!(ty, Ty::Obj(_)).then_some(s.field.as_str()));
+                        ty
+                    }
+                    _ => self.check(&s.operand)?,
+                };
                 let field = match &operand {
                     Ty::Obj(name) => {
                         Ty::of_path(&format!("{name}.{}", s.field)).ok_or_else(|| {
@@ -185,6 +212,18 @@ impl Checker<'_> {
             Expr::Call(c) => self.call(e.id, c),
             Expr::Unspecified => Err(self.err(e.id, "unsupported expression")),
         }
+    }
+
+    /// Records that the root `name`, or its `field`, is read (not a comprehension variable).
+    fn read(&mut self, name: &str, field: Option<&str>) {
+        if self.vars.iter().any(|(v, _)| v == name) {
+            return;
+        }
+        let needs = match field {
+            Some(field) => Needs::path(&format!("{name}.{field}")),
+            None => Needs::path(name),
+        };
+        self.needs = self.needs.union(needs);
     }
 
     fn ident(&self, id: u64, name: &str) -> Result<Ty, String> {

@@ -4,6 +4,7 @@
 
 use crate::doc::{Schedule, day_names, hhmm};
 use jiff::Timestamp;
+use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
 /// Starts of the local day, ISO week (Monday) and month containing an instant.
@@ -33,9 +34,40 @@ pub fn windows(at: Timestamp, tz: &TimeZone) -> Windows {
     }
 }
 
+/// Why an instant is outside a schedule's days or hours, written once per compiled rule rather
+/// than on every event.
+#[derive(Debug, Default)]
+pub(crate) struct Outside {
+    days: String,
+    hours: String,
+}
+
 impl Schedule {
-    /// `Ok` when `at` is inside the schedule, else why not, in plain words.
-    pub(crate) fn covers(&self, at: Timestamp, tz: &TimeZone) -> Result<(), String> {
+    /// The texts [`Schedule::covers`] answers when the day or the hour is wrong.
+    pub(crate) fn outside(&self) -> Outside {
+        let mut outside = Outside::default();
+        if !self.days.is_empty() {
+            let names: Vec<&str> = self.days.iter().map(|d| day_names(*d).1).collect();
+            let list = match names.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => names.join(""),
+            };
+            outside.days = format!("outside schedule ({list})");
+        }
+        if let Some((from, to)) = self.hours {
+            outside.hours = format!("outside schedule ({}–{})", hhmm(from), hhmm(to));
+        }
+        outside
+    }
+
+    /// `Ok` when `at` is inside the schedule, else why not, in plain words. `local` gives `at`
+    /// in the program's time zone; `outside` is this schedule's [`Schedule::outside`].
+    pub(crate) fn covers(
+        &self,
+        at: Timestamp,
+        local: &dyn Fn() -> DateTime,
+        outside: &Outside,
+    ) -> Result<(), String> {
         if let Some(start) = self.starts_at
             && at < start
         {
@@ -46,20 +78,18 @@ impl Schedule {
         {
             return Err(format!("outside schedule (ended {end})"));
         }
-        let local = tz.to_datetime(at);
+        if self.days.is_empty() && self.hours.is_none() {
+            return Ok(());
+        }
+        let local = local();
         if !self.days.is_empty() && !self.days.contains(&local.weekday()) {
-            let names: Vec<&str> = self.days.iter().map(|d| day_names(*d).1).collect();
-            let list = match names.split_last() {
-                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-                _ => names.join(""),
-            };
-            return Err(format!("outside schedule ({list})"));
+            return Err(outside.days.clone());
         }
         if let Some((from, to)) = self.hours {
             let minute = u16::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute()))
                 .unwrap_or(0);
             if minute < from || minute >= to {
-                return Err(format!("outside schedule ({}–{})", hhmm(from), hhmm(to)));
+                return Err(outside.hours.clone());
             }
         }
         Ok(())
