@@ -74,10 +74,14 @@ pub async fn run(options: Options) {
         let http = run_http(&setup(&db, &options).await, &options).await;
         drop(db);
         let db = fresh().await;
+        let mut with_rules = run_http(&setup_with_rules(&db, &options).await, &options).await;
+        with_rules.name = format!("{}, 10 rules + tiers", with_rules.name);
+        drop(db);
+        let db = fresh().await;
         let import = run_import(&setup(&db, &options).await, &options).await;
         drop(db);
         let base = baseline.per_second();
-        for run in [&baseline, &http, &import] {
+        for run in [&baseline, &http, &with_rules, &import] {
             let ratio = if std::ptr::eq(run, &baseline) {
                 "1.0×".to_owned()
             } else {
@@ -92,8 +96,44 @@ pub async fn run(options: Options) {
                 ms(run.percentile_ms(99.0)),
             );
         }
+        println!(
+            "| {name} | 10 rules + tiers ÷ flat rate (HTTP) | | {:.2}× | | | |",
+            with_rules.per_second() / http.per_second()
+        );
         let _ = std::io::stdout().flush();
     }
+}
+
+/// The same set-up with the earning engine busy: the ten rules of `tally-bench rules` and a
+/// three-level tier plan on points earned.
+async fn setup_with_rules(db: &TestDb, options: &Options) -> Setup {
+    let s = setup(db, options).await;
+    for document in crate::rules::ten_rules() {
+        let command = Command::CreateRule {
+            program: s.program.clone(),
+            document,
+            status: "active".into(),
+        };
+        s.tally
+            .write(&s.tenant, "bench", None, command)
+            .await
+            .expect("a rule");
+    }
+    let plan = tally_domain::tiers::TierPlan::parse(&serde_json::json!({
+        "metric": "points_earned", "window": "calendar_year", "levels": [
+            {"name": "Silver", "threshold": 0},
+            {"name": "Gold", "threshold": 500, "multiplier": 1.5},
+            {"name": "Platinum", "threshold": 2000, "multiplier": 2}]}))
+    .expect("a plan");
+    let command = Command::SetTierPlan {
+        program: s.program.clone(),
+        plan,
+    };
+    s.tally
+        .write(&s.tenant, "bench", None, command)
+        .await
+        .expect("a tier plan");
+    s
 }
 
 async fn setup(db: &TestDb, options: &Options) -> Setup {

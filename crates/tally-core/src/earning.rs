@@ -8,10 +8,9 @@
 
 use crate::StepResult;
 use crate::commands::Ctx;
-use crate::usecases::{Guard, Posting, post};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use tally_domain::ids::{MemberId, ProgramId, PurchaseId};
+use tally_domain::ids::{MemberId, ProgramId, PurchaseId, TransferId};
 use tally_domain::inputs::NewPurchase;
 use tally_domain::model::{Member, TransferKind, TransferReason};
 use tally_domain::program::Program;
@@ -22,7 +21,7 @@ use tally_rules::{
     Event, ItemFacts, MemberFacts, Outcome, PurchaseFacts, RuleDoc, RuleRef, RuleSet, Trigger,
     Usage,
 };
-use tally_store::queries::{ledger, purchases, rules, tiers};
+use tally_store::queries::{ledger, members, programs, rules, tiers};
 use tally_store::{Conn, StoreError};
 
 /// A program's earning set-up beyond the base rate: its active rules, compiled, with what the
@@ -35,6 +34,9 @@ pub struct CompiledRules {
     limited: Vec<String>,
     /// Rules with a budget: the budget row is locked and spent.
     budgeted: Vec<String>,
+    /// Whether some rule reads the member's profile (tags, attributes, enrolment, birthday,
+    /// purchase count), so it must be loaded for an evaluation.
+    pub needs_profile: bool,
 }
 
 type Cache = Mutex<HashMap<ProgramId, (i64, Arc<CompiledRules>)>>;
@@ -97,12 +99,70 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         .filter(|(_, d)| d.limits.budget.is_some())
         .map(|(r, _)| r.id.clone())
         .collect();
+    let needs_profile = docs.iter().any(|(_, d)| !d.audience.tags.is_empty());
+    let set = RuleSet::compile(docs);
+    let needs_profile = needs_profile
+        || [
+            "member.tags",
+            "member.attributes",
+            "member.days_since_enrolment",
+            "member.purchases_before",
+            "member.birthday_month",
+            "member.is_birthday_month",
+        ]
+        .iter()
+        .any(|path| set.reads(path));
     Ok(CompiledRules {
-        set: RuleSet::compile(docs),
+        set,
+        needs_profile,
         tier_plan: None,
         time_zone,
         limited,
         budgeted,
+    })
+}
+
+/// What the rules may read of a member beyond their id and tier.
+#[derive(Default)]
+pub struct Profile {
+    pub tags: Vec<String>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub enrolled_at: Timestamp,
+    pub birthday: Option<jiff::civil::Date>,
+    pub purchases_before: i64,
+}
+
+impl Profile {
+    /// A member already loaded (enrolment: no purchases yet).
+    pub fn of(member: &Member) -> Profile {
+        Profile {
+            tags: member.tags.clone(),
+            attributes: member.attributes.clone(),
+            enrolled_at: member.enrolled_at,
+            birthday: member.birthday,
+            purchases_before: 0,
+        }
+    }
+}
+
+/// The member's profile, in one query, when some rule reads it; empty otherwise.
+pub async fn profile<C: Conn>(
+    c: &mut C,
+    compiled: &CompiledRules,
+    member: &MemberId,
+) -> StepResult<Profile> {
+    if !compiled.needs_profile {
+        return Ok(Profile::default());
+    }
+    let facts = members::rule_facts(c, member)
+        .await?
+        .ok_or_else(|| StoreError::Decode(format!("member {member} is gone")))?;
+    Ok(Profile {
+        tags: facts.tags,
+        attributes: facts.attributes,
+        enrolled_at: facts.enrolled_at,
+        birthday: facts.birthday,
+        purchases_before: facts.purchases,
     })
 }
 
@@ -141,92 +201,110 @@ impl<'a> PurchaseView<'a> {
     }
 }
 
-/// Evaluates the rules of `trigger` for a member. `lock` is true in the writer: budget rows are
-/// then locked until the transaction ends, so the usage read is the usage that holds.
+/// Evaluates the rules of `trigger` for a member. `lock` is true in the writer: the member's
+/// account and budget rows are then locked until the transaction ends, so the usage read is the
+/// usage that holds.
+///
+/// Facts cost queries, so only what some rule reads is gathered (see [`profile`]), and the
+/// usage of limited rules is read only for the rules that match. A first
+/// evaluation assumes no usage; the limited rules it matched get their usage read and the rules
+/// are decided again, until every limited rule that matched had its usage (a capped rule can
+/// stop stopping later rules, which may be limited too).
 #[allow(clippy::too_many_arguments)]
 pub async fn evaluate<C: Conn>(
     c: &mut C,
     program: &Program,
     compiled: &CompiledRules,
     trigger: Trigger,
-    member: &Member,
+    member: &MemberId,
+    profile: &Profile,
     tier: Option<&str>,
     purchase: Option<&PurchaseView<'_>>,
     base_points: Points,
     occurred_at: Timestamp,
     lock: bool,
 ) -> StepResult<Outcome> {
-    let mut usage: HashMap<String, Usage> = HashMap::new();
-    if compiled.set.for_trigger(trigger) {
-        let windows = tally_rules::windows(occurred_at, &compiled.time_zone);
-        // Rules with per-member limits or a budget, of this trigger: their usage so far. In
-        // the writer the member's account is locked first, so two purchases of one member on
-        // two writers cannot both read the usage before either has added to it.
-        let limited = compiled.set.limited(trigger);
-        if lock && limited.iter().any(|r| compiled.limited.contains(&r.id)) {
-            let account =
-                tally_ledger::account_id(member.id.as_str(), AccountKind::MemberAvailable);
-            ledger::lock_balance(c, &account).await?;
-        }
-        for rule in limited {
-            let mut u = Usage::default();
-            if compiled.limited.contains(&rule.id) {
-                let sums = rules::member_usage(
-                    c,
-                    &rule.id,
-                    &member.id,
-                    &[
-                        windows.day,
-                        windows.week,
-                        windows.month,
-                        Timestamp::UNIX_EPOCH,
-                    ],
-                )
-                .await?;
-                (
-                    u.member_day,
-                    u.member_week,
-                    u.member_month,
-                    u.member_lifetime,
-                ) = (sums[0], sums[1], sums[2], sums[3]);
-            }
-            if compiled.budgeted.contains(&rule.id) {
-                u.total = if lock {
-                    rules::lock_budget(c, &rule.id).await?
-                } else {
-                    rules::awarded_total(c, &rule.id).await?
-                };
-            }
-            usage.insert(rule.id.clone(), u);
-        }
+    if !compiled.set.for_trigger(trigger) {
+        return Ok(Outcome::default());
     }
-    let purchases_before = if compiled.set.for_trigger(trigger) {
-        purchases::count_for_member(c, &member.id).await?
-    } else {
-        0
-    };
-    let purchase_facts = purchase.map(PurchaseView::facts);
     let event = Event {
         trigger,
         occurred_at,
         time_zone: &compiled.time_zone,
         rounding: program.earning.rounding,
         base_points: base_points.value(),
-        purchase: purchase_facts,
+        purchase: purchase.map(PurchaseView::facts),
         member: MemberFacts {
-            id: member.id.as_str(),
+            id: member.as_str(),
             tier,
-            tags: &member.tags,
+            tags: &profile.tags,
             segments: &[],
-            attributes: &member.attributes,
-            enrolled_at: member.enrolled_at,
-            birthday: member.birthday,
-            purchases_before,
+            attributes: &profile.attributes,
+            enrolled_at: profile.enrolled_at,
+            birthday: profile.birthday,
+            purchases_before: profile.purchases_before,
         },
     };
-    Ok(compiled.set.evaluate(&event, &|r: &RuleRef| {
-        usage.get(&r.id).copied().unwrap_or_default()
-    }))
+    let limited: Vec<&RuleRef> = compiled.set.limited(trigger);
+    let mut usage: HashMap<String, Usage> = HashMap::new();
+    let mut locked = false;
+    loop {
+        let outcome = compiled.set.evaluate(&event, &|r: &RuleRef| {
+            usage.get(&r.id).copied().unwrap_or_default()
+        });
+        let unread: Vec<&RuleRef> = outcome
+            .decisions
+            .iter()
+            .filter(|d| d.matched && !usage.contains_key(&d.rule.id))
+            .filter_map(|d| limited.iter().find(|r| r.id == d.rule.id).copied())
+            .collect();
+        if unread.is_empty() {
+            return Ok(outcome);
+        }
+        for rule in unread {
+            if lock && !locked && compiled.limited.contains(&rule.id) {
+                // Two purchases of one member on two writers must not both read the usage
+                // before either has added to it.
+                let account =
+                    tally_ledger::account_id(member.as_str(), AccountKind::MemberAvailable);
+                ledger::lock_balance(c, &account).await?;
+                locked = true;
+            }
+            let u = read_usage(c, compiled, &rule.id, member, occurred_at, lock).await?;
+            usage.insert(rule.id.clone(), u);
+        }
+    }
+}
+
+/// A limited rule's usage: what it gave the member in each window, and in all (budgets).
+async fn read_usage<C: Conn>(
+    c: &mut C,
+    compiled: &CompiledRules,
+    rule: &str,
+    member: &MemberId,
+    at: Timestamp,
+    lock: bool,
+) -> StepResult<Usage> {
+    let mut u = Usage::default();
+    if compiled.limited.iter().any(|l| l == rule) {
+        let w = tally_rules::windows(at, &compiled.time_zone);
+        let since = [w.day, w.week, w.month, Timestamp::UNIX_EPOCH];
+        let sums = rules::member_usage(c, rule, member, &since).await?;
+        (
+            u.member_day,
+            u.member_week,
+            u.member_month,
+            u.member_lifetime,
+        ) = (sums[0], sums[1], sums[2], sums[3]);
+    }
+    if compiled.budgeted.iter().any(|b| b == rule) {
+        u.total = if lock {
+            rules::lock_budget(c, rule).await?
+        } else {
+            rules::awarded_total(c, rule).await?
+        };
+    }
+    Ok(u)
 }
 
 /// Why an award was given, beyond the rule: the order it came with.
@@ -238,18 +316,39 @@ pub struct AwardContext<'a> {
     pub occurred_at: Timestamp,
 }
 
-/// Posts each award of `outcome` as an `earn` transfer naming its rule and version, records the
-/// awards that limits count, and spends budgets. Returns the points given and the balance after
-/// (`None` when nothing was given).
-pub async fn post_awards<C: Conn>(
+/// One `earn` transfer to post: how many points, and why.
+pub type Credit = (Points, TransferReason);
+
+/// The transfers the awards of `outcome` become: one per rule that gave points, naming the rule
+/// and its version.
+pub fn award_credits(ctx: &Ctx, outcome: &Outcome, at: &AwardContext<'_>) -> Vec<Credit> {
+    outcome
+        .awarded()
+        .filter(|d| d.points > 0)
+        .map(|award| {
+            let reason = TransferReason {
+                order_id: at.order_id.map(str::to_owned),
+                purchase_id: at.purchase_id.cloned(),
+                rule: Some(award.rule.id.clone()),
+                rule_version: Some(award.rule.version),
+                actor: Some(ctx.actor.clone()),
+                note: Some(award.name.clone()),
+                ..TransferReason::default()
+            };
+            (Points(award.points), reason)
+        })
+        .collect()
+}
+
+/// Records what limits and budgets count of `outcome`: spends budgets (their rows were locked
+/// when usage was read) and writes the awards of rules with per-member limits.
+pub async fn record_usage<C: Conn>(
     c: &mut C,
-    ctx: &Ctx,
     compiled: &CompiledRules,
     outcome: &Outcome,
-    at: &AwardContext<'_>,
-) -> StepResult<(Points, Option<Points>)> {
-    let mut given = Points::ZERO;
-    let mut balance = None;
+    member: &MemberId,
+    occurred_at: Timestamp,
+) -> StepResult<()> {
     let mut counted: Vec<(&str, i64)> = Vec::new();
     for award in outcome.awarded().filter(|d| d.points > 0) {
         let id = award.rule.id.as_str();
@@ -265,66 +364,114 @@ pub async fn post_awards<C: Conn>(
         if compiled.limited.iter().any(|l| l == id) {
             counted.push((id, award.points));
         }
-        let reason = TransferReason {
-            order_id: at.order_id.map(str::to_owned),
-            purchase_id: at.purchase_id.cloned(),
-            rule: Some(award.rule.id.clone()),
-            rule_version: Some(award.rule.version),
-            actor: Some(ctx.actor.clone()),
-            note: Some(award.name.clone()),
-            ..TransferReason::default()
-        };
-        let posting = Posting {
-            program: at.program,
-            member: at.member,
-            kind: TransferKind::Earn,
-            amount: Points(award.points),
-            adjustment_positive: false,
-            reason: &reason,
-            occurred_at: at.occurred_at,
-        };
-        balance = post(c, ctx, &posting, Guard::MayGoNegative).await?;
-        given = given + Points(award.points);
     }
-    rules::insert_awards(c, at.member, &counted, at.occurred_at).await?;
+    rules::insert_awards(c, member, &counted, occurred_at).await?;
+    Ok(())
+}
+
+/// Posts the awards of `outcome` and records their usage. Returns the points given and the
+/// balance after (`None` when nothing was given).
+pub async fn post_awards<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    compiled: &CompiledRules,
+    outcome: &Outcome,
+    at: &AwardContext<'_>,
+) -> StepResult<(Points, Option<Points>)> {
+    let credits = award_credits(ctx, outcome, at);
+    let given = credits.iter().fold(Points::ZERO, |sum, (p, _)| sum + *p);
+    let balance = post_credits(c, ctx, at.program, at.member, &credits, at.occurred_at).await?;
+    record_usage(c, compiled, outcome, at.member, at.occurred_at).await?;
     Ok((given, balance))
 }
 
-/// What a purchase earned beyond its base points.
-pub struct Beyond {
-    pub points: Points,
-    /// The balance after the last transfer posted here (`None`: none was).
-    pub balance: Option<Points>,
-    /// `{"rule_id", "version", "name", "points"}` per rule that gave points.
-    pub awards: Vec<serde_json::Value>,
-    /// `{"name", "upgraded"}` when the program has tiers.
-    pub tier: Option<serde_json::Value>,
+/// Posts several `earn` transfers to a member at once: one balance update and one insert,
+/// whatever their number. Returns the balance after (`None` when there was nothing to post).
+pub async fn post_credits<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    member: &MemberId,
+    credits: &[Credit],
+    occurred_at: Timestamp,
+) -> StepResult<Option<Points>> {
+    let total: i64 = credits.iter().map(|(p, _)| p.value()).sum();
+    if credits.is_empty() {
+        return Ok(None);
+    }
+    let account = tally_ledger::account_id(member.as_str(), AccountKind::MemberAvailable);
+    let issuance = programs::program_account(program, AccountKind::Issuance);
+    let after = ledger::change_balance(c, &account, total).await?;
+    let mut running = after - Points(total);
+    let transfers: Vec<ledger::NewTransfer<'_>> = credits
+        .iter()
+        .map(|(points, reason)| {
+            running = running + *points;
+            ledger::NewTransfer {
+                id: TransferId::generate(),
+                program_id: program,
+                member_id: member,
+                kind: TransferKind::Earn,
+                debit_account_id: &issuance,
+                credit_account_id: &account,
+                amount: *points,
+                balance_after: running,
+                reason,
+                occurred_at,
+                recorded_at: ctx.now,
+            }
+        })
+        .collect();
+    ledger::insert_transfers(c, &transfers).await?;
+    Ok(Some(after))
 }
 
-/// Everything a purchase earns beyond the base rate, in order: the tier's multiplier (the tier
-/// held before this purchase), the rules (which see that tier), then the upgrade this purchase
-/// may bring.
+/// What a purchase earns beyond its base points, decided but not yet posted.
+pub struct Beyond {
+    /// The transfers to post after the base: the tier's multiplier, then each rule's award.
+    pub credits: Vec<Credit>,
+    /// `{"rule_id", "version", "name", "points"}` per rule that gave points.
+    pub awards: Vec<serde_json::Value>,
+    compiled: Arc<CompiledRules>,
+    outcome: Option<Outcome>,
+    level: Option<usize>,
+}
+
+impl Beyond {
+    pub fn points(&self) -> Points {
+        self.credits
+            .iter()
+            .fold(Points::ZERO, |sum, (p, _)| sum + *p)
+    }
+}
+
+/// Decides everything a purchase earns beyond the base rate: the tier's multiplier (the tier
+/// held before this purchase) and the rules (which see that tier). Nothing is written yet but
+/// locks (usage), so the caller posts base and these credits together; then
+/// [`finish_beyond_base`] records usage and the upgrade this purchase may bring.
 #[allow(clippy::too_many_arguments)]
-pub async fn earn_beyond_base<C: Conn>(
+pub async fn plan_beyond_base<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
     program: &Program,
     member_id: &MemberId,
+    stored_tier: Option<&str>,
     p: &NewPurchase,
     purchase_id: &PurchaseId,
     base: Points,
     occurred_at: Timestamp,
 ) -> StepResult<Beyond> {
-    let mut beyond = Beyond {
-        points: Points::ZERO,
-        balance: None,
-        awards: Vec::new(),
-        tier: None,
-    };
     let compiled = active_rules(c, program).await?;
-    let level = match &compiled.tier_plan {
-        Some(plan) => crate::tiers::current_level(c, plan, member_id).await?.0,
-        None => None,
+    let level = compiled
+        .tier_plan
+        .as_ref()
+        .and_then(|plan| crate::tiers::level_of(plan, stored_tier));
+    let mut beyond = Beyond {
+        credits: Vec::new(),
+        awards: Vec::new(),
+        compiled: compiled.clone(),
+        outcome: None,
+        level,
     };
     let tier_name = level.and_then(|i| {
         let plan = compiled.tier_plan.as_ref()?;
@@ -350,28 +497,19 @@ pub async fn earn_beyond_base<C: Conn>(
                 )),
                 ..TransferReason::default()
             };
-            let posting = Posting {
-                program: &program.id,
-                member: member_id,
-                kind: TransferKind::Earn,
-                amount: Points(extra),
-                adjustment_positive: false,
-                reason: &reason,
-                occurred_at,
-            };
-            beyond.balance = post(c, ctx, &posting, Guard::MayGoNegative).await?;
-            beyond.points = Points(extra);
+            beyond.credits.push((Points(extra), reason));
         }
     }
     if compiled.set.for_trigger(Trigger::Purchase) {
-        let full = crate::usecases::load_member(c, ctx, member_id).await?;
+        let profile = profile(c, &compiled, member_id).await?;
         let view = PurchaseView::new(p);
         let outcome = evaluate(
             c,
             program,
             &compiled,
             Trigger::Purchase,
-            &full,
+            member_id,
+            &profile,
             tier_name,
             Some(&view),
             base,
@@ -386,31 +524,53 @@ pub async fn earn_beyond_base<C: Conn>(
             purchase_id: Some(purchase_id),
             occurred_at,
         };
-        let (given, balance) = post_awards(c, ctx, &compiled, &outcome, &at).await?;
-        beyond.points = beyond.points + given;
-        beyond.balance = balance.or(beyond.balance);
+        beyond.credits.extend(award_credits(ctx, &outcome, &at));
         beyond.awards = outcome
             .awarded()
             .filter(|d| d.points > 0)
             .map(|d| serde_json::json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
             .collect();
-    }
-    if let Some(plan) = &compiled.tier_plan {
-        let upgraded = crate::tiers::upgrade_after_purchase(
-            c,
-            ctx,
-            &program.id,
-            plan,
-            &compiled.time_zone,
-            member_id,
-            level,
-            (p.total.amount_minor, occurred_at),
-        )
-        .await?;
-        let name = upgraded.clone().or(tier_name.map(str::to_owned));
-        beyond.tier = Some(serde_json::json!({ "name": name, "upgraded": upgraded.is_some() }));
+        beyond.outcome = Some(outcome);
     }
     Ok(beyond)
+}
+
+/// After the credits are posted: records the usage limits count, and raises the tier when
+/// this purchase reached a higher level. Answers `{"name", "upgraded"}` when the program has
+/// tiers.
+pub async fn finish_beyond_base<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    beyond: &Beyond,
+    program: &ProgramId,
+    member_id: &MemberId,
+    p: &NewPurchase,
+    occurred_at: Timestamp,
+) -> StepResult<Option<serde_json::Value>> {
+    let compiled = &beyond.compiled;
+    if let Some(outcome) = &beyond.outcome {
+        record_usage(c, compiled, outcome, member_id, occurred_at).await?;
+    }
+    let Some(plan) = &compiled.tier_plan else {
+        return Ok(None);
+    };
+    let upgraded = crate::tiers::upgrade_after_purchase(
+        c,
+        ctx,
+        program,
+        plan,
+        &compiled.time_zone,
+        member_id,
+        beyond.level,
+        (p.total.amount_minor, occurred_at),
+    )
+    .await?;
+    let name = upgraded
+        .clone()
+        .or_else(|| beyond.level.map(|i| plan.levels[i].name.clone()));
+    Ok(Some(
+        serde_json::json!({ "name": name, "upgraded": upgraded.is_some() }),
+    ))
 }
 
 /// The name tier multipliers carry on their transfers, in place of a rule id.

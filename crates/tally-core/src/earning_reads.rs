@@ -2,6 +2,7 @@
 //! under the active rules or a draft set. Nothing is written.
 
 use crate::earning::{self, PurchaseView};
+use crate::tiers::TierStatus;
 use crate::usecases::purchases::base_points;
 use crate::{CoreError, StepError, Tally};
 use serde_json::{Value, json};
@@ -124,6 +125,9 @@ impl<D: Database> Tally<D> {
                 .map(|i| plan.levels[i].name.clone()),
             None => None,
         };
+        let profile = earning::profile(&mut c, &compiled, &member.id)
+            .await
+            .map_err(core)?;
         let base = base_points(&program, purchase);
         let view = PurchaseView::new(purchase);
         let occurred_at = purchase.occurred_at.unwrap_or_else(|| self.clock.now());
@@ -132,7 +136,8 @@ impl<D: Database> Tally<D> {
             &program,
             &compiled,
             Trigger::Purchase,
-            &member,
+            &member.id,
+            &profile,
             level.as_deref(),
             Some(&view),
             base,
@@ -184,13 +189,13 @@ impl<D: Database> Tally<D> {
         Ok(plan.to_json())
     }
 
-    /// A member's tier, qualifying value and what the next level needs (404 when the program
-    /// has no tiers).
+    /// A member's tier, qualifying value and what the next level needs; `None` when the
+    /// program has no tiers.
     pub async fn member_tier(
         &self,
         tenant: &TenantId,
         member: &MemberId,
-    ) -> Result<Value, CoreError> {
+    ) -> Result<Option<TierStatus>, CoreError> {
         let mut c = self.read().await?;
         let member = members::get_member(&mut c, tenant, member)
             .await?
@@ -201,10 +206,9 @@ impl<D: Database> Tally<D> {
         let compiled = earning::active_rules(&mut c, &program)
             .await
             .map_err(core)?;
-        let plan = compiled
-            .tier_plan
-            .as_ref()
-            .ok_or_else(|| DomainError::not_found("tier plan"))?;
+        let Some(plan) = compiled.tier_plan.as_ref() else {
+            return Ok(None);
+        };
         crate::tiers::status(
             &mut c,
             plan,
@@ -213,6 +217,7 @@ impl<D: Database> Tally<D> {
             self.clock.now(),
         )
         .await
+        .map(Some)
         .map_err(core)
     }
 

@@ -16,7 +16,7 @@ mod error;
 pub mod invariants;
 pub mod reads;
 pub mod secrets;
-mod tiers;
+pub mod tiers;
 mod usecases;
 
 /// Most purchases in one `Command::ImportPurchases`.

@@ -12,20 +12,22 @@ use tally_domain::tiers::{TierMetric, TierPlan};
 use tally_store::Conn;
 use tally_store::queries::tiers::{self, MemberTier, TierChange};
 
-/// The level a member holds now: their row's tier, or the plan's first level when its
+/// The level of a stored tier name: the named level, or the plan's first level when its
 /// threshold is 0 (everyone starts there). `None`: no tier.
+pub fn level_of(plan: &TierPlan, stored: Option<&str>) -> Option<usize> {
+    stored
+        .and_then(|name| plan.level_named(name))
+        .or_else(|| (plan.levels[0].threshold == 0).then_some(0))
+}
+
+/// The level a member holds now, and their tier row.
 pub async fn current_level<C: Conn>(
     c: &mut C,
     plan: &TierPlan,
     member: &MemberId,
 ) -> StepResult<(Option<usize>, Option<MemberTier>)> {
     let row = tiers::member_tier(c, member).await?;
-    let level = match &row {
-        Some(r) => plan.level_named(&r.tier),
-        None => None,
-    }
-    .or_else(|| (plan.levels[0].threshold == 0).then_some(0));
-    Ok((level, row))
+    Ok((level_of(plan, row.as_ref().map(|r| r.tier.as_str())), row))
 }
 
 /// The member's qualifying value in `[since, until)`.
@@ -147,13 +149,32 @@ pub async fn review_due<C: Conn>(
 
 /// What the member API and the wallet show: the tier, since when, until the next review, the
 /// qualifying value so far and what the next level needs ("120 more points to reach Gold").
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TierStatus {
+    pub tier: Option<String>,
+    pub multiplier: f64,
+    pub reached_at: Option<Timestamp>,
+    pub review_at: Option<Timestamp>,
+    pub metric: TierMetric,
+    pub window: tally_domain::tiers::TierWindow,
+    pub qualifying: i64,
+    pub next: Option<NextTier>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NextTier {
+    pub name: String,
+    pub threshold: i64,
+    pub needed: i64,
+}
+
 pub async fn status<C: Conn>(
     c: &mut C,
     plan: &TierPlan,
     tz: &TimeZone,
     member: &MemberId,
     now: Timestamp,
-) -> StepResult<Value> {
+) -> StepResult<TierStatus> {
     let (level, row) = current_level(c, plan, member).await?;
     let value = qualifying(c, plan, member, plan.window_start(now, tz), Timestamp::MAX).await?;
     let next = plan
@@ -161,15 +182,19 @@ pub async fn status<C: Conn>(
         .iter()
         .enumerate()
         .find(|(i, l)| Some(*i) > level && l.threshold > value)
-        .map(|(_, l)| json!({ "name": l.name, "threshold": l.threshold, "needed": l.threshold - value }));
-    Ok(json!({
-        "tier": level.map(|i| plan.levels[i].name.clone()),
-        "multiplier": level.map_or(1.0, |i| plan.levels[i].multiplier_permille as f64 / 1000.0),
-        "reached_at": row.as_ref().map(|r| r.reached_at),
-        "review_at": row.as_ref().and_then(|r| r.review_at),
-        "metric": plan.metric,
-        "window": plan.window,
-        "qualifying": value,
-        "next": next,
-    }))
+        .map(|(_, l)| NextTier {
+            name: l.name.clone(),
+            threshold: l.threshold,
+            needed: l.threshold - value,
+        });
+    Ok(TierStatus {
+        tier: level.map(|i| plan.levels[i].name.clone()),
+        multiplier: level.map_or(1.0, |i| plan.levels[i].multiplier_permille as f64 / 1000.0),
+        reached_at: row.as_ref().map(|r| r.reached_at),
+        review_at: row.as_ref().and_then(|r| r.review_at),
+        metric: plan.metric,
+        window: plan.window,
+        qualifying: value,
+        next,
+    })
 }

@@ -8,12 +8,10 @@ mod common;
 use common::{Fixture, all_at_once, outcome};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
 use tally_core::{Command, CoreError, IdempotencyKey};
 use tally_domain::ids::{MemberId, RedemptionId};
 use tally_domain::inputs::{AdjustmentRequest, NewPurchase, NewReturn};
 use tally_domain::model::{RedemptionStatus, TransferKind};
-use tokio::sync::Barrier;
 
 /// Outcomes as answers or refusal codes; panics on anything else (a store error).
 fn outcomes(results: Vec<Result<Value, CoreError>>) -> Vec<Result<Value, String>> {

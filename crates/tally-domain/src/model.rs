@@ -8,6 +8,9 @@ use crate::points::Points;
 use crate::text::{Email, Locale, Phone, TimeZoneName};
 use serde::{Deserialize, Serialize};
 
+/// A calendar date (birthdays).
+pub type Date = jiff::civil::Date;
+
 /// A way to reach a member, for consent and preference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -174,6 +174,12 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// Whether some expression reads this documented path of the context (`member.tags`,
+    /// `member.purchases_before`, …): the caller may skip gathering facts nobody reads.
+    pub fn reads(&self, path: &str) -> bool {
+        self.needs.reads(crate::facts::Needs::path(path))
+    }
+
     /// Whether any rule has this trigger.
     pub fn for_trigger(&self, t: Trigger) -> bool {
         self.rules.iter().any(|r| r.doc.trigger == t)

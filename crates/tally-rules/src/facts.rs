@@ -243,6 +243,11 @@ impl Needs {
     fn has(self, bits: u64) -> bool {
         self.0 & bits != 0
     }
+
+    /// Whether any bit of `other` is needed.
+    pub(crate) fn reads(self, other: Needs) -> bool {
+        self.has(other.0)
+    }
 }
 
 /// An object with the fields `needs` selects: a CEL map when the object is used whole, else

@@ -7,7 +7,7 @@
 //! Imports take the same path in bulk: a chunk's members and known order ids are read in two
 //! queries, then each new purchase costs only its writes.
 
-use super::{Guard, Posting, load_program, post};
+use super::load_program;
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::earning;
@@ -410,7 +410,21 @@ async fn write_new<C: Conn>(
     let base = base_points(program, p);
     let purchase_id = PurchaseId::generate();
     let occurred_at = p.occurred_at.unwrap_or(ctx.now);
-    let mut available = if base.is_positive() {
+    let beyond = earning::plan_beyond_base(
+        c,
+        ctx,
+        program,
+        member_id,
+        member.tier.as_deref(),
+        p,
+        &purchase_id,
+        base,
+        occurred_at,
+    )
+    .await?;
+    // The base, the tier's multiplier and each rule's award: posted together.
+    let mut credits = Vec::with_capacity(1 + beyond.credits.len());
+    if base.is_positive() {
         let reason = TransferReason {
             order_id: Some(p.order_id.clone()),
             purchase_id: Some(purchase_id.clone()),
@@ -419,36 +433,15 @@ async fn write_new<C: Conn>(
             actor: Some(ctx.actor.clone()),
             ..TransferReason::default()
         };
-        let posting = Posting {
-            program: &program.id,
-            member: member_id,
-            kind: TransferKind::Earn,
-            amount: base,
-            adjustment_positive: false,
-            reason: &reason,
-            occurred_at,
-        };
-        post(c, ctx, &posting, Guard::MayGoNegative)
-            .await?
-            .expect("credits always post")
-    } else {
-        member.balance.available
-    };
-    let beyond = earning::earn_beyond_base(
-        c,
-        ctx,
-        program,
-        member_id,
-        p,
-        &purchase_id,
-        base,
-        occurred_at,
-    )
-    .await?;
-    let points = base + beyond.points;
-    if let Some(balance) = beyond.balance {
-        available = balance;
+        credits.push((base, reason));
     }
+    credits.extend(beyond.credits.iter().cloned());
+    let available = earning::post_credits(c, ctx, &program.id, member_id, &credits, occurred_at)
+        .await?
+        .unwrap_or(member.balance.available);
+    let tier = earning::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, occurred_at)
+        .await?;
+    let points = base + beyond.points();
     let answer = json!({
         "purchase_id": purchase_id,
         "order_id": p.order_id,
@@ -456,7 +449,7 @@ async fn write_new<C: Conn>(
         "points_earned": points,
         "base_points": base,
         "rule_awards": beyond.awards,
-        "tier": beyond.tier,
+        "tier": tier,
         "balance": { "available": available, "pending": member.balance.pending },
     });
     let purchase = Purchase {

@@ -39,7 +39,10 @@ pub async fn member_tier<D: Database>(
     Path(member): Path<String>,
 ) -> ApiResult {
     let member = path_id(&member, MemberId::parse, "member")?;
-    ok(app.tally.member_tier(&caller.tenant, &member).await?)
+    match app.tally.member_tier(&caller.tenant, &member).await? {
+        Some(status) => ok(status),
+        None => Err(tally_domain::DomainError::not_found("tier plan").into()),
+    }
 }
 
 pub async fn history<D: Database>(

@@ -423,10 +423,13 @@ pub struct MemberState {
     pub program_id: ProgramId,
     pub status: MemberStatus,
     pub balance: Balance,
+    /// The tier the member's row holds (see `queries::tiers`), if any.
+    pub tier: Option<String>,
 }
 
-const STATE_SQL: &str = "SELECT m.id, m.program_id, m.status, a.balance, p.balance, m.external_id FROM members m
-     JOIN accounts a ON a.id = m.id || ':member_available' JOIN accounts p ON p.id = m.id || ':member_pending'";
+const STATE_SQL: &str = "SELECT m.id, m.program_id, m.status, a.balance, p.balance, m.external_id, t.tier FROM members m
+     JOIN accounts a ON a.id = m.id || ':member_available' JOIN accounts p ON p.id = m.id || ':member_pending'
+     LEFT JOIN member_tiers t ON t.member_id = m.id";
 
 fn decode_state(r: &Row) -> Result<(MemberId, MemberState), StoreError> {
     Ok((
@@ -439,6 +442,7 @@ fn decode_state(r: &Row) -> Result<(MemberId, MemberState), StoreError> {
                 available: Points(r.int(3)?),
                 pending: Points(r.int(4)?),
             },
+            tier: r.opt_text(6)?,
         },
     ))
 }
@@ -514,4 +518,44 @@ pub async fn count_members<C: Conn>(c: &mut C, program: &ProgramId) -> Result<i6
         )
         .await?;
     row.map_or(Ok(0), |r| r.int(0))
+}
+
+/// What earning rules read of a member, in one statement: tags, attributes, enrolment,
+/// birthday, and how many purchases they made before.
+pub struct RuleFacts {
+    pub tags: Vec<String>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub enrolled_at: Timestamp,
+    pub birthday: Option<tally_domain::model::Date>,
+    pub purchases: i64,
+}
+
+pub async fn rule_facts<C: Conn>(
+    c: &mut C,
+    member: &MemberId,
+) -> Result<Option<RuleFacts>, StoreError> {
+    let row = c
+        .query_one(
+            "SELECT m.tags, m.attributes, m.enrolled_at_us, m.birthday,
+                 (SELECT CAST(COUNT(*) AS BIGINT) FROM purchases p WHERE p.member_id = m.id)
+             FROM members m WHERE m.id = $1",
+            &[member.as_str().into()],
+        )
+        .await?;
+    row.map(|r| {
+        Ok(RuleFacts {
+            tags: json(&r.text(0)?)?,
+            attributes: json(&r.text(1)?)?,
+            enrolled_at: to_ts(r.int(2)?)?,
+            birthday: r
+                .opt_text(3)?
+                .map(|b| {
+                    b.parse()
+                        .map_err(|_| StoreError::Decode("member birthday".into()))
+                })
+                .transpose()?,
+            purchases: r.int(4)?,
+        })
+    })
+    .transpose()
 }
