@@ -242,6 +242,24 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
         .await
         .unwrap();
 
+    let plan = tally_domain::tiers::TierPlan::parse(
+        &json!({"metric": "points_earned", "window": "calendar_year",
+        "levels": [{"name": "Bronze", "threshold": 0}, {"name": "Silver", "threshold": 100}]}),
+    )
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::SetTierPlan {
+                program: app.a.program.clone(),
+                plan,
+            },
+        )
+        .await
+        .unwrap();
+
     let mut b = app.browser();
     let (page, code) = request_code(&mut b, &sink, EMAIL).await;
     b.post(
@@ -251,6 +269,15 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
     .await;
     let path = format!("/wallet/cards/{}", member.id);
     let card = b.get(&path).await;
+    // Points given by an adjustment are not earned: the tier still needs all 100.
+    assert!(
+        card.body.contains(r#"id="wallet-tier">Bronze<"#),
+        "the tier"
+    );
+    assert!(
+        card.body.contains("100 points more to reach Silver"),
+        "the progress to the next tier"
+    );
     assert!(
         card.body.contains("460 points more needed") || card.body.contains("460 points"),
         "what is missing for the dear reward"

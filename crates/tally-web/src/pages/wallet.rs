@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use std::collections::HashMap;
 use tally_core::secrets::{new_token, same_secret, sha256_hex};
+use tally_core::tiers::TierStatus;
 use tally_core::{Command, WALLET_TENANT};
 use tally_domain::Timestamp;
 use tally_domain::display::ProgramDisplay;
@@ -30,6 +31,7 @@ use tally_domain::inputs::{MemberPatch, RedeemRequest};
 use tally_domain::model::{Channel, HistoryEntry, Location, Member, Redemption, Reward};
 use tally_domain::program::Program;
 use tally_domain::text::Email;
+use tally_domain::tiers::TierMetric;
 use tally_store::Database;
 
 pub const WALLET_COOKIE: &str = "tally_wallet";
@@ -152,9 +154,28 @@ struct CardPage {
     notice: String,
     errors: FormErrors,
     zone: jiff::tz::TimeZone,
+    /// The member's tier and progress, when the program has tiers.
+    tier: Option<TierStatus>,
 }
 
 impl CardPage {
+    /// "Jeszcze 120 punktów do poziomu Gold": what the next tier needs, in points or money.
+    fn to_next_tier(&self) -> String {
+        let Some(next) = self.tier.as_ref().and_then(|t| t.next.as_ref()) else {
+            return self.lang.t("wallet.top_tier").to_owned();
+        };
+        let amount = match self.tier.as_ref().map(|t| t.metric) {
+            Some(TierMetric::MoneySpent) => {
+                self.lang.money(next.needed, self.card.program.currency)
+            }
+            _ => self.lang.count("unit.points", next.needed),
+        };
+        self.lang.tf(
+            "wallet.to_next_tier",
+            &[("amount", &amount), ("tier", &next.name)],
+        )
+    }
+
     fn t(&self, key: &str) -> &'static str {
         self.lang.t(key)
     }
@@ -550,6 +571,7 @@ async fn card_page<D: Database>(
     let zone =
         jiff::tz::TimeZone::get(card.program.time_zone.as_str()).unwrap_or(jiff::tz::TimeZone::UTC);
     let qr_svg = qr::svg(&qr::card_payload(&card.member.card.token));
+    let tier = state.tally.member_tier(&tenant, &id).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -563,6 +585,7 @@ async fn card_page<D: Database>(
         notice,
         errors,
         zone,
+        tier,
     })
 }
 
