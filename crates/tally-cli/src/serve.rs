@@ -91,8 +91,8 @@ async fn purge_idempotency_keys(tally: tally_core::Tally<AnyDb>) {
 pub const TOTALS_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// Every minute, for each program: folds older transfers into its totals snapshot, so reading the
-/// totals (the dashboard, `/totals`) sums at most a few minutes of transfers; and reviews the
-/// tiers that are due. Commands like any other write, so it is safe on several nodes at once.
+/// totals (the dashboard, `/totals`) sums at most a few minutes of transfers; reviews the tiers
+/// that are due; and expires the points that are due. Commands like any other write, so it is safe on several nodes at once.
 async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
     loop {
         tokio::time::sleep(Duration::from_secs(60)).await;
@@ -112,6 +112,7 @@ async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
                     tracing::warn!(error = %e, "advancing program totals failed");
                 }
                 review_tiers(&tally, &tenant.id, &program.id).await;
+                expire_points(&tally, &tenant.id, &program.id).await;
             }
         }
     }
@@ -134,6 +135,29 @@ pub async fn review_tiers(
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "reviewing tiers failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Expires a program's points that are due, a thousand members per command, until none is.
+pub async fn expire_points(
+    tally: &tally_core::Tally<AnyDb>,
+    tenant: &tally_domain::ids::TenantId,
+    program: &tally_domain::ids::ProgramId,
+) {
+    const CHUNK: i64 = 1000;
+    loop {
+        let command = Command::ExpirePoints {
+            program: program.clone(),
+            limit: CHUNK,
+        };
+        match tally.write(tenant, "housekeeping", None, command).await {
+            Ok(answer) if answer["members"].as_i64() == Some(CHUNK) => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "expiring points failed");
                 return;
             }
         }

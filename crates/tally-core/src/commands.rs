@@ -5,6 +5,7 @@ use crate::StepResult;
 use crate::usecases;
 use serde_json::Value;
 use tally_domain::Timestamp;
+use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{
     ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, RuleId, TenantId,
 };
@@ -150,6 +151,15 @@ pub enum Command {
         program: ProgramId,
         plan: TierPlan,
     },
+    SetExpiryPolicy {
+        program: ProgramId,
+        policy: ExpiryPolicy,
+    },
+    /// Expires the points due, for up to `limit` members (housekeeping).
+    ExpirePoints {
+        program: ProgramId,
+        limit: i64,
+    },
     /// Reviews up to `limit` members whose tier review is due (housekeeping).
     ReviewTiers {
         program: ProgramId,
@@ -269,6 +279,12 @@ impl Command {
             }
             Command::UpdateReward { reward, patch } => {
                 usecases::rewards::update(c, ctx, reward, patch).await
+            }
+            Command::SetExpiryPolicy { program, policy } => {
+                usecases::expiry::set_policy(c, ctx, program, policy).await
+            }
+            Command::ExpirePoints { program, limit } => {
+                usecases::expiry::expire(c, ctx, program, *limit).await
             }
             Command::SetTierPlan { program, plan } => {
                 usecases::tiers::set_plan(c, ctx, program, plan).await

@@ -8,6 +8,7 @@
 
 use crate::StepResult;
 use crate::commands::Ctx;
+use crate::lots::Expiry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use tally_domain::ids::{MemberId, ProgramId, PurchaseId, TransferId};
@@ -21,7 +22,7 @@ use tally_rules::{
     Event, ItemFacts, MemberFacts, Outcome, PurchaseFacts, RuleDoc, RuleRef, RuleSet, Trigger,
     Usage,
 };
-use tally_store::queries::{ledger, members, programs, rules, tiers};
+use tally_store::queries::{ledger, lots, members, programs, rules, tiers};
 use tally_store::{Conn, StoreError};
 
 /// A program's earning set-up beyond the base rate: its active rules, compiled, with what the
@@ -29,6 +30,8 @@ use tally_store::{Conn, StoreError};
 pub struct CompiledRules {
     pub set: RuleSet,
     pub tier_plan: Option<TierPlan>,
+    /// The expiry policy, unless points never expire.
+    pub expiry: Option<Expiry>,
     pub time_zone: jiff::tz::TimeZone,
     /// Rules with per-member limits: their awards are recorded and summed.
     limited: Vec<String>,
@@ -46,6 +49,30 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(Cache::default)
 }
 
+/// The earning set-up of a program known only by id (postings outside a purchase): `None`
+/// for a program that never had rules, tiers or an expiry policy, at the cost of one small
+/// query; otherwise [`active_rules`].
+pub async fn setup_by_id<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> StepResult<Option<Arc<CompiledRules>>> {
+    let Some(revision) = programs::rules_revision(c, program).await? else {
+        return Ok(None);
+    };
+    if revision == 0 {
+        return Ok(None);
+    }
+    if let Some((cached, compiled)) = cache().lock().expect("not poisoned").get(program)
+        && *cached == revision
+    {
+        return Ok(Some(compiled.clone()));
+    }
+    let program = programs::get_program_by_id(c, program)
+        .await?
+        .ok_or_else(|| StoreError::Decode(format!("program {program} is gone")))?;
+    Ok(Some(active_rules(c, &program).await?))
+}
+
 /// The program's active rules, compiled, and its tier plan. Programs that never had a rule or a
 /// plan cost nothing.
 pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<Arc<CompiledRules>> {
@@ -56,8 +83,10 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     }
     let mut docs = Vec::new();
     let mut tier_plan = None;
+    let mut policy = None;
     if program.rules_revision > 0 {
         tier_plan = tiers::get_plan(c, &program.id).await?;
+        policy = lots::get_policy(c, &program.id).await?;
         for row in rules::active_rules(c, &program.id).await? {
             let doc = RuleDoc::parse(&row.document).map_err(|e| {
                 StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
@@ -73,6 +102,10 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     }
     let mut compiled = compile(program, docs)?;
     compiled.tier_plan = tier_plan;
+    compiled.expiry = policy.filter(|p| !p.is_never()).map(|policy| Expiry {
+        policy,
+        time_zone: compiled.time_zone.clone(),
+    });
     let compiled = Arc::new(compiled);
     let mut cache = cache().lock().expect("not poisoned");
     if cache.len() > 10_000 {
@@ -116,6 +149,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         set,
         needs_profile,
         tier_plan: None,
+        expiry: None,
         time_zone,
         limited,
         budgeted,
@@ -316,6 +350,13 @@ pub struct AwardContext<'a> {
     pub occurred_at: Timestamp,
 }
 
+impl Beyond {
+    /// The program's expiry, for posting these credits.
+    pub fn expiry(&self) -> Option<&Expiry> {
+        self.compiled.expiry.as_ref()
+    }
+}
+
 /// One `earn` transfer to post: how many points, and why.
 pub type Credit = (Points, TransferReason);
 
@@ -380,7 +421,16 @@ pub async fn post_awards<C: Conn>(
 ) -> StepResult<(Points, Option<Points>)> {
     let credits = award_credits(ctx, outcome, at);
     let given = credits.iter().fold(Points::ZERO, |sum, (p, _)| sum + *p);
-    let balance = post_credits(c, ctx, at.program, at.member, &credits, at.occurred_at).await?;
+    let balance = post_credits(
+        c,
+        ctx,
+        at.program,
+        at.member,
+        &credits,
+        at.occurred_at,
+        compiled.expiry.as_ref(),
+    )
+    .await?;
     record_usage(c, compiled, outcome, at.member, at.occurred_at).await?;
     Ok((given, balance))
 }
@@ -394,6 +444,7 @@ pub async fn post_credits<C: Conn>(
     member: &MemberId,
     credits: &[Credit],
     occurred_at: Timestamp,
+    expiry: Option<&Expiry>,
 ) -> StepResult<Option<Points>> {
     let total: i64 = credits.iter().map(|(p, _)| p.value()).sum();
     if credits.is_empty() {
@@ -423,6 +474,9 @@ pub async fn post_credits<C: Conn>(
         })
         .collect();
     ledger::insert_transfers(c, &transfers).await?;
+    if let Some(e) = expiry {
+        crate::lots::credited(c, e, program, member, total, after, occurred_at).await?;
+    }
     Ok(Some(after))
 }
 

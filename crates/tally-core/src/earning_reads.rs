@@ -1,4 +1,4 @@
-//! Reads of earning rules and tiers, and the dry run: what a purchase would earn, and by which rules,
+//! Reads of earning rules, tiers and expiry, and the dry run: what a purchase would earn, and by which rules,
 //! under the active rules or a draft set. Nothing is written.
 
 use crate::earning::{self, PurchaseView};
@@ -7,6 +7,7 @@ use crate::usecases::purchases::base_points;
 use crate::{CoreError, StepError, Tally};
 use serde_json::{Value, json};
 use tally_domain::DomainError;
+use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{MemberId, ProgramId, RuleId, TenantId};
 use tally_domain::inputs::{MemberRef, NewPurchase};
 use tally_rules::{RuleDoc, RuleRef, Trigger};
@@ -14,7 +15,7 @@ use tally_store::Database;
 use tally_store::queries::members::{self, MemberKey};
 use tally_store::queries::rules::{self, RuleVersion};
 use tally_store::queries::tiers::TierChange;
-use tally_store::queries::{Page, programs, tiers};
+use tally_store::queries::{Page, lots, programs, tiers};
 
 fn core(e: StepError) -> CoreError {
     match e {
@@ -234,5 +235,38 @@ impl<D: Database> Tally<D> {
             .await?
             .ok_or_else(|| DomainError::not_found("member"))?;
         Ok(tiers::changes(&mut c, member, cursor, limit).await?)
+    }
+}
+
+impl<D: Database> Tally<D> {
+    /// The program's expiry policy (`never` when none was set).
+    pub async fn expiry_policy(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        programs::get_program(&mut c, tenant, program)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        let policy = lots::get_policy(&mut c, program).await?;
+        Ok(policy.unwrap_or(ExpiryPolicy::Never).to_json())
+    }
+
+    /// What of a member's points expires when, soonest first: `[{"expires_at", "points"}]`.
+    pub async fn upcoming_expiries(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+    ) -> Result<Vec<Value>, CoreError> {
+        let mut c = self.read().await?;
+        members::get_member(&mut c, tenant, member)
+            .await?
+            .ok_or_else(|| DomainError::not_found("member"))?;
+        Ok(lots::upcoming(&mut c, member)
+            .await?
+            .into_iter()
+            .map(|(at, points)| json!({ "expires_at": at, "points": points }))
+            .collect())
     }
 }

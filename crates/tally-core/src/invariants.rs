@@ -39,3 +39,17 @@ pub async fn check_program<C: Conn>(
         .collect();
     Ok(check_invariants(&cached, &movements))
 }
+
+/// For a program whose points expire: members whose open lots do not add up to their positive
+/// available balance, as `(member, lots, balance)`. Empty when all is well (or nothing expires).
+pub async fn check_lots<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Vec<(String, i64, i64)>, CoreError> {
+    match tally_store::queries::lots::get_policy(c, program).await? {
+        Some(policy) if !policy.is_never() => {
+            Ok(tally_store::queries::lots::mismatches(c, program).await?)
+        }
+        _ => Ok(Vec::new()),
+    }
+}

@@ -14,6 +14,7 @@ pub mod earning;
 mod earning_reads;
 mod error;
 pub mod invariants;
+pub mod lots;
 pub mod reads;
 pub mod secrets;
 pub mod tiers;

@@ -73,3 +73,25 @@ CREATE TABLE tier_changes (
     at_us          BIGINT NOT NULL
 );
 CREATE INDEX tier_changes_member ON tier_changes (member_id, seq);
+
+-- Expiry: the program's policy, and the lots points are kept in. Lots are bookkeeping beside
+-- the ledger (which stays the truth): the open lots of a member add up to their available
+-- balance when it is positive; spending takes the lots that expire first.
+CREATE TABLE expiry_policies (
+    program_id    TEXT PRIMARY KEY REFERENCES programs(id),
+    document      TEXT NOT NULL,
+    updated_at_us BIGINT NOT NULL
+);
+
+CREATE TABLE point_lots (
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    program_id    TEXT NOT NULL,
+    member_id     TEXT NOT NULL,
+    earned_at_us  BIGINT NOT NULL,
+    -- NULL: never (or not until a later activity sets it).
+    expires_at_us BIGINT,
+    amount        BIGINT NOT NULL CHECK (amount > 0),
+    remaining     BIGINT NOT NULL CHECK (remaining >= 0 AND remaining <= amount)
+);
+CREATE INDEX point_lots_member ON point_lots (member_id, expires_at_us, seq) WHERE remaining > 0;
+CREATE INDEX point_lots_due ON point_lots (program_id, expires_at_us) WHERE remaining > 0;

@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod admin;
+pub mod expiry;
 pub mod members;
 pub mod operators;
 pub mod purchases;
@@ -121,6 +122,26 @@ pub(crate) async fn post<C: Conn>(
     } else {
         ledger::change_balance(c, &member_account, -p.amount.value()).await?
     };
+    // Lots follow the balance (an expiry posts its own lots' end itself).
+    if p.kind != TransferKind::Expire
+        && let Some(setup) = crate::earning::setup_by_id(c, p.program).await?
+        && let Some(e) = &setup.expiry
+    {
+        if d.member_credited {
+            crate::lots::credited(
+                c,
+                e,
+                p.program,
+                p.member,
+                p.amount.value(),
+                balance_after,
+                p.occurred_at,
+            )
+            .await?;
+        } else {
+            crate::lots::debited(c, e, p.member, p.amount.value(), p.occurred_at).await?;
+        }
+    }
     let (debit, credit) = if d.member_credited {
         (program_account.as_str(), member_account.as_str())
     } else {

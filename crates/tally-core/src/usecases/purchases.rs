@@ -85,7 +85,10 @@ pub async fn import<C: Conn>(
     // One import chunk of a program at a time: chunks lock many member rows each.
     programs::lock_program(c, program_id).await?;
     let earning = earning::active_rules(c, &program).await?;
-    if earning.set.for_trigger(tally_rules::Trigger::Purchase) || earning.tier_plan.is_some() {
+    if earning.set.for_trigger(tally_rules::Trigger::Purchase)
+        || earning.tier_plan.is_some()
+        || earning.expiry.is_some()
+    {
         return import_row_by_row(c, ctx, program_id, rows).await;
     }
     let external_ids: Vec<&str> = rows
@@ -233,9 +236,9 @@ pub async fn import<C: Conn>(
     Ok(json!({ "recorded": plans.len(), "already_present": present, "refused": refused }))
 }
 
-/// An import into a program with purchase rules or tiers: each row takes the API's path, so
-/// rules, limits, budgets and tiers apply exactly as they do to live purchases (slower than the
-/// set-based path, which knows only base earning).
+/// An import into a program with purchase rules, tiers or expiring points: each row takes the
+/// API's path, so rules, limits, budgets, tiers and lots apply exactly as they do to live
+/// purchases (slower than the set-based path, which knows only base earning).
 async fn import_row_by_row<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
@@ -436,9 +439,17 @@ async fn write_new<C: Conn>(
         credits.push((base, reason));
     }
     credits.extend(beyond.credits.iter().cloned());
-    let available = earning::post_credits(c, ctx, &program.id, member_id, &credits, occurred_at)
-        .await?
-        .unwrap_or(member.balance.available);
+    let available = earning::post_credits(
+        c,
+        ctx,
+        &program.id,
+        member_id,
+        &credits,
+        occurred_at,
+        beyond.expiry(),
+    )
+    .await?
+    .unwrap_or(member.balance.available);
     let tier = earning::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, occurred_at)
         .await?;
     let points = base + beyond.points();

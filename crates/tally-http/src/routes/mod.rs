@@ -1,6 +1,7 @@
 //! The route table: one line per endpoint, so the whole API is visible in one place. The
 //! OpenAPI document (`openapi.json`) describes exactly these routes; a test keeps them in step.
 
+mod expiry;
 mod locations;
 mod members;
 mod orders;
@@ -78,6 +79,11 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             "/programs/{program}/tiers",
             get(tiers::get_plan::<D>).put(tiers::set_plan::<D>),
         )
+        .route(
+            "/programs/{program}/expiry-policy",
+            get(expiry::get_policy::<D>).put(expiry::set_policy::<D>),
+        )
+        .route("/members/{member}/expiring", get(expiry::upcoming::<D>))
         .route("/members/{member}/tier", get(tiers::member_tier::<D>))
         .route("/members/{member}/tier/history", get(tiers::history::<D>))
         .route(

@@ -47,6 +47,8 @@ const TABLES: &[&str] = &[
     "tier_plans",
     "member_tiers",
     "tier_changes",
+    "expiry_policies",
+    "point_lots",
 ];
 
 /// A tenant with its keys and a program.
@@ -403,6 +405,10 @@ impl TestApp {
                     program.id,
                     self.backend()
                 );
+                let lots = tally_core::invariants::check_lots(&mut c, &program.id)
+                    .await
+                    .expect("read the lots");
+                assert_eq!(lots, vec![], "lots follow balances in {}", program.id);
             }
         }
     }

@@ -346,7 +346,28 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         ("PUT", &format!("/api/v1/programs/{p}/tiers"), "admin", 200),
     )
     .await;
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("setExpiryPolicy", None),
+        (
+            "PUT",
+            &format!("/api/v1/programs/{p}/expiry-policy"),
+            "admin",
+            200,
+        ),
+    )
+    .await;
     for (operation_id, url) in [
+        (
+            "getExpiryPolicy",
+            format!("/api/v1/programs/{p}/expiry-policy"),
+        ),
+        (
+            "listUpcomingExpiries",
+            format!("/api/v1/members/{m}/expiring"),
+        ),
         ("getTierPlan", format!("/api/v1/programs/{p}/tiers")),
         ("getMemberTier", format!("/api/v1/members/{m}/tier")),
         (

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod ledger;
 pub mod locations;
+pub mod lots;
 pub mod members;
 pub mod operators;
 pub mod programs;

@@ -216,3 +216,31 @@ pub async fn set_display<C: Conn>(
     .await?;
     Ok(())
 }
+
+/// The program's rules revision (`None`: no such program). Zero means it never had rules,
+/// tiers or an expiry policy.
+pub async fn rules_revision<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Option<i64>, StoreError> {
+    c.query_one(
+        "SELECT rules_revision FROM programs WHERE id = $1",
+        &[program.as_str().into()],
+    )
+    .await?
+    .map(|r| r.int(0))
+    .transpose()
+}
+
+/// A program by id alone, for internal work that already knows the id is trusted.
+pub async fn get_program_by_id<C: Conn>(
+    c: &mut C,
+    id: &ProgramId,
+) -> Result<Option<Program>, StoreError> {
+    let sql = format!("SELECT {PROGRAM_COLS} FROM programs WHERE id = $1");
+    c.query_one(&sql, &[id.as_str().into()])
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
