@@ -242,6 +242,23 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
         .await
         .unwrap();
 
+    let policy = tally_domain::expiry::ExpiryPolicy::parse(
+        &json!({"kind": "end_of_period", "period": "year", "months_after": 0}),
+    )
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::SetExpiryPolicy {
+                program: app.a.program.clone(),
+                policy,
+            },
+        )
+        .await
+        .unwrap();
+
     let plan = tally_domain::tiers::TierPlan::parse(
         &json!({"metric": "points_earned", "window": "calendar_year",
         "levels": [{"name": "Bronze", "threshold": 0}, {"name": "Silver", "threshold": 100}]}),
@@ -277,6 +294,23 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
     assert!(
         card.body.contains("100 points more to reach Silver"),
         "the progress to the next tier"
+    );
+    // The 40 points are valid through the end of this year.
+    let year = app
+        .tally
+        .clock
+        .now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .year();
+    assert!(
+        card.body
+            .contains(&format!("Valid until 31 December {year}: 40 points")),
+        "when the points expire: {}",
+        card.body
+            .lines()
+            .filter(|l| l.contains("expiring"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(
         card.body.contains("460 points more needed") || card.body.contains("460 points"),

@@ -156,9 +156,28 @@ struct CardPage {
     zone: jiff::tz::TimeZone,
     /// The member's tier and progress, when the program has tiers.
     tier: Option<TierStatus>,
+    /// Points that expire, soonest first: `{"expires_at", "points"}`.
+    expiring: Vec<serde_json::Value>,
 }
 
 impl CardPage {
+    /// "Valid until 31 March 2027: 120 points", for each date points expire (the last day
+    /// they are valid, in the program's zone).
+    fn expiring_lines(&self) -> Vec<String> {
+        self.expiring
+            .iter()
+            .filter_map(|e| {
+                let at: Timestamp = e["expires_at"].as_str()?.parse().ok()?;
+                let last = (at - jiff::SignedDuration::from_micros(1)).to_zoned(self.zone.clone());
+                let points = self.lang.count("unit.points", e["points"].as_i64()?);
+                Some(self.lang.tf(
+                    "wallet.expiring",
+                    &[("date", &self.lang.date(last.date())), ("points", &points)],
+                ))
+            })
+            .collect()
+    }
+
     /// "Jeszcze 120 punktów do poziomu Gold": what the next tier needs, in points or money.
     fn to_next_tier(&self) -> String {
         let Some(next) = self.tier.as_ref().and_then(|t| t.next.as_ref()) else {
@@ -572,6 +591,7 @@ async fn card_page<D: Database>(
         jiff::tz::TimeZone::get(card.program.time_zone.as_str()).unwrap_or(jiff::tz::TimeZone::UTC);
     let qr_svg = qr::svg(&qr::card_payload(&card.member.card.token));
     let tier = state.tally.member_tier(&tenant, &id).await?;
+    let expiring = state.tally.upcoming_expiries(&tenant, &id).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -586,6 +606,7 @@ async fn card_page<D: Database>(
         errors,
         zone,
         tier,
+        expiring,
     })
 }
 
