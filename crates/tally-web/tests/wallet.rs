@@ -304,7 +304,7 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
         .year();
     assert!(
         card.body
-            .contains(&format!("Valid until 31 December {year}: 40 points")),
+            .contains(&format!("Valid until 31 Dec {year}: 40 points")),
         "when the points expire: {}",
         card.body
             .lines()
