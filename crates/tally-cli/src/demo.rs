@@ -296,6 +296,7 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
     let report = import::import(tally, &tenant, &program.id, rows, Some(&profile)).await?;
     eprintln!("{report}");
     redeem_some(tally, &tenant, &program).await?;
+    earning_setup(tally, &tenant, &program).await?;
     // Nothing else writes while the demo is built: the whole history goes into the snapshot.
     let command = Command::AdvanceProgramTotals {
         program: program.id.clone(),
@@ -303,6 +304,59 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
     };
     tally
         .write(&tenant, ACTOR, None, command)
+        .await
+        .map_err(core_err)?;
+    Ok(())
+}
+
+/// After the history is in: a few earning rules, tiers and an expiry policy, as a music shop
+/// would set them up, so new purchases in the demo show them at work. (Set after the import so
+/// the import takes the fast set-based path; the tiers follow from the next purchase.)
+async fn earning_setup(tally: &Tally<AnyDb>, tenant: &TenantId, program: &Program) -> Result<()> {
+    let rules = [
+        json!({"name": "Welcome bonus", "trigger": "enrolment", "effect": {"bonus": 50}}),
+        json!({"name": "Double points at weekends", "trigger": "purchase", "effect": {"multiplier": 2},
+               "schedule": {"days": ["sat", "sun"]}}),
+        json!({"name": "Big basket", "trigger": "purchase", "condition": "purchase.total >= 100.0",
+               "effect": {"bonus": 25}, "limits": {"per_member": {"day": 25}}}),
+        json!({"name": "Jazz club", "trigger": "purchase",
+               "effect": {"per_item": {"condition": "item.category == 'jazz'", "points": "item.quantity * 5"}},
+               "audience": {"channels": ["pos"]}}),
+    ];
+    for document in rules {
+        let command = Command::CreateRule {
+            program: program.id.clone(),
+            document,
+            status: "active".into(),
+        };
+        tally
+            .write(tenant, ACTOR, None, command)
+            .await
+            .map_err(core_err)?;
+    }
+    let plan = tally_domain::tiers::TierPlan::parse(&json!({
+        "metric": "points_earned", "window": "rolling_12_months", "grace_days": 30,
+        "levels": [{"name": "Member", "threshold": 0}, {"name": "Silver", "threshold": 200, "multiplier": 1.25},
+                   {"name": "Gold", "threshold": 1000, "multiplier": 1.5}]}))
+    .map_err(|e| e.to_string())?;
+    let command = Command::SetTierPlan {
+        program: program.id.clone(),
+        plan,
+    };
+    tally
+        .write(tenant, ACTOR, None, command)
+        .await
+        .map_err(core_err)?;
+    let policy = tally_domain::expiry::ExpiryPolicy::parse(
+        &json!({"kind": "end_of_period", "period": "year", "months_after": 12}),
+    )
+    .map_err(|e| e.to_string())?;
+    let command = Command::SetExpiryPolicy {
+        program: program.id.clone(),
+        policy,
+    };
+    tally
+        .write(tenant, ACTOR, None, command)
         .await
         .map_err(core_err)?;
     Ok(())

@@ -289,7 +289,8 @@ pub async fn evaluate<C: Conn>(
         let unread: Vec<&RuleRef> = outcome
             .decisions
             .iter()
-            .filter(|d| d.matched && !usage.contains_key(&d.rule.id))
+            // A rule that gives nothing (a per-item rule with no such item) needs no usage.
+            .filter(|d| d.matched && d.uncapped_points > 0 && !usage.contains_key(&d.rule.id))
             .filter_map(|d| limited.iter().find(|r| r.id == d.rule.id).copied())
             .collect();
         if unread.is_empty() {
