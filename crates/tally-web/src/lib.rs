@@ -21,7 +21,8 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    audit, cashier, dashboard, keys, locations, members, rewards, settings, setup, sign_in, wallet,
+    audit, cashier, dashboard, keys, locations, members, rewards, rules, settings, setup, sign_in,
+    wallet,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -124,6 +125,18 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/console/{program}/settings",
             get(settings::show::<D>).post(settings::update::<D>),
+        )
+        .route(
+            "/console/{program}/rules",
+            get(rules::list::<D>).post(rules::create::<D>),
+        )
+        .route(
+            "/console/{program}/rules/{rule}",
+            get(rules::edit::<D>).post(rules::update::<D>),
+        )
+        .route(
+            "/console/{program}/rules/{rule}/status",
+            post(rules::set_status::<D>),
         )
         .route("/console/{program}/audit", get(audit::page::<D>))
         .route(

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod locations;
 pub mod members;
 pub mod rewards;
+pub mod rules;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;

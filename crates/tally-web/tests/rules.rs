@@ -1,0 +1,158 @@
+//! The rule editor over real HTTP: refusals next to their fields (expressions are checked when
+//! saved), a dry run of the rule as typed that saves nothing, a new version, pause and resume.
+
+mod common;
+
+use common::App;
+use tally_domain::operators::Role;
+
+fn with_csrf<'a>(csrf: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("csrf", csrf)];
+    all.extend_from_slice(fields);
+    all
+}
+
+#[tokio::test]
+async fn a_manager_writes_tries_saves_versions_and_pauses_a_rule() {
+    let app = App::new().await;
+    let manager = app.operator(&app.a, "manager", Role::Manager).await;
+    let member = app.enrol(&app.a, serde_json::json!({"name": "Ann"})).await;
+    let mut b = app.signed_in(&manager).await;
+    let rules = format!("/console/{}/rules", app.a.program);
+    let page = b.get(&rules).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("No rules yet"));
+    let csrf = page.csrf();
+
+    // A typo in the condition and a bonus that is not a number: both named in place.
+    let refused = b
+        .post(
+            &rules,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("name", "Big basket"),
+                    ("trigger", "purchase"),
+                    ("condition", "purchase.totl >= 100.0"),
+                    ("effect_kind", "bonus"),
+                    ("effect_value", "lots"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="condition-error""#),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("totl"), "the unknown field is named");
+    assert!(refused.body.contains(r#"id="effect_value-error""#));
+    assert!(
+        refused.body.contains("purchase.totl &#62;= 100.0"),
+        "what was typed stays"
+    );
+
+    // Try it: the rule as typed, against a purchase of 120.00 by Ann's card; nothing is saved.
+    let good = [
+        ("name", "Big basket"),
+        ("trigger", "purchase"),
+        ("condition", "purchase.total >= 100.0"),
+        ("effect_kind", "bonus"),
+        ("effect_value", "25"),
+        ("per_day", "25"),
+        ("day_sat", "on"),
+        ("day_sun", "on"),
+        ("day_mon", "on"),
+        ("day_tue", "on"),
+        ("day_wed", "on"),
+        ("day_thu", "on"),
+        ("day_fri", "on"),
+    ];
+    let mut trial = good.to_vec();
+    trial.extend([
+        ("try", "1"),
+        ("try_card", member.card.number.as_str()),
+        ("try_amount", "120.00"),
+    ]);
+    let tried = b.post(&rules, &with_csrf(&csrf, &trial)).await;
+    assert_eq!(tried.status, 200, "{}", tried.body);
+    assert!(
+        tried.body.contains(r#"id="trial-rule-points">25<"#),
+        "{}",
+        tried.body
+    );
+    let saved_rules = |app: &App| {
+        let (tally, tenant, program) = (
+            app.tally.clone(),
+            app.a.tenant.clone(),
+            app.a.program.clone(),
+        );
+        async move {
+            tally
+                .rules(&tenant, &program, None, None)
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    assert!(saved_rules(&app).await.is_empty(), "a trial saves nothing");
+
+    let created = b.post(&rules, &with_csrf(&csrf, &good)).await;
+    assert_eq!(created.status, 303);
+    let list = saved_rules(&app).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["limits"]["per_member"]["day"], 25);
+    assert_eq!(
+        list[0]["schedule"]["days"].as_array().map(Vec::len),
+        Some(7)
+    );
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+
+    // The edit form shows the rule; saving makes version 2.
+    let edit = format!("{rules}/{id}");
+    let page = b.get(&edit).await;
+    assert!(
+        page.body.contains("purchase.total &#62;= 100.0"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"name="day_sat" checked"#));
+    let mut changed = good.to_vec();
+    changed[4] = ("effect_value", "30");
+    assert_eq!(b.post(&edit, &with_csrf(&csrf, &changed)).await.status, 303);
+    let rule = &saved_rules(&app).await[0];
+    assert_eq!(
+        (rule["version"].as_i64(), rule["effect"]["bonus"].as_i64()),
+        (Some(2), Some(30))
+    );
+
+    // Pause, then resume.
+    let status = format!("{edit}/status");
+    assert_eq!(
+        b.post(&status, &with_csrf(&csrf, &[("status", "paused")]))
+            .await
+            .status,
+        303
+    );
+    assert_eq!(saved_rules(&app).await[0]["status"], "paused");
+    assert_eq!(
+        b.post(&status, &with_csrf(&csrf, &[("status", "active")]))
+            .await
+            .status,
+        303
+    );
+    assert_eq!(saved_rules(&app).await[0]["status"], "active");
+
+    // Another shop's owner cannot open it; a cashier cannot use the editor.
+    let mut other = app.signed_in(&app.b.owner).await;
+    assert_eq!(
+        other
+            .get(&format!("/console/{}/rules/{id}", app.a.program))
+            .await
+            .status,
+        404
+    );
+    let mut till = app.signed_in(&app.a.cashier).await;
+    assert_eq!(till.get(&rules).await.status, 403);
+}
