@@ -279,7 +279,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         ].prop_map(Op::Advance),
         2 => Just(Op::Expire),
         1 => Just(Op::Review),
-        1 => (0usize..8, Just(None::<Option<i64>>))
+        1 => (0usize..8, prop::option::weighted(0.5, prop::option::weighted(0.7, 10i64..=400)))
             .prop_map(|(pick, budget)| Op::Edit { pick, budget }),
         1 => (0usize..8).prop_map(|pick| Op::Toggle { pick }),
     ]
