@@ -383,7 +383,9 @@ pub fn award_credits(ctx: &Ctx, outcome: &Outcome, at: &AwardContext<'_>) -> Vec
 }
 
 /// Records what limits and budgets count of `outcome`: spends budgets (their rows were locked
-/// when usage was read) and writes the awards of rules with per-member limits.
+/// when usage was read) and writes every award to `rule_awards`, whether or not the rule has
+/// limits today: an edit may add a limit or a budget later, and it must count what the rule
+/// already gave.
 pub async fn record_usage<C: Conn>(
     c: &mut C,
     compiled: &CompiledRules,
@@ -403,9 +405,7 @@ pub async fn record_usage<C: Conn>(
                 StoreError::Decode(format!("rule {id}: budget changed under a lock")).into(),
             );
         }
-        if compiled.limited.iter().any(|l| l == id) {
-            counted.push((id, award.points));
-        }
+        counted.push((id, award.points));
     }
     rules::insert_awards(c, member, &counted, occurred_at).await?;
     Ok(())

@@ -68,6 +68,11 @@ pub async fn update<C: Conn>(
         None => RuleDoc::parse(&rule.document)
             .map_err(|e| tally_store::StoreError::Decode(format!("stored rule {id}: {e}")))?,
     };
+    // A budget counts everything the rule ever gave, also while it had no budget (only a
+    // budgeted rule keeps its running total, so it is counted again from its awards).
+    if current.limits.budget.is_some() {
+        rule.awarded_total = rules::recount_awarded(c, &rule.id).await?;
+    }
     if let Some(budget) = current.limits.budget
         && budget < rule.awarded_total
     {

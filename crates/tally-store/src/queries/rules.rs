@@ -226,7 +226,7 @@ pub async fn member_usage<C: Conn>(
     (0..since.len()).map(|i| row.int(i)).collect()
 }
 
-/// Records awards of rules with per-member limits.
+/// Records awards (every award of every rule: limits and budgets added later count them).
 pub async fn insert_awards<C: Conn>(
     c: &mut C,
     member: &MemberId,
@@ -288,4 +288,17 @@ pub async fn awarded_total<C: Conn>(c: &mut C, rule: &str) -> Result<i64, StoreE
     )
     .await?
     .map_or(Ok(0), |r| r.int(0))
+}
+
+/// Sets a rule's running total to everything it ever gave (from its awards) and answers it.
+pub async fn recount_awarded<C: Conn>(c: &mut C, rule: &RuleId) -> Result<i64, StoreError> {
+    let row = c
+        .query_one(
+            "UPDATE rules SET awarded_total = (SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM rule_awards WHERE rule_id = $1)
+             WHERE id = $1 RETURNING awarded_total",
+            &[rule.as_str().into()],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Decode(format!("rule {rule} is gone")))?;
+    row.int(0)
 }
