@@ -17,6 +17,26 @@ use tally_store::queries::rules::{self, RuleVersion};
 use tally_store::queries::tiers::TierChange;
 use tally_store::queries::{Page, lots, programs, tiers};
 
+async fn program_of<C: tally_store::Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &ProgramId,
+) -> Result<tally_domain::program::Program, CoreError> {
+    programs::get_program(c, tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("program").into())
+}
+
+async fn member_of<C: tally_store::Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &MemberId,
+) -> Result<tally_domain::model::Member, CoreError> {
+    members::get_member(c, tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("member").into())
+}
+
 fn core(e: StepError) -> CoreError {
     match e {
         StepError::Domain(d) => CoreError::Domain(d),
@@ -34,9 +54,7 @@ impl<D: Database> Tally<D> {
         limit: Option<i64>,
     ) -> Result<Page<Value>, CoreError> {
         let mut c = self.read().await?;
-        programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        program_of(&mut c, tenant, program).await?;
         let page = rules::list_rules(&mut c, tenant, program, cursor, limit).await?;
         Ok(Page {
             items: page
@@ -79,9 +97,7 @@ impl<D: Database> Tally<D> {
         drafts: Option<Vec<RuleDoc>>,
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
-        let program = programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        let program = program_of(&mut c, tenant, program).await?;
         if purchase.total.currency != program.currency {
             return Err(DomainError::invalid(
                 "/purchase/total/currency",
@@ -97,9 +113,7 @@ impl<D: Database> Tally<D> {
         let member_id = members::find_member_id(&mut c, tenant, &program.id, key)
             .await?
             .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
-        let member = members::get_member(&mut c, tenant, &member_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("member"))?;
+        let member = member_of(&mut c, tenant, &member_id).await?;
         let compiled = match drafts {
             Some(docs) => {
                 let refs = docs
@@ -181,9 +195,7 @@ impl<D: Database> Tally<D> {
         program: &ProgramId,
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
-        programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        program_of(&mut c, tenant, program).await?;
         let plan = tiers::get_plan(&mut c, program)
             .await?
             .ok_or_else(|| DomainError::not_found("tier plan"))?;
@@ -198,12 +210,8 @@ impl<D: Database> Tally<D> {
         member: &MemberId,
     ) -> Result<Option<TierStatus>, CoreError> {
         let mut c = self.read().await?;
-        let member = members::get_member(&mut c, tenant, member)
-            .await?
-            .ok_or_else(|| DomainError::not_found("member"))?;
-        let program = programs::get_program(&mut c, tenant, &member.program_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        let member = member_of(&mut c, tenant, member).await?;
+        let program = program_of(&mut c, tenant, &member.program_id).await?;
         let compiled = earning::active_rules(&mut c, &program)
             .await
             .map_err(core)?;
@@ -231,9 +239,7 @@ impl<D: Database> Tally<D> {
         limit: Option<i64>,
     ) -> Result<Page<TierChange>, CoreError> {
         let mut c = self.read().await?;
-        members::get_member(&mut c, tenant, member)
-            .await?
-            .ok_or_else(|| DomainError::not_found("member"))?;
+        member_of(&mut c, tenant, member).await?;
         Ok(tiers::changes(&mut c, member, cursor, limit).await?)
     }
 }
@@ -246,9 +252,7 @@ impl<D: Database> Tally<D> {
         program: &ProgramId,
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
-        programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        program_of(&mut c, tenant, program).await?;
         let policy = lots::get_policy(&mut c, program).await?;
         Ok(policy.unwrap_or(ExpiryPolicy::Never).to_json())
     }
@@ -260,9 +264,7 @@ impl<D: Database> Tally<D> {
         member: &MemberId,
     ) -> Result<Vec<Value>, CoreError> {
         let mut c = self.read().await?;
-        members::get_member(&mut c, tenant, member)
-            .await?
-            .ok_or_else(|| DomainError::not_found("member"))?;
+        member_of(&mut c, tenant, member).await?;
         Ok(lots::upcoming(&mut c, member)
             .await?
             .into_iter()
