@@ -94,8 +94,10 @@ pub const TOTALS_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(
 /// totals (the dashboard, `/totals`) sums at most a few minutes of transfers; reviews the tiers
 /// that are due; and expires the points that are due. Commands like any other write, so it is safe on several nodes at once.
 async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
-    loop {
+    for minute in 0u64.. {
         tokio::time::sleep(Duration::from_secs(60)).await;
+        // Birthdays and anniversaries look back a week, so once an hour is plenty.
+        let occasions = minute % 60 == 0;
         let Ok(tenants) = tally.tenants().await else {
             continue;
         };
@@ -113,6 +115,14 @@ async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
                 }
                 review_tiers(&tally, &tenant.id, &program.id).await;
                 expire_points(&tally, &tenant.id, &program.id).await;
+                if occasions {
+                    let command = Command::AwardOccasions {
+                        program: program.id.clone(),
+                    };
+                    if let Err(e) = tally.write(&tenant.id, "housekeeping", None, command).await {
+                        tracing::warn!(error = %e, "birthday and anniversary bonuses failed");
+                    }
+                }
             }
         }
     }

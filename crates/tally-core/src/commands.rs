@@ -151,6 +151,10 @@ pub enum Command {
         program: ProgramId,
         plan: TierPlan,
     },
+    /// Gives the birthday and anniversary bonuses due (housekeeping).
+    AwardOccasions {
+        program: ProgramId,
+    },
     SetExpiryPolicy {
         program: ProgramId,
         policy: ExpiryPolicy,
@@ -279,6 +283,10 @@ impl Command {
             }
             Command::UpdateReward { reward, patch } => {
                 usecases::rewards::update(c, ctx, reward, patch).await
+            }
+            Command::AwardOccasions { program } => {
+                let program = usecases::load_program(c, ctx, program).await?;
+                crate::occasions::award_due(c, ctx, &program).await
             }
             Command::SetExpiryPolicy { program, policy } => {
                 usecases::expiry::set_policy(c, ctx, program, policy).await

@@ -15,6 +15,7 @@ mod earning_reads;
 mod error;
 pub mod invariants;
 pub mod lots;
+pub mod occasions;
 pub mod reads;
 pub mod secrets;
 pub mod tiers;

@@ -20,15 +20,23 @@ const MAX_AUDIENCE: usize = 100;
 pub enum Trigger {
     Purchase,
     Enrolment,
+    /// Once a year, on the member's birthday in the program's zone (28 February for those born
+    /// on 29 February, in other years).
+    Birthday,
+    /// Once a year, on the anniversary of the member's enrolment.
+    Anniversary,
 }
 
 impl Trigger {
-    pub const NAMES: &'static [&'static str] = &["purchase", "enrolment"];
+    pub const NAMES: &'static [&'static str] =
+        &["purchase", "enrolment", "birthday", "anniversary"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Purchase => "purchase",
             Trigger::Enrolment => "enrolment",
+            Trigger::Birthday => "birthday",
+            Trigger::Anniversary => "anniversary",
         }
     }
 
@@ -36,6 +44,8 @@ impl Trigger {
         match raw {
             "purchase" => Ok(Trigger::Purchase),
             "enrolment" => Ok(Trigger::Enrolment),
+            "birthday" => Ok(Trigger::Birthday),
+            "anniversary" => Ok(Trigger::Anniversary),
             _ => Err(format!("must be one of {}", Trigger::NAMES.join(", "))),
         }
     }
@@ -161,7 +171,7 @@ impl RuleDoc {
             .obj(&mut f, "audience", false)
             .map(|a| parse_audience(&a, value, &mut f))
             .unwrap_or_default();
-        if trigger == Some(Trigger::Enrolment) {
+        if trigger.is_some_and(|t| t != Trigger::Purchase) {
             for key in ["channels", "locations"] {
                 let given = value
                     .pointer(&format!("/audience/{key}"))

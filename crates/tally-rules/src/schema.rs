@@ -90,7 +90,11 @@ const SCHEMA: &[(&str, &str, &str)] = &[
     ("time.year", "int", "e.g. 2026"),
     ("time.date", "string", "\"YYYY-MM-DD\""),
     ("event", "object", "The event itself"),
-    ("event.trigger", "string", "purchase or enrolment"),
+    (
+        "event.trigger",
+        "string",
+        "purchase, enrolment, birthday or anniversary",
+    ),
 ];
 
 /// The documented context, for the API docs and the console editor: (path, CEL type, description).

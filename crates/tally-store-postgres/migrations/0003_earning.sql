@@ -95,3 +95,13 @@ CREATE TABLE point_lots (
 );
 CREATE INDEX point_lots_member ON point_lots (member_id, expires_at_us, seq) WHERE remaining > 0;
 CREATE INDEX point_lots_due ON point_lots (program_id, expires_at_us) WHERE remaining > 0;
+
+-- Birthdays and anniversaries: one row per member, occasion and year, written before the bonus
+-- is given, so a bonus is given at most once a year whatever reruns or catch-ups happen.
+CREATE TABLE occasion_awards (
+    member_id     TEXT NOT NULL,
+    occasion      TEXT NOT NULL CHECK (occasion IN ('birthday', 'anniversary')),
+    year          BIGINT NOT NULL,
+    awarded_at_us BIGINT NOT NULL,
+    PRIMARY KEY (member_id, occasion, year)
+);

@@ -15,6 +15,7 @@ mod balances;
 mod expiry;
 mod idempotency_and_paging;
 mod members_and_programs;
+mod occasions;
 mod orders;
 mod protocol;
 mod rewards;

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod locations;
 pub mod lots;
 pub mod members;
+pub mod occasions;
 pub mod operators;
 pub mod programs;
 pub mod purchases;
