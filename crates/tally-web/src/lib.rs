@@ -22,7 +22,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
     audit, cashier, dashboard, keys, locations, members, rewards, rules, settings, setup, sign_in,
-    wallet,
+    tiers, wallet,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -137,6 +137,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/console/{program}/rules/{rule}/status",
             post(rules::set_status::<D>),
+        )
+        .route(
+            "/console/{program}/tiers",
+            get(tiers::show::<D>).post(tiers::update::<D>),
         )
         .route("/console/{program}/audit", get(audit::page::<D>))
         .route(

@@ -156,3 +156,97 @@ async fn a_manager_writes_tries_saves_versions_and_pauses_a_rule() {
     let mut till = app.signed_in(&app.a.cashier).await;
     assert_eq!(till.get(&rules).await.status, 403);
 }
+
+#[tokio::test]
+async fn a_manager_sets_tiers_and_expiry_with_each_mistake_in_place() {
+    let app = App::new().await;
+    let manager = app.operator(&app.a, "manager", Role::Manager).await;
+    let mut b = app.signed_in(&manager).await;
+    let tiers = format!("/console/{}/tiers", app.a.program);
+    let page = b.get(&tiers).await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+
+    let plan = |gold: &'static str| {
+        vec![
+            ("metric", "points_earned"),
+            ("window", "calendar_year"),
+            ("grace_days", "30"),
+            ("level_name_0", "Silver"),
+            ("level_threshold_0", "0"),
+            ("level_name_1", "Gold"),
+            ("level_threshold_1", gold),
+            ("level_multiplier_1", "1.5"),
+        ]
+    };
+    let refused = b.post(&tiers, &with_csrf(&csrf, &plan("0"))).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="level_threshold_1-error""#),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        b.post(&tiers, &with_csrf(&csrf, &plan("1000")))
+            .await
+            .status,
+        303
+    );
+    let saved = app
+        .tally
+        .tier_plan(&app.a.tenant, &app.a.program)
+        .await
+        .unwrap();
+    assert_eq!(
+        saved["levels"][1],
+        serde_json::json!({"name": "Gold", "threshold": 1000, "multiplier": 1.5})
+    );
+    assert_eq!(saved["grace_days"], 30);
+
+    let refused = b
+        .post(
+            &tiers,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("kind", "end_of_period"),
+                    ("period", "year"),
+                    ("months_after", ""),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="months_after-error""#),
+        "{}",
+        refused.body
+    );
+    let saved = b
+        .post(
+            &tiers,
+            &with_csrf(
+                &csrf,
+                &[
+                    ("kind", "end_of_period"),
+                    ("period", "year"),
+                    ("months_after", "12"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    assert_eq!(
+        app.tally
+            .expiry_policy(&app.a.tenant, &app.a.program)
+            .await
+            .unwrap(),
+        serde_json::json!({"kind": "end_of_period", "period": "year", "months_after": 12})
+    );
+    let page = b.get(&tiers).await;
+    assert!(page.body.contains(r#"value="Gold""#));
+    assert!(
+        page.body
+            .contains(r#"<option value="end_of_period" selected>"#)
+    );
+}
