@@ -1,6 +1,7 @@
 // The member wallet in a real browser: a member signs in with the code emailed over SMTP (read
 // from the `tally smtp-sink` that .ci/run starts), sees the card with its QR code and the
-// balance a cashier's purchase gave them, changes a consent, and still sees the card offline.
+// balance a cashier's purchase gave them and the tier with what the next one needs, changes a
+// consent, and still sees the card offline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
@@ -32,6 +33,13 @@ test('a member signs in with the emailed code, sees the card and balance, change
     headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
   }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const plan = await fetch(`${baseUrl}/api/v1/programs/${program}/tiers`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ metric: 'points_earned', window: 'calendar_year',
+      levels: [{ name: 'Bronze', threshold: 0 }, { name: 'Silver', threshold: 100, multiplier: 1.5 }] }),
+  });
+  assert.equal(plan.status, 200);
   const member = await api(`/programs/${program}/members`, { name: 'Marta', email, consents: { email: true, sms: true } });
   assert.equal(member.status, 201);
   const purchase = await api(`/programs/${program}/purchases`, {
@@ -55,6 +63,8 @@ test('a member signs in with the emailed code, sees the card and balance, change
     await page.locator('a.card').first().click();
     await page.locator('.qr svg').waitFor();
     assert.equal(await page.locator('#wallet-balance').innerText(), '42 points');
+    assert.equal(await page.locator('#wallet-tier').innerText(), 'Bronze');
+    assert.equal(await page.locator('#wallet-next-tier').innerText(), '58 points more to reach Silver');
     assert.deepEqual(await seriousA11yViolations(page), []);
     await page.screenshot({ path: `${artifacts}/wallet-card-phone.png`, fullPage: true });
 
