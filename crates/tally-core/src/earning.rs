@@ -223,7 +223,7 @@ impl<'a> PurchaseView<'a> {
         PurchaseView { items, p }
     }
 
-    fn facts(&self) -> PurchaseFacts<'_> {
+    pub(crate) fn facts(&self) -> PurchaseFacts<'_> {
         PurchaseFacts {
             total_minor: self.p.total.amount_minor,
             minor_per_major: self.p.total.currency.minor_per_major(),

@@ -8,6 +8,7 @@
 //! A command's answer is JSON: the same bytes are the HTTP body, and the stored answer that an
 //! idempotent retry gets back.
 
+mod backtest;
 pub mod commands;
 pub mod console;
 pub mod earning;

@@ -69,6 +69,10 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             post(rules::simulate::<D>),
         )
         .route(
+            "/programs/{program}/rules/backtest",
+            post(rules::backtest::<D>),
+        )
+        .route(
             "/rules/{rule}",
             get(rules::get::<D>)
                 .put(rules::replace::<D>)

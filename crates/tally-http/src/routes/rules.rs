@@ -216,3 +216,43 @@ pub async fn simulate<D: Database>(
         .simulate_purchase(&caller.tenant, &program, &purchase, drafts)
         .await?)
 }
+
+/// `{"days": 30, "rules": [{…}]}`: the program's purchases of the last `days` days replayed
+/// against the draft rules, next to what they actually earned. Nothing is written.
+pub async fn backtest<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Read)?;
+    let program = path_id(&program, ProgramId::parse, "program")?;
+    let o = Obj::root(&body.value)?;
+    let mut f = Fields::new();
+    o.only(&mut f, &["days", "rules"]);
+    let days = o.req(&mut f, "days", tally_domain::inputs::int(1, 366));
+    let mut drafts = Vec::new();
+    match body.value.get("rules") {
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_DRAFTS => {
+            for (i, item) in items.iter().enumerate() {
+                match RuleDoc::parse(item).map_err(|e| nested(e, &format!("/rules/{i}"))) {
+                    Ok(doc) => drafts.push(doc),
+                    Err(DomainError::Invalid { fields }) => fields
+                        .into_iter()
+                        .for_each(|e| f.push(e.pointer, e.message)),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        _ => f.push(
+            "/rules",
+            format!("is required: an array of 1 to {MAX_DRAFTS} rule documents"),
+        ),
+    }
+    f.finish()?;
+    let days = days.expect("parsed, or an error was returned");
+    ok(app
+        .tally
+        .backtest(&caller.tenant, &program, days, drafts)
+        .await?)
+}

@@ -390,3 +390,71 @@ async fn the_dry_run_shows_each_rule_and_writes_nothing() {
     ]);
     before.assert_same(&app.snapshot().await, "a dry run");
 }
+
+#[tokio::test]
+async fn a_backtest_replays_real_purchases_against_drafts_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    let m = id(&app.enroll(json!({})).await);
+    // Three days of purchases: two baskets with two records each, one without.
+    app.post(
+        &app.a.write,
+        &format!("/programs/{p}/purchases"),
+        &basket("K-1", &m),
+    )
+    .await
+    .ok(201);
+    app.clock.advance(jiff::SignedDuration::from_hours(24));
+    app.post(
+        &app.a.write,
+        &format!("/programs/{p}/purchases"),
+        &basket("K-2", &m),
+    )
+    .await
+    .ok(201);
+    app.clock.advance(jiff::SignedDuration::from_hours(24));
+    app.purchase(&m, "K-3", 1000).await;
+    let before = app.snapshot().await;
+    let backtest = format!("/programs/{p}/rules/backtest");
+    let drafts = json!([vinyl_rule(10), {"name": "Every visit", "trigger": "purchase", "effect": {"bonus": 3}}]);
+    let report = app
+        .post(
+            &app.a.read,
+            &backtest,
+            &json!({"days": 30, "rules": drafts}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (report["purchases"].as_i64(), report["members"].as_i64()),
+        (Some(3), Some(1))
+    );
+    // Vinyl: 20 a basket, its daily limit of 30 not reached on either day; every visit: 3 × 3.
+    assert_eq!(
+        report["rules"],
+        json!([
+            {"rule_id": "draft_1", "name": "Vinyl club", "points": 40, "purchases": 2},
+            {"rule_id": "draft_2", "name": "Every visit", "points": 9, "purchases": 3}
+        ])
+    );
+    assert_eq!(
+        report["would_issue"],
+        json!({"base": 60, "tiers": 0, "rules": 49, "total": 109})
+    );
+    assert_eq!(report["actually_issued"], 60);
+    assert_eq!(
+        report["by_tier"],
+        json!([{"tier": "none", "points": 49, "purchases": 3}])
+    );
+    // Only the last day (an hour later): one purchase.
+    app.clock.advance(jiff::SignedDuration::from_hours(1));
+    let short = app
+        .post(&app.a.read, &backtest, &json!({"days": 1, "rules": drafts}))
+        .await
+        .ok(200);
+    assert_eq!(short["purchases"], 1);
+    app.post(&app.a.read, &backtest, &json!({"days": 0, "rules": []}))
+        .await
+        .invalid(&["/days", "/rules"]);
+    before.assert_same(&app.snapshot().await, "a backtest");
+}

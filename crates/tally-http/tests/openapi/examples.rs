@@ -321,6 +321,23 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
     )
     .await;
     assert_eq!(tried["rule_points"], 20, "the draft gives 2 records × 10");
+    let replay = run(
+        &server,
+        &spec,
+        &ids,
+        ("backtestRules", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/rules/backtest"),
+            "read",
+            200,
+        ),
+    )
+    .await;
+    assert!(
+        replay["purchases"].as_i64().unwrap() >= 1,
+        "the purchases above are replayed"
+    );
     let replaced = run(
         &server,
         &spec,

@@ -342,3 +342,25 @@ pub async fn count_for_member<C: Conn>(c: &mut C, member: &MemberId) -> Result<i
     .await?
     .map_or(Ok(0), |r| r.int(0))
 }
+
+/// A program's purchases made since `since`, oldest first, with their lines: at most `limit`.
+pub async fn program_purchases_since<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    since: Timestamp,
+    limit: i64,
+) -> Result<Vec<Purchase>, StoreError> {
+    let sql = format!(
+        "SELECT {PURCHASE_COLS} FROM purchases WHERE program_id = $1 AND occurred_at_us >= $2 ORDER BY occurred_at_us, seq LIMIT $3"
+    );
+    let mut out: Vec<Purchase> = c
+        .query(&sql, &[program.as_str().into(), ts(since), limit.into()])
+        .await?
+        .iter()
+        .map(|r| decode(r).map(|(_, p)| p))
+        .collect::<Result<_, _>>()?;
+    for chunk in out.chunks_mut(500) {
+        attach_lines(c, chunk).await?;
+    }
+    Ok(out)
+}
