@@ -27,6 +27,16 @@ impl<D: Database> Tally<D> {
         Ok(programs::list_programs(&mut self.read().await?, tenant).await?)
     }
 
+    /// A page of the tenant's programs (the API's list; [`Self::programs`] gives all of them).
+    pub async fn programs_page(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Program>, CoreError> {
+        Ok(programs::list_programs_page(&mut self.read().await?, tenant, cursor, limit).await?)
+    }
+
     pub async fn program(&self, tenant: &TenantId, id: &ProgramId) -> Result<Program, CoreError> {
         found(
             programs::get_program(&mut self.read().await?, tenant, id).await?,

@@ -11,9 +11,17 @@ use tally_domain::ids::ProgramId;
 use tally_domain::inputs::{NewProgram, ProgramPatch};
 use tally_store::Database;
 
-pub async fn list<D: Database>(State(app): State<AppState<D>>, caller: Caller) -> ApiResult {
-    ok(
-        serde_json::json!({ "items": app.tally.programs(&caller.tenant).await?, "next_cursor": null }),
+pub async fn list<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult {
+    params.only(&["cursor", "limit"])?;
+    let (cursor, limit) = params.page()?;
+    page(
+        app.tally
+            .programs_page(&caller.tenant, cursor, limit)
+            .await?,
     )
 }
 

@@ -306,6 +306,22 @@ async fn lists_page_with_cursors_and_histories_are_newest_first() {
         seen, enrolled,
         "every member exactly once, in enrolment order"
     );
+    // Programs page the same way.
+    for name in ["Second", "Third"] {
+        app.post(
+            &app.a.admin,
+            "/programs",
+            &json!({"name": name, "currency": "USD"}),
+        )
+        .await
+        .ok(201);
+    }
+    let programs = app.all_pages(&app.a.read, "/programs", 1).await;
+    assert_eq!(programs.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 1]);
+    assert_eq!(programs[0][0]["id"], p.as_str(), "oldest first");
+    app.get(&app.a.read, "/programs?limit=0")
+        .await
+        .bad_parameter("limit");
     // A last page that is exactly full says so.
     let exact = app
         .get(&app.a.read, &format!("/programs/{p}/members?limit=7"))

@@ -141,6 +141,26 @@ pub async fn list_programs<C: Conn>(
         .collect()
 }
 
+/// A page of the tenant's programs, oldest first.
+pub async fn list_programs_page<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+) -> Result<super::Page<Program>, StoreError> {
+    let sql = format!(
+        "SELECT {PROGRAM_COLS} FROM programs WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    );
+    super::page_query(
+        c,
+        &sql,
+        vec![tenant.as_str().into(), after_seq.unwrap_or(0).into()],
+        limit,
+        |r| Ok((r.int(12)?, decode(r)?)),
+    )
+    .await
+}
+
 /// Replaces the editable settings of a program.
 pub async fn update_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), StoreError> {
     c.execute(
