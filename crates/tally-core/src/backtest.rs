@@ -8,26 +8,19 @@
 
 use crate::earning::{self, PurchaseView};
 use crate::usecases::purchases::base_points;
-use crate::{CoreError, StepError, Tally};
+use crate::{CoreError, Tally};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
 use tally_domain::inputs::{LineInput, MemberRef, NewPurchase};
 use tally_domain::model::Purchase;
 use tally_domain::{DomainError, Money, Timestamp};
-use tally_rules::{Event, MemberFacts, RuleDoc, RuleRef, Trigger, Usage};
+use tally_rules::{RuleDoc, RuleRef, Trigger, Usage};
 use tally_store::Database;
-use tally_store::queries::{members, programs, purchases, tiers};
+use tally_store::queries::{members, programs, purchases};
 
 /// Most purchases one backtest replays.
 pub const MAX_PURCHASES: i64 = 100_000;
-
-fn core(e: StepError) -> CoreError {
-    match e {
-        StepError::Domain(d) => CoreError::Domain(d),
-        StepError::Store(s) => CoreError::Store(s),
-    }
-}
 
 /// A stored purchase as the request that made it.
 fn as_request(p: &Purchase) -> NewPurchase {
@@ -78,20 +71,7 @@ impl<D: Database> Tally<D> {
         let since = now - jiff::SignedDuration::from_hours(24 * days);
         let replayed =
             purchases::program_purchases_since(&mut c, &program.id, since, MAX_PURCHASES).await?;
-        let refs: Vec<(RuleRef, RuleDoc)> = drafts
-            .into_iter()
-            .enumerate()
-            .map(|(i, doc)| {
-                let id = format!("draft_{}", i + 1);
-                (RuleRef { id, version: 0 }, doc)
-            })
-            .collect();
-        let names: HashMap<String, String> = refs
-            .iter()
-            .map(|(r, d)| (r.id.clone(), d.name.clone()))
-            .collect();
-        let mut compiled = earning::compile(&program, refs).map_err(core)?;
-        compiled.tier_plan = tiers::get_plan(&mut c, &program.id).await?;
+        let compiled = earning::compile_drafts(&mut c, &program, drafts).await?;
 
         // Purchases each member made inside the window, to tell how many came before each one.
         let mut in_window: HashMap<&MemberId, i64> = HashMap::new();
@@ -99,44 +79,33 @@ impl<D: Database> Tally<D> {
             *in_window.entry(&p.member_id).or_default() += 1;
         }
         let mut seen: HashMap<MemberId, Seen> = HashMap::new();
-        let mut replayed_so_far: HashMap<MemberId, i64> = HashMap::new();
         // Awards given in the replay: (rule, member) → [(when, points)], and per rule in all.
         let mut awards: HashMap<(String, MemberId), Vec<(Timestamp, i64)>> = HashMap::new();
-        let mut rule_totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        // Per rule: its name, the points it gave, the purchases it gave them on.
+        let mut rule_totals: BTreeMap<String, (String, i64, i64)> = BTreeMap::new();
         let mut by_tier: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         let (mut base_total, mut tier_total, mut actual_total) = (0i64, 0i64, 0i64);
         for p in &replayed {
             if !seen.contains_key(&p.member_id) {
-                let facts = members::rule_facts(&mut c, &p.member_id).await?;
-                let tier = match &compiled.tier_plan {
-                    Some(plan) => crate::tiers::current_level(&mut c, plan, &p.member_id)
-                        .await
-                        .map_err(core)?
-                        .0
-                        .map(|i| plan.levels[i].name.clone()),
-                    None => None,
-                };
-                let profile = match facts {
-                    Some(f) => earning::Profile {
-                        tags: f.tags,
-                        attributes: f.attributes,
-                        enrolled_at: f.enrolled_at,
-                        birthday: f.birthday,
-                        purchases_before: f.purchases - in_window[&p.member_id],
-                    },
-                    None => earning::Profile::default(),
-                };
+                let mut profile = members::rule_facts(&mut c, &p.member_id)
+                    .await?
+                    .map(earning::Profile::from)
+                    .unwrap_or_default();
+                // Purchases before the window; those inside it are counted as the replay goes.
+                profile.purchases_before -= in_window[&p.member_id];
+                let tier =
+                    crate::tiers::current_name(&mut c, compiled.tier_plan.as_ref(), &p.member_id)
+                        .await?;
                 seen.insert(p.member_id.clone(), Seen { profile, tier });
             }
             let member = &seen[&p.member_id];
-            let before = replayed_so_far.entry(p.member_id.clone()).or_default();
             let request = as_request(p);
             let base = base_points(&program, &request);
             let view = PurchaseView::new(&request);
             let windows = tally_rules::windows(p.occurred_at, &compiled.time_zone);
             let usage = |r: &RuleRef| {
                 let mut u = Usage {
-                    total: rule_totals.get(&r.id).map_or(0, |(points, _)| *points),
+                    total: rule_totals.get(&r.id).map_or(0, |(_, points, _)| *points),
                     ..Usage::default()
                 };
                 let mine = awards.get(&(r.id.clone(), p.member_id.clone()));
@@ -148,31 +117,23 @@ impl<D: Database> Tally<D> {
                 }
                 u
             };
-            let event = Event {
-                trigger: Trigger::Purchase,
+            let facts = earning::Facts {
+                member: &p.member_id,
+                profile: &member.profile,
+                tier: member.tier.as_deref(),
+                purchase: Some(&view),
+                base_points: base,
                 occurred_at: p.occurred_at,
-                time_zone: &compiled.time_zone,
-                rounding: program.earning.rounding,
-                base_points: base.value(),
-                purchase: Some(view.facts()),
-                member: MemberFacts {
-                    id: p.member_id.as_str(),
-                    tier: member.tier.as_deref(),
-                    tags: &member.profile.tags,
-                    segments: &[],
-                    attributes: &member.profile.attributes,
-                    enrolled_at: member.profile.enrolled_at,
-                    birthday: member.profile.birthday,
-                    purchases_before: member.profile.purchases_before + *before,
-                },
             };
+            let event = facts.event(&program, &compiled, Trigger::Purchase);
             let outcome = compiled.set.evaluate(&event, &usage);
-            *before += 1;
             let mut drafted = 0;
             for d in outcome.awarded().filter(|d| d.points > 0) {
-                let entry = rule_totals.entry(d.rule.id.clone()).or_default();
-                entry.0 += d.points;
-                entry.1 += 1;
+                let entry = rule_totals
+                    .entry(d.rule.id.clone())
+                    .or_insert_with(|| (d.name.clone(), 0, 0));
+                entry.1 += d.points;
+                entry.2 += 1;
                 drafted += d.points;
                 awards
                     .entry((d.rule.id.clone(), p.member_id.clone()))
@@ -191,16 +152,19 @@ impl<D: Database> Tally<D> {
                 tier_total += program.earning.rounding.scale(base.value(), m - 1000, 1000);
             }
             actual_total += p.points_earned.value();
+            if let Some(member) = seen.get_mut(&p.member_id) {
+                member.profile.purchases_before += 1;
+            }
         }
-        let drafts_total: i64 = rule_totals.values().map(|(points, _)| points).sum();
+        let drafts_total: i64 = rule_totals.values().map(|(_, points, _)| points).sum();
         Ok(json!({
             "since": since,
             "purchases": replayed.len(),
             "truncated": replayed.len() as i64 == MAX_PURCHASES,
             "members": seen.len(),
-            "rules": rule_totals.iter().map(|(id, (points, awarded))| json!({
+            "rules": rule_totals.iter().map(|(id, (name, points, awarded))| json!({
                 "rule_id": id,
-                "name": names.get(id),
+                "name": name,
                 "points": points,
                 "purchases": awarded,
             })).collect::<Vec<_>>(),

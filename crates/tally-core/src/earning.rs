@@ -26,14 +26,14 @@ use tally_store::queries::{ledger, lots, members, programs, rules, tiers};
 use tally_store::{Conn, StoreError};
 
 /// A program's earning set-up beyond the base rate: its active rules, compiled, with what the
-/// writer needs to know about their limits, and its tier plan.
+/// writer needs to know about their limits; its tier plan; its expiry policy.
 pub struct CompiledRules {
     pub set: RuleSet,
     pub tier_plan: Option<TierPlan>,
     /// The expiry policy, unless points never expire.
     pub expiry: Option<Expiry>,
     pub time_zone: jiff::tz::TimeZone,
-    /// Rules with per-member limits: their awards are recorded and summed.
+    /// Rules with per-member limits: the member's account is locked before their usage is read.
     limited: Vec<String>,
     /// Rules with a budget: the budget row is locked and spent.
     budgeted: Vec<String>,
@@ -49,6 +49,13 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(Cache::default)
 }
 
+/// The compiled set-up of a program, if this process has it for this revision.
+fn cached(program: &ProgramId, revision: i64) -> Option<Arc<CompiledRules>> {
+    let cache = cache().lock().expect("not poisoned");
+    let (cached, compiled) = cache.get(program)?;
+    (*cached == revision).then(|| compiled.clone())
+}
+
 /// The earning set-up of a program known only by id (postings outside a purchase): `None`
 /// for a program that never had rules, tiers or an expiry policy, at the cost of one small
 /// query; otherwise [`active_rules`].
@@ -62,10 +69,8 @@ pub async fn setup_by_id<C: Conn>(
     if revision == 0 {
         return Ok(None);
     }
-    if let Some((cached, compiled)) = cache().lock().expect("not poisoned").get(program)
-        && *cached == revision
-    {
-        return Ok(Some(compiled.clone()));
+    if let Some(compiled) = cached(program, revision) {
+        return Ok(Some(compiled));
     }
     let program = programs::get_program_by_id(c, program)
         .await?
@@ -73,13 +78,11 @@ pub async fn setup_by_id<C: Conn>(
     Ok(Some(active_rules(c, &program).await?))
 }
 
-/// The program's active rules, compiled, and its tier plan. Programs that never had a rule or a
-/// plan cost nothing.
+/// The program's active rules, compiled, its tier plan and its expiry policy. Programs that
+/// never had any of them cost nothing.
 pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<Arc<CompiledRules>> {
-    if let Some((revision, compiled)) = cache().lock().expect("not poisoned").get(&program.id)
-        && *revision == program.rules_revision
-    {
-        return Ok(compiled.clone());
+    if let Some(compiled) = cached(&program.id, program.rules_revision) {
+        return Ok(compiled);
     }
     let mut docs = Vec::new();
     let mut tier_plan = None;
@@ -156,6 +159,26 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
     })
 }
 
+/// Draft rules to try (the dry run, the backtest), named `draft_1`, `draft_2`, … in order,
+/// with the program's tier plan (drafts never expire anything).
+pub async fn compile_drafts<C: Conn>(
+    c: &mut C,
+    program: &Program,
+    drafts: Vec<RuleDoc>,
+) -> StepResult<CompiledRules> {
+    let refs = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            let id = format!("draft_{}", i + 1);
+            (RuleRef { id, version: 0 }, doc)
+        })
+        .collect();
+    let mut compiled = compile(program, refs)?;
+    compiled.tier_plan = tiers::get_plan(c, &program.id).await?;
+    Ok(compiled)
+}
+
 /// What the rules may read of a member beyond their id and tier.
 #[derive(Default)]
 pub struct Profile {
@@ -191,13 +214,19 @@ pub async fn profile<C: Conn>(
     let facts = members::rule_facts(c, member)
         .await?
         .ok_or_else(|| StoreError::Decode(format!("member {member} is gone")))?;
-    Ok(Profile {
-        tags: facts.tags,
-        attributes: facts.attributes,
-        enrolled_at: facts.enrolled_at,
-        birthday: facts.birthday,
-        purchases_before: facts.purchases,
-    })
+    Ok(Profile::from(facts))
+}
+
+impl From<members::RuleFacts> for Profile {
+    fn from(facts: members::RuleFacts) -> Profile {
+        Profile {
+            tags: facts.tags,
+            attributes: facts.attributes,
+            enrolled_at: facts.enrolled_at,
+            birthday: facts.birthday,
+            purchases_before: facts.purchases,
+        }
+    }
 }
 
 /// What a purchase looks like to the rules. Borrowed from the request, so building it is cheap.
@@ -235,6 +264,45 @@ impl<'a> PurchaseView<'a> {
     }
 }
 
+/// Everything an event is made of, borrowed.
+pub struct Facts<'a> {
+    pub member: &'a MemberId,
+    pub profile: &'a Profile,
+    pub tier: Option<&'a str>,
+    pub purchase: Option<&'a PurchaseView<'a>>,
+    pub base_points: Points,
+    pub occurred_at: Timestamp,
+}
+
+impl<'a> Facts<'a> {
+    /// The event the rules of `trigger` see.
+    pub fn event(
+        &self,
+        program: &Program,
+        compiled: &'a CompiledRules,
+        trigger: Trigger,
+    ) -> Event<'a> {
+        Event {
+            trigger,
+            occurred_at: self.occurred_at,
+            time_zone: &compiled.time_zone,
+            rounding: program.earning.rounding,
+            base_points: self.base_points.value(),
+            purchase: self.purchase.map(PurchaseView::facts),
+            member: MemberFacts {
+                id: self.member.as_str(),
+                tier: self.tier,
+                tags: &self.profile.tags,
+                segments: &[],
+                attributes: &self.profile.attributes,
+                enrolled_at: self.profile.enrolled_at,
+                birthday: self.profile.birthday,
+                purchases_before: self.profile.purchases_before,
+            },
+        }
+    }
+}
+
 /// Evaluates the rules of `trigger` for a member. `lock` is true in the writer: the member's
 /// account and budget rows are then locked until the transaction ends, so the usage read is the
 /// usage that holds.
@@ -261,24 +329,15 @@ pub async fn evaluate<C: Conn>(
     if !compiled.set.for_trigger(trigger) {
         return Ok(Outcome::default());
     }
-    let event = Event {
-        trigger,
+    let facts = Facts {
+        member,
+        profile,
+        tier,
+        purchase,
+        base_points,
         occurred_at,
-        time_zone: &compiled.time_zone,
-        rounding: program.earning.rounding,
-        base_points: base_points.value(),
-        purchase: purchase.map(PurchaseView::facts),
-        member: MemberFacts {
-            id: member.as_str(),
-            tier,
-            tags: &profile.tags,
-            segments: &[],
-            attributes: &profile.attributes,
-            enrolled_at: profile.enrolled_at,
-            birthday: profile.birthday,
-            purchases_before: profile.purchases_before,
-        },
     };
+    let event = facts.event(program, compiled, trigger);
     let limited: Vec<&RuleRef> = compiled.set.limited(trigger);
     let mut usage: HashMap<String, Usage> = HashMap::new();
     let mut locked = false;

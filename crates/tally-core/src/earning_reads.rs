@@ -4,13 +4,13 @@
 use crate::earning::{self, PurchaseView};
 use crate::tiers::TierStatus;
 use crate::usecases::purchases::base_points;
-use crate::{CoreError, StepError, Tally};
+use crate::{CoreError, Tally};
 use serde_json::{Value, json};
 use tally_domain::DomainError;
 use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{MemberId, ProgramId, RuleId, TenantId};
 use tally_domain::inputs::{MemberRef, NewPurchase};
-use tally_rules::{RuleDoc, RuleRef, Trigger};
+use tally_rules::{RuleDoc, Trigger};
 use tally_store::Database;
 use tally_store::queries::members::{self, MemberKey};
 use tally_store::queries::rules::{self, RuleVersion};
@@ -35,13 +35,6 @@ async fn member_of<C: tally_store::Conn>(
     members::get_member(c, tenant, id)
         .await?
         .ok_or_else(|| DomainError::not_found("member").into())
-}
-
-fn core(e: StepError) -> CoreError {
-    match e {
-        StepError::Domain(d) => CoreError::Domain(d),
-        StepError::Store(s) => CoreError::Store(s),
-    }
 }
 
 impl<D: Database> Tally<D> {
@@ -116,33 +109,13 @@ impl<D: Database> Tally<D> {
         let member = member_of(&mut c, tenant, &member_id).await?;
         let compiled = match drafts {
             Some(docs) => {
-                let refs = docs
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, doc)| {
-                        let id = format!("draft_{}", i + 1);
-                        (RuleRef { id, version: 0 }, doc)
-                    })
-                    .collect();
-                let mut drafts = earning::compile(&program, refs).map_err(core)?;
-                drafts.tier_plan = tiers::get_plan(&mut c, &program.id).await?;
-                std::sync::Arc::new(drafts)
+                std::sync::Arc::new(earning::compile_drafts(&mut c, &program, docs).await?)
             }
-            None => earning::active_rules(&mut c, &program)
-                .await
-                .map_err(core)?,
+            None => earning::active_rules(&mut c, &program).await?,
         };
-        let level = match &compiled.tier_plan {
-            Some(plan) => crate::tiers::current_level(&mut c, plan, &member.id)
-                .await
-                .map_err(core)?
-                .0
-                .map(|i| plan.levels[i].name.clone()),
-            None => None,
-        };
-        let profile = earning::profile(&mut c, &compiled, &member.id)
-            .await
-            .map_err(core)?;
+        let level =
+            crate::tiers::current_name(&mut c, compiled.tier_plan.as_ref(), &member.id).await?;
+        let profile = earning::profile(&mut c, &compiled, &member.id).await?;
         let base = base_points(&program, purchase);
         let view = PurchaseView::new(purchase);
         let occurred_at = purchase.occurred_at.unwrap_or_else(|| self.clock.now());
@@ -159,8 +132,7 @@ impl<D: Database> Tally<D> {
             occurred_at,
             false,
         )
-        .await
-        .map_err(core)?;
+        .await?;
         let decisions: Vec<Value> = outcome
             .decisions
             .iter()
@@ -212,22 +184,19 @@ impl<D: Database> Tally<D> {
         let mut c = self.read().await?;
         let member = member_of(&mut c, tenant, member).await?;
         let program = program_of(&mut c, tenant, &member.program_id).await?;
-        let compiled = earning::active_rules(&mut c, &program)
-            .await
-            .map_err(core)?;
+        let compiled = earning::active_rules(&mut c, &program).await?;
         let Some(plan) = compiled.tier_plan.as_ref() else {
             return Ok(None);
         };
-        crate::tiers::status(
+        let status = crate::tiers::status(
             &mut c,
             plan,
             &compiled.time_zone,
             &member.id,
             self.clock.now(),
         )
-        .await
-        .map(Some)
-        .map_err(core)
+        .await?;
+        Ok(Some(status))
     }
 
     /// The changes of a member's tier, oldest first.

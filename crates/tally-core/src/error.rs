@@ -38,4 +38,14 @@ impl From<StoreError> for StepError {
     }
 }
 
+/// Reads that reuse a step's code (the dry run, the backtest) answer its errors as they are.
+impl From<StepError> for CoreError {
+    fn from(e: StepError) -> CoreError {
+        match e {
+            StepError::Domain(d) => CoreError::Domain(d),
+            StepError::Store(s) => CoreError::Store(s),
+        }
+    }
+}
+
 pub type StepResult<T> = Result<T, StepError>;

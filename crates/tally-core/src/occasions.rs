@@ -124,13 +124,7 @@ async fn occasion<C: Conn>(
     let member = members::get_member(c, &ctx.tenant, member_id)
         .await?
         .ok_or_else(|| tally_store::StoreError::Decode(format!("member {member_id} is gone")))?;
-    let tier = match &compiled.tier_plan {
-        Some(plan) => crate::tiers::current_level(c, plan, member_id)
-            .await?
-            .0
-            .map(|i| plan.levels[i].name.clone()),
-        None => None,
-    };
+    let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member_id).await?;
     let outcome = earning::evaluate(
         c,
         program,

@@ -30,6 +30,19 @@ pub async fn current_level<C: Conn>(
     Ok((level_of(plan, row.as_ref().map(|r| r.tier.as_str())), row))
 }
 
+/// The name of the tier a member holds now (`None`: no plan, or no tier).
+pub async fn current_name<C: Conn>(
+    c: &mut C,
+    plan: Option<&TierPlan>,
+    member: &MemberId,
+) -> StepResult<Option<String>> {
+    let Some(plan) = plan else {
+        return Ok(None);
+    };
+    let (level, _) = current_level(c, plan, member).await?;
+    Ok(level.map(|i| plan.levels[i].name.clone()))
+}
+
 /// The member's qualifying value in `[since, until)`.
 pub async fn qualifying<C: Conn>(
     c: &mut C,

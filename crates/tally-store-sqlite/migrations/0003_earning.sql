@@ -31,7 +31,8 @@ BEGIN SELECT RAISE(ABORT, 'rule versions are immutable'); END;
 CREATE TRIGGER rule_versions_no_delete BEFORE DELETE ON rule_versions
 BEGIN SELECT RAISE(ABORT, 'rule versions are immutable'); END;
 
--- One row per award of a rule with per-member limits: summed over the limit's window.
+-- One row per award of any rule: summed over a per-member limit's window, and counted again when
+-- a later version adds a budget.
 CREATE TABLE rule_awards (
     rule_id        TEXT NOT NULL,
     member_id      TEXT NOT NULL,

@@ -3,16 +3,9 @@
 
 mod common;
 
-use common::App;
+use common::{App, with_csrf};
 use tally_core::secrets::sha256_hex;
 use tally_domain::operators::Role;
-
-/// The form's CSRF token plus the given fields.
-fn with_csrf<'a>(csrf: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut all = vec![("csrf", csrf)];
-    all.extend_from_slice(fields);
-    all
-}
 
 #[tokio::test]
 async fn a_manager_adds_edits_and_withdraws_a_reward() {

@@ -3,14 +3,8 @@
 
 mod common;
 
-use common::App;
+use common::{App, with_csrf};
 use tally_domain::operators::Role;
-
-fn with_csrf<'a>(csrf: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut all = vec![("csrf", csrf)];
-    all.extend_from_slice(fields);
-    all
-}
 
 #[tokio::test]
 async fn a_manager_writes_tries_saves_versions_and_pauses_a_rule() {

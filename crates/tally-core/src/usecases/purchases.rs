@@ -248,10 +248,10 @@ async fn import_row_by_row<C: Conn>(
     let (mut recorded, mut present, mut refused) = (0, 0, Vec::new());
     for (index, p) in rows.iter().enumerate() {
         let outcome = match import_shape(p) {
-            Ok(()) => match purchases::find_order(c, program_id, &p.order_id).await? {
-                Some(_) => record(c, ctx, program_id, p).await.map(|_| false),
-                None => record(c, ctx, program_id, p).await.map(|_| true),
-            },
+            Ok(()) => {
+                let known = purchases::find_order(c, program_id, &p.order_id).await?;
+                record(c, ctx, program_id, p).await.map(|_| known.is_none())
+            }
             Err(e) => Err(e),
         };
         match outcome {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use tally_core::Command;
 use tally_core::RULE_STATUSES as STATUSES;
 use tally_domain::DomainError;
-use tally_domain::error::{FieldError, Fields};
+use tally_domain::error::Fields;
 use tally_domain::ids::{ProgramId, RuleId};
 use tally_domain::inputs::{NewPurchase, Obj};
 use tally_rules::RuleDoc;
@@ -31,11 +31,7 @@ fn parse_rule_body(body: &Value) -> Result<(Value, Option<String>), DomainError>
     let mut f = Fields::new();
     let status = status.and_then(|s| f.take("/status", status_of(&s)));
     let document = Value::Object(document);
-    if let Err(DomainError::Invalid { fields }) = RuleDoc::parse(&document) {
-        for e in fields {
-            f.push(e.pointer, e.message);
-        }
-    }
+    collect(&mut f, "", RuleDoc::parse(&document))?;
     f.finish()?;
     Ok((document, status))
 }
@@ -144,17 +140,32 @@ pub async fn versions<D: Database>(
     ok(serde_json::json!({ "items": versions }))
 }
 
-/// Moves every field error of a nested document under `prefix`.
-fn nested(e: DomainError, prefix: &str) -> DomainError {
-    match e {
-        DomainError::Invalid { fields } => DomainError::Invalid {
-            fields: fields
-                .into_iter()
-                .map(|f| FieldError::new(format!("{prefix}{}", f.pointer), f.message))
-                .collect(),
-        },
-        other => other,
+/// A nested document's parse: its field errors join `f` under `prefix` (so every mistake of
+/// the request is answered at once); any other error ends the request.
+fn collect<T>(
+    f: &mut Fields,
+    prefix: &str,
+    parsed: Result<T, DomainError>,
+) -> Result<Option<T>, DomainError> {
+    match parsed {
+        Ok(value) => Ok(Some(value)),
+        Err(DomainError::Invalid { fields }) => {
+            for e in fields {
+                f.push(format!("{prefix}{}", e.pointer), e.message);
+            }
+            Ok(None)
+        }
+        Err(other) => Err(other),
     }
+}
+
+/// Draft rule documents, each refused field under `/rules/N`.
+fn drafts(f: &mut Fields, items: &[Value]) -> Result<Vec<RuleDoc>, DomainError> {
+    let mut docs = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        docs.extend(collect(f, &format!("/rules/{i}"), RuleDoc::parse(item))?);
+    }
+    Ok(docs)
 }
 
 /// `{"purchase": {…}, "rules": [{…}]}`: what the purchase would earn; with `rules`, under
@@ -175,32 +186,11 @@ pub async fn simulate<D: Database>(
             f.push("/purchase", "is required");
             None
         }
-        Some(p) => match NewPurchase::parse(p).map_err(|e| nested(e, "/purchase")) {
-            Ok(p) => Some(p),
-            Err(DomainError::Invalid { fields }) => {
-                fields
-                    .into_iter()
-                    .for_each(|e| f.push(e.pointer, e.message));
-                None
-            }
-            Err(other) => return Err(other.into()),
-        },
+        Some(p) => collect(&mut f, "/purchase", NewPurchase::parse(p))?,
     };
     let drafts = match body.value.get("rules") {
         None => None,
-        Some(Value::Array(items)) if items.len() <= MAX_DRAFTS => {
-            let mut docs = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                match RuleDoc::parse(item).map_err(|e| nested(e, &format!("/rules/{i}"))) {
-                    Ok(doc) => docs.push(doc),
-                    Err(DomainError::Invalid { fields }) => fields
-                        .into_iter()
-                        .for_each(|e| f.push(e.pointer, e.message)),
-                    Err(other) => return Err(other.into()),
-                }
-            }
-            Some(docs)
-        }
+        Some(Value::Array(items)) if items.len() <= MAX_DRAFTS => Some(drafts(&mut f, items)?),
         Some(_) => {
             f.push(
                 "/rules",
@@ -231,24 +221,18 @@ pub async fn backtest<D: Database>(
     let mut f = Fields::new();
     o.only(&mut f, &["days", "rules"]);
     let days = o.req(&mut f, "days", tally_domain::inputs::int(1, 366));
-    let mut drafts = Vec::new();
-    match body.value.get("rules") {
+    let drafts = match body.value.get("rules") {
         Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_DRAFTS => {
-            for (i, item) in items.iter().enumerate() {
-                match RuleDoc::parse(item).map_err(|e| nested(e, &format!("/rules/{i}"))) {
-                    Ok(doc) => drafts.push(doc),
-                    Err(DomainError::Invalid { fields }) => fields
-                        .into_iter()
-                        .for_each(|e| f.push(e.pointer, e.message)),
-                    Err(other) => return Err(other.into()),
-                }
-            }
+            drafts(&mut f, items)?
         }
-        _ => f.push(
-            "/rules",
-            format!("is required: an array of 1 to {MAX_DRAFTS} rule documents"),
-        ),
-    }
+        _ => {
+            f.push(
+                "/rules",
+                format!("is required: an array of 1 to {MAX_DRAFTS} rule documents"),
+            );
+            Vec::new()
+        }
+    };
     f.finish()?;
     let days = days.expect("parsed, or an error was returned");
     ok(app

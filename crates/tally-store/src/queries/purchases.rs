@@ -333,16 +333,6 @@ pub async fn insert_return<C: Conn>(
     Ok(())
 }
 
-/// How many purchases the member has made (for rules that look at a member's history).
-pub async fn count_for_member<C: Conn>(c: &mut C, member: &MemberId) -> Result<i64, StoreError> {
-    c.query_one(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM purchases WHERE member_id = $1",
-        &[member.as_str().into()],
-    )
-    .await?
-    .map_or(Ok(0), |r| r.int(0))
-}
-
 /// A program's purchases made since `since`, oldest first, with their lines: at most `limit`.
 pub async fn program_purchases_since<C: Conn>(
     c: &mut C,

@@ -150,6 +150,15 @@ pub fn form_value(raw: &str) -> serde_json::Value {
     }
 }
 
+/// A stored JSON value as a form field shows it: strings as they are, nothing for null.
+pub fn form_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// Runs a write for the signed-in operator. A domain refusal (or a command that did not parse)
 /// comes back as messages for the form's fields (`fields`: pointer → field); anything else is an
 /// error page.

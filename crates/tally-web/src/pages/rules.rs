@@ -2,7 +2,9 @@
 //! version, each refusal next to its field (expressions are type-checked when saved), and a
 //! "try it" dry run of the rule as typed against a purchase.
 
-use super::{FormErrors, PageResult, Ui, render, unprocessable, write_or_errors};
+use super::{
+    FormErrors, PageResult, Ui, form_text, form_value, render, unprocessable, write_or_errors,
+};
 use crate::WebState;
 use crate::error::WebError;
 use crate::session::{Console, ConsoleForm, Fields};
@@ -110,10 +112,6 @@ impl RulesPage {
     }
 }
 
-fn number(raw: &str) -> Value {
-    super::form_value(raw)
-}
-
 fn comma_list(raw: &str) -> Vec<Value> {
     raw.split(',')
         .map(str::trim)
@@ -141,14 +139,14 @@ pub fn rule_document(f: &Fields) -> Value {
             }
             json!({ "per_item": per_item })
         }
-        "multiplier" => json!({ "multiplier": number(value) }),
-        _ => json!({ "bonus": number(value) }),
+        "multiplier" => json!({ "multiplier": form_value(value) }),
+        _ => json!({ "bonus": form_value(value) }),
     };
     doc.insert("effect".into(), effect);
     let mut limits = Map::new();
     let mut per_member = Map::new();
     if let Some(v) = f.get("per_event") {
-        limits.insert("per_event".into(), number(v));
+        limits.insert("per_event".into(), form_value(v));
     }
     for (field, key) in [
         ("per_day", "day"),
@@ -157,14 +155,14 @@ pub fn rule_document(f: &Fields) -> Value {
         ("per_lifetime", "lifetime"),
     ] {
         if let Some(v) = f.get(field) {
-            per_member.insert(key.into(), number(v));
+            per_member.insert(key.into(), form_value(v));
         }
     }
     if !per_member.is_empty() {
         limits.insert("per_member".into(), Value::Object(per_member));
     }
     if let Some(v) = f.get("budget") {
-        limits.insert("budget".into(), number(v));
+        limits.insert("budget".into(), form_value(v));
     }
     if !limits.is_empty() {
         doc.insert("limits".into(), Value::Object(limits));
@@ -206,7 +204,7 @@ pub fn rule_document(f: &Fields) -> Value {
         doc.insert("audience".into(), Value::Object(audience));
     }
     if let Some(v) = f.get("priority") {
-        doc.insert("priority".into(), number(v));
+        doc.insert("priority".into(), form_value(v));
     }
     if f.get("stop_further").is_some() {
         doc.insert("stop_further".into(), true.into());
@@ -220,56 +218,51 @@ pub fn form_of(doc: &Value) -> Fields {
     let mut put = |k: &str, v: String| {
         f.insert(k.to_owned(), v);
     };
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    put("name", text(&doc["name"]));
-    put("trigger", text(&doc["trigger"]));
-    put("condition", text(&doc["condition"]));
+    put("name", form_text(&doc["name"]));
+    put("trigger", form_text(&doc["trigger"]));
+    put("condition", form_text(&doc["condition"]));
     let effect = &doc["effect"];
     for kind in EFFECTS {
         if let Some(v) = effect.get(kind) {
             put("effect_kind", kind.into());
             match kind {
                 "per_item" => {
-                    put("effect_value", text(&v["points"]));
-                    put("item_condition", text(&v["condition"]));
+                    put("effect_value", form_text(&v["points"]));
+                    put("item_condition", form_text(&v["condition"]));
                 }
-                _ => put("effect_value", text(v)),
+                _ => put("effect_value", form_text(v)),
             }
         }
     }
     let limits = &doc["limits"];
-    put("per_event", text(&limits["per_event"]));
+    put("per_event", form_text(&limits["per_event"]));
     for (field, key) in [
         ("per_day", "day"),
         ("per_week", "week"),
         ("per_month", "month"),
         ("per_lifetime", "lifetime"),
     ] {
-        put(field, text(&limits["per_member"][key]));
+        put(field, form_text(&limits["per_member"][key]));
     }
-    put("budget", text(&limits["budget"]));
+    put("budget", form_text(&limits["budget"]));
     for d in doc["schedule"]["days"].as_array().into_iter().flatten() {
-        put(&format!("day_{}", text(d)), "on".into());
+        put(&format!("day_{}", form_text(d)), "on".into());
     }
-    put("hours_from", text(&doc["schedule"]["hours"]["from"]));
-    put("hours_to", text(&doc["schedule"]["hours"]["to"]));
+    put("hours_from", form_text(&doc["schedule"]["hours"]["from"]));
+    put("hours_to", form_text(&doc["schedule"]["hours"]["to"]));
     for c in doc["audience"]["channels"].as_array().into_iter().flatten() {
-        put(&format!("channel_{}", text(c)), "on".into());
+        put(&format!("channel_{}", form_text(c)), "on".into());
     }
     for key in ["tiers", "tags"] {
         let joined: Vec<String> = doc["audience"][key]
             .as_array()
             .into_iter()
             .flatten()
-            .map(text)
+            .map(form_text)
             .collect();
         put(key, joined.join(", "));
     }
-    put("priority", text(&doc["priority"]));
+    put("priority", form_text(&doc["priority"]));
     if doc["stop_further"] == true {
         put("stop_further", "on".into());
     }
@@ -292,13 +285,12 @@ async fn rows<D: Database>(
 }
 
 fn row(r: &Value) -> RuleRow {
-    let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
     RuleRow {
-        id: text("id"),
-        name: text("name"),
-        trigger: text("trigger"),
+        id: form_text(&r["id"]),
+        name: form_text(&r["name"]),
+        trigger: form_text(&r["trigger"]),
         version: r["version"].as_i64().unwrap_or_default(),
-        status: text("status"),
+        status: form_text(&r["status"]),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Tiers and expiry in the console: the tier plan (up to five levels here; the API takes ten)
 //! and the expiry policy, each a form with its refusals next to the fields.
 
-use super::{FormErrors, PageResult, Ui, form_value, render, unprocessable, write_or_errors};
+use super::{
+    FormErrors, PageResult, Ui, form_text, form_value, render, unprocessable, write_or_errors,
+};
 use crate::WebState;
 use crate::session::{Console, ConsoleForm, Fields};
 use askama::Template;
@@ -118,19 +120,20 @@ async fn saved<D: Database>(
 ) -> Result<Fields, crate::error::WebError> {
     let tenant = &console.operator.tenant_id;
     let mut f = std::collections::HashMap::new();
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
     if let Ok(plan) = state.tally.tier_plan(tenant, &ui.program.id).await {
-        f.insert("metric".into(), text(&plan["metric"]));
-        f.insert("window".into(), text(&plan["window"]));
-        f.insert("grace_days".into(), text(&plan["grace_days"]));
+        f.insert("metric".into(), form_text(&plan["metric"]));
+        f.insert("window".into(), form_text(&plan["window"]));
+        f.insert("grace_days".into(), form_text(&plan["grace_days"]));
         for (i, level) in plan["levels"].as_array().into_iter().flatten().enumerate() {
-            f.insert(format!("level_name_{i}"), text(&level["name"]));
-            f.insert(format!("level_threshold_{i}"), text(&level["threshold"]));
-            f.insert(format!("level_multiplier_{i}"), text(&level["multiplier"]));
+            f.insert(format!("level_name_{i}"), form_text(&level["name"]));
+            f.insert(
+                format!("level_threshold_{i}"),
+                form_text(&level["threshold"]),
+            );
+            f.insert(
+                format!("level_multiplier_{i}"),
+                form_text(&level["multiplier"]),
+            );
         }
     } else {
         f.insert("metric".into(), "points_earned".into());
@@ -138,7 +141,7 @@ async fn saved<D: Database>(
     }
     let policy = state.tally.expiry_policy(tenant, &ui.program.id).await?;
     for key in ["kind", "days", "period", "months_after", "months"] {
-        f.insert(key.into(), text(&policy[key]));
+        f.insert(key.into(), form_text(&policy[key]));
     }
     Ok(Fields(f))
 }

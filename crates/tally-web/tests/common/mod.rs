@@ -316,3 +316,10 @@ impl Browser {
         self.finish(r).await
     }
 }
+
+/// The form's CSRF token plus the given fields.
+pub fn with_csrf<'a>(csrf: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("csrf", csrf)];
+    all.extend_from_slice(fields);
+    all
+}
