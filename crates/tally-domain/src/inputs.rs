@@ -22,8 +22,8 @@ const LONG_TEXT_CHARS: usize = 2000;
 
 /// A JSON object being read, with the pointer of where it sits in the request.
 pub struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    path: String,
+    pub(crate) map: &'a Map<String, Value>,
+    pub(crate) path: String,
 }
 
 impl<'a> Obj<'a> {
@@ -40,8 +40,14 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn pointer(&self, key: &str) -> String {
-        format!("{}/{}", self.path, key)
+    /// The pointer of `key` in this object, escaped as RFC 6901 says (`/` → `~1`, `~` → `~0`),
+    /// so a client-chosen key such as `a/b` is named unambiguously.
+    pub(crate) fn pointer(&self, key: &str) -> String {
+        format!(
+            "{}/{}",
+            self.path,
+            key.replace('~', "~0").replace('/', "~1")
+        )
     }
 
     /// Refuses keys not in `known`.

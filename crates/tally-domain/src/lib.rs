@@ -10,6 +10,7 @@ pub mod card;
 pub mod clock;
 pub mod display;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod ids;
 pub mod inputs;

@@ -11,7 +11,7 @@ pub enum MemberRef {
 }
 
 impl MemberRef {
-    pub(super) fn parse(o: &Obj<'_>, f: &mut Fields) -> Option<MemberRef> {
+    pub(crate) fn parse(o: &Obj<'_>, f: &mut Fields) -> Option<MemberRef> {
         o.only(f, &["id", "external_id", "card_number"]);
         let given = ["id", "external_id", "card_number"]
             .iter()
