@@ -91,8 +91,8 @@ async fn purge_idempotency_keys(tally: tally_core::Tally<AnyDb>) {
 pub const TOTALS_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// Every minute, for each program: folds older transfers into its totals snapshot, so reading the
-/// totals (the dashboard, `/totals`) sums at most a few minutes of transfers; reviews the tiers
-/// that are due; and expires the points that are due. Commands like any other write, so it is safe on several nodes at once.
+/// totals (the dashboard, `/totals`) sums at most a few minutes of transfers; then runs the
+/// [`program_jobs`]. Commands like any other write, so it is safe on several nodes at once.
 async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
     for minute in 0u64.. {
         tokio::time::sleep(Duration::from_secs(60)).await;
@@ -113,8 +113,7 @@ async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
                 if let Err(e) = tally.write(&tenant.id, "housekeeping", None, command).await {
                     tracing::warn!(error = %e, "advancing program totals failed");
                 }
-                review_tiers(&tally, &tenant.id, &program.id).await;
-                expire_points(&tally, &tenant.id, &program.id).await;
+                program_jobs(&tally, &tenant.id, &program.id).await;
                 if occasions {
                     let command = Command::AwardOccasions {
                         program: program.id.clone(),
@@ -128,50 +127,51 @@ async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
     }
 }
 
-/// Reviews a program's due tiers, a thousand members per command, until none is due.
-pub async fn review_tiers(
+/// Runs one housekeeping job over a program a thousand members per command until a command
+/// handles fewer (nothing more is due): the command says how many members it handled in
+/// `counted`.
+async fn in_chunks(
     tally: &tally_core::Tally<AnyDb>,
     tenant: &tally_domain::ids::TenantId,
-    program: &tally_domain::ids::ProgramId,
+    what: &str,
+    counted: &str,
+    command: impl Fn(i64) -> Command,
 ) {
     const CHUNK: i64 = 1000;
     loop {
-        let command = Command::ReviewTiers {
-            program: program.clone(),
-            limit: CHUNK,
-        };
-        match tally.write(tenant, "housekeeping", None, command).await {
-            Ok(answer) if answer["reviewed"].as_i64() == Some(CHUNK) => continue,
+        match tally.write(tenant, "housekeeping", None, command(CHUNK)).await {
+            Ok(answer) if answer[counted].as_i64() == Some(CHUNK) => continue,
             Ok(_) => return,
             Err(e) => {
-                tracing::warn!(error = %e, "reviewing tiers failed");
+                tracing::warn!(error = %e, "{what} failed");
                 return;
             }
         }
     }
 }
 
-/// Expires a program's points that are due, a thousand members per command, until none is.
-pub async fn expire_points(
+/// The jobs every program needs every minute, in order: tier reviews, pending points that have
+/// cleared their return window, and points that expire.
+pub async fn program_jobs(
     tally: &tally_core::Tally<AnyDb>,
     tenant: &tally_domain::ids::TenantId,
     program: &tally_domain::ids::ProgramId,
 ) {
-    const CHUNK: i64 = 1000;
-    loop {
-        let command = Command::ExpirePoints {
-            program: program.clone(),
-            limit: CHUNK,
-        };
-        match tally.write(tenant, "housekeeping", None, command).await {
-            Ok(answer) if answer["members"].as_i64() == Some(CHUNK) => continue,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "expiring points failed");
-                return;
-            }
-        }
-    }
+    let reviews = |limit| Command::ReviewTiers {
+        program: program.clone(),
+        limit,
+    };
+    in_chunks(tally, tenant, "reviewing tiers", "reviewed", reviews).await;
+    let releases = |limit| Command::ReleasePending {
+        program: program.clone(),
+        limit,
+    };
+    in_chunks(tally, tenant, "releasing pending points", "members", releases).await;
+    let expiries = |limit| Command::ExpirePoints {
+        program: program.clone(),
+        limit,
+    };
+    in_chunks(tally, tenant, "expiring points", "members", expiries).await;
 }
 
 async fn shutdown_signal() {

@@ -164,6 +164,12 @@ pub enum Command {
         program: ProgramId,
         limit: i64,
     },
+    /// Moves pending points whose return window has ended to the available balance, for up to
+    /// `limit` members (housekeeping).
+    ReleasePending {
+        program: ProgramId,
+        limit: i64,
+    },
     /// Reviews up to `limit` members whose tier review is due (housekeeping).
     ReviewTiers {
         program: ProgramId,
@@ -293,6 +299,10 @@ impl Command {
             }
             Command::ExpirePoints { program, limit } => {
                 usecases::expiry::expire(c, ctx, program, *limit).await
+            }
+            Command::ReleasePending { program, limit } => {
+                let program = usecases::load_program(c, ctx, program).await?;
+                crate::pending::release_due(c, ctx, &program.id, *limit).await
             }
             Command::SetTierPlan { program, plan } => {
                 usecases::tiers::set_plan(c, ctx, program, plan).await

@@ -9,11 +9,12 @@
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::lots::Expiry;
+use crate::pending::Credit;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use tally_domain::ids::{MemberId, ProgramId, PurchaseId, TransferId};
+use tally_domain::ids::{MemberId, ProgramId, PurchaseId};
 use tally_domain::inputs::NewPurchase;
-use tally_domain::model::{Member, TransferKind, TransferReason};
+use tally_domain::model::{Member, TransferReason};
 use tally_domain::program::Program;
 use tally_domain::tiers::TierPlan;
 use tally_domain::{Points, Timestamp};
@@ -417,9 +418,6 @@ impl Beyond {
     }
 }
 
-/// One `earn` transfer to post: how many points, and why.
-pub type Credit = (Points, TransferReason);
-
 /// The transfers the awards of `outcome` become: one per rule that gave points, naming the rule
 /// and its version.
 pub fn award_credits(ctx: &Ctx, outcome: &Outcome, at: &AwardContext<'_>) -> Vec<Credit> {
@@ -481,63 +479,18 @@ pub async fn post_awards<C: Conn>(
 ) -> StepResult<(Points, Option<Points>)> {
     let credits = award_credits(ctx, outcome, at);
     let given = credits.iter().fold(Points::ZERO, |sum, (p, _)| sum + *p);
-    let balance = post_credits(
+    let balance = crate::pending::post_credits(
         c,
         ctx,
         at.program,
         at.member,
         &credits,
         at.occurred_at,
-        compiled.expiry.as_ref(),
+        crate::pending::CreditTo::Available(compiled.expiry.as_ref()),
     )
     .await?;
     record_usage(c, compiled, outcome, at.member, at.occurred_at).await?;
     Ok((given, balance))
-}
-
-/// Posts several `earn` transfers to a member at once: one balance update and one insert,
-/// whatever their number. Returns the balance after (`None` when there was nothing to post).
-pub async fn post_credits<C: Conn>(
-    c: &mut C,
-    ctx: &Ctx,
-    program: &ProgramId,
-    member: &MemberId,
-    credits: &[Credit],
-    occurred_at: Timestamp,
-    expiry: Option<&Expiry>,
-) -> StepResult<Option<Points>> {
-    let total: i64 = credits.iter().map(|(p, _)| p.value()).sum();
-    if credits.is_empty() {
-        return Ok(None);
-    }
-    let account = tally_ledger::account_id(member.as_str(), AccountKind::MemberAvailable);
-    let issuance = programs::program_account(program, AccountKind::Issuance);
-    let after = ledger::change_balance(c, &account, total).await?;
-    let mut running = after - Points(total);
-    let transfers: Vec<ledger::NewTransfer<'_>> = credits
-        .iter()
-        .map(|(points, reason)| {
-            running = running + *points;
-            ledger::NewTransfer {
-                id: TransferId::generate(),
-                program_id: program,
-                member_id: member,
-                kind: TransferKind::Earn,
-                debit_account_id: &issuance,
-                credit_account_id: &account,
-                amount: *points,
-                balance_after: running,
-                reason,
-                occurred_at,
-                recorded_at: ctx.now,
-            }
-        })
-        .collect();
-    ledger::insert_transfers(c, &transfers).await?;
-    if let Some(e) = expiry {
-        crate::lots::credited(c, e, program, member, total, after, occurred_at).await?;
-    }
-    Ok(Some(after))
 }
 
 /// What a purchase earns beyond its base points, decided but not yet posted.

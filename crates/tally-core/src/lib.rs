@@ -17,6 +17,7 @@ mod error;
 pub mod invariants;
 pub mod lots;
 pub mod occasions;
+pub mod pending;
 pub mod reads;
 pub mod secrets;
 pub mod tiers;

@@ -297,6 +297,10 @@ pub async fn totals<C: Conn>(c: &mut C, program: &ProgramId) -> Result<ProgramTo
     };
     for (kind, flow) in flows::flows(c, program).await? {
         let kind = TransferKind::parse(kind).expect("flows are keyed by kind names");
+        if kind == TransferKind::Release {
+            // Between two accounts of one member: nothing is issued or outstanding anew.
+            continue;
+        }
         let (to_members, to_program) = (Points(flow.to_members), Points(flow.to_program));
         t.outstanding = t.outstanding + to_members - to_program;
         match kind {
@@ -306,6 +310,7 @@ pub async fn totals<C: Conn>(c: &mut C, program: &ProgramId) -> Result<ProgramTo
             TransferKind::Refund => t.redeemed = t.redeemed - to_members,
             TransferKind::Expire => t.expired = t.expired + to_program,
             TransferKind::Adjust => t.adjusted = t.adjusted + to_members - to_program,
+            TransferKind::Release => {}
         }
     }
     Ok(t)

@@ -261,16 +261,19 @@ pub enum TransferKind {
     Refund,
     Adjust,
     Expire,
+    /// Pending points become available: between two accounts of the same member.
+    Release,
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 6] = [
+    pub const ALL: [TransferKind; 7] = [
         TransferKind::Earn,
         TransferKind::Reverse,
         TransferKind::Redeem,
         TransferKind::Refund,
         TransferKind::Adjust,
         TransferKind::Expire,
+        TransferKind::Release,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -281,12 +284,21 @@ impl TransferKind {
             TransferKind::Refund => "refund",
             TransferKind::Adjust => "adjust",
             TransferKind::Expire => "expire",
+            TransferKind::Release => "release",
         }
     }
 
     pub fn parse(raw: &str) -> Option<TransferKind> {
         TransferKind::ALL.into_iter().find(|k| k.as_str() == raw)
     }
+}
+
+/// A member's two balances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceKind {
+    Available,
+    Pending,
 }
 
 /// One line of a member's history: a transfer seen from the member's account.
@@ -296,6 +308,10 @@ pub struct HistoryEntry {
     pub kind: TransferKind,
     /// Positive: points came in; negative: points went out.
     pub points: Points,
+    /// Which of the member's balances changed: `available`, or `pending` for a purchase's points
+    /// inside its return window (a `release` moves them to `available`).
+    pub balance: BalanceKind,
+    /// That balance after the transfer.
     pub balance_after: Points,
     pub reason: TransferReason,
     pub occurred_at: Timestamp,

@@ -100,10 +100,15 @@ pub struct EarningRule {
     pub rounding: Rounding,
     pub excluded_categories: Vec<String>,
     pub min_order_minor: i64,
+    /// The return window: a purchase's points stay pending this many days before they can be
+    /// spent, and a return inside the window takes them back from pending first. 0: at once.
+    pub pending_days: u16,
 }
 
 impl EarningRule {
     pub const MAX_POINTS_PER_UNIT_MILLI: i64 = 1_000_000_000;
+    /// A year: longer return windows are not return windows.
+    pub const MAX_PENDING_DAYS: u16 = 365;
 
     /// Parses a rate written as a decimal with at most three decimals (`"1.5"`, `"10"`).
     pub fn parse_rate(raw: &str) -> Result<i64, String> {
@@ -193,6 +198,7 @@ mod tests {
             rounding,
             excluded_categories: vec!["gift-cards".into()],
             min_order_minor: 500,
+            pending_days: 0,
         }
     }
 

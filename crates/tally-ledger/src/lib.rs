@@ -72,8 +72,9 @@ pub fn account_id(owner: &str, kind: AccountKind) -> String {
     format!("{owner}:{}", kind.as_str())
 }
 
-/// Which program account is the counterpart of a member's account for a kind of transfer, and
-/// whether the member's account is credited (points come in) or debited (points go out).
+/// Which account is the counterpart of a member's available account for a kind of transfer (a
+/// program account, except for `release`, whose counterpart is the member's pending account),
+/// and whether the available account is credited (points come in) or debited (points go out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Direction {
     pub counterpart: AccountKind,
@@ -90,6 +91,8 @@ pub fn direction(kind: TransferKind, adjustment_positive: bool) -> Direction {
         TransferKind::Refund => (AccountKind::Redemptions, true),
         TransferKind::Expire => (AccountKind::Breakage, false),
         TransferKind::Adjust => (AccountKind::Adjustments, adjustment_positive),
+        // The one kind between two accounts of the member: available is credited from pending.
+        TransferKind::Release => (AccountKind::MemberPending, true),
     };
     Direction {
         counterpart,
@@ -240,11 +243,14 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_moves_between_a_member_and_one_program_account() {
+    fn every_kind_but_release_moves_between_a_member_and_one_program_account() {
         for kind in TransferKind::ALL {
             let d = direction(kind, true);
-            assert!(!d.counterpart.is_member(), "{kind:?}");
+            assert_eq!(d.counterpart.is_member(), kind == TransferKind::Release, "{kind:?}");
         }
+        let release = direction(TransferKind::Release, false);
+        assert_eq!(release.counterpart, AccountKind::MemberPending);
+        assert!(release.member_credited);
         assert!(direction(TransferKind::Earn, true).member_credited);
         assert!(!direction(TransferKind::Redeem, true).member_credited);
         assert!(!direction(TransferKind::Adjust, false).member_credited);

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_console.sql")),
     (3, include_str!("../migrations/0003_earning.sql")),
+    (4, include_str!("../migrations/0004_pending.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

@@ -11,6 +11,7 @@ use super::load_program;
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::earning;
+use crate::pending::CreditTo;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -88,6 +89,7 @@ pub async fn import<C: Conn>(
     if earning.set.for_trigger(tally_rules::Trigger::Purchase)
         || earning.tier_plan.is_some()
         || earning.expiry.is_some()
+        || program.earning.pending_days > 0
     {
         return import_row_by_row(c, ctx, program_id, rows).await;
     }
@@ -236,9 +238,9 @@ pub async fn import<C: Conn>(
     Ok(json!({ "recorded": plans.len(), "already_present": present, "refused": refused }))
 }
 
-/// An import into a program with purchase rules, tiers or expiring points: each row takes the
-/// API's path, so rules, limits, budgets, tiers and lots apply exactly as they do to live
-/// purchases (slower than the set-based path, which knows only base earning).
+/// An import into a program with purchase rules, tiers, expiring or pending points: each row
+/// takes the API's path, so rules, limits, budgets, tiers, lots and return windows apply exactly
+/// as they do to live purchases (slower than the set-based path, which knows only base earning).
 async fn import_row_by_row<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
@@ -439,17 +441,30 @@ async fn write_new<C: Conn>(
         credits.push((base, reason));
     }
     credits.extend(beyond.credits.iter().cloned());
-    let available = earning::post_credits(
+    // Inside a return window the points wait in the pending account.
+    let to = match crate::pending::release_at(program, occurred_at)? {
+        Some(release_at) => CreditTo::Pending {
+            purchase: &purchase_id,
+            release_at,
+        },
+        None => CreditTo::Available(beyond.expiry()),
+    };
+    let pending_now = matches!(to, CreditTo::Pending { .. });
+    let after = crate::pending::post_credits(
         c,
         ctx,
         &program.id,
         member_id,
         &credits,
         occurred_at,
-        beyond.expiry(),
+        to,
     )
-    .await?
-    .unwrap_or(member.balance.available);
+    .await?;
+    let (available, pending) = match after {
+        Some(after) if pending_now => (member.balance.available, after),
+        Some(after) => (after, member.balance.pending),
+        None => (member.balance.available, member.balance.pending),
+    };
     let tier = earning::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, occurred_at)
         .await?;
     let points = base + beyond.points();
@@ -461,7 +476,7 @@ async fn write_new<C: Conn>(
         "base_points": base,
         "rule_awards": beyond.awards,
         "tier": tier,
-        "balance": { "available": available, "pending": member.balance.pending },
+        "balance": { "available": available, "pending": pending },
     });
     let purchase = Purchase {
         id: purchase_id,

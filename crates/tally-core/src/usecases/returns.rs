@@ -138,22 +138,35 @@ pub async fn record<C: Conn>(
         &tally_ledger::account_id(purchase.member_id.as_str(), AccountKind::MemberAvailable),
     )
     .await?;
+    let reason = TransferReason {
+        order_id: Some(purchase.order_id.clone()),
+        purchase_id: Some(purchase.id.clone()),
+        return_id: Some(return_id.clone()),
+        actor: Some(ctx.actor.clone()),
+        ..TransferReason::default()
+    };
+    // Inside the return window the points are still pending: take those first.
+    let from_pending = crate::pending::take_for_return(
+        c,
+        ctx,
+        program_id,
+        &purchase.member_id,
+        &purchase.id,
+        reversal,
+        &reason,
+        occurred_at,
+    )
+    .await?;
+    let rest = reversal - from_pending;
     let (taken, unrecovered) = match program.negative_balance {
-        NegativeBalancePolicy::AllowNegative => (reversal, Points::ZERO),
+        NegativeBalancePolicy::AllowNegative => (rest, Points::ZERO),
         NegativeBalancePolicy::FloorAtZero => {
-            let taken = Points(reversal.value().min(balance.value().max(0)));
-            (taken, reversal - taken)
+            let taken = Points(rest.value().min(balance.value().max(0)));
+            (taken, rest - taken)
         }
     };
     let mut available = balance;
     if taken.is_positive() {
-        let reason = TransferReason {
-            order_id: Some(purchase.order_id.clone()),
-            purchase_id: Some(purchase.id.clone()),
-            return_id: Some(return_id.clone()),
-            actor: Some(ctx.actor.clone()),
-            ..TransferReason::default()
-        };
         let posting = Posting {
             program: program_id,
             member: &purchase.member_id,
@@ -185,7 +198,7 @@ pub async fn record<C: Conn>(
         purchase_id: purchase.id,
         order_id: purchase.order_id,
         returned_minor: amount,
-        points_reversed: taken,
+        points_reversed: from_pending + taken,
         unrecovered_points: unrecovered,
         balance: Balance { available, pending },
         occurred_at,

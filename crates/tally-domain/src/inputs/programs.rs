@@ -61,6 +61,7 @@ pub struct EarningPatch {
     pub rounding: Option<Rounding>,
     pub excluded_categories: Option<Vec<String>>,
     pub min_order_minor: Option<i64>,
+    pub pending_days: Option<u16>,
 }
 
 impl EarningPatch {
@@ -72,6 +73,7 @@ impl EarningPatch {
                 "rounding",
                 "excluded_categories",
                 "min_order_minor",
+                "pending_days",
             ],
         );
         EarningPatch {
@@ -79,6 +81,13 @@ impl EarningPatch {
             rounding: e.opt(f, "rounding", parse_with(Rounding::parse)),
             excluded_categories: e.opt(f, "excluded_categories", tags),
             min_order_minor: e.opt(f, "min_order_minor", int(0, Money::MAX_AMOUNT_MINOR)),
+            pending_days: e
+                .opt(
+                    f,
+                    "pending_days",
+                    int(0, i64::from(EarningRule::MAX_PENDING_DAYS)),
+                )
+                .map(|d| u16::try_from(d).expect("bounded")),
         }
     }
 
@@ -94,6 +103,9 @@ impl EarningPatch {
         }
         if let Some(min_order) = self.min_order_minor {
             rule.min_order_minor = min_order;
+        }
+        if let Some(days) = self.pending_days {
+            rule.pending_days = days;
         }
     }
 }
@@ -163,6 +175,7 @@ impl EarningRule {
             rounding: Rounding::Down,
             excluded_categories: Vec::new(),
             min_order_minor: 0,
+            pending_days: 0,
         }
     }
 }

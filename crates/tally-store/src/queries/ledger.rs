@@ -5,8 +5,9 @@
 use super::{Page, json, page_limit, to_json, to_ts, ts};
 use crate::{Conn, StoreError, Value};
 use tally_domain::ids::{MemberId, ProgramId, TransferId};
-use tally_domain::model::{HistoryEntry, TransferKind, TransferReason};
+use tally_domain::model::{BalanceKind, HistoryEntry, TransferKind, TransferReason};
 use tally_domain::{Points, Timestamp};
+use tally_ledger::AccountKind;
 
 /// A transfer about to be written.
 #[derive(Clone, Debug)]
@@ -169,10 +170,12 @@ pub async fn history<C: Conn>(
     limit: Option<i64>,
 ) -> Result<Page<HistoryEntry>, StoreError> {
     let limit = page_limit(limit);
+    let available = tally_ledger::account_id(member.as_str(), AccountKind::MemberAvailable);
+    let pending = tally_ledger::account_id(member.as_str(), AccountKind::MemberPending);
     // Newest first: a cursor walks back in time.
     let rows = c
         .query(
-            "SELECT t.seq, t.id, t.kind, t.amount, t.balance_after, t.reason, t.occurred_at_us, t.credit_account_id = $4
+            "SELECT t.seq, t.id, t.kind, t.amount, t.balance_after, t.reason, t.occurred_at_us, t.credit_account_id, t.debit_account_id
              FROM transfers t
              WHERE t.member_id = $1 AND t.seq < $2
              ORDER BY t.seq DESC LIMIT $3",
@@ -180,7 +183,6 @@ pub async fn history<C: Conn>(
                 member.as_str().into(),
                 after_seq.unwrap_or(i64::MAX).into(),
                 (limit + 1).into(),
-                tally_ledger::account_id(member.as_str(), tally_ledger::AccountKind::MemberAvailable).into(),
             ],
         )
         .await?;
@@ -190,7 +192,16 @@ pub async fn history<C: Conn>(
             let kind = TransferKind::parse(&r.text(2)?)
                 .ok_or_else(|| StoreError::Decode("transfer kind".into()))?;
             let amount = r.int(3)?;
-            let credited = r.boolean(7)?;
+            // Seen from the balance that changed: the available one, unless the transfer went
+            // in or out of pending only (a release credits available).
+            let (credit, debit) = (r.text(7)?, r.text(8)?);
+            let (balance, credited) = if credit == available {
+                (BalanceKind::Available, true)
+            } else if debit == available {
+                (BalanceKind::Available, false)
+            } else {
+                (BalanceKind::Pending, credit == pending)
+            };
             let reason: TransferReason = json(&r.text(5)?)?;
             Ok((
                 r.int(0)?,
@@ -198,6 +209,7 @@ pub async fn history<C: Conn>(
                     transfer_id: TransferId::from_trusted(r.text(1)?),
                     kind,
                     points: Points(if credited { amount } else { -amount }),
+                    balance,
                     balance_after: Points(r.int(4)?),
                     reason,
                     occurred_at: to_ts(r.int(6)?)?,

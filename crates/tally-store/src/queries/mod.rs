@@ -14,6 +14,7 @@ pub mod lots;
 pub mod members;
 pub mod occasions;
 pub mod operators;
+pub mod pending;
 pub mod programs;
 pub mod purchases;
 pub mod rewards;

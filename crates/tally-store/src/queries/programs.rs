@@ -64,8 +64,8 @@ pub async fn find_tenant<C: Conn>(
 pub async fn insert_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO programs (id, tenant_id, name, points_name, currency, time_zone, points_per_unit_milli, rounding,
-             excluded_categories, min_order_minor, negative_balance, created_at_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             excluded_categories, min_order_minor, negative_balance, created_at_us, pending_days)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             p.id.as_str().into(),
             p.tenant_id.as_str().into(),
@@ -79,6 +79,7 @@ pub async fn insert_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
             p.earning.min_order_minor.into(),
             p.negative_balance.as_str().into(),
             ts(p.created_at),
+            i64::from(p.earning.pending_days).into(),
         ],
     )
     .await?;
@@ -93,7 +94,7 @@ pub async fn insert_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
 }
 
 const PROGRAM_COLS: &str = "id, tenant_id, name, points_name, currency, time_zone, points_per_unit_milli, rounding, \
-     excluded_categories, min_order_minor, negative_balance, created_at_us, seq, rules_revision";
+     excluded_categories, min_order_minor, negative_balance, created_at_us, seq, rules_revision, pending_days";
 
 fn decode(r: &crate::Row) -> Result<Program, StoreError> {
     let bad = |what: &str| StoreError::Decode(format!("program {what}"));
@@ -109,6 +110,7 @@ fn decode(r: &crate::Row) -> Result<Program, StoreError> {
             rounding: Rounding::parse(&r.text(7)?).map_err(|_| bad("rounding"))?,
             excluded_categories: json(&r.text(8)?)?,
             min_order_minor: r.int(9)?,
+            pending_days: u16::try_from(r.int(14)?).map_err(|_| bad("pending days"))?,
         },
         negative_balance: NegativeBalancePolicy::parse(&r.text(10)?).map_err(|_| bad("policy"))?,
         created_at: to_ts(r.int(11)?)?,
@@ -165,7 +167,7 @@ pub async fn list_programs_page<C: Conn>(
 pub async fn update_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), StoreError> {
     c.execute(
         "UPDATE programs SET name = $2, points_name = $3, time_zone = $4, points_per_unit_milli = $5, rounding = $6,
-             excluded_categories = $7, min_order_minor = $8, negative_balance = $9
+             excluded_categories = $7, min_order_minor = $8, negative_balance = $9, pending_days = $10
          WHERE id = $1",
         &[
             p.id.as_str().into(),
@@ -177,6 +179,7 @@ pub async fn update_program<C: Conn>(c: &mut C, p: &Program) -> Result<(), Store
             to_json(&p.earning.excluded_categories),
             p.earning.min_order_minor.into(),
             p.negative_balance.as_str().into(),
+            i64::from(p.earning.pending_days).into(),
         ],
     )
     .await?;
