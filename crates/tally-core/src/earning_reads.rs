@@ -240,4 +240,20 @@ impl<D: Database> Tally<D> {
             .map(|(at, points)| json!({ "expires_at": at, "points": points }))
             .collect())
     }
+
+    /// When the member's pending points become available: `{"available_at", "points"}`,
+    /// soonest first.
+    pub async fn upcoming_releases(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+    ) -> Result<Vec<Value>, CoreError> {
+        let mut c = self.read().await?;
+        member_of(&mut c, tenant, member).await?;
+        Ok(tally_store::queries::pending::upcoming(&mut c, member)
+            .await?
+            .into_iter()
+            .map(|(at, points)| json!({ "available_at": at, "points": points }))
+            .collect())
+    }
 }

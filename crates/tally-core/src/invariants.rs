@@ -53,3 +53,12 @@ pub async fn check_lots<C: Conn>(
         _ => Ok(Vec::new()),
     }
 }
+
+/// Members whose pending rows (one per purchase inside its return window) do not add up to
+/// their pending balance, as `(member, rows, balance)`. Empty when all is well.
+pub async fn check_pending<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Vec<(String, i64, i64)>, CoreError> {
+    Ok(tally_store::queries::pending::mismatches(c, program).await?)
+}

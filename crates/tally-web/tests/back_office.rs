@@ -290,6 +290,7 @@ async fn settings_change_the_earning_rate_and_refuse_a_bad_time_zone() {
             ("rounding", "nearest"),
             ("min_order", "5,00"),
             ("excluded_categories", "gift-cards, tobacco"),
+            ("pending_days", "14"),
             ("negative_balance", "floor_at_zero"),
         ]
     };
@@ -321,6 +322,7 @@ async fn settings_change_the_earning_rate_and_refuse_a_bad_time_zone() {
     assert_eq!(p.earning.rate_string(), "1.5");
     assert_eq!(p.earning.min_order_minor, 500);
     assert_eq!(p.earning.excluded_categories, vec!["gift-cards", "tobacco"]);
+    assert_eq!(p.earning.pending_days, 14);
     assert_eq!(
         (p.name.as_str(), p.time_zone.as_str()),
         ("Kawiarnia", "Europe/Warsaw")

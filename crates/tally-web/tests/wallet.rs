@@ -277,6 +277,40 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
         .await
         .unwrap();
 
+    // A fourteen-day return window: a purchase's points wait, and count towards the tier.
+    let patch =
+        tally_domain::inputs::ProgramPatch::parse(&json!({"earning": {"pending_days": 14}}))
+            .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::UpdateProgram {
+                program: app.a.program.clone(),
+                patch,
+            },
+        )
+        .await
+        .unwrap();
+    let purchase = tally_domain::inputs::NewPurchase::parse(&json!({
+        "order_id": "W-1", "member": {"id": member.id},
+        "total": {"amount_minor": 2500, "currency": "USD"}
+    }))
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "till",
+            None,
+            tally_core::Command::RecordPurchase {
+                program: app.a.program.clone(),
+                purchase,
+            },
+        )
+        .await
+        .unwrap();
+
     let mut b = app.browser();
     let (page, code) = request_code(&mut b, &sink, EMAIL).await;
     b.post(
@@ -286,13 +320,22 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
     .await;
     let path = format!("/wallet/cards/{}", member.id);
     let card = b.get(&path).await;
-    // Points given by an adjustment are not earned: the tier still needs all 100.
+    assert!(
+        card.body.contains("25 points pending, available from "),
+        "the pending points and their date: {}",
+        card.body
+            .lines()
+            .filter(|l| l.contains("pending"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // Points given by an adjustment are not earned: the tier needs 100 less the 25 earned.
     assert!(
         card.body.contains(r#"id="wallet-tier">Bronze<"#),
         "the tier"
     );
     assert!(
-        card.body.contains("100 points more to reach Silver"),
+        card.body.contains("75 points more to reach Silver"),
         "the progress to the next tier"
     );
     // The 40 points are valid through the end of this year.

@@ -1,4 +1,5 @@
-//! Expiry: the program's policy and what of a member's points expires when.
+//! When points change state: the program's expiry policy, what of a member's points expires
+//! when, and when their pending points become available.
 
 use super::{ApiResult, ok, write};
 use crate::AppState;
@@ -40,5 +41,15 @@ pub async fn upcoming<D: Database>(
 ) -> ApiResult {
     let member = path_id(&member, MemberId::parse, "member")?;
     let items = app.tally.upcoming_expiries(&caller.tenant, &member).await?;
+    ok(serde_json::json!({ "items": items }))
+}
+
+pub async fn pending<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(member): Path<String>,
+) -> ApiResult {
+    let member = path_id(&member, MemberId::parse, "member")?;
+    let items = app.tally.upcoming_releases(&caller.tenant, &member).await?;
     ok(serde_json::json!({ "items": items }))
 }

@@ -88,6 +88,7 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             get(expiry::get_policy::<D>).put(expiry::set_policy::<D>),
         )
         .route("/members/{member}/expiring", get(expiry::upcoming::<D>))
+        .route("/members/{member}/pending", get(expiry::pending::<D>))
         .route("/members/{member}/tier", get(tiers::member_tier::<D>))
         .route("/members/{member}/tier/history", get(tiers::history::<D>))
         .route(

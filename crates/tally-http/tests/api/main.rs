@@ -17,6 +17,7 @@ mod idempotency_and_paging;
 mod members_and_programs;
 mod occasions;
 mod orders;
+mod pending;
 mod protocol;
 mod rewards;
 mod rules;

@@ -12,7 +12,7 @@ async fn programs_are_created_listed_read_and_totalled() {
         "points_name": "notes",
         "currency": "PLN",
         "time_zone": "Europe/Warsaw",
-        "earning": {"points_per_unit": "1.5", "rounding": "nearest", "excluded_categories": ["gift-cards"], "min_order_minor": 500},
+        "earning": {"points_per_unit": "1.5", "rounding": "nearest", "excluded_categories": ["gift-cards"], "min_order_minor": 500, "pending_days": 14},
         "negative_balance": "floor_at_zero"
     });
     let created = app.post(&app.a.admin, "/programs", &body).await.ok(201);
@@ -24,7 +24,7 @@ async fn programs_are_created_listed_read_and_totalled() {
     assert_eq!(created["time_zone"], "Europe/Warsaw");
     assert_eq!(
         created["earning"],
-        json!({"points_per_unit_milli": 1500, "rounding": "nearest", "excluded_categories": ["gift-cards"], "min_order_minor": 500})
+        json!({"points_per_unit_milli": 1500, "rounding": "nearest", "excluded_categories": ["gift-cards"], "min_order_minor": 500, "pending_days": 14})
     );
     assert_eq!(created["negative_balance"], "floor_at_zero");
     assert_eq!(created["created_at"], "2026-05-01T10:00:00Z");
@@ -42,7 +42,7 @@ async fn programs_are_created_listed_read_and_totalled() {
     assert_eq!(plain["time_zone"], "UTC");
     assert_eq!(
         plain["earning"],
-        json!({"points_per_unit_milli": 1000, "rounding": "down", "excluded_categories": [], "min_order_minor": 0})
+        json!({"points_per_unit_milli": 1000, "rounding": "down", "excluded_categories": [], "min_order_minor": 0, "pending_days": 0})
     );
     assert_eq!(plain["negative_balance"], "allow_negative");
 

@@ -49,6 +49,7 @@ const TABLES: &[&str] = &[
     "tier_changes",
     "expiry_policies",
     "point_lots",
+    "pending_points",
 ];
 
 /// A tenant with its keys and a program.
@@ -409,6 +410,10 @@ impl TestApp {
                     .await
                     .expect("read the lots");
                 assert_eq!(lots, vec![], "lots follow balances in {}", program.id);
+                let pending = tally_core::invariants::check_pending(&mut c, &program.id)
+                    .await
+                    .expect("read the pending points");
+                assert_eq!(pending, vec![], "pending rows add up in {}", program.id);
             }
         }
     }

@@ -42,6 +42,7 @@ impl SettingsPage {
                 .lang
                 .money_plain(p.earning.min_order_minor, p.currency),
             "excluded_categories" => p.earning.excluded_categories.join(", "),
+            "pending_days" => p.earning.pending_days.to_string(),
             "card_color" => self.display.card_color.clone(),
             "point_value" => point_value_text(self.display.point_value_milli),
             _ => String::new(),
@@ -133,7 +134,7 @@ pub async fn update_display<D: Database>(
     }
 }
 
-const FIELDS: [(&str, &str); 8] = [
+const FIELDS: [(&str, &str); 9] = [
     ("/name", "name"),
     ("/points_name", "points_name"),
     ("/time_zone", "time_zone"),
@@ -141,6 +142,7 @@ const FIELDS: [(&str, &str); 8] = [
     ("/earning/rounding", "rounding"),
     ("/earning/min_order_minor", "min_order"),
     ("/earning/excluded_categories", "excluded_categories"),
+    ("/earning/pending_days", "pending_days"),
     ("/negative_balance", "negative_balance"),
 ];
 
@@ -199,6 +201,11 @@ pub async fn update<D: Database>(
             "rounding": f.raw("rounding"),
             "min_order_minor": min_order_minor,
             "excluded_categories": categories,
+            // Empty: points are available at once.
+            "pending_days": match f.raw("pending_days").trim() {
+                "" => Value::from(0),
+                days => form_value(days),
+            },
         },
     });
     let command = ProgramPatch::parse(&body).map(|patch| Command::UpdateProgram {

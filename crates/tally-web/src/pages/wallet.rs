@@ -158,6 +158,8 @@ struct CardPage {
     tier: Option<TierStatus>,
     /// Points that expire, soonest first: `{"expires_at", "points"}`.
     expiring: Vec<serde_json::Value>,
+    /// Pending points, soonest first: `{"available_at", "points"}`.
+    pending: Vec<serde_json::Value>,
 }
 
 impl CardPage {
@@ -173,6 +175,27 @@ impl CardPage {
                 Some(self.lang.tf(
                     "wallet.expiring",
                     &[("date", &self.lang.date(last.date())), ("points", &points)],
+                ))
+            })
+            .collect()
+    }
+
+    /// "120 points available from 3 November", for each date pending points are released.
+    fn pending_lines(&self) -> Vec<String> {
+        self.pending
+            .iter()
+            .filter_map(|e| {
+                let at: Timestamp = e["available_at"].as_str()?.parse().ok()?;
+                let points = self.lang.count("unit.points", e["points"].as_i64()?);
+                Some(self.lang.tf(
+                    "wallet.pending",
+                    &[
+                        (
+                            "date",
+                            &self.lang.date(at.to_zoned(self.zone.clone()).date()),
+                        ),
+                        ("points", &points),
+                    ],
                 ))
             })
             .collect()
@@ -592,6 +615,7 @@ async fn card_page<D: Database>(
     let qr_svg = qr::svg(&qr::card_payload(&card.member.card.token));
     let tier = state.tally.member_tier(&tenant, &id).await?;
     let expiring = state.tally.upcoming_expiries(&tenant, &id).await?;
+    let pending = state.tally.upcoming_releases(&tenant, &id).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -607,6 +631,7 @@ async fn card_page<D: Database>(
         zone,
         tier,
         expiring,
+        pending,
     })
 }
 
