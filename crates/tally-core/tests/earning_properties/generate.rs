@@ -1,4 +1,4 @@
-//! What is generated: a program's rules, tier plan and expiry policy, and the steps of a
+//! What is generated: a program's rules, tier plan, expiry policy and return window, and the steps of a
 //! history.
 
 use proptest::prelude::*;
@@ -105,6 +105,8 @@ pub(crate) struct Setup {
     /// (threshold, multiplier) per level, the first at 0.
     pub(crate) tiers: Option<Vec<(i64, f64)>>,
     pub(crate) expiry: Option<Value>,
+    /// The return window: purchase points stay pending this many days.
+    pub(crate) pending_days: Option<i64>,
     pub(crate) members: usize,
     pub(crate) reward_cost: i64,
 }
@@ -150,6 +152,7 @@ pub(crate) enum Op {
     /// Seconds.
     Advance(i64),
     Expire,
+    Release,
     Review,
     /// A new version of a rule's document; with `budget`, the new version sets (or drops) the
     /// rule's budget.
@@ -231,15 +234,17 @@ pub(crate) fn setup() -> impl Strategy<Value = Setup> {
         prop::option::weighted(0.4, enrolment()),
         prop::option::weighted(0.4, tiers()),
         prop::option::weighted(0.5, expiry()),
+        prop::option::weighted(0.4, 1i64..=5),
         2usize..=4,
         10i64..=150,
     )
         .prop_map(
-            |(rules, enrolment, tiers, expiry, members, reward_cost)| Setup {
+            |(rules, enrolment, tiers, expiry, pending_days, members, reward_cost)| Setup {
                 rules,
                 enrolment,
                 tiers,
                 expiry,
+                pending_days,
                 members,
                 reward_cost,
             },
@@ -278,6 +283,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
             1 => (28i64..=95).prop_map(move |d| d * 24 * hour),
         ].prop_map(Op::Advance),
         2 => Just(Op::Expire),
+        2 => Just(Op::Release),
         1 => Just(Op::Review),
         1 => (0usize..8, prop::option::weighted(0.5, prop::option::weighted(0.7, 10i64..=400)))
             .prop_map(|(pick, budget)| Op::Edit { pick, budget }),

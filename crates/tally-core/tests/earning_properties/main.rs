@@ -1,9 +1,10 @@
 //! Property: no combination of earning rules, limits, tiers, returns, redemptions, adjustments,
 //! expiry and rule edits breaks the ledger invariants or awards past a limit. Each case sets up
 //! a program with 1–4 purchase rules (bonus, formula, per item, multiplier; each maybe limited
-//! per member per day, per event, or by a budget), sometimes an enrolment bonus, a tier plan
-//! and an expiry policy, enrols 2–4 members and runs a random history. After every step:
-//! the ledger invariants hold, the lots match the balances, and the `earn` transfers naming a
+//! per member per day, per event, or by a budget), sometimes an enrolment bonus, a tier plan,
+//! an expiry policy and a return window (pending points), enrols 2–4 members and runs a random
+//! history. After every step: the ledger invariants hold, the lots match the available
+//! balances, the pending rows match the pending balances, and the `earn` transfers naming a
 //! rule never add up past its daily limit (per member, per UTC day), its budget, or its
 //! per-event cap; a refusal is only ever a domain refusal. A rule edit keeps the rule's daily
 //! and per-event limits (so each day is checked against one limit) but may set or drop its
@@ -153,6 +154,19 @@ async fn set_up(base: &Fixture, setup: &Setup) -> Result<Case, TestCaseError> {
             "expiry policy refused"
         );
     }
+    if let Some(days) = setup.pending_days {
+        let command = Command::UpdateProgram {
+            program: f.program.clone(),
+            patch: tally_domain::inputs::ProgramPatch::parse(
+                &json!({"earning": {"pending_days": days}}),
+            )
+            .unwrap(),
+        };
+        check!(
+            send(&f, "set-up", command).await?.is_some(),
+            "return window refused"
+        );
+    }
     let reward = f
         .reward(json!({"name": "Tote bag", "cost_points": setup.reward_cost}))
         .await;
@@ -294,6 +308,10 @@ fn command(case: &mut Case, step: usize, op: &Op) -> Option<Command> {
             program,
             limit: 1000,
         },
+        Op::Release => Command::ReleasePending {
+            program,
+            limit: 1000,
+        },
         Op::Review => Command::ReviewTiers {
             program,
             limit: 1000,
@@ -375,6 +393,13 @@ async fn check_all(case: &Case, at: &str) -> Result<(), TestCaseError> {
     check!(
         lots.is_empty(),
         "{at}: lots do not match balances (member, lots, balance): {lots:?}"
+    );
+    let pending = tally_core::invariants::check_pending(&mut c, &f.program)
+        .await
+        .map_err(fail)?;
+    check!(
+        pending.is_empty(),
+        "{at}: pending rows do not match pending balances (member, rows, balance): {pending:?}"
     );
     drop(c);
 
@@ -465,6 +490,9 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
                 seen("edited");
             }
             (Op::Expire, Some(a)) if a["expired"].as_i64().unwrap_or(0) > 0 => seen("expiry ran"),
+            (Op::Release, Some(a)) if a["released"].as_i64().unwrap_or(0) > 0 => {
+                seen("release ran")
+            }
             (_, Some(_)) => seen(
                 format!("{op:?}")
                     .split([' ', '('])
@@ -519,6 +547,7 @@ fn rules_limits_returns_and_expiry_never_break_the_ledger_or_award_past_a_limit(
             "budget spent",
             "tier upgraded",
             "expiry ran",
+            "release ran",
             "edited",
         ] {
             assert!(
