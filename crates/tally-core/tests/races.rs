@@ -605,3 +605,65 @@ async fn a_return_racing_a_redemption_never_takes_a_floor_at_zero_balance_below_
     }
     f.assert_ledger_ok().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn returns_racing_the_release_of_their_points_take_them_back_once() {
+    let f = Fixture::with_program(
+        json!({"name": "Returns", "currency": "USD", "earning": {"pending_days": 7}}),
+    )
+    .await;
+    let mut members = Vec::new();
+    for i in 0..10 {
+        let m = f.enroll(json!({})).await;
+        f.purchase(&m, &format!("OLD-{i}"), 5_000).await.unwrap();
+        members.push(m);
+    }
+    f.clock
+        .advance(jiff::SignedDuration::from_hours(7 * 24 + 1));
+    // Each member's old order is returned while the release job runs (on several "nodes") and
+    // the member buys again; the new points stay pending.
+    let mut commands = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        commands.push((None, ret(&f, json!({"order_id": format!("OLD-{i}")}))));
+        commands.push((None, purchase(&f, m, &format!("NEW-{i}"), 3_000)));
+    }
+    for _ in 0..4 {
+        commands.push((
+            None,
+            Command::ReleasePending {
+                program: f.program.clone(),
+                limit: 1000,
+            },
+        ));
+    }
+    let results = outcomes(all_at_once(&f, commands).await);
+    let released: i64 = results[20..]
+        .iter()
+        .map(|r| r.as_ref().unwrap()["released"].as_i64().unwrap())
+        .sum();
+    assert!(released <= 500, "released {released}");
+    let mut c = f.tally.read().await.unwrap();
+    for (i, m) in members.iter().enumerate() {
+        let back = results[2 * i].as_ref().expect("the return is recorded");
+        assert_eq!(back["points_reversed"], 50, "all of OLD-{i} comes back");
+        let member = tally_store::queries::members::get_member(&mut c, &f.tenant, m)
+            .await
+            .unwrap()
+            .unwrap();
+        // Released first and then reversed, or reversed while pending: either way exactly once.
+        assert_eq!(
+            (
+                member.balance.available.value(),
+                member.balance.pending.value()
+            ),
+            (0, 30),
+            "member {i}"
+        );
+    }
+    let pending = tally_core::invariants::check_pending(&mut c, &f.program)
+        .await
+        .unwrap();
+    assert_eq!(pending, vec![]);
+    drop(c);
+    f.assert_ledger_ok().await;
+}
