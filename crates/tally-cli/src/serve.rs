@@ -139,7 +139,10 @@ async fn in_chunks(
 ) {
     const CHUNK: i64 = 1000;
     loop {
-        match tally.write(tenant, "housekeeping", None, command(CHUNK)).await {
+        match tally
+            .write(tenant, "housekeeping", None, command(CHUNK))
+            .await
+        {
             Ok(answer) if answer[counted].as_i64() == Some(CHUNK) => continue,
             Ok(_) => return,
             Err(e) => {
@@ -166,7 +169,14 @@ pub async fn program_jobs(
         program: program.clone(),
         limit,
     };
-    in_chunks(tally, tenant, "releasing pending points", "members", releases).await;
+    in_chunks(
+        tally,
+        tenant,
+        "releasing pending points",
+        "members",
+        releases,
+    )
+    .await;
     let expiries = |limit| Command::ExpirePoints {
         program: program.clone(),
         limit,

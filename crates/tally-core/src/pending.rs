@@ -14,8 +14,8 @@ use tally_domain::model::{TransferKind, TransferReason};
 use tally_domain::program::Program;
 use tally_domain::{Points, Timestamp};
 use tally_ledger::AccountKind;
-use tally_store::{Conn, StoreError};
 use tally_store::queries::{ledger, pending, programs};
+use tally_store::{Conn, StoreError};
 
 /// One `earn` transfer to post: how many points, and why.
 pub type Credit = (Points, TransferReason);

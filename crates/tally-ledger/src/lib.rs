@@ -246,7 +246,11 @@ mod tests {
     fn every_kind_but_release_moves_between_a_member_and_one_program_account() {
         for kind in TransferKind::ALL {
             let d = direction(kind, true);
-            assert_eq!(d.counterpart.is_member(), kind == TransferKind::Release, "{kind:?}");
+            assert_eq!(
+                d.counterpart.is_member(),
+                kind == TransferKind::Release,
+                "{kind:?}"
+            );
         }
         let release = direction(TransferKind::Release, false);
         assert_eq!(release.counterpart, AccountKind::MemberPending);

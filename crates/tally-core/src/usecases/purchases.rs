@@ -450,16 +450,9 @@ async fn write_new<C: Conn>(
         None => CreditTo::Available(beyond.expiry()),
     };
     let pending_now = matches!(to, CreditTo::Pending { .. });
-    let after = crate::pending::post_credits(
-        c,
-        ctx,
-        &program.id,
-        member_id,
-        &credits,
-        occurred_at,
-        to,
-    )
-    .await?;
+    let after =
+        crate::pending::post_credits(c, ctx, &program.id, member_id, &credits, occurred_at, to)
+            .await?;
     let (available, pending) = match after {
         Some(after) if pending_now => (member.balance.available, after),
         Some(after) => (after, member.balance.pending),
