@@ -49,6 +49,8 @@ const TABLES: &[&str] = &[
     "tier_changes",
     "expiry_policies",
     "point_lots",
+    "event_types",
+    "events",
 ];
 
 /// A tenant with its keys and a program.
