@@ -172,6 +172,7 @@ pub fn run(options: Options) {
             time_zone: &tz,
             rounding: Rounding::Nearest,
             base_points: base,
+            custom: None,
             purchase: Some(PurchaseFacts {
                 total_minor: s.total_minor,
                 minor_per_major: 100,

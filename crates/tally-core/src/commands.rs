@@ -5,6 +5,7 @@ use crate::StepResult;
 use crate::usecases;
 use serde_json::Value;
 use tally_domain::Timestamp;
+use tally_domain::events::{EventTypeDoc, NewEvent};
 use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{
     ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, RuleId, TenantId,
@@ -150,6 +151,16 @@ pub enum Command {
     SetTierPlan {
         program: ProgramId,
         plan: TierPlan,
+    },
+    /// Declares a custom event type, or replaces its property schema.
+    PutEventType {
+        program: ProgramId,
+        doc: EventTypeDoc,
+    },
+    /// Records a custom event; the program's rules for its type decide what it earns.
+    RecordEvent {
+        program: ProgramId,
+        event: NewEvent,
     },
     /// Gives the birthday and anniversary bonuses due (housekeeping).
     AwardOccasions {
@@ -306,6 +317,12 @@ impl Command {
             }
             Command::SetTierPlan { program, plan } => {
                 usecases::tiers::set_plan(c, ctx, program, plan).await
+            }
+            Command::PutEventType { program, doc } => {
+                usecases::events::put_type(c, ctx, program, doc).await
+            }
+            Command::RecordEvent { program, event } => {
+                usecases::events::record_event(c, ctx, program, event).await
             }
             Command::ReviewTiers { program, limit } => {
                 usecases::tiers::review(c, ctx, program, *limit).await

@@ -12,7 +12,7 @@ use crate::lots::Expiry;
 use crate::pending::Credit;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use tally_domain::ids::{MemberId, ProgramId, PurchaseId};
+use tally_domain::ids::{EventId, MemberId, ProgramId, PurchaseId};
 use tally_domain::inputs::NewPurchase;
 use tally_domain::model::{Member, TransferReason};
 use tally_domain::program::Program;
@@ -290,6 +290,7 @@ impl<'a> Facts<'a> {
             rounding: program.earning.rounding,
             base_points: self.base_points.value(),
             purchase: self.purchase.map(PurchaseView::facts),
+            custom: None,
             member: MemberFacts {
                 id: self.member.as_str(),
                 tier: self.tier,
@@ -339,11 +340,23 @@ pub async fn evaluate<C: Conn>(
         occurred_at,
     };
     let event = facts.event(program, compiled, trigger);
-    let limited: Vec<&RuleRef> = compiled.set.limited(trigger);
+    decide(c, compiled, &event, member, lock).await
+}
+
+/// [`evaluate`] for an event already built (a custom event carries its properties).
+pub async fn decide<C: Conn>(
+    c: &mut C,
+    compiled: &CompiledRules,
+    event: &Event<'_>,
+    member: &MemberId,
+    lock: bool,
+) -> StepResult<Outcome> {
+    let occurred_at = event.occurred_at;
+    let limited: Vec<&RuleRef> = compiled.set.limited(event.trigger);
     let mut usage: HashMap<String, Usage> = HashMap::new();
     let mut locked = false;
     loop {
-        let outcome = compiled.set.evaluate(&event, &|r: &RuleRef| {
+        let outcome = compiled.set.evaluate(event, &|r: &RuleRef| {
             usage.get(&r.id).copied().unwrap_or_default()
         });
         let unread: Vec<&RuleRef> = outcome
@@ -408,6 +421,8 @@ pub struct AwardContext<'a> {
     pub member: &'a MemberId,
     pub order_id: Option<&'a str>,
     pub purchase_id: Option<&'a PurchaseId>,
+    /// The custom event an event rule's award came with.
+    pub event_id: Option<&'a EventId>,
     pub occurred_at: Timestamp,
 }
 
@@ -428,6 +443,7 @@ pub fn award_credits(ctx: &Ctx, outcome: &Outcome, at: &AwardContext<'_>) -> Vec
             let reason = TransferReason {
                 order_id: at.order_id.map(str::to_owned),
                 purchase_id: at.purchase_id.cloned(),
+                event_id: at.event_id.cloned(),
                 rule: Some(award.rule.id.clone()),
                 rule_version: Some(award.rule.version),
                 actor: Some(ctx.actor.clone()),
@@ -589,6 +605,7 @@ pub async fn plan_beyond_base<C: Conn>(
             member: member_id,
             order_id: Some(&p.order_id),
             purchase_id: Some(purchase_id),
+            event_id: None,
             occurred_at,
         };
         beyond.credits.extend(award_credits(ctx, &outcome, &at));

@@ -144,6 +144,7 @@ async fn occasion<C: Conn>(
         member: member_id,
         order_id: None,
         purchase_id: None,
+        event_id: None,
         occurred_at: ctx.now,
     };
     let (given, _) = earning::post_awards(c, ctx, compiled, &outcome, &at).await?;

@@ -108,6 +108,7 @@ pub async fn post_credits<C: Conn>(
 /// For a return of `purchase`: takes up to `reversal` points back from what the purchase still
 /// has pending. The caller has locked the member's available account. Returns the points taken
 /// and the pending balance after.
+#[allow(clippy::too_many_arguments)]
 pub async fn take_for_return<C: Conn>(
     c: &mut C,
     ctx: &Ctx,

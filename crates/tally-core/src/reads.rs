@@ -14,7 +14,7 @@ use tally_store::queries::audit::AuditEntry;
 use tally_store::queries::keys::ApiKey;
 use tally_store::queries::members::{MemberFilter, MemberKey};
 use tally_store::queries::{
-    Page, audit, flows, keys, ledger, locations, members, programs, purchases, rewards,
+    Page, audit, events, flows, keys, ledger, locations, members, programs, purchases, rewards,
 };
 use tally_store::{Conn, Database};
 
@@ -129,6 +129,60 @@ impl<D: Database> Tally<D> {
         let mut c = self.read().await?;
         found(members::get_member(&mut c, tenant, member).await?, "member")?;
         Ok(rewards::member_redemptions(&mut c, member, cursor, limit).await?)
+    }
+
+    /// The program's declared event types, by name, as the API shows them.
+    pub async fn event_types(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+    ) -> Result<Vec<serde_json::Value>, CoreError> {
+        let mut c = self.read().await?;
+        found(
+            programs::get_program(&mut c, tenant, program).await?,
+            "program",
+        )?;
+        let types = events::list_types(&mut c, program).await?;
+        Ok(types
+            .iter()
+            .map(crate::usecases::events::type_view)
+            .collect())
+    }
+
+    pub async fn event_type(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        name: &str,
+    ) -> Result<serde_json::Value, CoreError> {
+        let mut c = self.read().await?;
+        found(
+            programs::get_program(&mut c, tenant, program).await?,
+            "program",
+        )?;
+        let row = found(events::get_type(&mut c, program, name).await?, "event type")?;
+        Ok(crate::usecases::events::type_view(&row))
+    }
+
+    /// A member's custom events, newest first.
+    pub async fn member_events(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<serde_json::Value>, CoreError> {
+        let mut c = self.read().await?;
+        found(members::get_member(&mut c, tenant, member).await?, "member")?;
+        let page = events::member_events(&mut c, member, cursor, limit).await?;
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(crate::usecases::events::event_view)
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
     }
 
     pub async fn purchase(

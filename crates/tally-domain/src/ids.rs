@@ -115,6 +115,8 @@ prefixed_id!(/// A person who runs a program in the console: owner, manager or c
     OperatorId, "opr");
 prefixed_id!(/// An earning rule (its versions share the id).
     RuleId, "rul");
+prefixed_id!(/// A recorded custom event (`review_posted`, `check_in`…).
+    EventId, "evt");
 
 #[cfg(test)]
 mod tests {

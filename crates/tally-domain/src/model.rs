@@ -330,6 +330,9 @@ pub struct TransferReason {
     pub redemption_id: Option<RedemptionId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reward_id: Option<RewardId>,
+    /// The custom event an event rule's award came with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
     /// `base` for base earning; a rule id once the rules engine lands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,

@@ -215,6 +215,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "The order id was already recorded with other content.",
     ),
     (
+        "event_conflict",
+        "The event's idempotency_key was already recorded with other content.",
+    ),
+    (
         "external_id_taken",
         "Another member of the program has this external id.",
     ),

@@ -63,6 +63,7 @@ fn main() {
             time_zone: &tz,
             rounding: Rounding::Nearest,
             base_points: 130,
+            custom: None,
             purchase: Some(PurchaseFacts {
                 total_minor: 2599 * n as i64,
                 minor_per_major: 100,

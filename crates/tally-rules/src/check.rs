@@ -172,6 +172,19 @@ impl Checker<'_> {
                     _ => self.check(&s.operand)?,
                 };
                 let field = match &operand {
+                    Ty::Obj("event")
+                        if matches!(s.field.as_str(), "type" | "properties")
+                            && self.trigger != Trigger::Event =>
+                    {
+                        return Err(self.err(
+                            e.id,
+                            format!(
+                                "`event.{}` is only available for trigger event, not {}",
+                                s.field,
+                                self.trigger.as_str()
+                            ),
+                        ));
+                    }
                     Ty::Obj(name) => {
                         Ty::of_path(&format!("{name}.{}", s.field)).ok_or_else(|| {
                             self.err(

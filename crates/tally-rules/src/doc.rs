@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use jiff::civil::Weekday;
 use serde_json::Value;
 use tally_domain::error::{DomainError, Fields};
+use tally_domain::events::EventTypeName;
 use tally_domain::ids::LocationId;
 use tally_domain::inputs::{Obj, boolean, identifier, int, string, text, timestamp};
 use tally_domain::model::SalesChannel;
@@ -25,11 +26,13 @@ pub enum Trigger {
     Birthday,
     /// Once a year, on the anniversary of the member's enrolment.
     Anniversary,
+    /// A custom event of the type the rule names in `event_type` (`check_in`, `review_posted`…).
+    Event,
 }
 
 impl Trigger {
     pub const NAMES: &'static [&'static str] =
-        &["purchase", "enrolment", "birthday", "anniversary"];
+        &["purchase", "enrolment", "birthday", "anniversary", "event"];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +40,7 @@ impl Trigger {
             Trigger::Enrolment => "enrolment",
             Trigger::Birthday => "birthday",
             Trigger::Anniversary => "anniversary",
+            Trigger::Event => "event",
         }
     }
 
@@ -46,6 +50,7 @@ impl Trigger {
             "enrolment" => Ok(Trigger::Enrolment),
             "birthday" => Ok(Trigger::Birthday),
             "anniversary" => Ok(Trigger::Anniversary),
+            "event" => Ok(Trigger::Event),
             _ => Err(format!("must be one of {}", Trigger::NAMES.join(", "))),
         }
     }
@@ -110,6 +115,9 @@ pub struct Audience {
 pub struct RuleDoc {
     pub name: String,
     pub trigger: Trigger,
+    /// The custom event type an `event` rule reacts to; `None` for every other trigger. Only
+    /// its shape is checked here: whether the program declares it is the caller's to check.
+    pub event_type: Option<EventTypeName>,
     pub condition: Option<String>,
     pub effect: Effect,
     pub limits: Limits,
@@ -142,6 +150,7 @@ impl RuleDoc {
             &[
                 "name",
                 "trigger",
+                "event_type",
                 "condition",
                 "effect",
                 "limits",
@@ -153,6 +162,16 @@ impl RuleDoc {
         );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
         let trigger = o.req(&mut f, "trigger", |v| Trigger::parse(string(v)?));
+        let event_type = match trigger {
+            Some(Trigger::Event) => {
+                o.req(&mut f, "event_type", |v| EventTypeName::parse(string(v)?))
+            }
+            Some(_) if o.has("event_type") => {
+                f.push("/event_type", "applies only to trigger event");
+                None
+            }
+            _ => None,
+        };
         let condition = trigger
             .and_then(|t| o.opt(&mut f, "condition", |v| expression(v, t, false, Want::Bool)));
         let effect = match (o.obj(&mut f, "effect", true), trigger) {
@@ -193,6 +212,7 @@ impl RuleDoc {
         Ok(RuleDoc {
             name: name.expect("checked"),
             trigger: trigger.expect("checked"),
+            event_type,
             condition,
             effect: effect.expect("checked"),
             limits,

@@ -185,6 +185,16 @@ impl RuleSet {
         self.rules.iter().any(|r| r.doc.trigger == t)
     }
 
+    /// Whether any rule reacts to custom events of this type.
+    pub fn for_event_type(&self, name: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.doc
+                .event_type
+                .as_ref()
+                .is_some_and(|t| t.as_str() == name)
+        })
+    }
+
     /// Rules for this trigger whose caps need the caller's usage: per-member limits or a
     /// budget. The caller reads their usage first and answers it from `evaluate`'s `usage`.
     pub fn limited(&self, t: Trigger) -> Vec<&RuleRef> {
@@ -221,7 +231,7 @@ impl RuleSet {
             needs: self.needs,
         };
         let mut stopped_by: Option<&CompiledRule> = None;
-        for rule in self.rules.iter().filter(|r| r.doc.trigger == event.trigger) {
+        for rule in self.rules.iter().filter(|r| reacts(&r.doc, event)) {
             let mut decision = Decision {
                 rule: rule.rule.clone(),
                 name: rule.doc.name.clone(),
@@ -259,6 +269,14 @@ impl RuleSet {
         }
         outcome
     }
+}
+
+/// Whether a rule reacts to the event: its trigger, and for trigger event its type.
+fn reacts(doc: &RuleDoc, event: &Event<'_>) -> bool {
+    doc.trigger == event.trigger
+        && (doc.trigger != Trigger::Event
+            || doc.event_type.as_ref().map(|t| t.as_str())
+                == event.custom.as_ref().map(|c| c.event_type))
 }
 
 /// What the rules of one event share: the event, its context, its local time, its items as
@@ -576,6 +594,7 @@ mod tests {
             time_zone: &tz,
             rounding: Rounding::Nearest,
             base_points: 130,
+            custom: None,
             purchase: Some(PurchaseFacts {
                 total_minor: 2599 * 6,
                 minor_per_major: 100,

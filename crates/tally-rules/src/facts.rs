@@ -32,7 +32,15 @@ pub struct Event<'a> {
     /// What the program's base earning gives (0 for enrolment).
     pub base_points: i64,
     pub purchase: Option<PurchaseFacts<'a>>,
+    /// The custom event, for trigger event.
+    pub custom: Option<CustomFacts<'a>>,
     pub member: MemberFacts<'a>,
+}
+
+/// A custom event: its declared type and its properties, already checked against the type.
+pub struct CustomFacts<'a> {
+    pub event_type: &'a str,
+    pub properties: &'a Map<String, Value>,
 }
 
 pub struct PurchaseFacts<'a> {
@@ -67,6 +75,10 @@ pub struct MemberFacts<'a> {
 }
 
 type BoxVal<'a> = Box<dyn Val + 'a>;
+
+/// `event.properties` of an event that is not a custom one (only reachable through `event`
+/// used whole: the checker refuses `event.properties` for other triggers).
+static NO_PROPERTIES: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
 fn int<'a>(v: i64) -> BoxVal<'a> {
     Box::new(CelInt::from(v))
@@ -127,7 +139,7 @@ fn attributes<'a>(map: &'a Map<String, Value>) -> BoxVal<'a> {
 pub(crate) struct Needs(u64);
 
 /// The fields, in bit order.
-const PATHS: [&str; 32] = [
+const PATHS: [&str; 34] = [
     "purchase.total",
     "purchase.total_minor",
     "purchase.currency",
@@ -160,6 +172,8 @@ const PATHS: [&str; 32] = [
     "time.year",
     "time.date",
     "event.trigger",
+    "event.type",
+    "event.properties",
 ];
 
 const fn bit(i: u32) -> u64 {
@@ -202,12 +216,15 @@ const TIME_YEAR: u64 = bit(29);
 const TIME_DATE: u64 = bit(30);
 const TIME: u64 = (bit(31) - 1) & !(bit(24) - 1);
 const EVENT_TRIGGER: u64 = bit(31);
+const EVENT_TYPE: u64 = bit(32);
+const EVENT_PROPERTIES: u64 = bit(33);
+const EVENT: u64 = (bit(34) - 1) & !(bit(31) - 1);
 /// The object is used whole (compared, put in a list, ...), not only through its fields.
-const WHOLE_PURCHASE: u64 = bit(32);
-const WHOLE_ITEM: u64 = bit(33);
-const WHOLE_MEMBER: u64 = bit(34);
-const WHOLE_TIME: u64 = bit(35);
-const WHOLE_EVENT: u64 = bit(36);
+const WHOLE_PURCHASE: u64 = bit(40);
+const WHOLE_ITEM: u64 = bit(41);
+const WHOLE_MEMBER: u64 = bit(42);
+const WHOLE_TIME: u64 = bit(43);
+const WHOLE_EVENT: u64 = bit(44);
 
 impl Needs {
     /// Everything: what a full context holds.
@@ -419,9 +436,16 @@ impl<'a> Event<'a> {
             });
             roots.push(("time", o.build()));
         }
-        if needs.has(EVENT_TRIGGER) {
-            let mut o = Object::new(needs, EVENT_TRIGGER, WHOLE_EVENT);
+        if needs.has(EVENT) {
+            let custom = self.custom.as_ref();
+            let mut o = Object::new(needs, EVENT, WHOLE_EVENT);
             o.field(EVENT_TRIGGER, "trigger", || string(self.trigger.as_str()));
+            o.field(EVENT_TYPE, "type", || {
+                string(custom.map_or("", |c| c.event_type))
+            });
+            o.field(EVENT_PROPERTIES, "properties", || {
+                attributes(custom.map_or(&NO_PROPERTIES, |c| c.properties))
+            });
             roots.push(("event", o.build()));
         }
         if let Some(p) = &self.purchase
@@ -468,13 +492,13 @@ mod tests {
             assert_ne!(needs, Needs::default(), "{path}");
             if *ty != "object" {
                 assert_eq!(needs.0.count_ones(), 1, "{path}");
-                assert_eq!(needs.0 >> 32, 0, "{path}");
+                assert_eq!(needs.0 >> 40, 0, "{path}");
             }
         }
         assert_eq!(Needs::path("member").0, MEMBER | WHOLE_MEMBER);
         assert_eq!(Needs::path("time").0, TIME | WHOLE_TIME);
         assert_eq!(Needs::path("purchase").0, PURCHASE | WHOLE_PURCHASE);
-        assert_eq!(Needs::path("event").0, EVENT_TRIGGER | WHOLE_EVENT);
+        assert_eq!(Needs::path("event").0, EVENT | WHOLE_EVENT);
         assert_eq!(Needs::path("item").0, ITEM | WHOLE_ITEM);
         assert_eq!(Needs::path("purchase.item").0, 0);
         assert_eq!(Needs::path("member.tag").0, 0);

@@ -10,6 +10,9 @@ impl RuleDoc {
         let mut doc = Map::new();
         doc.insert("name".into(), json!(self.name));
         doc.insert("trigger".into(), json!(self.trigger.as_str()));
+        if let Some(t) = &self.event_type {
+            doc.insert("event_type".into(), json!(t.as_str()));
+        }
         if let Some(c) = &self.condition {
             doc.insert("condition".into(), json!(c));
         }

@@ -43,8 +43,12 @@
 //! | `time.hour`, `.minute`, `.weekday` (1 = Monday), `.day`, `.month`, `.year` | int | local |
 //! | `time.date` | string | local "YYYY-MM-DD" |
 //! | `event.trigger` | string | |
+//! | `event.type` | string | the custom event's type (trigger event only) |
+//! | `event.properties` | map(string, dyn) | its properties; a missing key is an evaluation error: use `has()` (trigger event only) |
 //!
-//! `item` exists only in a per_item effect; `purchase` is refused in an enrolment rule. The
+//! `item` exists only in a per_item effect; `purchase` only for trigger purchase;
+//! `event.type` and `event.properties` only for trigger event, whose rule names its type in
+//! `event_type` (`{"trigger": "event", "event_type": "check_in"}`). The
 //! same table, with descriptions, is [`schema()`].
 //!
 //! # Points
@@ -66,6 +70,6 @@ mod types;
 
 pub use doc::{Audience, Effect, Limits, RuleDoc, Schedule, Trigger};
 pub use eval::{Decision, MAX_POINTS, Outcome, RuleRef, RuleSet, Usage};
-pub use facts::{Event, ItemFacts, MemberFacts, PurchaseFacts};
+pub use facts::{CustomFacts, Event, ItemFacts, MemberFacts, PurchaseFacts};
 pub use schedule::{Windows, windows};
 pub use schema::schema;

@@ -93,7 +93,18 @@ const SCHEMA: &[(&str, &str, &str)] = &[
     (
         "event.trigger",
         "string",
-        "purchase, enrolment, birthday or anniversary",
+        "purchase, enrolment, birthday, anniversary or event",
+    ),
+    (
+        "event.type",
+        "string",
+        "The custom event's declared type (review_posted); trigger event only",
+    ),
+    (
+        "event.properties",
+        "map(string, dyn)",
+        "The custom event's properties as declared; an optional one not sent is missing: test \
+         with has(); trigger event only",
     ),
 ];
 

@@ -87,6 +87,7 @@ fn sample_event<'a>(
         time_zone: tz,
         rounding: Rounding::Nearest,
         base_points: 41,
+        custom: None,
         purchase: Some(PurchaseFacts {
             total_minor: 4550,
             minor_per_major: 100,

@@ -51,6 +51,7 @@ fn purchase(fx: &Fixture) -> Event<'_> {
         time_zone: &fx.tz,
         rounding: Rounding::Nearest,
         base_points: 41,
+        custom: None,
         purchase: Some(PurchaseFacts {
             total_minor: 4550,
             minor_per_major: 100,

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_console.sql")),
     (3, include_str!("../migrations/0003_earning.sql")),
     (4, include_str!("../migrations/0004_pending.sql")),
+    (5, include_str!("../migrations/0005_events.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

@@ -109,6 +109,7 @@ async fn welcome<C: Conn>(
         member: &member.id,
         order_id: None,
         purchase_id: None,
+        event_id: None,
         occurred_at: at,
     };
     if let (_, Some(balance)) = earning::post_awards(c, ctx, &compiled, &outcome, &award).await? {

@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod admin;
+pub mod events;
 pub mod expiry;
 pub mod members;
 pub mod operators;

@@ -25,6 +25,7 @@ pub async fn create<C: Conn>(
 ) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
     let doc = RuleDoc::parse(document)?;
+    require_declared(c, program, &doc).await?;
     let rule = RuleRow {
         id: RuleId::generate(),
         program_id: program.clone(),
@@ -63,6 +64,9 @@ pub async fn update<C: Conn>(
         return Err(DomainError::refused("rule_archived", "an archived rule cannot change").into());
     }
     let new_doc = document.map(RuleDoc::parse).transpose()?;
+    if let Some(doc) = &new_doc {
+        require_declared(c, &rule.program_id, doc).await?;
+    }
     let current = match &new_doc {
         Some(doc) => doc.clone(),
         None => RuleDoc::parse(&rule.document)
@@ -111,6 +115,24 @@ pub async fn update<C: Conn>(
     )
     .await?;
     Ok(view(&rule))
+}
+
+/// An event rule must name a type the program declares (the rules crate is pure and cannot
+/// know), or it could never run; refused at `/event_type`.
+async fn require_declared<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    doc: &RuleDoc,
+) -> StepResult<()> {
+    if let Some(name) = &doc.event_type
+        && tally_store::queries::events::get_type(c, program, name.as_str())
+            .await?
+            .is_none()
+    {
+        let refusal = super::events::undeclared(c, program, "/event_type", name.as_str()).await?;
+        return Err(refusal.into());
+    }
+    Ok(())
 }
 
 /// A rule as the API shows it: its document's fields, with its id, version and status.

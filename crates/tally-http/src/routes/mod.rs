@@ -1,6 +1,7 @@
 //! The route table: one line per endpoint, so the whole API is visible in one place. The
 //! OpenAPI document (`openapi.json`) describes exactly these routes; a test keeps them in step.
 
+mod events;
 mod expiry;
 mod locations;
 mod members;
@@ -83,6 +84,16 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             "/programs/{program}/tiers",
             get(tiers::get_plan::<D>).put(tiers::set_plan::<D>),
         )
+        .route(
+            "/programs/{program}/event-types",
+            get(events::list_types::<D>),
+        )
+        .route(
+            "/programs/{program}/event-types/{name}",
+            get(events::get_type::<D>).put(events::put_type::<D>),
+        )
+        .route("/programs/{program}/events", post(events::record::<D>))
+        .route("/members/{member}/events", get(events::member_events::<D>))
         .route(
             "/programs/{program}/expiry-policy",
             get(expiry::get_policy::<D>).put(expiry::set_policy::<D>),

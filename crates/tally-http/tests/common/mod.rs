@@ -50,6 +50,8 @@ const TABLES: &[&str] = &[
     "expiry_policies",
     "point_lots",
     "pending_points",
+    "event_types",
+    "events",
 ];
 
 /// A tenant with its keys and a program.

@@ -376,6 +376,65 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         ),
     )
     .await;
+    // Custom events: declare the type, a rule for it, then post the example event.
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("putEventType", None),
+        (
+            "PUT",
+            &format!("/api/v1/programs/{p}/event-types/check_in"),
+            "admin",
+            200,
+        ),
+    )
+    .await;
+    let check_in_rule = json!({"name": "Check-in", "trigger": "event", "event_type": "check_in",
+        "condition": "event.properties.visitors >= 1", "effect": {"points": "event.properties.visitors * 5"}});
+    let answer = server
+        .send(
+            "POST",
+            &format!("/api/v1/programs/{p}/rules"),
+            Some("admin"),
+            Some(&check_in_rule),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "an event rule: {:#}", answer.json());
+    let event = run(
+        &server,
+        &spec,
+        &ids,
+        ("recordEvent", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/events"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    assert_eq!(event["points_earned"], 10, "2 visitors × 5");
+    for (operation_id, url) in [
+        (
+            "listEventTypes",
+            format!("/api/v1/programs/{p}/event-types"),
+        ),
+        (
+            "getEventType",
+            format!("/api/v1/programs/{p}/event-types/check_in"),
+        ),
+        ("listMemberEvents", format!("/api/v1/members/{m}/events")),
+    ] {
+        let answer = server.send("GET", &url, Some("read"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            &spec,
+            &response_schema(&spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
     for (operation_id, url) in [
         (
             "getExpiryPolicy",
