@@ -8,13 +8,15 @@ use tally_domain::Timestamp;
 use tally_domain::events::{EventTypeDoc, NewEvent};
 use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{
-    ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, RuleId, TenantId,
+    ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, RuleId,
+    StampCardId, TenantId,
 };
 use tally_domain::inputs::{
     AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
     NewReward, ProgramPatch, RedeemRequest,
 };
 use tally_domain::operators::Role;
+use tally_domain::stamps::{StampCardDoc, StampRequest};
 use tally_domain::text::Email;
 use tally_domain::tiers::TierPlan;
 use tally_store::Conn;
@@ -141,6 +143,31 @@ pub enum Command {
         program: ProgramId,
         document: Value,
         status: String,
+    },
+    CreateStampCard {
+        program: ProgramId,
+        card: StampCardDoc,
+    },
+    /// A new document and/or status for a stamp card.
+    UpdateStampCard {
+        card: StampCardId,
+        document: Option<StampCardDoc>,
+        status: Option<String>,
+    },
+    /// The cashier gives stamps.
+    GiveStamps {
+        card: StampCardId,
+        request: StampRequest,
+    },
+    /// The code a store's display shows now (a new one when the last was used or is expiring).
+    StampDisplayCode {
+        card: StampCardId,
+        location: LocationId,
+    },
+    /// A member scans a store's code.
+    ScanStampCode {
+        member: MemberId,
+        code: String,
     },
     /// A new version of a rule's document, and/or a new status.
     UpdateRule {
@@ -332,6 +359,32 @@ impl Command {
                 document,
                 status,
             } => usecases::rules::create(c, ctx, program, document, status).await,
+            Command::CreateStampCard { program, card } => {
+                usecases::stamps::create(c, ctx, program, card).await
+            }
+            Command::UpdateStampCard {
+                card,
+                document,
+                status,
+            } => usecases::stamps::update(c, ctx, card, document.as_ref(), status.as_deref()).await,
+            Command::GiveStamps { card, request } => {
+                usecases::stamps::stamp_by_cashier(
+                    c,
+                    ctx,
+                    card,
+                    &request.member,
+                    request.count,
+                    request.location_id.as_ref(),
+                    request.note.as_deref(),
+                )
+                .await
+            }
+            Command::StampDisplayCode { card, location } => {
+                usecases::stamps::display_code(c, ctx, card, location).await
+            }
+            Command::ScanStampCode { member, code } => {
+                usecases::stamps::scan(c, ctx, member, code).await
+            }
             Command::UpdateRule {
                 rule,
                 document,

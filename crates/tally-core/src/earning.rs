@@ -41,6 +41,8 @@ pub struct CompiledRules {
     /// Whether some rule reads the member's profile (tags, attributes, enrolment, birthday,
     /// purchase count), so it must be loaded for an evaluation.
     pub needs_profile: bool,
+    /// Active stamp cards that purchases stamp.
+    pub stamp_cards: Vec<crate::stamps::Card>,
 }
 
 type Cache = Mutex<HashMap<ProgramId, (i64, Arc<CompiledRules>)>>;
@@ -88,9 +90,16 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     let mut docs = Vec::new();
     let mut tier_plan = None;
     let mut policy = None;
+    let mut stamp_cards = Vec::new();
     if program.rules_revision > 0 {
         tier_plan = tiers::get_plan(c, &program.id).await?;
         policy = lots::get_policy(c, &program.id).await?;
+        for row in tally_store::queries::stamps::active_cards(c, &program.id).await? {
+            let card = crate::stamps::Card::from_row(&row)?;
+            if card.doc.purchases.is_some() {
+                stamp_cards.push(card);
+            }
+        }
         for row in rules::active_rules(c, &program.id).await? {
             let doc = RuleDoc::parse(&row.document).map_err(|e| {
                 StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
@@ -106,6 +115,7 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     }
     let mut compiled = compile(program, docs)?;
     compiled.tier_plan = tier_plan;
+    compiled.stamp_cards = stamp_cards;
     compiled.expiry = policy.filter(|p| !p.is_never()).map(|policy| Expiry {
         policy,
         time_zone: compiled.time_zone.clone(),
@@ -157,6 +167,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         time_zone,
         limited,
         budgeted,
+        stamp_cards: Vec::new(),
     })
 }
 
@@ -427,6 +438,11 @@ pub struct AwardContext<'a> {
 }
 
 impl Beyond {
+    /// The program's stamp cards that purchases stamp.
+    pub fn stamp_cards(&self) -> &[crate::stamps::Card] {
+        &self.compiled.stamp_cards
+    }
+
     /// The program's expiry, for posting these credits.
     pub fn expiry(&self) -> Option<&Expiry> {
         self.compiled.expiry.as_ref()

@@ -20,6 +20,8 @@ pub mod occasions;
 pub mod pending;
 pub mod reads;
 pub mod secrets;
+mod stamp_reads;
+pub mod stamps;
 pub mod tiers;
 mod usecases;
 
@@ -28,6 +30,7 @@ pub const MAX_IMPORT_CHUNK: usize = usecases::purchases::MAX_IMPORT_CHUNK;
 pub mod writer;
 
 pub use usecases::rules::STATUSES as RULE_STATUSES;
+pub use usecases::stamps::STATUSES as STAMP_CARD_STATUSES;
 pub use usecases::wallet::WALLET_TENANT;
 
 pub use commands::{Command, Ctx, IdempotencyKey, NewOperator, NewSession};

@@ -32,6 +32,18 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// Characters that cannot be mistaken for each other when read aloud or typed (no 0/O, 1/I/L).
+pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// `len` random characters of [`CODE_ALPHABET`]: about 4.95 bits each (16 make 79 bits).
+pub fn random_code(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
+        .collect()
+}
+
 /// A new API key: `tly_` + 256 random bits in hex. Returns (secret, display prefix).
 pub fn new_api_key() -> (String, String) {
     let secret = format!("{KEY_PREFIX}{}", new_token());
@@ -54,5 +66,9 @@ mod tests {
         let (key, prefix) = new_api_key();
         assert!(key.starts_with("tly_") && key.len() == 68 && key.starts_with(&prefix));
         assert_eq!(sha256_hex("abc").len(), 64);
+        let code = random_code(16);
+        assert_eq!(code.len(), 16);
+        assert!(code.bytes().all(|b| CODE_ALPHABET.contains(&b)));
+        assert_ne!(code, random_code(16));
     }
 }

@@ -667,3 +667,91 @@ async fn returns_racing_the_release_of_their_points_take_them_back_once() {
     drop(c);
     f.assert_ledger_ok().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_code_scanned_by_twenty_members_at_once_stamps_one_card_once() {
+    let f = Fixture::new().await;
+    let location = tally_domain::inputs::NewLocation::parse(
+        &json!({"name": "Main St", "latitude": 1, "longitude": 2}),
+    )
+    .unwrap();
+    let store = f
+        .run(Command::CreateLocation {
+            program: f.program.clone(),
+            location,
+        })
+        .await
+        .unwrap();
+    let store = tally_domain::ids::LocationId::parse(store["id"].as_str().unwrap()).unwrap();
+    let card = tally_domain::stamps::StampCardDoc::parse(&json!({
+        "name": "Visits", "stamps_required": 5, "reward": {"points": 10}, "qr_stamps": true,
+        "max_per_day": 3
+    }))
+    .unwrap();
+    let card = f
+        .run(Command::CreateStampCard {
+            program: f.program.clone(),
+            card,
+        })
+        .await
+        .unwrap();
+    let card = tally_domain::ids::StampCardId::parse(card["id"].as_str().unwrap()).unwrap();
+    let code = f
+        .run(Command::StampDisplayCode {
+            card: card.clone(),
+            location: store,
+        })
+        .await
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut members = Vec::new();
+    for _ in 0..20 {
+        members.push(f.enroll(json!({})).await);
+    }
+    let scans = members
+        .iter()
+        .map(|m| {
+            let command = Command::ScanStampCode {
+                member: m.clone(),
+                code: code.clone(),
+            };
+            (None, command)
+        })
+        .collect();
+    let results = outcomes(all_at_once(&f, scans).await);
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert_eq!(
+        count_refusals(&results).get("stamp_code_used"),
+        Some(&19),
+        "{results:?}"
+    );
+
+    // Ten cashiers stamp one member at once: the daily cap of 3 holds.
+    let ann = &members[0];
+    let stamps = (0..10)
+        .map(|_| {
+            let request = tally_domain::stamps::StampRequest::parse(
+                &json!({"member": {"id": ann}, "count": 1}),
+            )
+            .unwrap();
+            let command = Command::GiveStamps {
+                card: card.clone(),
+                request,
+            };
+            (None, command)
+        })
+        .collect();
+    let results = outcomes(all_at_once(&f, stamps).await);
+    let mut c = f.tally.read().await.unwrap();
+    let given: i64 = tally_store::queries::stamps::member_progress(&mut c, ann)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, p)| p.stamps)
+        .sum();
+    assert_eq!(given, 3, "{results:?}");
+    drop(c);
+    f.assert_ledger_ok().await;
+}

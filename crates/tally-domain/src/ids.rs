@@ -117,6 +117,8 @@ prefixed_id!(/// An earning rule (its versions share the id).
     RuleId, "rul");
 prefixed_id!(/// A recorded custom event (`review_posted`, `check_in`…).
     EventId, "evt");
+prefixed_id!(/// A stamp card (digital punch card) of a program.
+    StampCardId, "stc");
 
 #[cfg(test)]
 mod tests {

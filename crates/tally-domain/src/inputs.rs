@@ -263,7 +263,9 @@ pub fn attributes(v: &Value) -> Result<Map<String, Value>, String> {
     Ok(map.clone())
 }
 
-fn parse_with<T>(parse: fn(&str) -> Result<T, String>) -> impl Fn(&Value) -> Result<T, String> {
+pub(crate) fn parse_with<T>(
+    parse: fn(&str) -> Result<T, String>,
+) -> impl Fn(&Value) -> Result<T, String> {
     move |v| parse(string(v)?)
 }
 

@@ -20,6 +20,7 @@ pub mod operators;
 pub mod points;
 pub mod program;
 pub mod search;
+pub mod stamps;
 pub mod text;
 pub mod tiers;
 

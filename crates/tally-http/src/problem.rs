@@ -241,6 +241,30 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "The rule is archived; archived rules stay only for the history.",
     ),
     (
+        "stamp_card_archived",
+        "The stamp card is archived; archived cards stay only for the history.",
+    ),
+    (
+        "stamp_card_not_active",
+        "The stamp card is paused or archived: it gives no stamps.",
+    ),
+    (
+        "stamp_limit_reached",
+        "The member already got as many stamps on this card today as the card allows.",
+    ),
+    (
+        "stamp_code_used",
+        "The store's code was already used or has expired: each code gives one stamp, for a minute. Scan the code on the screen again.",
+    ),
+    (
+        "qr_stamps_off",
+        "This stamp card is not stamped by the store's QR code.",
+    ),
+    (
+        "stamp_reward_missing",
+        "The reward a stamp card gives is no longer in the program's catalog.",
+    ),
+    (
         "already_returned",
         "The whole order has already been returned.",
     ),

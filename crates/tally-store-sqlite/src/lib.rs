@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_earning.sql")),
     (4, include_str!("../migrations/0004_pending.sql")),
     (5, include_str!("../migrations/0005_events.sql")),
+    (6, include_str!("../migrations/0006_stamps.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

@@ -12,6 +12,7 @@ pub mod purchases;
 pub mod returns;
 pub mod rewards;
 pub mod rules;
+pub mod stamps;
 pub mod tiers;
 pub mod wallet;
 

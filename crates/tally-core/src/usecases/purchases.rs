@@ -90,6 +90,7 @@ pub async fn import<C: Conn>(
         || earning.tier_plan.is_some()
         || earning.expiry.is_some()
         || program.earning.pending_days > 0
+        || !earning.stamp_cards.is_empty()
     {
         return import_row_by_row(c, ctx, program_id, rows).await;
     }
@@ -191,6 +192,7 @@ pub async fn import<C: Conn>(
             "points_earned": plan.points,
             "base_points": plan.points,
             "rule_awards": [],
+            "stamps": [],
             "balance": { "available": available, "pending": plan.member.balance.pending },
         });
         let purchase = Purchase {
@@ -461,18 +463,8 @@ async fn write_new<C: Conn>(
     let tier = earning::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, occurred_at)
         .await?;
     let points = base + beyond.points();
-    let answer = json!({
-        "purchase_id": purchase_id,
-        "order_id": p.order_id,
-        "member_id": member_id,
-        "points_earned": points,
-        "base_points": base,
-        "rule_awards": beyond.awards,
-        "tier": tier,
-        "balance": { "available": available, "pending": pending },
-    });
     let purchase = Purchase {
-        id: purchase_id,
+        id: purchase_id.clone(),
         program_id: program.id.clone(),
         member_id: member_id.clone(),
         order_id: p.order_id.clone(),
@@ -499,6 +491,30 @@ async fn write_new<C: Conn>(
         occurred_at,
         recorded_at: ctx.now,
     };
+    let stamped =
+        crate::stamps::after_purchase(c, ctx, program, beyond.stamp_cards(), member_id, &purchase)
+            .await?;
+    // A completed card may have given points: read the balances again.
+    let (available, pending) = if stamped.is_empty() {
+        (available, pending)
+    } else {
+        let (_, available) =
+            members::member_account(c, member_id, AccountKind::MemberAvailable).await?;
+        let (_, pending) =
+            members::member_account(c, member_id, AccountKind::MemberPending).await?;
+        (available, pending)
+    };
+    let answer = json!({
+        "purchase_id": purchase_id,
+        "order_id": p.order_id,
+        "member_id": member_id,
+        "points_earned": points,
+        "base_points": base,
+        "rule_awards": beyond.awards,
+        "tier": tier,
+        "stamps": stamped,
+        "balance": { "available": available, "pending": pending },
+    });
     purchases::insert_purchase(c, &ctx.tenant, &purchase, content, &answer.to_string()).await?;
     Ok(answer)
 }

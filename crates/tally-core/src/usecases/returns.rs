@@ -180,6 +180,9 @@ pub async fn record<C: Conn>(
             .await?
             .expect("unguarded debits always post");
     }
+    if purchase.returned_minor + amount == purchase.total_minor {
+        crate::stamps::after_full_return(c, ctx, &purchase.member_id, &purchase.id).await?;
+    }
     purchases::insert_return(
         c,
         &return_id,

@@ -10,7 +10,6 @@ use super::{
 use crate::StepResult;
 use crate::commands::{Ctx, RewardPatch};
 use crate::usecases::admin::record;
-use rand::Rng;
 use serde_json::{Value, json};
 use tally_domain::ids::{ProgramId, RedemptionId, RewardId};
 use tally_domain::inputs::{NewReward, RedeemRequest};
@@ -90,15 +89,9 @@ pub async fn update<C: Conn>(
     Ok(to_json(&reward))
 }
 
-/// Characters that cannot be mistaken for each other when read aloud or typed (no 0/O, 1/I/L).
-const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-
 /// `R7K-3QF-X9P`: 9 characters, about 44 bits; unique per program (a clash is retried).
-fn new_redemption_code() -> String {
-    let mut rng = rand::rng();
-    let chars: Vec<char> = (0..9)
-        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
-        .collect();
+pub(crate) fn new_redemption_code() -> String {
+    let chars: Vec<char> = crate::secrets::random_code(9).chars().collect();
     chars
         .chunks(3)
         .map(|c| c.iter().collect::<String>())
@@ -208,6 +201,10 @@ pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepRes
         "can no longer be cancelled",
     )
     .await?;
+    if !redemption.cost.is_positive() {
+        // Given free (a completed stamp card): no points, stock or claim to give back.
+        return Ok(to_json(&redemption));
+    }
     let reason = TransferReason {
         redemption_id: Some(redemption.id.clone()),
         reward_id: Some(redemption.reward_id.clone()),

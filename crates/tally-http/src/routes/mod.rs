@@ -9,6 +9,7 @@ mod orders;
 mod programs;
 mod rewards;
 mod rules;
+mod stamps;
 mod system;
 mod tiers;
 
@@ -80,6 +81,23 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
                 .patch(rules::set_status::<D>),
         )
         .route("/rules/{rule}/versions", get(rules::versions::<D>))
+        .route(
+            "/programs/{program}/stamp-cards",
+            get(stamps::list::<D>).post(stamps::create::<D>),
+        )
+        .route(
+            "/stamp-cards/{card}",
+            get(stamps::get::<D>)
+                .put(stamps::replace::<D>)
+                .patch(stamps::set_status::<D>),
+        )
+        .route("/stamp-cards/{card}/stamps", post(stamps::give::<D>))
+        .route(
+            "/stamp-cards/{card}/display-code",
+            post(stamps::display_code::<D>),
+        )
+        .route("/members/{member}/stamps", get(stamps::progress::<D>))
+        .route("/members/{member}/stamp-scans", post(stamps::scan::<D>))
         .route(
             "/programs/{program}/tiers",
             get(tiers::get_plan::<D>).put(tiers::set_plan::<D>),

@@ -22,6 +22,7 @@ mod pending;
 mod protocol;
 mod rewards;
 mod rules;
+mod stamps;
 mod system;
 mod tiers;
 

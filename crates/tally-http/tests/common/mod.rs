@@ -52,6 +52,10 @@ const TABLES: &[&str] = &[
     "pending_points",
     "event_types",
     "events",
+    "stamp_cards",
+    "member_stamps",
+    "stamp_events",
+    "stamp_codes",
 ];
 
 /// A tenant with its keys and a program.

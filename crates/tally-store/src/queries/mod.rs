@@ -20,6 +20,7 @@ pub mod programs;
 pub mod purchases;
 pub mod rewards;
 pub mod rules;
+pub mod stamps;
 pub mod stats;
 pub mod tiers;
 pub mod wallet;
