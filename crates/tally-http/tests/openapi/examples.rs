@@ -435,6 +435,92 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
             &format!("the answer of {operation_id}"),
         );
     }
+    // Stamp cards: create and change one, stamp it by the cashier and by the store's code.
+    let card = run(
+        &server,
+        &spec,
+        &ids,
+        ("createStampCard", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/stamp-cards"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let card_id = card["id"].as_str().unwrap().to_owned();
+    ids.insert(example_id(&spec, "StampCardId"), card_id.clone());
+    let card_path = format!("/api/v1/stamp-cards/{card_id}");
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("replaceStampCard", None),
+        ("PUT", &card_path, "admin", 200),
+    )
+    .await;
+    let given = run(
+        &server,
+        &spec,
+        &ids,
+        ("giveStamps", None),
+        ("POST", &format!("{card_path}/stamps"), "write", 201),
+    )
+    .await;
+    assert_eq!(given["stamps_added"], 1);
+    let shown = run(
+        &server,
+        &spec,
+        &ids,
+        ("getStampDisplayCode", None),
+        ("POST", &format!("{card_path}/display-code"), "write", 200),
+    )
+    .await;
+    // The document's code is a placeholder: scan the one the display shows.
+    ids.insert(
+        "7K3QF9PX2M4N6R8T".into(),
+        shown["code"].as_str().unwrap().to_owned(),
+    );
+    let scanned = run(
+        &server,
+        &spec,
+        &ids,
+        ("scanStampCode", None),
+        (
+            "POST",
+            &format!("/api/v1/members/{m}/stamp-scans"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    assert_eq!(scanned["stamps"], 2);
+    for (operation_id, url) in [
+        (
+            "listStampCards",
+            format!("/api/v1/programs/{p}/stamp-cards"),
+        ),
+        ("getStampCard", card_path.clone()),
+        ("listMemberStamps", format!("/api/v1/members/{m}/stamps")),
+    ] {
+        let answer = server.send("GET", &url, Some("read"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            &spec,
+            &response_schema(&spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("setStampCardStatus", None),
+        ("PATCH", &card_path, "admin", 200),
+    )
+    .await;
     for (operation_id, url) in [
         (
             "getExpiryPolicy",
