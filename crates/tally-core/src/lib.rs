@@ -21,6 +21,7 @@ pub mod pending;
 pub mod reads;
 pub mod secrets;
 mod stamp_reads;
+pub use stamp_reads::StampCodeView;
 pub mod stamps;
 pub mod tiers;
 mod usecases;

@@ -5,7 +5,18 @@ use serde_json::{Value, json};
 use tally_domain::DomainError;
 use tally_domain::ids::{MemberId, ProgramId, StampCardId, TenantId};
 use tally_store::Database;
-use tally_store::queries::{Page, members, programs, stamps};
+use tally_store::queries::{Page, locations, members, programs, stamps};
+
+/// A store's QR code as the wallet shows it before the member collects the stamp.
+#[derive(Clone, Debug)]
+pub struct StampCodeView {
+    pub tenant: TenantId,
+    pub program: ProgramId,
+    pub card_name: String,
+    pub store_name: String,
+    /// Still unused and not expired.
+    pub live: bool,
+}
 
 impl<D: Database> Tally<D> {
     pub async fn stamp_cards(
@@ -74,5 +85,30 @@ impl<D: Database> Tally<D> {
             }));
         }
         Ok(out)
+    }
+
+    /// What a scanned code is for; `None` for a code that never existed.
+    pub async fn stamp_code(&self, code: &str) -> Result<Option<StampCodeView>, CoreError> {
+        let mut c = self.read().await?;
+        let Some(row) = stamps::get_code(&mut c, code).await? else {
+            return Ok(None);
+        };
+        let program = programs::get_program_by_id(&mut c, &row.program_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        let card = stamps::get_card(&mut c, &program.tenant_id, &row.card_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("stamp card"))?;
+        let store = locations::get_location(&mut c, &program.tenant_id, &row.location_id).await?;
+        Ok(Some(StampCodeView {
+            tenant: program.tenant_id,
+            program: program.id,
+            card_name: card.document["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            store_name: store.map(|l| l.name).unwrap_or_default(),
+            live: !row.used && row.expires_at > self.clock.now(),
+        }))
     }
 }

@@ -22,7 +22,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
     audit, cashier, dashboard, keys, locations, members, rewards, rules, settings, setup, sign_in,
-    tiers, wallet,
+    tiers, wallet, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -173,6 +173,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route("/wallet/sign-out", post(wallet::sign_out::<D>))
         .route("/wallet/cards/{member}", get(wallet::show::<D>))
         .route("/wallet/cards/{member}/redeem", post(wallet::redeem::<D>))
+        .route(
+            "/wallet/stamp/{code}",
+            get(wallet_stamps::show::<D>).post(wallet_stamps::collect::<D>),
+        )
         .route(
             "/wallet/cards/{member}/preferences",
             post(wallet::preferences::<D>),

@@ -441,3 +441,77 @@ async fn the_wallet_is_installable() {
             .starts_with("<svg")
     );
 }
+
+#[tokio::test]
+async fn a_member_collects_a_stamp_by_scanning_the_store_code_once() {
+    let (app, sink) = app_with_mail().await;
+    let member = app
+        .enrol(&app.a, json!({"name": "Ola", "email": EMAIL}))
+        .await;
+    let run = |command| app.tally.write(&app.a.tenant, "setup", None, command);
+    let store = run(tally_core::Command::CreateLocation {
+        program: app.a.program.clone(),
+        location: tally_domain::inputs::NewLocation::parse(
+            &json!({"name": "Rynek 1", "latitude": 50.06, "longitude": 19.94}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    let card = run(tally_core::Command::CreateStampCard {
+        program: app.a.program.clone(),
+        card: tally_domain::stamps::StampCardDoc::parse(&json!({
+            "name": "Coffee card", "stamps_required": 4, "reward": {"points": 30}, "qr_stamps": true
+        }))
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    let shown = run(tally_core::Command::StampDisplayCode {
+        card: tally_domain::ids::StampCardId::parse(card["id"].as_str().unwrap()).unwrap(),
+        location: tally_domain::ids::LocationId::parse(store["id"].as_str().unwrap()).unwrap(),
+    })
+    .await
+    .unwrap();
+    let code = shown["code"].as_str().unwrap();
+
+    let mut b = app.browser();
+    let (page, login) = request_code(&mut b, &sink, EMAIL).await;
+    b.post(
+        "/wallet/sign-in/code",
+        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &login)],
+    )
+    .await;
+    let card_page = b.get(&format!("/wallet/cards/{}", member.id)).await;
+    assert!(card_page.body.contains("0 of 4 stamps"), "progress before");
+    // Opening the link only shows what the stamp is for.
+    let open = b
+        .get(&format!("/wallet/stamp/{}", code.to_lowercase()))
+        .await;
+    assert!(open.body.contains("Coffee card") && open.body.contains("Rynek 1"));
+    assert!(open.body.contains(r#"id="collect-stamp""#));
+    let collected = b
+        .post(&format!("/wallet/stamp/{code}"), &[("csrf", &open.csrf())])
+        .await;
+    assert_eq!(collected.status, 200);
+    assert!(
+        collected
+            .body
+            .contains("Stamp collected on Coffee card: 1 of 4."),
+        "the notice"
+    );
+    assert!(collected.body.contains("1 of 4 stamps"), "the progress");
+    assert_eq!(
+        collected.body.matches(r#"class="stamp on""#).count(),
+        1,
+        "one slot stamped"
+    );
+    // The same code again: refused, nothing changes.
+    let again = b
+        .post(&format!("/wallet/stamp/{code}"), &[("csrf", &open.csrf())])
+        .await;
+    assert_eq!(again.status, 422);
+    assert!(again.body.contains("already used or has expired"));
+    let unknown = b.get("/wallet/stamp/NOTACODE").await;
+    assert!(unknown.body.contains("This code is not valid"));
+}

@@ -14,6 +14,7 @@ pub mod setup;
 pub mod sign_in;
 pub mod tiers;
 pub mod wallet;
+pub mod wallet_stamps;
 
 use crate::WebState;
 use crate::error::WebError;

@@ -76,7 +76,7 @@ impl<D: Database> FromRequestParts<WebState<D>> for Wallet {
 }
 
 impl Wallet {
-    fn check(&self, fields: &Fields) -> Result<(), WebError> {
+    pub(super) fn check(&self, fields: &Fields) -> Result<(), WebError> {
         if same_secret(fields.raw("csrf"), &self.csrf) {
             Ok(())
         } else {
@@ -160,6 +160,7 @@ struct CardPage {
     expiring: Vec<serde_json::Value>,
     /// Pending points, soonest first: `{"available_at", "points"}`.
     pending: Vec<serde_json::Value>,
+    stamps: Vec<super::wallet_stamps::StampProgress>,
 }
 
 impl CardPage {
@@ -550,7 +551,7 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * 6_371_000.0 * h.sqrt().asin()
 }
 
-async fn card_page<D: Database>(
+pub(super) async fn card_page<D: Database>(
     state: &WebState<D>,
     wallet: &Wallet,
     member: &str,
@@ -567,7 +568,7 @@ async fn card_page<D: Database>(
         .await?
         .items;
     let now = state.tally.clock.now();
-    let rewards = state
+    let rewards: Vec<Reward> = state
         .tally
         .rewards(&tenant, &program, None, Some(100))
         .await?
@@ -616,6 +617,7 @@ async fn card_page<D: Database>(
     let tier = state.tally.member_tier(&tenant, &id).await?;
     let expiring = state.tally.upcoming_expiries(&tenant, &id).await?;
     let pending = state.tally.upcoming_releases(&tenant, &id).await?;
+    let stamps = super::wallet_stamps::progress(state, wallet.lang, &tenant, &id, &rewards).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -632,6 +634,7 @@ async fn card_page<D: Database>(
         tier,
         expiring,
         pending,
+        stamps,
     })
 }
 
