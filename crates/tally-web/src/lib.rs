@@ -22,7 +22,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
     audit, cashier, dashboard, keys, locations, members, rewards, rules, settings, setup, sign_in,
-    tiers, wallet, wallet_stamps,
+    stamps, tiers, wallet, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -141,6 +141,14 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/console/{program}/tiers",
             get(tiers::show::<D>).post(tiers::update::<D>),
+        )
+        .route(
+            "/console/{program}/stamps",
+            get(stamps::show::<D>).post(stamps::update::<D>),
+        )
+        .route(
+            "/console/{program}/stamps/{card}/screen",
+            get(stamps::screen::<D>),
         )
         .route("/console/{program}/audit", get(audit::page::<D>))
         .route(

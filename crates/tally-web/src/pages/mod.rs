@@ -12,6 +12,7 @@ pub mod rules;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;
+pub mod stamps;
 pub mod tiers;
 pub mod wallet;
 pub mod wallet_stamps;
