@@ -1,7 +1,7 @@
 // The member wallet in a real browser: a member signs in with the code emailed over SMTP (read
 // from the `tally smtp-sink` that .ci/run starts), sees the card with its QR code and the
 // balance a cashier's purchase gave them and the tier with what the next one needs, changes a
-// consent, and still sees the card offline.
+// consent, collects a stamp by scanning a till screen's code, and still sees the card offline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
@@ -82,6 +82,27 @@ test('a member signs in with the emailed code, sees the card and balance, change
     const sms = consents.find((c) => c.channel === 'sms');
     assert.equal(sms.granted, false);
     assert.equal(sms.source, 'wallet');
+
+    // A stamp card: one stamp from the cashier, one collected by scanning the till screen's code.
+    const store = await api(`/programs/${program}/locations`, { name: 'Old Town', latitude: 50.06, longitude: 19.94 });
+    assert.equal(store.status, 201);
+    const stampCard = await api(`/programs/${program}/stamp-cards`, {
+      name: 'Reading card', stamps_required: 4, reward: { points: 40 }, qr_stamps: true,
+    });
+    assert.equal(stampCard.status, 201);
+    assert.equal((await api(`/stamp-cards/${stampCard.body.id}/stamps`, { member: { id: member.body.id } })).status, 201);
+    const shown = await api(`/stamp-cards/${stampCard.body.id}/display-code`, { location_id: store.body.id });
+    assert.equal(shown.status, 200);
+    await page.goto(`${baseUrl}/wallet/stamp/${shown.body.code}`);
+    assert.match(await page.locator('#stamp-what').innerText(), /Reading card · Old Town/);
+    assert.deepEqual(await seriousA11yViolations(page), []);
+    await page.getByRole('button', { name: 'Collect the stamp' }).click();
+    assert.match(await page.locator('#notice').innerText(), /Stamp collected on Reading card: 2 of 4/);
+    assert.match(await page.locator('#stamp-cards').innerText(), /Reading card · 2 of 4 stamps/);
+    assert.equal(await page.locator('#stamp-cards .stamp.on').count(), 2);
+    assert.deepEqual(await seriousA11yViolations(page), []);
+    await page.screenshot({ path: `${artifacts}/wallet-stamps-phone.png`, fullPage: true });
+    await page.goto(`${baseUrl}/wallet/cards/${member.body.id}`);
 
     // The service worker keeps the last card: offline, it still shows with its QR code.
     const controlled = await page.evaluate(() => Promise.race([

@@ -309,8 +309,8 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
     Ok(())
 }
 
-/// After the history is in: a few earning rules, tiers and an expiry policy, as a music shop
-/// would set them up, so new purchases in the demo show them at work. (Set after the import so
+/// After the history is in: a few earning rules, tiers, an expiry policy and a stamp card, as a
+/// music shop would set them up, so new purchases in the demo show them at work. (Set after the import so
 /// the import takes the fast set-based path; the tiers follow from the next purchase.)
 async fn earning_setup(tally: &Tally<AnyDb>, tenant: &TenantId, program: &Program) -> Result<()> {
     let rules = [
@@ -354,6 +354,20 @@ async fn earning_setup(tally: &Tally<AnyDb>, tenant: &TenantId, program: &Progra
     let command = Command::SetExpiryPolicy {
         program: program.id.clone(),
         policy,
+    };
+    tally
+        .write(tenant, ACTOR, None, command)
+        .await
+        .map_err(core_err)?;
+    // A record-shop punch card: every purchase of 10 dollars or more, at most one a day, and a
+    // stamp from the till screen's QR code; six give 60 points.
+    let card = tally_domain::stamps::StampCardDoc::parse(&json!({
+        "name": "Record card", "stamps_required": 6, "reward": {"points": 60},
+        "qualifying_purchase": {"min_total_minor": 1000}, "max_per_day": 1, "qr_stamps": true}))
+    .map_err(|e| e.to_string())?;
+    let command = Command::CreateStampCard {
+        program: program.id.clone(),
+        card,
     };
     tally
         .write(tenant, ACTOR, None, command)
