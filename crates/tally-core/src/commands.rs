@@ -16,6 +16,7 @@ use tally_domain::inputs::{
     NewReward, ProgramPatch, RedeemRequest,
 };
 use tally_domain::operators::Role;
+use tally_domain::referrals::ReferralPolicy;
 use tally_domain::stamps::{StampCardDoc, StampRequest};
 use tally_domain::text::Email;
 use tally_domain::tiers::TierPlan;
@@ -143,6 +144,10 @@ pub enum Command {
         program: ProgramId,
         document: Value,
         status: String,
+    },
+    SetReferralPolicy {
+        program: ProgramId,
+        policy: ReferralPolicy,
     },
     CreateStampCard {
         program: ProgramId,
@@ -359,6 +364,9 @@ impl Command {
                 document,
                 status,
             } => usecases::rules::create(c, ctx, program, document, status).await,
+            Command::SetReferralPolicy { program, policy } => {
+                usecases::referrals::set_policy(c, ctx, program, policy).await
+            }
             Command::CreateStampCard { program, card } => {
                 usecases::stamps::create(c, ctx, program, card).await
             }

@@ -43,6 +43,8 @@ pub struct CompiledRules {
     pub needs_profile: bool,
     /// Active stamp cards that purchases stamp.
     pub stamp_cards: Vec<crate::stamps::Card>,
+    /// The referral policy, if the program has one.
+    pub referral: Option<tally_domain::referrals::ReferralPolicy>,
 }
 
 type Cache = Mutex<HashMap<ProgramId, (i64, Arc<CompiledRules>)>>;
@@ -91,7 +93,9 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     let mut tier_plan = None;
     let mut policy = None;
     let mut stamp_cards = Vec::new();
+    let mut referral = None;
     if program.rules_revision > 0 {
+        referral = tally_store::queries::referrals::get_policy(c, &program.id).await?;
         tier_plan = tiers::get_plan(c, &program.id).await?;
         policy = lots::get_policy(c, &program.id).await?;
         for row in tally_store::queries::stamps::active_cards(c, &program.id).await? {
@@ -116,6 +120,7 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     let mut compiled = compile(program, docs)?;
     compiled.tier_plan = tier_plan;
     compiled.stamp_cards = stamp_cards;
+    compiled.referral = referral;
     compiled.expiry = policy.filter(|p| !p.is_never()).map(|policy| Expiry {
         policy,
         time_zone: compiled.time_zone.clone(),
@@ -168,6 +173,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         limited,
         budgeted,
         stamp_cards: Vec::new(),
+        referral: None,
     })
 }
 
@@ -438,6 +444,11 @@ pub struct AwardContext<'a> {
 }
 
 impl Beyond {
+    /// The program's referral policy.
+    pub fn referral(&self) -> Option<&tally_domain::referrals::ReferralPolicy> {
+        self.compiled.referral.as_ref()
+    }
+
     /// The program's stamp cards that purchases stamp.
     pub fn stamp_cards(&self) -> &[crate::stamps::Card] {
         &self.compiled.stamp_cards

@@ -161,9 +161,9 @@ pub async fn release_due<C: Conn>(
     limit: i64,
 ) -> StepResult<Value> {
     let (mut members, mut points) = (0, 0);
-    let expiry = crate::earning::setup_by_id(c, program)
-        .await?
-        .and_then(|s| s.expiry.clone());
+    let setup = crate::earning::setup_by_id(c, program).await?;
+    let expiry = setup.as_ref().and_then(|s| s.expiry.clone());
+    let referral = setup.as_ref().and_then(|s| s.referral.clone());
     for member in pending::members_due(c, program, ctx.now, limit).await? {
         let available = tally_ledger::account_id(member.as_str(), AccountKind::MemberAvailable);
         let pending_account = tally_ledger::account_id(member.as_str(), AccountKind::MemberPending);
@@ -212,6 +212,11 @@ pub async fn release_due<C: Conn>(
         }
         if let Some(e) = &expiry {
             crate::lots::credited(c, e, program, &member, total, after, ctx.now).await?;
+        }
+        if let Some(policy) = &referral {
+            for d in &due {
+                crate::referrals::after_release(c, ctx, policy, &d.purchase).await?;
+            }
         }
         members += 1;
         points += total;

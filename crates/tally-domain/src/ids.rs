@@ -119,6 +119,8 @@ prefixed_id!(/// A recorded custom event (`review_posted`, `check_in`…).
     EventId, "evt");
 prefixed_id!(/// A stamp card (digital punch card) of a program.
     StampCardId, "stc");
+prefixed_id!(/// One member referring another.
+    ReferralId, "ref");
 
 #[cfg(test)]
 mod tests {

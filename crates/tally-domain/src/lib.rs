@@ -19,6 +19,7 @@ pub mod money;
 pub mod operators;
 pub mod points;
 pub mod program;
+pub mod referrals;
 pub mod search;
 pub mod stamps;
 pub mod text;

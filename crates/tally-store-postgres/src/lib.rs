@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_pending.sql")),
     (5, include_str!("../migrations/0005_events.sql")),
     (6, include_str!("../migrations/0006_stamps.sql")),
+    (7, include_str!("../migrations/0007_referrals.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

@@ -67,6 +67,7 @@ pub async fn enroll<C: Conn>(
         enrolled_at: m.enrolled_at.unwrap_or(ctx.now),
     };
     members::insert_member(c, &ctx.tenant, &member).await?;
+    crate::referrals::on_enrol(c, ctx, &member, m.referral_code.as_deref()).await?;
     welcome(c, ctx, &program_row, &mut member).await?;
     Ok(to_json(&member))
 }

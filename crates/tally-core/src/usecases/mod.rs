@@ -9,6 +9,7 @@ pub mod expiry;
 pub mod members;
 pub mod operators;
 pub mod purchases;
+pub mod referrals;
 pub mod returns;
 pub mod rewards;
 pub mod rules;

@@ -91,6 +91,7 @@ pub async fn import<C: Conn>(
         || earning.expiry.is_some()
         || program.earning.pending_days > 0
         || !earning.stamp_cards.is_empty()
+        || earning.referral.is_some()
     {
         return import_row_by_row(c, ctx, program_id, rows).await;
     }
@@ -494,8 +495,12 @@ async fn write_new<C: Conn>(
     let stamped =
         crate::stamps::after_purchase(c, ctx, program, beyond.stamp_cards(), member_id, &purchase)
             .await?;
-    // A completed card may have given points: read the balances again.
-    let (available, pending) = if stamped.is_empty() {
+    if let Some(policy) = beyond.referral() {
+        crate::referrals::after_purchase(c, ctx, policy, member_id, &purchase, !pending_now)
+            .await?;
+    }
+    // A completed card or a referral may have given points: read the balances again.
+    let (available, pending) = if stamped.is_empty() && beyond.referral().is_none() {
         (available, pending)
     } else {
         let (_, available) =

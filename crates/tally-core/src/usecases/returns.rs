@@ -182,6 +182,7 @@ pub async fn record<C: Conn>(
     }
     if purchase.returned_minor + amount == purchase.total_minor {
         crate::stamps::after_full_return(c, ctx, &purchase.member_id, &purchase.id).await?;
+        crate::referrals::after_full_return(c, ctx, &purchase.id).await?;
     }
     purchases::insert_return(
         c,

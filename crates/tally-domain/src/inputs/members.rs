@@ -59,6 +59,8 @@ pub struct NewMember {
     pub consents: Vec<ConsentInput>,
     pub attributes: Map<String, Value>,
     pub tags: Vec<String>,
+    /// Another member's referral code: this member was referred by them.
+    pub referral_code: Option<String>,
 }
 
 const MEMBER_FIELDS: &[&str] = &[
@@ -107,7 +109,7 @@ impl NewMember {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
         let mut known = MEMBER_FIELDS.to_vec();
-        known.push("enrolled_at");
+        known.extend(["enrolled_at", "referral_code"]);
         o.only(&mut f, &known);
         let member = NewMember {
             enrolled_at: o.opt(&mut f, "enrolled_at", timestamp),
@@ -122,6 +124,7 @@ impl NewMember {
             consents: consents(&o, &mut f),
             attributes: o.opt(&mut f, "attributes", attributes).unwrap_or_default(),
             tags: o.opt(&mut f, "tags", tags).unwrap_or_default(),
+            referral_code: o.opt(&mut f, "referral_code", crate::referrals::code),
         };
         f.finish()?;
         Ok(member)

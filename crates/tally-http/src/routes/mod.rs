@@ -7,6 +7,7 @@ mod locations;
 mod members;
 mod orders;
 mod programs;
+mod referrals;
 mod rewards;
 mod rules;
 mod stamps;
@@ -97,6 +98,14 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             post(stamps::display_code::<D>),
         )
         .route("/members/{member}/stamps", get(stamps::progress::<D>))
+        .route(
+            "/programs/{program}/referral-policy",
+            get(referrals::get_policy::<D>).put(referrals::set_policy::<D>),
+        )
+        .route(
+            "/members/{member}/referrals",
+            get(referrals::of_member::<D>),
+        )
         .route("/members/{member}/stamp-scans", post(stamps::scan::<D>))
         .route(
             "/programs/{program}/tiers",

@@ -20,6 +20,7 @@ mod occasions;
 mod orders;
 mod pending;
 mod protocol;
+mod referrals;
 mod rewards;
 mod rules;
 mod stamps;

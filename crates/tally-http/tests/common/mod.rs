@@ -56,6 +56,9 @@ const TABLES: &[&str] = &[
     "member_stamps",
     "stamp_events",
     "stamp_codes",
+    "referral_policies",
+    "referral_codes",
+    "referrals",
 ];
 
 /// A tenant with its keys and a program.

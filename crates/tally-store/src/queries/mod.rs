@@ -18,6 +18,7 @@ pub mod operators;
 pub mod pending;
 pub mod programs;
 pub mod purchases;
+pub mod referrals;
 pub mod rewards;
 pub mod rules;
 pub mod stamps;
