@@ -755,3 +755,52 @@ async fn a_store_code_scanned_by_twenty_members_at_once_stamps_one_card_once() {
     drop(c);
     f.assert_ledger_ok().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn referrals_qualifying_at_once_never_pass_the_referrers_cap() {
+    let f = Fixture::new().await;
+    let policy = tally_domain::referrals::ReferralPolicy::parse(
+        &json!({"referrer_points": 100, "referred_points": 10, "max_per_referrer": 2}),
+    )
+    .unwrap();
+    f.run(Command::SetReferralPolicy {
+        program: f.program.clone(),
+        policy,
+    })
+    .await
+    .unwrap();
+    let ann = f.enroll(json!({"name": "Ann"})).await;
+    let mut c = f.tally.read().await.unwrap();
+    let code = tally_store::queries::referrals::code_of(&mut c, &ann)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(c);
+    let mut friends = Vec::new();
+    for i in 0..6 {
+        friends.push(
+            f.enroll(json!({"name": format!("F{i}"), "referral_code": code}))
+                .await,
+        );
+    }
+    let buys = friends
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (None, purchase(&f, m, &format!("R-{i}"), 1000)))
+        .collect();
+    let results = outcomes(all_at_once(&f, buys).await);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        f.balance(&ann).await,
+        200,
+        "two referrals rewarded, not six"
+    );
+    let rewarded: i64 = {
+        let mut c = f.tally.read().await.unwrap();
+        tally_store::queries::referrals::rewarded_count(&mut c, &ann)
+            .await
+            .unwrap()
+    };
+    assert_eq!(rewarded, 2);
+    f.assert_ledger_ok().await;
+}
