@@ -435,6 +435,19 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
             &format!("the answer of {operation_id}"),
         );
     }
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("setReferralPolicy", None),
+        (
+            "PUT",
+            &format!("/api/v1/programs/{p}/referral-policy"),
+            "admin",
+            200,
+        ),
+    )
+    .await;
     // Stamp cards: create and change one, stamp it by the cashier and by the store's code.
     let card = run(
         &server,
@@ -503,6 +516,14 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         ),
         ("getStampCard", card_path.clone()),
         ("listMemberStamps", format!("/api/v1/members/{m}/stamps")),
+        (
+            "getReferralPolicy",
+            format!("/api/v1/programs/{p}/referral-policy"),
+        ),
+        (
+            "listMemberReferrals",
+            format!("/api/v1/members/{m}/referrals"),
+        ),
     ] {
         let answer = server.send("GET", &url, Some("read"), None).await;
         assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
