@@ -19,6 +19,7 @@ pub mod lots;
 pub mod occasions;
 pub mod pending;
 pub mod reads;
+mod referral_reads;
 pub mod referrals;
 pub mod secrets;
 mod stamp_reads;

@@ -1,11 +1,11 @@
-//! Reads of stamp cards and members' progress on them, and of referrals.
+//! Reads of stamp cards and of members' progress on them.
 
 use crate::{CoreError, Tally};
 use serde_json::{Value, json};
 use tally_domain::DomainError;
 use tally_domain::ids::{MemberId, ProgramId, StampCardId, TenantId};
 use tally_store::Database;
-use tally_store::queries::{Page, locations, members, programs, referrals, stamps};
+use tally_store::queries::{Page, locations, members, programs, stamps};
 
 /// A store's QR code as the wallet shows it before the member collects the stamp.
 #[derive(Clone, Debug)]
@@ -110,50 +110,5 @@ impl<D: Database> Tally<D> {
             store_name: store.map(|l| l.name).unwrap_or_default(),
             live: !row.used && row.expires_at > self.clock.now(),
         }))
-    }
-
-    pub async fn referral_policy(
-        &self,
-        tenant: &TenantId,
-        program: &ProgramId,
-    ) -> Result<Value, CoreError> {
-        let mut c = self.read().await?;
-        programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
-        Ok(referrals::get_policy(&mut c, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("referral policy"))?
-            .to_json())
-    }
-
-    /// A member's referral code and their referrals, newest first. The referred are shown by
-    /// first name only: the referrer sees how each referral stands, not who the person is.
-    pub async fn member_referrals(
-        &self,
-        tenant: &TenantId,
-        member: &MemberId,
-    ) -> Result<Value, CoreError> {
-        let mut c = self.read().await?;
-        let m = members::get_member(&mut c, tenant, member)
-            .await?
-            .ok_or_else(|| DomainError::not_found("member"))?;
-        let code = referrals::code_of(&mut c, &m.id).await?;
-        let mut items = Vec::new();
-        for r in referrals::of_referrer(&mut c, &m.id).await? {
-            let referred = members::get_member(&mut c, tenant, &r.referred_id).await?;
-            let first_name = referred
-                .and_then(|p| p.name)
-                .and_then(|n| n.split_whitespace().next().map(str::to_owned));
-            items.push(json!({
-                "id": r.id,
-                "referred_first_name": first_name,
-                "status": r.status,
-                "note": r.note,
-                "created_at": r.created_at,
-                "updated_at": r.updated_at,
-            }));
-        }
-        Ok(json!({ "code": code, "referrals": items }))
     }
 }

@@ -22,7 +22,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
     audit, cashier, dashboard, keys, locations, members, rewards, rules, settings, setup, sign_in,
-    stamps, tiers, wallet, wallet_stamps,
+    stamps, tiers, wallet, wallet_referrals, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -181,6 +181,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route("/wallet/sign-out", post(wallet::sign_out::<D>))
         .route("/wallet/cards/{member}", get(wallet::show::<D>))
         .route("/wallet/cards/{member}/redeem", post(wallet::redeem::<D>))
+        .route(
+            "/join/{code}",
+            get(wallet_referrals::form::<D>).post(wallet_referrals::join::<D>),
+        )
         .route(
             "/wallet/stamp/{code}",
             get(wallet_stamps::show::<D>).post(wallet_stamps::collect::<D>),

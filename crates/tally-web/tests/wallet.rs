@@ -515,3 +515,81 @@ async fn a_member_collects_a_stamp_by_scanning_the_store_code_once() {
     let unknown = b.get("/wallet/stamp/NOTACODE").await;
     assert!(unknown.body.contains("This code is not valid"));
 }
+
+#[tokio::test]
+async fn a_friend_joins_through_the_invite_link_and_the_referrer_sees_it() {
+    let (app, sink) = app_with_mail().await;
+    let policy = tally_domain::referrals::ReferralPolicy::parse(
+        &json!({"referrer_points": 200, "referred_points": 100}),
+    )
+    .unwrap();
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::SetReferralPolicy {
+                program: app.a.program.clone(),
+                policy,
+            },
+        )
+        .await
+        .unwrap();
+    let ann = app
+        .enrol(&app.a, json!({"name": "Ann", "email": EMAIL}))
+        .await;
+    let mut b = app.browser();
+    let (page, login) = request_code(&mut b, &sink, EMAIL).await;
+    b.post(
+        "/wallet/sign-in/code",
+        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &login)],
+    )
+    .await;
+    let card = b.get(&format!("/wallet/cards/{}", ann.id)).await;
+    assert!(card.body.contains("you get 200 points and they get 100"));
+    let start = card.body.find("/join/").expect("an invite link");
+    let join = card.body[start..start + 14].to_owned();
+
+    // A friend without an account opens the link.
+    let mut friend = app.browser();
+    let form = friend.get(&join).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body
+            .contains("You get 100 points after your first purchase.")
+    );
+    let refused = friend
+        .post(
+            &join,
+            &[("csrf", &form.csrf()), ("name", "Bob"), ("email", "")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains(r#"id="email-error""#));
+    let joined = friend
+        .post(
+            &join,
+            &[
+                ("csrf", &form.csrf()),
+                ("name", "Bob Stone"),
+                ("email", "bob@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, 303);
+    assert!(
+        joined
+            .location
+            .starts_with("/wallet/sign-in?email=bob%40example.com")
+    );
+
+    let mine = app
+        .tally
+        .member_referrals(&app.a.tenant, &ann.id)
+        .await
+        .unwrap();
+    assert_eq!(mine["referrals"][0]["status"], "pending");
+    let again = b.get(&format!("/wallet/cards/{}", ann.id)).await;
+    assert!(again.body.contains("Bob · joined, no purchase yet"));
+    assert_eq!(friend.get("/join/NOSUCHCODE").await.status, 404);
+}

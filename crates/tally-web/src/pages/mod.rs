@@ -15,6 +15,7 @@ pub mod sign_in;
 pub mod stamps;
 pub mod tiers;
 pub mod wallet;
+pub mod wallet_referrals;
 pub mod wallet_stamps;
 
 use crate::WebState;

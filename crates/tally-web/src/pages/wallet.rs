@@ -161,6 +161,7 @@ struct CardPage {
     /// Pending points, soonest first: `{"available_at", "points"}`.
     pending: Vec<serde_json::Value>,
     stamps: Vec<super::wallet_stamps::StampProgress>,
+    invite: Option<super::wallet_referrals::Invite>,
 }
 
 impl CardPage {
@@ -276,7 +277,7 @@ impl CardPage {
     }
 }
 
-fn with_cookies(mut response: Response, cookies: &[String]) -> PageResult {
+pub(super) fn with_cookies(mut response: Response, cookies: &[String]) -> PageResult {
     for c in cookies {
         response
             .headers_mut()
@@ -286,7 +287,7 @@ fn with_cookies(mut response: Response, cookies: &[String]) -> PageResult {
 }
 
 /// The browser's pre-session token (double-submit CSRF for the sign-in forms).
-fn pre_session(headers: &HeaderMap) -> (String, Option<String>) {
+pub(super) fn pre_session(headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, PRE_SESSION_COOKIE).filter(|t| t.len() == 64) {
         Some(t) => (t, None),
         None => {
@@ -336,7 +337,7 @@ pub async fn sign_in_form<D: Database>(
 }
 
 /// Checks the double-submit token of a sign-in form.
-fn check_pre_session(headers: &HeaderMap, fields: &Fields) -> Result<(), WebError> {
+pub(super) fn check_pre_session(headers: &HeaderMap, fields: &Fields) -> Result<(), WebError> {
     let expected = cookie(headers, PRE_SESSION_COOKIE).ok_or(WebError::BadCsrf)?;
     if expected.len() == 64 && same_secret(fields.raw("csrf"), &expected) {
         Ok(())
@@ -618,6 +619,7 @@ pub(super) async fn card_page<D: Database>(
     let expiring = state.tally.upcoming_expiries(&tenant, &id).await?;
     let pending = state.tally.upcoming_releases(&tenant, &id).await?;
     let stamps = super::wallet_stamps::progress(state, wallet.lang, &tenant, &id, &rewards).await?;
+    let invite = super::wallet_referrals::invite(state, &tenant, &program, &id).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -635,6 +637,7 @@ pub(super) async fn card_page<D: Database>(
         expiring,
         pending,
         stamps,
+        invite,
     })
 }
 
