@@ -444,6 +444,11 @@ pub struct AwardContext<'a> {
 }
 
 impl Beyond {
+    /// The rules' decisions for the purchase, when the program has purchase rules.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
     /// The program's referral policy.
     pub fn referral(&self) -> Option<&tally_domain::referrals::ReferralPolicy> {
         self.compiled.referral.as_ref()
@@ -494,7 +499,7 @@ pub async fn record_usage<C: Conn>(
     occurred_at: Timestamp,
 ) -> StepResult<()> {
     let mut counted: Vec<(&str, i64)> = Vec::new();
-    for award in outcome.awarded().filter(|d| d.points > 0) {
+    for award in outcome.counted() {
         let id = award.rule.id.as_str();
         if compiled.budgeted.iter().any(|b| b == id)
             && !rules::spend_budget(c, id, award.points).await?
@@ -511,15 +516,16 @@ pub async fn record_usage<C: Conn>(
     Ok(())
 }
 
-/// Posts the awards of `outcome` and records their usage. Returns the points given and the
-/// balance after (`None` when nothing was given).
+/// Posts the awards of `outcome`, records their usage and gives its grants. Returns the points
+/// given, the balance after (`None` when nothing was given) and the grants (see
+/// [`give_grants`]).
 pub async fn post_awards<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
     compiled: &CompiledRules,
     outcome: &Outcome,
     at: &AwardContext<'_>,
-) -> StepResult<(Points, Option<Points>)> {
+) -> StepResult<(Points, Option<Points>, Vec<serde_json::Value>)> {
     let credits = award_credits(ctx, outcome, at);
     let given = credits.iter().fold(Points::ZERO, |sum, (p, _)| sum + *p);
     let balance = crate::pending::post_credits(
@@ -533,7 +539,111 @@ pub async fn post_awards<C: Conn>(
     )
     .await?;
     record_usage(c, compiled, outcome, at.member, at.occurred_at).await?;
-    Ok((given, balance))
+    let grants = give_grants(
+        c,
+        ctx,
+        at.program,
+        outcome,
+        at.member,
+        at.purchase_id,
+        at.occurred_at,
+    )
+    .await?;
+    Ok((given, balance, grants))
+}
+
+/// Gives what the `stamp` and `reward` rules of `outcome` decided (their usage is recorded
+/// with the awards): `{"rule_id", "version", "name", "stamps": …}` for stamps on a card (none
+/// while the card is paused, or when its daily cap allows none), `{…, "reward": …}` for a free
+/// reward.
+pub async fn give_grants<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    outcome: &Outcome,
+    member: &MemberId,
+    purchase: Option<&PurchaseId>,
+    occurred_at: Timestamp,
+) -> StepResult<Vec<serde_json::Value>> {
+    let mut given = Vec::new();
+    if outcome.granted().next().is_none() {
+        return Ok(given);
+    }
+    let program = programs::get_program_by_id(c, program)
+        .await?
+        .ok_or_else(|| StoreError::Decode(format!("program {program} is gone")))?;
+    for d in outcome.granted() {
+        let head =
+            serde_json::json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name });
+        let gift = match d.grant.as_ref().expect("granted decisions carry a grant") {
+            tally_rules::Grant::Stamps { card } => {
+                let id = tally_domain::ids::StampCardId::from_trusted(card.clone());
+                let Some(row) = tally_store::queries::stamps::get_card(c, &program.tenant_id, &id)
+                    .await?
+                    .filter(|r| r.status == "active" && r.program_id == program.id)
+                else {
+                    continue;
+                };
+                let card = crate::stamps::Card::from_row(&row)?;
+                let source = crate::stamps::Source::Rule(purchase);
+                match crate::stamps::give(
+                    c,
+                    ctx,
+                    &program,
+                    &card,
+                    member,
+                    d.points,
+                    source,
+                    None,
+                    Some(&d.name),
+                    occurred_at,
+                )
+                .await?
+                {
+                    Some(stamps) => ("stamps", stamps),
+                    None => continue,
+                }
+            }
+            tally_rules::Grant::Reward { reward } => {
+                let id = tally_domain::ids::RewardId::from_trusted(reward.clone());
+                let Some(reward) =
+                    tally_store::queries::rewards::get_reward(c, &program.tenant_id, &id)
+                        .await?
+                        .filter(|r| r.program_id == program.id)
+                else {
+                    continue;
+                };
+                for _ in 1..d.points {
+                    // A rule gives one reward per match; more units come only from a hand-built
+                    // document, and are given all the same.
+                    let extra = crate::usecases::rewards::grant_free(
+                        c,
+                        ctx,
+                        &program.tenant_id,
+                        &reward,
+                        member,
+                    )
+                    .await?;
+                    let mut entry = head.clone();
+                    entry["reward"] = extra;
+                    given.push(entry);
+                }
+                let free = crate::usecases::rewards::grant_free(
+                    c,
+                    ctx,
+                    &program.tenant_id,
+                    &reward,
+                    member,
+                )
+                .await?;
+                ("reward", free)
+            }
+        };
+        let mut entry = head;
+        entry[gift.0] = gift.1;
+        given.push(entry);
+    }
+    Ok(given)
 }
 
 /// What a purchase earns beyond its base points, decided but not yet posted.

@@ -147,6 +147,6 @@ async fn occasion<C: Conn>(
         event_id: None,
         occurred_at: ctx.now,
     };
-    let (given, _) = earning::post_awards(c, ctx, compiled, &outcome, &at).await?;
+    let (given, _, _) = earning::post_awards(c, ctx, compiled, &outcome, &at).await?;
     Ok(Some(given.value()))
 }

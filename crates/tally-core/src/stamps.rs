@@ -11,8 +11,8 @@ use crate::commands::Ctx;
 use crate::pending::{CreditTo, post_credits};
 use serde_json::{Value, json};
 use tally_domain::DomainError;
-use tally_domain::ids::{LocationId, MemberId, PurchaseId, RedemptionId, StampCardId};
-use tally_domain::model::{Redemption, RedemptionStatus, TransferReason};
+use tally_domain::ids::{LocationId, MemberId, PurchaseId, StampCardId};
+use tally_domain::model::TransferReason;
 use tally_domain::program::Program;
 use tally_domain::stamps::{CompletionReward, StampCardDoc};
 use tally_domain::{Points, Timestamp};
@@ -43,6 +43,8 @@ pub enum Source<'a> {
     Purchase(&'a PurchaseId),
     Cashier,
     Qr(&'a str),
+    /// A rule's `stamp` effect, for the purchase that triggered it if any.
+    Rule(Option<&'a PurchaseId>),
 }
 
 impl Source<'_> {
@@ -51,6 +53,7 @@ impl Source<'_> {
             Source::Purchase(_) => "purchase",
             Source::Cashier => "cashier",
             Source::Qr(_) => "qr",
+            Source::Rule(_) => "rule",
         }
     }
 }
@@ -92,7 +95,7 @@ pub async fn give<C: Conn>(
         completions: progress.completions + completed,
     };
     let purchase = match source {
-        Source::Purchase(p) => Some(p),
+        Source::Purchase(p) | Source::Rule(Some(p)) => Some(p),
         _ => None,
     };
     let rewards = complete(
@@ -199,24 +202,16 @@ async fn complete<C: Conn>(
                     )
                 })?;
             for _ in 0..times {
-                let redemption = Redemption {
-                    id: RedemptionId::generate(),
-                    program_id: program.id.clone(),
-                    member_id: member.clone(),
-                    reward_id: reward.id.clone(),
-                    reward_name: reward.name.clone(),
-                    cost: Points::ZERO,
-                    code: crate::usecases::rewards::new_redemption_code(),
-                    status: RedemptionStatus::Issued,
-                    created_at: ctx.now,
-                    updated_at: ctx.now,
-                };
-                rewards::insert_redemption(c, &program.tenant_id, &redemption).await?;
-                given.push(json!({
-                    "redemption_id": redemption.id,
-                    "code": redemption.code,
-                    "reward_name": redemption.reward_name,
-                }));
+                given.push(
+                    crate::usecases::rewards::grant_free(
+                        c,
+                        ctx,
+                        &program.tenant_id,
+                        &reward,
+                        member,
+                    )
+                    .await?,
+                );
             }
         }
     }

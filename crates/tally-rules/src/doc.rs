@@ -71,6 +71,17 @@ pub enum Effect {
     Multiplier { permille: i64 },
     /// A fixed number of points, 1..=1_000_000_000.
     Bonus { points: i64 },
+    /// `count` stamps (1..=10) on a stamp card: limits and budgets count stamps.
+    Stamp { card: String, count: i64 },
+    /// A free redemption of a catalog reward: limits and budgets count rewards.
+    Reward { reward: String },
+}
+
+impl Effect {
+    /// Whether the effect grants something other than points (a stamp, a reward).
+    pub fn is_grant(&self) -> bool {
+        matches!(self, Effect::Stamp { .. } | Effect::Reward { .. })
+    }
 }
 
 /// Caps on what a rule awards; all optional, all positive.
@@ -253,7 +264,14 @@ fn expression(v: &Value, trigger: Trigger, item: bool, want: Want) -> Result<Str
 }
 
 fn parse_effect(e: &Obj<'_>, f: &mut Fields, trigger: Trigger) -> Option<Effect> {
-    const KINDS: [&str; 4] = ["points", "per_item", "multiplier", "bonus"];
+    const KINDS: [&str; 6] = [
+        "points",
+        "per_item",
+        "multiplier",
+        "bonus",
+        "stamp",
+        "reward",
+    ];
     e.only(f, &KINDS);
     let given: Vec<&str> = KINDS.into_iter().filter(|k| e.has(k)).collect();
     let kind = match given.as_slice() {
@@ -266,7 +284,8 @@ fn parse_effect(e: &Obj<'_>, f: &mut Fields, trigger: Trigger) -> Option<Effect>
             f.push(
                 "/effect",
                 format!(
-                    "must have exactly one of points, per_item, multiplier, bonus; got {}",
+                    "must have exactly one of {}; got {}",
+                    KINDS.join(", "),
                     given.join(" and ")
                 ),
             );
@@ -294,6 +313,23 @@ fn parse_effect(e: &Obj<'_>, f: &mut Fields, trigger: Trigger) -> Option<Effect>
         "multiplier" => e
             .req(f, "multiplier", multiplier)
             .map(|permille| Effect::Multiplier { permille }),
+        "stamp" => {
+            let s = e.obj(f, "stamp", true)?;
+            s.only(f, &["card_id", "count"]);
+            let card = s.req(f, "card_id", |v| {
+                tally_domain::ids::StampCardId::parse(string(v)?).map(|id| id.to_string())
+            });
+            let count = s.opt(f, "count", int(1, 10)).unwrap_or(1);
+            Some(Effect::Stamp { card: card?, count })
+        }
+        "reward" => {
+            let r = e.obj(f, "reward", true)?;
+            r.only(f, &["reward_id"]);
+            r.req(f, "reward_id", |v| {
+                tally_domain::ids::RewardId::parse(string(v)?).map(|id| id.to_string())
+            })
+            .map(|reward| Effect::Reward { reward })
+        }
         _ => e
             .req(f, "bonus", int(1, MAX_BONUS))
             .map(|points| Effect::Bonus { points }),

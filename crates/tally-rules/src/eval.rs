@@ -61,6 +61,15 @@ pub struct Decision {
     pub capped_by: Option<&'static str>,
     pub why: String,
     pub stopped_further: bool,
+    /// For a stamp or reward rule, what `points` counts: stamps on this card, or rewards.
+    pub grant: Option<Grant>,
+}
+
+/// What a grant rule gives instead of points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    Stamps { card: String },
+    Reward { reward: String },
 }
 
 /// Decisions of the rules for the event's trigger, in the order they ran.
@@ -72,6 +81,16 @@ pub struct Outcome {
 impl Outcome {
     /// Decisions that award points.
     pub fn awarded(&self) -> impl Iterator<Item = &Decision> {
+        self.counted().filter(|d| d.grant.is_none())
+    }
+
+    /// Decisions that grant stamps or rewards (their `points` are the units).
+    pub fn granted(&self) -> impl Iterator<Item = &Decision> {
+        self.counted().filter(|d| d.grant.is_some())
+    }
+
+    /// Every decision that gives something: what limits and budgets count.
+    pub fn counted(&self) -> impl Iterator<Item = &Decision> {
         self.decisions.iter().filter(|d| d.matched && d.points > 0)
     }
 
@@ -93,6 +112,8 @@ enum CompiledEffect {
     },
     Multiplier(i64),
     Bonus(i64),
+    /// A stamp or a reward: this many units.
+    Grant(i64),
 }
 
 struct CompiledRule {
@@ -147,6 +168,8 @@ impl RuleSet {
                     },
                     Effect::Multiplier { permille } => CompiledEffect::Multiplier(*permille),
                     Effect::Bonus { points } => CompiledEffect::Bonus(*points),
+                    Effect::Stamp { count, .. } => CompiledEffect::Grant(*count),
+                    Effect::Reward { .. } => CompiledEffect::Grant(1),
                 };
                 CompiledRule {
                     rule,
@@ -241,6 +264,13 @@ impl RuleSet {
                 capped_by: None,
                 why: String::new(),
                 stopped_further: false,
+                grant: match &rule.doc.effect {
+                    Effect::Stamp { card, .. } => Some(Grant::Stamps { card: card.clone() }),
+                    Effect::Reward { reward } => Some(Grant::Reward {
+                        reward: reward.clone(),
+                    }),
+                    _ => None,
+                },
             };
             if let Some(by) = stopped_by {
                 decision.why = format!("stopped by rule {} ({})", by.rule.id, by.doc.name);
@@ -312,6 +342,7 @@ fn decide(rule: &CompiledRule, shared: &Shared<'_, '_>) -> Result<(i64, String),
     }
     match &rule.effect {
         CompiledEffect::Bonus(points) => Ok((clamp(*points), "matched".into())),
+        CompiledEffect::Grant(units) => Ok((*units, "matched".into())),
         CompiledEffect::Multiplier(permille) => {
             let extra = divide(
                 event.rounding,

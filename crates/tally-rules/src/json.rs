@@ -28,6 +28,10 @@ impl RuleDoc {
             }
             Effect::Multiplier { permille } => json!({ "multiplier": *permille as f64 / 1000.0 }),
             Effect::Bonus { points } => json!({ "bonus": points }),
+            Effect::Stamp { card, count } => {
+                json!({ "stamp": { "card_id": card, "count": count } })
+            }
+            Effect::Reward { reward } => json!({ "reward": { "reward_id": reward } }),
         };
         doc.insert("effect".into(), effect);
         let l = &self.limits;

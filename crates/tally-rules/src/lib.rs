@@ -69,7 +69,7 @@ mod schema;
 mod types;
 
 pub use doc::{Audience, Effect, Limits, RuleDoc, Schedule, Trigger};
-pub use eval::{Decision, MAX_POINTS, Outcome, RuleRef, RuleSet, Usage};
+pub use eval::{Decision, Grant, MAX_POINTS, Outcome, RuleRef, RuleSet, Usage};
 pub use facts::{CustomFacts, Event, ItemFacts, MemberFacts, PurchaseFacts};
 pub use schedule::{Windows, windows};
 pub use schema::schema;

@@ -25,13 +25,13 @@ CREATE TABLE member_stamps (
 );
 CREATE INDEX member_stamps_member ON member_stamps (member_id);
 
--- Positive stamps were given (by a purchase, the cashier or a QR code); negative ones were
+-- Positive stamps were given (by a purchase, the cashier, a QR code or a rule); negative ones were
 -- taken back by a return. A purchase stamps a card at most once.
 CREATE TABLE stamp_events (
     seq            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     card_id        TEXT NOT NULL,
     member_id      TEXT NOT NULL,
-    source         TEXT NOT NULL CHECK (source IN ('purchase', 'cashier', 'qr', 'return')),
+    source         TEXT NOT NULL CHECK (source IN ('purchase', 'cashier', 'qr', 'rule', 'return')),
     stamps         BIGINT NOT NULL CHECK (stamps <> 0),
     completions    BIGINT NOT NULL,
     purchase_id    TEXT,

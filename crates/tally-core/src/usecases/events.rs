@@ -157,6 +157,7 @@ pub async fn record_event<C: Conn>(
     let compiled = earning::active_rules(c, &program).await?;
     let (mut given, mut awards, mut available) =
         (Points::ZERO, Vec::new(), member.balance.available);
+    let mut granted = Vec::new();
     if compiled.set.for_event_type(e.event_type.as_str()) {
         let profile = earning::profile(c, &compiled, &member_id).await?;
         let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), &member_id).await?;
@@ -182,7 +183,9 @@ pub async fn record_event<C: Conn>(
             event_id: Some(&event_id),
             occurred_at,
         };
-        let (points, balance) = earning::post_awards(c, ctx, &compiled, &outcome, &at).await?;
+        let (points, balance, grants) =
+            earning::post_awards(c, ctx, &compiled, &outcome, &at).await?;
+        granted = grants;
         given = points;
         available = balance.unwrap_or(available);
         awards = outcome
@@ -196,6 +199,7 @@ pub async fn record_event<C: Conn>(
         "member_id": member_id,
         "points_earned": given,
         "rule_awards": awards,
+        "granted": granted,
         "balance": { "available": available, "pending": member.balance.pending },
     });
     let row = EventRow {

@@ -113,7 +113,8 @@ async fn welcome<C: Conn>(
         event_id: None,
         occurred_at: at,
     };
-    if let (_, Some(balance)) = earning::post_awards(c, ctx, &compiled, &outcome, &award).await? {
+    if let (_, Some(balance), _) = earning::post_awards(c, ctx, &compiled, &outcome, &award).await?
+    {
         member.balance.available = balance;
     }
     Ok(())

@@ -495,20 +495,37 @@ async fn write_new<C: Conn>(
     let stamped =
         crate::stamps::after_purchase(c, ctx, program, beyond.stamp_cards(), member_id, &purchase)
             .await?;
+    let granted = match beyond.outcome() {
+        Some(outcome) => {
+            let purchase = Some(&purchase_id);
+            earning::give_grants(
+                c,
+                ctx,
+                &program.id,
+                outcome,
+                member_id,
+                purchase,
+                occurred_at,
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
     if let Some(policy) = beyond.referral() {
         crate::referrals::after_purchase(c, ctx, policy, member_id, &purchase, !pending_now)
             .await?;
     }
     // A completed card or a referral may have given points: read the balances again.
-    let (available, pending) = if stamped.is_empty() && beyond.referral().is_none() {
-        (available, pending)
-    } else {
-        let (_, available) =
-            members::member_account(c, member_id, AccountKind::MemberAvailable).await?;
-        let (_, pending) =
-            members::member_account(c, member_id, AccountKind::MemberPending).await?;
-        (available, pending)
-    };
+    let (available, pending) =
+        if stamped.is_empty() && granted.is_empty() && beyond.referral().is_none() {
+            (available, pending)
+        } else {
+            let (_, available) =
+                members::member_account(c, member_id, AccountKind::MemberAvailable).await?;
+            let (_, pending) =
+                members::member_account(c, member_id, AccountKind::MemberPending).await?;
+            (available, pending)
+        };
     let answer = json!({
         "purchase_id": purchase_id,
         "order_id": p.order_id,
@@ -518,6 +535,7 @@ async fn write_new<C: Conn>(
         "rule_awards": beyond.awards,
         "tier": tier,
         "stamps": stamped,
+        "granted": granted,
         "balance": { "available": available, "pending": pending },
     });
     purchases::insert_purchase(c, &ctx.tenant, &purchase, content, &answer.to_string()).await?;

@@ -90,7 +90,37 @@ pub async fn update<C: Conn>(
 }
 
 /// `R7K-3QF-X9P`: 9 characters, about 44 bits; unique per program (a clash is retried).
-pub(crate) fn new_redemption_code() -> String {
+/// A reward given free (a completed stamp card, a rule's `reward` effect): an issued
+/// redemption with cost 0, not taken from stock or the per-member limit. Answers
+/// `{"redemption_id", "code", "reward_name"}`.
+pub(crate) async fn grant_free<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    tenant: &tally_domain::ids::TenantId,
+    reward: &tally_domain::model::Reward,
+    member: &tally_domain::ids::MemberId,
+) -> StepResult<Value> {
+    let redemption = Redemption {
+        id: RedemptionId::generate(),
+        program_id: reward.program_id.clone(),
+        member_id: member.clone(),
+        reward_id: reward.id.clone(),
+        reward_name: reward.name.clone(),
+        cost: Points::ZERO,
+        code: new_redemption_code(),
+        status: RedemptionStatus::Issued,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    rewards::insert_redemption(c, tenant, &redemption).await?;
+    Ok(json!({
+        "redemption_id": redemption.id,
+        "code": redemption.code,
+        "reward_name": redemption.reward_name,
+    }))
+}
+
+fn new_redemption_code() -> String {
     let chars: Vec<char> = crate::secrets::random_code(9).chars().collect();
     chars
         .chunks(3)

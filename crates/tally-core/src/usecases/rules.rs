@@ -25,7 +25,7 @@ pub async fn create<C: Conn>(
 ) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
     let doc = RuleDoc::parse(document)?;
-    require_declared(c, program, &doc).await?;
+    require_declared(c, ctx, program, &doc).await?;
     let rule = RuleRow {
         id: RuleId::generate(),
         program_id: program.clone(),
@@ -65,7 +65,7 @@ pub async fn update<C: Conn>(
     }
     let new_doc = document.map(RuleDoc::parse).transpose()?;
     if let Some(doc) = &new_doc {
-        require_declared(c, &rule.program_id, doc).await?;
+        require_declared(c, ctx, &rule.program_id, doc).await?;
     }
     let current = match &new_doc {
         Some(doc) => doc.clone(),
@@ -117,10 +117,11 @@ pub async fn update<C: Conn>(
     Ok(view(&rule))
 }
 
-/// An event rule must name a type the program declares (the rules crate is pure and cannot
-/// know), or it could never run; refused at `/event_type`.
+/// What the rules crate is too pure to know: an event rule must name a type the program
+/// declares (refused at `/event_type`), a stamp or reward rule a card or reward of the program.
 async fn require_declared<C: Conn>(
     c: &mut C,
+    ctx: &Ctx,
     program: &ProgramId,
     doc: &RuleDoc,
 ) -> StepResult<()> {
@@ -131,6 +132,32 @@ async fn require_declared<C: Conn>(
     {
         let refusal = super::events::undeclared(c, program, "/event_type", name.as_str()).await?;
         return Err(refusal.into());
+    }
+    // A stamp or reward rule names a card or reward of this program.
+    match &doc.effect {
+        tally_rules::Effect::Stamp { card, .. } => {
+            let id = tally_domain::ids::StampCardId::from_trusted(card.clone());
+            let found = tally_store::queries::stamps::get_card(c, &ctx.tenant, &id).await?;
+            if found.is_none_or(|card| &card.program_id != program) {
+                return Err(DomainError::invalid(
+                    "/effect/stamp/card_id",
+                    "no stamp card of this program has this id",
+                )
+                .into());
+            }
+        }
+        tally_rules::Effect::Reward { reward } => {
+            let id = tally_domain::ids::RewardId::from_trusted(reward.clone());
+            let found = tally_store::queries::rewards::get_reward(c, &ctx.tenant, &id).await?;
+            if found.is_none_or(|r| &r.program_id != program) {
+                return Err(DomainError::invalid(
+                    "/effect/reward/reward_id",
+                    "no reward of this program has this id",
+                )
+                .into());
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -314,3 +314,87 @@ async fn bad_cards_name_each_field_and_a_missing_reward_is_refused() {
     .problem(403, "forbidden");
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn rules_give_stamps_and_free_rewards_within_their_limits() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    let c = create_card(
+        &app,
+        json!({"name": "Visits", "stamps_required": 5, "reward": {"points": 20}}),
+    )
+    .await;
+    let reward = id(&app
+        .create_reward(json!({"name": "Tote bag", "cost_points": 300}))
+        .await);
+    let rules = format!("/programs/{p}/rules");
+    // Names that are not the program's are refused where they stand.
+    app.post(
+        &app.a.admin,
+        &rules,
+        &json!({"name": "x", "trigger": "purchase",
+            "effect": {"stamp": {"card_id": "stc_01JTX4V3C4D5E6F7G8H9J0K1M2"}}}),
+    )
+    .await
+    .invalid(&["/effect/stamp/card_id"]);
+    app.post(
+        &app.a.admin,
+        &rules,
+        &json!({"name": "x", "trigger": "purchase", "effect": {"reward": {"reward_id": "nope"}}}),
+    )
+    .await
+    .invalid(&["/effect/reward/reward_id"]);
+    let stamp_rule = app
+        .post(
+            &app.a.admin,
+            &rules,
+            &json!({"name": "Two stamps for big baskets", "trigger": "purchase",
+                "condition": "purchase.total >= 20.0", "effect": {"stamp": {"card_id": c, "count": 2}},
+                "limits": {"per_member": {"day": 2}}}),
+        )
+        .await
+        .ok(201);
+    app.post(
+        &app.a.admin,
+        &rules,
+        &json!({"name": "Welcome tote", "trigger": "enrolment", "effect": {"reward": {"reward_id": reward}}}),
+    )
+    .await
+    .ok(201);
+
+    let m = id(&app.enroll(json!({})).await);
+    let redemptions = app
+        .get(&app.a.read, &format!("/members/{m}/redemptions"))
+        .await
+        .ok(200);
+    assert_eq!(redemptions["items"][0]["reward_name"], "Tote bag");
+    assert_eq!(redemptions["items"][0]["cost"], 0);
+
+    let big = app.purchase(&m, "G-1", 2500).await;
+    assert_eq!(big["points_earned"], 25, "stamps are not points");
+    assert_eq!(big["rule_awards"], json!([]));
+    assert_eq!(big["granted"][0]["rule_id"], stamp_rule["id"]);
+    assert_eq!(big["granted"][0]["stamps"]["stamps_added"], 2);
+    // The rule's daily limit counts stamps: no more today.
+    let again = app.purchase(&m, "G-2", 2500).await;
+    assert_eq!(again["granted"], json!([]));
+    let progress = app
+        .get(&app.a.read, &format!("/members/{m}/stamps"))
+        .await
+        .ok(200);
+    assert_eq!(progress["items"][0]["stamps"], 2);
+    // A full return takes the rule's stamps back with the purchase.
+    app.post(
+        &app.a.write,
+        &format!("/programs/{p}/returns"),
+        &json!({"order_id": "G-1"}),
+    )
+    .await
+    .ok(201);
+    let progress = app
+        .get(&app.a.read, &format!("/members/{m}/stamps"))
+        .await
+        .ok(200);
+    assert_eq!(progress["items"][0]["stamps"], 0);
+    app.check_end_state().await;
+}
