@@ -194,6 +194,7 @@ pub async fn import<C: Conn>(
             "base_points": plan.points,
             "rule_awards": [],
             "stamps": [],
+            "granted": [],
             "balance": { "available": available, "pending": plan.member.balance.pending },
         });
         let purchase = Purchase {
