@@ -80,4 +80,17 @@ impl<D: Database> Tally<D> {
             .is_some_and(|m| m.status == tally_domain::model::MemberStatus::Active);
         Ok(active.then_some((program, policy)))
     }
+
+    /// How many of the program's referrals are in each status: `(status, count)`.
+    pub async fn referral_counts(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+    ) -> Result<Vec<(String, i64)>, CoreError> {
+        let mut c = self.read().await?;
+        programs::get_program(&mut c, tenant, program)
+            .await?
+            .ok_or_else(|| DomainError::not_found("program"))?;
+        Ok(referrals::counts(&mut c, program).await?)
+    }
 }

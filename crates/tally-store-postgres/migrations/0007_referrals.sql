@@ -31,3 +31,4 @@ CREATE TABLE referrals (
 );
 CREATE INDEX referrals_referrer ON referrals (referrer_id, seq);
 CREATE INDEX referrals_purchase ON referrals (purchase_id);
+CREATE INDEX referrals_program ON referrals (program_id, status);

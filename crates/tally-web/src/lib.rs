@@ -21,8 +21,8 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    audit, cashier, dashboard, keys, locations, members, rewards, rules, settings, setup, sign_in,
-    stamps, tiers, wallet, wallet_referrals, wallet_stamps,
+    audit, cashier, dashboard, keys, locations, members, referrals, rewards, rules, settings,
+    setup, sign_in, stamps, tiers, wallet, wallet_referrals, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -141,6 +141,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/console/{program}/tiers",
             get(tiers::show::<D>).post(tiers::update::<D>),
+        )
+        .route(
+            "/console/{program}/referrals",
+            get(referrals::show::<D>).post(referrals::update::<D>),
         )
         .route(
             "/console/{program}/stamps",

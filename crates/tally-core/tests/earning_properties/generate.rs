@@ -1,4 +1,4 @@
-//! What is generated: a program's rules, tier plan, expiry policy and return window, and the steps of a
+//! What is generated: a program's rules, tier plan, expiry policy, return window and stamp card, and the steps of a
 //! history.
 
 use proptest::prelude::*;
@@ -107,6 +107,9 @@ pub(crate) struct Setup {
     pub(crate) expiry: Option<Value>,
     /// The return window: purchase points stay pending this many days.
     pub(crate) pending_days: Option<i64>,
+    /// A stamp card stamped by purchases of 10.00 or more and by the cashier: stamps to
+    /// complete it, and its daily cap.
+    pub(crate) stamp_card: Option<(i64, Option<i64>)>,
     pub(crate) members: usize,
     pub(crate) reward_cost: i64,
 }
@@ -154,6 +157,11 @@ pub(crate) enum Op {
     Expire,
     Release,
     Review,
+    /// The cashier gives stamps on the case's card.
+    Stamp {
+        who: usize,
+        count: i64,
+    },
     /// A new version of a rule's document; with `budget`, the new version sets (or drops) the
     /// rule's budget.
     Edit {
@@ -235,18 +243,22 @@ pub(crate) fn setup() -> impl Strategy<Value = Setup> {
         prop::option::weighted(0.4, tiers()),
         prop::option::weighted(0.5, expiry()),
         prop::option::weighted(0.4, 1i64..=5),
+        prop::option::weighted(0.5, (2i64..=5, prop::option::weighted(0.5, 1i64..=3))),
         2usize..=4,
         10i64..=150,
     )
         .prop_map(
-            |(rules, enrolment, tiers, expiry, pending_days, members, reward_cost)| Setup {
-                rules,
-                enrolment,
-                tiers,
-                expiry,
-                pending_days,
-                members,
-                reward_cost,
+            |(rules, enrolment, tiers, expiry, pending_days, stamp_card, members, reward_cost)| {
+                Setup {
+                    rules,
+                    enrolment,
+                    tiers,
+                    expiry,
+                    pending_days,
+                    stamp_card,
+                    members,
+                    reward_cost,
+                }
             },
         )
 }
@@ -276,7 +288,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         3 => (0usize..100, return_spec()).prop_map(|(pick, spec)| Op::Return { pick, spec }),
         2 => who.clone().prop_map(|who| Op::Redeem { who }),
         1 => (0usize..100).prop_map(|pick| Op::Cancel { pick }),
-        2 => (who, prop_oneof![-60i64..=-1, 1i64..=60]).prop_map(|(who, points)| Op::Adjust { who, points }),
+        2 => (who.clone(), prop_oneof![-60i64..=-1, 1i64..=60]).prop_map(|(who, points)| Op::Adjust { who, points }),
         4 => prop_oneof![
             4 => (1i64..=30).prop_map(move |h| h * hour),
             2 => (1i64..=10).prop_map(move |d| d * 24 * hour),
@@ -284,6 +296,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         ].prop_map(Op::Advance),
         2 => Just(Op::Expire),
         2 => Just(Op::Release),
+        2 => (who.clone(), 1i64..=3).prop_map(|(who, count)| Op::Stamp { who, count }),
         1 => Just(Op::Review),
         1 => (0usize..8, prop::option::weighted(0.5, prop::option::weighted(0.7, 10i64..=400)))
             .prop_map(|(pick, budget)| Op::Edit { pick, budget }),

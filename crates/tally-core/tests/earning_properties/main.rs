@@ -36,6 +36,7 @@ use tally_domain::ids::{MemberId, RedemptionId, RuleId};
 use tally_domain::inputs::{AdjustmentRequest, NewMember, NewPurchase, NewReturn, RedeemRequest};
 use tally_domain::model::TransferKind;
 use tally_domain::tiers::TierPlan;
+use tally_store::Conn;
 use tally_store::queries::ledger;
 
 const START: &str = "2026-05-01T10:00:00Z";
@@ -73,6 +74,8 @@ struct Case {
     redemptions: Vec<RedemptionId>,
     /// The rule an edit in flight changes, and its limits once the edit is accepted.
     pending: Option<(usize, Limits)>,
+    /// The stamp card, and the stamps that complete it.
+    card: Option<(tally_domain::ids::StampCardId, i64)>,
 }
 
 /// How often each kind of outcome was seen over all cases.
@@ -167,6 +170,24 @@ async fn set_up(base: &Fixture, setup: &Setup) -> Result<Case, TestCaseError> {
             "return window refused"
         );
     }
+    let mut card = None;
+    if let Some((required, cap)) = setup.stamp_card {
+        let mut doc = json!({"name": "Card", "stamps_required": required, "reward": {"points": 15},
+            "qualifying_purchase": {"min_total_minor": 1000}});
+        if let Some(cap) = cap {
+            doc["max_per_day"] = json!(cap);
+        }
+        let command = Command::CreateStampCard {
+            program: f.program.clone(),
+            card: tally_domain::stamps::StampCardDoc::parse(&doc).unwrap(),
+        };
+        let created = send(&f, "set-up", command)
+            .await?
+            .ok_or_else(|| TestCaseError::fail("stamp card refused"))?;
+        let id = tally_domain::ids::StampCardId::parse(created["id"].as_str().unwrap())
+            .map_err(TestCaseError::fail)?;
+        card = Some((id, required));
+    }
     let reward = f
         .reward(json!({"name": "Tote bag", "cost_points": setup.reward_cost}))
         .await;
@@ -191,6 +212,7 @@ async fn set_up(base: &Fixture, setup: &Setup) -> Result<Case, TestCaseError> {
         orders: Vec::new(),
         redemptions: Vec::new(),
         pending: None,
+        card,
     })
 }
 
@@ -308,6 +330,16 @@ fn command(case: &mut Case, step: usize, op: &Op) -> Option<Command> {
             program,
             limit: 1000,
         },
+        Op::Stamp { who, count } => {
+            let (card, _) = case.card.as_ref()?;
+            Command::GiveStamps {
+                card: card.clone(),
+                request: tally_domain::stamps::StampRequest::parse(
+                    &json!({"member": {"id": member(*who)}, "count": count}),
+                )
+                .unwrap(),
+            }
+        }
         Op::Release => Command::ReleasePending {
             program,
             limit: 1000,
@@ -394,6 +426,42 @@ async fn check_all(case: &Case, at: &str) -> Result<(), TestCaseError> {
         lots.is_empty(),
         "{at}: lots do not match balances (member, lots, balance): {lots:?}"
     );
+    // Every stamp given or taken back is in the log: what the log adds up to is the progress
+    // plus every completed card, and each completion gave its points once.
+    if let Some((card, required)) = &case.card {
+        for m in &case.members {
+            let rows = c
+                .query(
+                    "SELECT CAST(COALESCE(SUM(stamps), 0) AS BIGINT) FROM stamp_events WHERE card_id = $1 AND member_id = $2",
+                    &[card.as_str().into(), m.as_str().into()],
+                )
+                .await
+                .map_err(|e| fail(e.into()))?;
+            let logged = rows[0].int(0).map_err(|e| fail(e.into()))?;
+            let progress = tally_store::queries::stamps::member_progress(&mut c, m)
+                .await
+                .map_err(|e| fail(e.into()))?
+                .into_iter()
+                .find(|(id, _)| id == card)
+                .map(|(_, p)| p)
+                .unwrap_or_default();
+            check!(
+                progress.stamps < *required
+                    && logged == progress.stamps + progress.completions * required,
+                "{at}: stamps of {m}: logged {logged}, progress {progress:?}"
+            );
+            let paid = earn_transfers(case, m)
+                .await?
+                .iter()
+                .filter(|e| e.reason.rule.as_deref() == Some(card.as_str()))
+                .count() as i64;
+            check!(
+                paid == progress.completions,
+                "{at}: {m} completed the card {} times, was paid {paid} times",
+                progress.completions
+            );
+        }
+    }
     let pending = tally_core::invariants::check_pending(&mut c, &f.program)
         .await
         .map_err(fail)?;
@@ -493,6 +561,9 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
             (Op::Release, Some(a)) if a["released"].as_i64().unwrap_or(0) > 0 => {
                 seen("release ran")
             }
+            (Op::Stamp { .. }, Some(a)) if a["completed"].as_i64().unwrap_or(0) > 0 => {
+                seen("stamp card completed")
+            }
             (_, Some(_)) => seen(
                 format!("{op:?}")
                     .split([' ', '('])
@@ -548,6 +619,7 @@ fn rules_limits_returns_and_expiry_never_break_the_ledger_or_award_past_a_limit(
             "tier upgraded",
             "expiry ran",
             "release ran",
+            "stamp card completed",
             "edited",
         ] {
             assert!(

@@ -261,6 +261,7 @@ async fn events_earn_by_their_rules_with_rule_version_and_event_on_each_award() 
         first,
         json!({"event_id": event_id, "type": "check_in", "member_id": m, "points_earned": 10,
                "rule_awards": [{"rule_id": check_rule, "version": 1, "name": "Flagship check-in", "points": 10}],
+               "granted": [],
                "balance": {"available": 10, "pending": 0}})
     );
     // Elsewhere: recorded, nothing earned.

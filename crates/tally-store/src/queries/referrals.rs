@@ -209,3 +209,25 @@ pub async fn rewarded_count<C: Conn>(c: &mut C, member: &MemberId) -> Result<i64
         .await?;
     Ok(row.map(|r| r.int(0)).transpose()?.unwrap_or(0))
 }
+
+/// The program's referrals per status, in the order they move.
+pub async fn counts<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT status, COUNT(*) FROM referrals WHERE program_id = $1 GROUP BY status",
+            &[program.as_str().into()],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for status in ["pending", "qualified", "rewarded", "void"] {
+        for r in &rows {
+            if r.text(0)? == status {
+                out.push((status.to_owned(), r.int(1)?));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod keys;
 pub mod locations;
 pub mod members;
+pub mod referrals;
 pub mod rewards;
 pub mod rules;
 pub mod settings;
