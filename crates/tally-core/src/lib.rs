@@ -8,7 +8,9 @@
 //! A command's answer is JSON: the same bytes are the HTTP body, and the stored answer that an
 //! idempotent retry gets back.
 
+mod awards;
 mod backtest;
+pub mod beyond;
 pub mod commands;
 pub mod console;
 pub mod earning;

@@ -4,8 +4,9 @@
 //! several nodes give it at most once.
 
 use crate::StepResult;
+use crate::awards::AwardContext;
 use crate::commands::Ctx;
-use crate::earning::{self, AwardContext, CompiledRules, Profile};
+use crate::earning::{self, CompiledRules, Profile};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde_json::{Value, json};
@@ -147,6 +148,6 @@ async fn occasion<C: Conn>(
         event_id: None,
         occurred_at: ctx.now,
     };
-    let (given, _, _) = earning::post_awards(c, ctx, compiled, &outcome, &at).await?;
+    let (given, _, _) = crate::awards::post_awards(c, ctx, compiled, &outcome, &at).await?;
     Ok(Some(given.value()))
 }

@@ -8,8 +8,9 @@
 
 use super::{load_member, load_program, require_active, resolve_member};
 use crate::StepResult;
+use crate::awards::AwardContext;
 use crate::commands::Ctx;
-use crate::earning::{self, AwardContext, Facts};
+use crate::earning::{self, Facts};
 use crate::usecases::admin::record;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -184,7 +185,7 @@ pub async fn record_event<C: Conn>(
             occurred_at,
         };
         let (points, balance, grants) =
-            earning::post_awards(c, ctx, &compiled, &outcome, &at).await?;
+            crate::awards::post_awards(c, ctx, &compiled, &outcome, &at).await?;
         granted = grants;
         given = points;
         available = balance.unwrap_or(available);

@@ -105,7 +105,7 @@ async fn welcome<C: Conn>(
         true,
     )
     .await?;
-    let award = earning::AwardContext {
+    let award = crate::awards::AwardContext {
         program: &program.id,
         member: &member.id,
         order_id: None,
@@ -113,7 +113,8 @@ async fn welcome<C: Conn>(
         event_id: None,
         occurred_at: at,
     };
-    if let (_, Some(balance), _) = earning::post_awards(c, ctx, &compiled, &outcome, &award).await?
+    if let (_, Some(balance), _) =
+        crate::awards::post_awards(c, ctx, &compiled, &outcome, &award).await?
     {
         member.balance.available = balance;
     }

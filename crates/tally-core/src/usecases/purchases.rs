@@ -419,7 +419,7 @@ async fn write_new<C: Conn>(
     let base = base_points(program, p);
     let purchase_id = PurchaseId::generate();
     let occurred_at = p.occurred_at.unwrap_or(ctx.now);
-    let beyond = earning::plan_beyond_base(
+    let beyond = crate::beyond::plan_beyond_base(
         c,
         ctx,
         program,
@@ -462,8 +462,9 @@ async fn write_new<C: Conn>(
         Some(after) => (after, member.balance.pending),
         None => (member.balance.available, member.balance.pending),
     };
-    let tier = earning::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, occurred_at)
-        .await?;
+    let tier =
+        crate::beyond::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, occurred_at)
+            .await?;
     let points = base + beyond.points();
     let purchase = Purchase {
         id: purchase_id.clone(),
@@ -499,7 +500,7 @@ async fn write_new<C: Conn>(
     let granted = match beyond.outcome() {
         Some(outcome) => {
             let purchase = Some(&purchase_id);
-            earning::give_grants(
+            crate::awards::give_grants(
                 c,
                 ctx,
                 &program.id,

@@ -206,3 +206,36 @@ pub async fn all_at_once(
     }
     outcomes
 }
+
+/// Outcomes as answers or refusal codes; panics on anything else (a store error).
+pub fn outcomes(results: Vec<Result<Value, CoreError>>) -> Vec<Result<Value, String>> {
+    results.into_iter().map(outcome).collect()
+}
+
+/// How many times each refusal code came back.
+pub fn count_refusals(
+    outcomes: &[Result<Value, String>],
+) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for code in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        *counts.entry(code.clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// A purchase of `amount_minor` cents as a command.
+pub fn purchase(f: &Fixture, member: &MemberId, order_id: &str, amount_minor: i64) -> Command {
+    let body = json!({"order_id": order_id, "member": {"id": member}, "total": {"amount_minor": amount_minor, "currency": "USD"}});
+    Command::RecordPurchase {
+        program: f.program.clone(),
+        purchase: NewPurchase::parse(&body).unwrap(),
+    }
+}
+
+/// A return as a command.
+pub fn ret(f: &Fixture, body: Value) -> Command {
+    Command::RecordReturn {
+        program: f.program.clone(),
+        ret: tally_domain::inputs::NewReturn::parse(&body).unwrap(),
+    }
+}

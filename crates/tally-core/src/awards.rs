@@ -1,0 +1,205 @@
+//! What rules give, once decided: their points as `earn` transfers naming rule and version,
+//! the usage that limits and budgets count, and the grants of `stamp` and `reward` rules.
+
+use crate::StepResult;
+use crate::commands::Ctx;
+use crate::earning::CompiledRules;
+use crate::pending::Credit;
+use tally_domain::ids::{EventId, MemberId, ProgramId, PurchaseId};
+use tally_domain::model::TransferReason;
+use tally_domain::{Points, Timestamp};
+use tally_rules::Outcome;
+use tally_store::queries::{programs, rules};
+use tally_store::{Conn, StoreError};
+
+/// Why an award was given, beyond the rule: the order it came with.
+pub struct AwardContext<'a> {
+    pub program: &'a ProgramId,
+    pub member: &'a MemberId,
+    pub order_id: Option<&'a str>,
+    pub purchase_id: Option<&'a PurchaseId>,
+    /// The custom event an event rule's award came with.
+    pub event_id: Option<&'a EventId>,
+    pub occurred_at: Timestamp,
+}
+
+/// The transfers the awards of `outcome` become: one per rule that gave points, naming the rule
+/// and its version.
+pub fn award_credits(ctx: &Ctx, outcome: &Outcome, at: &AwardContext<'_>) -> Vec<Credit> {
+    outcome
+        .awarded()
+        .filter(|d| d.points > 0)
+        .map(|award| {
+            let reason = TransferReason {
+                order_id: at.order_id.map(str::to_owned),
+                purchase_id: at.purchase_id.cloned(),
+                event_id: at.event_id.cloned(),
+                rule: Some(award.rule.id.clone()),
+                rule_version: Some(award.rule.version),
+                actor: Some(ctx.actor.clone()),
+                note: Some(award.name.clone()),
+                ..TransferReason::default()
+            };
+            (Points(award.points), reason)
+        })
+        .collect()
+}
+
+/// Records what limits and budgets count of `outcome`: spends budgets (their rows were locked
+/// when usage was read) and writes every award to `rule_awards`, whether or not the rule has
+/// limits today: an edit may add a limit or a budget later, and it must count what the rule
+/// already gave.
+pub async fn record_usage<C: Conn>(
+    c: &mut C,
+    compiled: &CompiledRules,
+    outcome: &Outcome,
+    member: &MemberId,
+    occurred_at: Timestamp,
+) -> StepResult<()> {
+    let mut counted: Vec<(&str, i64)> = Vec::new();
+    for award in outcome.counted() {
+        let id = award.rule.id.as_str();
+        if compiled.budgeted.iter().any(|b| b == id)
+            && !rules::spend_budget(c, id, award.points).await?
+        {
+            // The budget row was locked when usage was read, so this cannot happen; refuse
+            // loudly rather than give points past a budget.
+            return Err(
+                StoreError::Decode(format!("rule {id}: budget changed under a lock")).into(),
+            );
+        }
+        counted.push((id, award.points));
+    }
+    rules::insert_awards(c, member, &counted, occurred_at).await?;
+    Ok(())
+}
+
+/// Posts the awards of `outcome`, records their usage and gives its grants. Returns the points
+/// given, the balance after (`None` when nothing was given) and the grants (see
+/// [`give_grants`]).
+pub async fn post_awards<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    compiled: &CompiledRules,
+    outcome: &Outcome,
+    at: &AwardContext<'_>,
+) -> StepResult<(Points, Option<Points>, Vec<serde_json::Value>)> {
+    let credits = award_credits(ctx, outcome, at);
+    let given = credits.iter().fold(Points::ZERO, |sum, (p, _)| sum + *p);
+    let balance = crate::pending::post_credits(
+        c,
+        ctx,
+        at.program,
+        at.member,
+        &credits,
+        at.occurred_at,
+        crate::pending::CreditTo::Available(compiled.expiry.as_ref()),
+    )
+    .await?;
+    record_usage(c, compiled, outcome, at.member, at.occurred_at).await?;
+    let grants = give_grants(
+        c,
+        ctx,
+        at.program,
+        outcome,
+        at.member,
+        at.purchase_id,
+        at.occurred_at,
+    )
+    .await?;
+    Ok((given, balance, grants))
+}
+
+/// Gives what the `stamp` and `reward` rules of `outcome` decided (their usage is recorded
+/// with the awards): `{"rule_id", "version", "name", "stamps": …}` for stamps on a card (none
+/// while the card is paused, or when its daily cap allows none), `{…, "reward": …}` for a free
+/// reward.
+pub async fn give_grants<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    outcome: &Outcome,
+    member: &MemberId,
+    purchase: Option<&PurchaseId>,
+    occurred_at: Timestamp,
+) -> StepResult<Vec<serde_json::Value>> {
+    let mut given = Vec::new();
+    if outcome.granted().next().is_none() {
+        return Ok(given);
+    }
+    let program = programs::get_program_by_id(c, program)
+        .await?
+        .ok_or_else(|| StoreError::Decode(format!("program {program} is gone")))?;
+    for d in outcome.granted() {
+        let head =
+            serde_json::json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name });
+        let gift = match d.grant.as_ref().expect("granted decisions carry a grant") {
+            tally_rules::Grant::Stamps { card } => {
+                let id = tally_domain::ids::StampCardId::from_trusted(card.clone());
+                let Some(row) = tally_store::queries::stamps::get_card(c, &program.tenant_id, &id)
+                    .await?
+                    .filter(|r| r.status == "active" && r.program_id == program.id)
+                else {
+                    continue;
+                };
+                let card = crate::stamps::Card::from_row(&row)?;
+                let source = crate::stamps::Source::Rule(purchase);
+                match crate::stamps::give(
+                    c,
+                    ctx,
+                    &program,
+                    &card,
+                    member,
+                    d.points,
+                    source,
+                    None,
+                    Some(&d.name),
+                    occurred_at,
+                )
+                .await?
+                {
+                    Some(stamps) => ("stamps", stamps),
+                    None => continue,
+                }
+            }
+            tally_rules::Grant::Reward { reward } => {
+                let id = tally_domain::ids::RewardId::from_trusted(reward.clone());
+                let Some(reward) =
+                    tally_store::queries::rewards::get_reward(c, &program.tenant_id, &id)
+                        .await?
+                        .filter(|r| r.program_id == program.id)
+                else {
+                    continue;
+                };
+                for _ in 1..d.points {
+                    // A rule gives one reward per match; more units come only from a hand-built
+                    // document, and are given all the same.
+                    let extra = crate::usecases::rewards::grant_free(
+                        c,
+                        ctx,
+                        &program.tenant_id,
+                        &reward,
+                        member,
+                    )
+                    .await?;
+                    let mut entry = head.clone();
+                    entry["reward"] = extra;
+                    given.push(entry);
+                }
+                let free = crate::usecases::rewards::grant_free(
+                    c,
+                    ctx,
+                    &program.tenant_id,
+                    &reward,
+                    member,
+                )
+                .await?;
+                ("reward", free)
+            }
+        };
+        let mut entry = head;
+        entry[gift.0] = gift.1;
+        given.push(entry);
+    }
+    Ok(given)
+}
