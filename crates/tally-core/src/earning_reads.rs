@@ -7,6 +7,7 @@ use crate::usecases::purchases::base_points;
 use crate::{CoreError, Tally};
 use serde_json::{Value, json};
 use tally_domain::DomainError;
+use tally_domain::events::NewEvent;
 use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{MemberId, ProgramId, RuleId, TenantId};
 use tally_domain::inputs::{MemberRef, NewPurchase};
@@ -15,7 +16,7 @@ use tally_store::Database;
 use tally_store::queries::members::{self, MemberKey};
 use tally_store::queries::rules::{self, RuleVersion};
 use tally_store::queries::tiers::TierChange;
-use tally_store::queries::{Page, lots, programs, tiers};
+use tally_store::queries::{Page, events, lots, programs, tiers};
 
 async fn program_of<C: tally_store::Conn>(
     c: &mut C,
@@ -133,30 +134,121 @@ impl<D: Database> Tally<D> {
             false,
         )
         .await?;
-        let decisions: Vec<Value> = outcome
-            .decisions
-            .iter()
-            .map(|d| {
-                json!({
-                    "rule_id": d.rule.id,
-                    "version": d.rule.version,
-                    "name": d.name,
-                    "matched": d.matched,
-                    "points": d.points,
-                    "uncapped_points": d.uncapped_points,
-                    "capped_by": d.capped_by,
-                    "why": d.why,
-                })
-            })
-            .collect();
         Ok(json!({
             "member_id": member.id,
             "base_points": base,
             "rule_points": outcome.total_points(),
             "points_earned": base.value() + outcome.total_points(),
-            "rules": decisions,
+            "rules": decisions(&outcome),
         }))
     }
+
+    /// What a custom event would earn now, and by which rules: its type must be declared and
+    /// its properties valid (mistakes named under `/event`). `drafts` replaces the active rules.
+    pub async fn simulate_event(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        e: &NewEvent,
+        drafts: Option<Vec<RuleDoc>>,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        let program = program_of(&mut c, tenant, program).await?;
+        let Some(event_type) = events::get_type(&mut c, &program.id, e.event_type.as_str()).await?
+        else {
+            let refusal = crate::usecases::events::undeclared(
+                &mut c,
+                &program.id,
+                "/event/type",
+                e.event_type.as_str(),
+            )
+            .await?;
+            return Err(refusal.into());
+        };
+        let properties = event_type
+            .doc
+            .validate_properties(&Value::Object(e.properties.clone()))
+            .map_err(|err| match err {
+                DomainError::Invalid { fields } => DomainError::Invalid {
+                    fields: fields
+                        .into_iter()
+                        .map(|mut f| {
+                            f.pointer = format!("/event{}", f.pointer);
+                            f
+                        })
+                        .collect(),
+                },
+                other => other,
+            })?;
+        let (key, pointer) = match &e.member {
+            MemberRef::Id(id) => (MemberKey::Id(id), "/event/member/id"),
+            MemberRef::ExternalId(x) => (MemberKey::ExternalId(x), "/event/member/external_id"),
+            MemberRef::CardNumber(x) => (MemberKey::CardNumber(x), "/event/member/card_number"),
+        };
+        let member_id = members::find_member_id(&mut c, tenant, &program.id, key)
+            .await?
+            .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
+        let compiled = match drafts {
+            Some(docs) => {
+                std::sync::Arc::new(earning::compile_drafts(&mut c, &program, docs).await?)
+            }
+            None => earning::active_rules(&mut c, &program).await?,
+        };
+        let tier =
+            crate::tiers::current_name(&mut c, compiled.tier_plan.as_ref(), &member_id).await?;
+        let profile = earning::profile(&mut c, &compiled, &member_id).await?;
+        let facts = earning::Facts {
+            member: &member_id,
+            profile: &profile,
+            tier: tier.as_deref(),
+            purchase: None,
+            base_points: tally_domain::Points::ZERO,
+            occurred_at: e.occurred_at.unwrap_or_else(|| self.clock.now()),
+        };
+        let mut event = facts.event(&program, &compiled, Trigger::Event);
+        event.custom = Some(tally_rules::CustomFacts {
+            event_type: e.event_type.as_str(),
+            properties: &properties,
+        });
+        let outcome = earning::decide(&mut c, &compiled, &event, &member_id, false).await?;
+        Ok(json!({
+            "member_id": member_id,
+            "points_earned": outcome.total_points(),
+            "rules": decisions(&outcome),
+        }))
+    }
+}
+
+/// Each rule's decision as the dry run shows it; a stamp or reward rule says what it grants.
+fn decisions(outcome: &tally_rules::Outcome) -> Vec<Value> {
+    outcome
+        .decisions
+        .iter()
+        .map(|d| {
+            let mut v = json!({
+                "rule_id": d.rule.id,
+                "version": d.rule.version,
+                "name": d.name,
+                "matched": d.matched,
+                "points": d.points,
+                "uncapped_points": d.uncapped_points,
+                "capped_by": d.capped_by,
+                "why": d.why,
+            });
+            match &d.grant {
+                Some(tally_rules::Grant::Stamps { card }) => {
+                    v["points"] = json!(0);
+                    v["grant"] = json!({ "stamps": d.points, "card_id": card });
+                }
+                Some(tally_rules::Grant::Reward { reward }) => {
+                    v["points"] = json!(0);
+                    v["grant"] = json!({ "rewards": d.points, "reward_id": reward });
+                }
+                None => {}
+            }
+            v
+        })
+        .collect()
 }
 
 impl<D: Database> Tally<D> {

@@ -12,6 +12,7 @@ use tally_core::Command;
 use tally_core::RULE_STATUSES as STATUSES;
 use tally_domain::DomainError;
 use tally_domain::error::Fields;
+use tally_domain::events::NewEvent;
 use tally_domain::ids::{ProgramId, RuleId};
 use tally_domain::inputs::{NewPurchase, Obj};
 use tally_rules::RuleDoc;
@@ -180,13 +181,19 @@ pub async fn simulate<D: Database>(
     let program = path_id(&program, ProgramId::parse, "program")?;
     let o = Obj::root(&body.value)?;
     let mut f = Fields::new();
-    o.only(&mut f, &["purchase", "rules"]);
-    let purchase = match body.value.get("purchase") {
-        None => {
-            f.push("/purchase", "is required");
+    o.only(&mut f, &["purchase", "event", "rules"]);
+    // Exactly one of a purchase and a custom event.
+    let purchase = match (body.value.get("purchase"), body.value.get("event")) {
+        (Some(p), None) => collect(&mut f, "/purchase", NewPurchase::parse(p))?.map(Ok),
+        (None, Some(e)) => collect(&mut f, "/event", NewEvent::parse(e))?.map(Err),
+        (None, None) => {
+            f.push("/purchase", "is required (or `event`, for a custom event)");
             None
         }
-        Some(p) => collect(&mut f, "/purchase", NewPurchase::parse(p))?,
+        (Some(_), Some(_)) => {
+            f.push("/event", "give a purchase or an event, not both");
+            None
+        }
     };
     let drafts = match body.value.get("rules") {
         None => None,
@@ -200,11 +207,19 @@ pub async fn simulate<D: Database>(
         }
     };
     f.finish()?;
-    let purchase = purchase.expect("parsed, or an error was returned");
-    ok(app
-        .tally
-        .simulate_purchase(&caller.tenant, &program, &purchase, drafts)
-        .await?)
+    let tally = &app.tally;
+    ok(match purchase.expect("parsed, or an error was returned") {
+        Ok(purchase) => {
+            tally
+                .simulate_purchase(&caller.tenant, &program, &purchase, drafts)
+                .await?
+        }
+        Err(event) => {
+            tally
+                .simulate_event(&caller.tenant, &program, &event, drafts)
+                .await?
+        }
+    })
 }
 
 /// `{"days": 30, "rules": [{…}]}`: the program's purchases of the last `days` days replayed

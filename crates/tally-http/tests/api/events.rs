@@ -554,3 +554,62 @@ async fn limits_schedule_audience_priority_and_stop_further_hold_for_event_rules
     assert_eq!(app.balance(&other).await, 20 + 23 + 3);
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn the_dry_run_of_an_event_says_what_it_would_earn_and_writes_nothing() {
+    let app = TestApp::new().await;
+    declare(
+        &app,
+        "review_posted",
+        &json!({"properties": {"rating": {"type": "integer", "min": 1, "max": 5, "required": true}}}),
+    )
+    .await;
+    let rule = create_rule(
+        &app,
+        json!({"name": "Reviews", "trigger": "event", "event_type": "review_posted",
+            "effect": {"points": "event.properties.rating * 2"}}),
+    )
+    .await;
+    let m = id(&app.enroll(json!({})).await);
+    let simulate = format!("/programs/{}/rules/simulate", app.a.program);
+    let event = |rating: Value| json!({"type": "review_posted", "member": {"id": m}, "properties": {"rating": rating}});
+    let before = app.snapshot().await;
+    let tried = app
+        .post(&app.a.read, &simulate, &json!({"event": event(json!(4))}))
+        .await
+        .ok(200);
+    assert_eq!(tried["points_earned"], 8);
+    assert_eq!(tried["rules"][0]["rule_id"], rule.as_str());
+    assert_eq!(tried["rules"][0]["matched"], true);
+    // A draft instead of the active rules.
+    let draft = json!({"name": "Flat", "trigger": "event", "event_type": "review_posted", "effect": {"bonus": 3}});
+    let drafted = app
+        .post(
+            &app.a.read,
+            &simulate,
+            &json!({"event": event(json!(4)), "rules": [draft]}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(drafted["points_earned"], 3);
+    // Mistakes are named under /event.
+    app.post(&app.a.read, &simulate, &json!({"event": event(json!(9))}))
+        .await
+        .invalid(&["/event/properties/rating"]);
+    app.post(
+        &app.a.read,
+        &simulate,
+        &json!({"event": {"type": "check_in", "member": {"id": m}}}),
+    )
+    .await
+    .invalid(&["/event/type"]);
+    app.post(
+        &app.a.read,
+        &simulate,
+        &json!({"event": event(json!(4)), "purchase": purchase_body(&m, "X-1", 100)}),
+    )
+    .await
+    .invalid(&["/event"]);
+    before.assert_same(&app.snapshot().await, "a dry run writes nothing");
+    app.check_end_state().await;
+}
