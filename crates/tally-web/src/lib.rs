@@ -169,6 +169,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             post(cashier::redeem::<D>),
         )
         .route(
+            "/console/{program}/cashier/stamp",
+            post(cashier::stamp::<D>),
+        )
+        .route(
             "/console/{program}/cashier/consume",
             post(cashier::consume::<D>),
         )

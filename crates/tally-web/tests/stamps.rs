@@ -132,3 +132,54 @@ async fn a_manager_adds_a_card_shows_the_till_screen_and_pauses_the_card() {
     assert!(after.body.contains("Paused") || after.body.contains("paused"));
     assert!(!after.body.contains("/screen?location="));
 }
+
+#[tokio::test]
+async fn a_cashier_gives_a_stamp_and_the_card_completes() {
+    let app = App::new().await;
+    let member = app.enrol(&app.a, serde_json::json!({"name": "Ola"})).await;
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::CreateStampCard {
+                program: app.a.program.clone(),
+                card: tally_domain::stamps::StampCardDoc::parse(&serde_json::json!({
+                    "name": "Coffee card", "stamps_required": 2, "reward": {"points": 30}
+                }))
+                .unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut b = app.signed_in(&app.a.cashier).await;
+    let cashier_page = format!("/console/{}/cashier", app.a.program);
+    let found = b
+        .get(&format!("{cashier_page}?find={}", member.card.number))
+        .await;
+    assert!(
+        found.body.contains("Coffee card · 0 / 2"),
+        "the card and its stamps"
+    );
+    let start = found.body.find(r#"name="card_id" value=""#).unwrap() + 22;
+    let card_id = found.body[start..start + 30].to_owned();
+    let form = |csrf: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("member_id".to_owned(), member.id.to_string()),
+            ("card_id".to_owned(), card_id.clone()),
+        ]
+    };
+    let pairs = form(&found.csrf());
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let once = b.post(&format!("{cashier_page}/stamp"), &refs).await;
+    assert_eq!(once.status, 200);
+    assert!(once.body.contains("Stamp given on Coffee card: 1 of 2."));
+    let twice = b.post(&format!("{cashier_page}/stamp"), &refs).await;
+    assert!(twice.body.contains("Coffee card is complete"));
+    let m = app.tally.member(&app.a.tenant, &member.id).await.unwrap();
+    assert_eq!(m.balance.available.value(), 30);
+}

@@ -1,6 +1,6 @@
 //! The cashier screen: find a member (card number, QR token, phone, email), record a purchase
-//! and show the points it earned, redeem a reward or check and use a redemption code, and enrol
-//! a new member at the counter. Every form is plain HTML with large touch targets.
+//! and show the points it earned, redeem a reward or check and use a redemption code, give a
+//! stamp on a stamp card, and enrol a new member at the counter. Every form is plain HTML with large touch targets.
 //!
 //! A purchase form carries an order id made when the form is drawn, so a double tap or a resent
 //! form records the purchase once (the order id is the purchase's business key).
@@ -14,9 +14,10 @@ use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tally_core::{Command, CoreError};
-use tally_domain::ids::{MemberId, RedemptionId, new_ulid};
+use tally_domain::ids::{MemberId, RedemptionId, StampCardId, new_ulid};
 use tally_domain::inputs::{NewMember, NewPurchase, RedeemRequest};
 use tally_domain::model::{Member, Redemption, RedemptionStatus, Reward};
+use tally_domain::stamps::StampRequest;
 use tally_domain::{DomainError, money};
 use tally_store::Database;
 use tally_store::queries::members::MemberKey;
@@ -36,6 +37,8 @@ struct CashierPage {
     errors: FormErrors,
     /// The fields of a refused form, to show them again.
     typed: Fields,
+    /// The member's progress on each active stamp card: `{"card_id", "name", "stamps", …}`.
+    stamps: Vec<Value>,
 }
 
 impl CashierPage {
@@ -51,6 +54,7 @@ impl CashierPage {
             notice: String::new(),
             errors: FormErrors::default(),
             typed: Fields::default(),
+            stamps: Vec::new(),
         }
     }
 
@@ -130,6 +134,7 @@ async fn with_member<D: Database>(
         .into_iter()
         .filter(|r| r.active && r.stock_remaining != Some(0))
         .collect();
+    page.stamps = state.tally.member_stamps(tenant, member).await?;
     Ok(())
 }
 
@@ -322,6 +327,43 @@ pub async fn redeem<D: Database>(
                 );
                 page.redemption = Some(r);
             }
+        },
+    )
+    .await
+}
+
+/// One stamp by hand on one of the member's cards (the card's daily cap applies).
+pub async fn stamp<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    let member = member_id(&form.fields)?;
+    let lang = form.console.lang;
+    let card = StampCardId::parse(form.fields.raw("card_id")).map_err(|_| WebError::BadRequest)?;
+    let command = StampRequest::parse(&json!({ "member": { "id": member } }))
+        .map(|request| Command::GiveStamps { card, request });
+    run(
+        &state,
+        &form,
+        &program,
+        Some(member),
+        command,
+        &[],
+        |page, answer| {
+            let name = answer["name"].as_str().unwrap_or_default();
+            page.notice = if answer["completed"].as_i64().unwrap_or(0) > 0 {
+                lang.tf("cashier.stamp_completed", &[("card", name)])
+            } else {
+                lang.tf(
+                    "cashier.stamp_given",
+                    &[
+                        ("card", name),
+                        ("stamps", &answer["stamps"].to_string()),
+                        ("required", &answer["stamps_required"].to_string()),
+                    ],
+                )
+            };
         },
     )
     .await
