@@ -1,6 +1,6 @@
-//! The backtest: replay the program's real purchases of the last N days against a draft rule set
-//! and report what the drafts would have given, per rule and per tier, next to what the
-//! purchases actually earned. A read: nothing is written.
+//! The backtest: replay the program's real purchases (and custom events, for `event` rules) of
+//! the last N days against a draft rule set and report what the drafts would have given, per
+//! rule and per tier, next to what they actually earned. A read: nothing is written.
 //!
 //! Limits are replayed in memory from the start of the window (usage before it is not counted);
 //! each member is seen with today's profile and tier (whose multiplier is counted), and with the
@@ -17,7 +17,7 @@ use tally_domain::model::Purchase;
 use tally_domain::{DomainError, Money, Timestamp};
 use tally_rules::{RuleDoc, RuleRef, Trigger, Usage};
 use tally_store::Database;
-use tally_store::queries::{members, programs, purchases};
+use tally_store::queries::{events, members, programs, purchases};
 
 /// Most purchases one backtest replays.
 pub const MAX_PURCHASES: i64 = 100_000;
@@ -55,6 +55,79 @@ struct Seen {
     tier: Option<String>,
 }
 
+/// What the drafts gave so far in the replay: limits and budgets count it.
+#[derive(Default)]
+struct Given {
+    /// (rule, member) → [(when, points)].
+    awards: HashMap<(String, MemberId), Vec<(Timestamp, i64)>>,
+    /// Per rule: its name, the points it gave, the purchases and the events it gave them on.
+    rules: BTreeMap<String, (String, i64, i64, i64)>,
+}
+
+impl Given {
+    /// A rule's usage as of `at` for `member`.
+    fn usage(&self, r: &RuleRef, member: &MemberId, windows: &tally_rules::Windows) -> Usage {
+        let mut u = Usage {
+            total: self.rules.get(&r.id).map_or(0, |x| x.1),
+            ..Usage::default()
+        };
+        let mine = self.awards.get(&(r.id.clone(), member.clone()));
+        for (at, points) in mine.into_iter().flatten() {
+            u.member_lifetime += points;
+            u.member_month += if *at >= windows.month { *points } else { 0 };
+            u.member_week += if *at >= windows.week { *points } else { 0 };
+            u.member_day += if *at >= windows.day { *points } else { 0 };
+        }
+        u
+    }
+
+    /// Counts what `outcome` gave; answers its points.
+    fn record(
+        &mut self,
+        outcome: &tally_rules::Outcome,
+        member: &MemberId,
+        at: Timestamp,
+        event: bool,
+    ) -> i64 {
+        let mut given = 0;
+        for d in outcome.awarded() {
+            let entry = self
+                .rules
+                .entry(d.rule.id.clone())
+                .or_insert_with(|| (d.name.clone(), 0, 0, 0));
+            entry.1 += d.points;
+            if event {
+                entry.3 += 1;
+            } else {
+                entry.2 += 1;
+            }
+            given += d.points;
+            self.awards
+                .entry((d.rule.id.clone(), member.clone()))
+                .or_default()
+                .push((at, d.points));
+        }
+        given
+    }
+}
+
+/// A member's profile and tier as the replay sees them: today's, with `earlier` purchases
+/// taken off the count of purchases before.
+async fn seen<C: tally_store::Conn>(
+    c: &mut C,
+    compiled: &earning::CompiledRules,
+    member: &MemberId,
+    earlier: i64,
+) -> Result<Seen, CoreError> {
+    let mut profile = members::rule_facts(c, member)
+        .await?
+        .map(earning::Profile::from)
+        .unwrap_or_default();
+    profile.purchases_before -= earlier;
+    let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member).await?;
+    Ok(Seen { profile, tier })
+}
+
 impl<D: Database> Tally<D> {
     pub async fn backtest(
         &self,
@@ -79,44 +152,22 @@ impl<D: Database> Tally<D> {
             *in_window.entry(&p.member_id).or_default() += 1;
         }
         let mut seen: HashMap<MemberId, Seen> = HashMap::new();
-        // Awards given in the replay: (rule, member) → [(when, points)], and per rule in all.
-        let mut awards: HashMap<(String, MemberId), Vec<(Timestamp, i64)>> = HashMap::new();
-        // Per rule: its name, the points it gave, the purchases it gave them on.
-        let mut rule_totals: BTreeMap<String, (String, i64, i64)> = BTreeMap::new();
+        let mut given = Given::default();
         let mut by_tier: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         let (mut base_total, mut tier_total, mut actual_total) = (0i64, 0i64, 0i64);
         for p in &replayed {
             if !seen.contains_key(&p.member_id) {
-                let mut profile = members::rule_facts(&mut c, &p.member_id)
-                    .await?
-                    .map(earning::Profile::from)
-                    .unwrap_or_default();
                 // Purchases before the window; those inside it are counted as the replay goes.
-                profile.purchases_before -= in_window[&p.member_id];
-                let tier =
-                    crate::tiers::current_name(&mut c, compiled.tier_plan.as_ref(), &p.member_id)
-                        .await?;
-                seen.insert(p.member_id.clone(), Seen { profile, tier });
+                let s =
+                    self::seen(&mut c, &compiled, &p.member_id, in_window[&p.member_id]).await?;
+                seen.insert(p.member_id.clone(), s);
             }
             let member = &seen[&p.member_id];
             let request = as_request(p);
             let base = base_points(&program, &request);
             let view = PurchaseView::new(&request);
             let windows = tally_rules::windows(p.occurred_at, &compiled.time_zone);
-            let usage = |r: &RuleRef| {
-                let mut u = Usage {
-                    total: rule_totals.get(&r.id).map_or(0, |(_, points, _)| *points),
-                    ..Usage::default()
-                };
-                let mine = awards.get(&(r.id.clone(), p.member_id.clone()));
-                for (at, points) in mine.into_iter().flatten() {
-                    u.member_lifetime += points;
-                    u.member_month += if *at >= windows.month { *points } else { 0 };
-                    u.member_week += if *at >= windows.week { *points } else { 0 };
-                    u.member_day += if *at >= windows.day { *points } else { 0 };
-                }
-                u
-            };
+            let usage = |r: &RuleRef| given.usage(r, &p.member_id, &windows);
             let facts = earning::Facts {
                 member: &p.member_id,
                 profile: &member.profile,
@@ -127,19 +178,7 @@ impl<D: Database> Tally<D> {
             };
             let event = facts.event(&program, &compiled, Trigger::Purchase);
             let outcome = compiled.set.evaluate(&event, &usage);
-            let mut drafted = 0;
-            for d in outcome.awarded().filter(|d| d.points > 0) {
-                let entry = rule_totals
-                    .entry(d.rule.id.clone())
-                    .or_insert_with(|| (d.name.clone(), 0, 0));
-                entry.1 += d.points;
-                entry.2 += 1;
-                drafted += d.points;
-                awards
-                    .entry((d.rule.id.clone(), p.member_id.clone()))
-                    .or_default()
-                    .push((p.occurred_at, d.points));
-            }
+            let drafted = given.record(&outcome, &p.member_id, p.occurred_at, false);
             let tier = member.tier.clone().unwrap_or_else(|| "none".into());
             let t = by_tier.entry(tier).or_default();
             t.0 += drafted;
@@ -156,17 +195,56 @@ impl<D: Database> Tally<D> {
                 member.profile.purchases_before += 1;
             }
         }
-        let drafts_total: i64 = rule_totals.values().map(|(_, points, _)| points).sum();
+
+        // Custom events, for the drafts' `event` rules, with today's profile and tier.
+        let mut events_replayed = 0usize;
+        let mut events_actual = 0i64;
+        if compiled.set.for_trigger(Trigger::Event) {
+            let stored =
+                events::program_events_since(&mut c, &program.id, since, MAX_PURCHASES).await?;
+            for (e, earned) in &stored {
+                if !seen.contains_key(&e.member_id) {
+                    let s = self::seen(&mut c, &compiled, &e.member_id, 0).await?;
+                    seen.insert(e.member_id.clone(), s);
+                }
+                let member = &seen[&e.member_id];
+                let windows = tally_rules::windows(e.occurred_at, &compiled.time_zone);
+                let usage = |r: &RuleRef| given.usage(r, &e.member_id, &windows);
+                let facts = earning::Facts {
+                    member: &e.member_id,
+                    profile: &member.profile,
+                    tier: member.tier.as_deref(),
+                    purchase: None,
+                    base_points: tally_domain::Points::ZERO,
+                    occurred_at: e.occurred_at,
+                };
+                let mut event = facts.event(&program, &compiled, Trigger::Event);
+                event.custom = Some(tally_rules::CustomFacts {
+                    event_type: &e.event_type,
+                    properties: &e.properties,
+                });
+                let outcome = compiled.set.evaluate(&event, &usage);
+                let drafted = given.record(&outcome, &e.member_id, e.occurred_at, true);
+                let tier = member.tier.clone().unwrap_or_else(|| "none".into());
+                by_tier.entry(tier).or_default().0 += drafted;
+                events_actual += earned;
+            }
+            events_replayed = stored.len();
+        }
+        let rule_totals = &given.rules;
+        let drafts_total: i64 = rule_totals.values().map(|x| x.1).sum();
         Ok(json!({
             "since": since,
             "purchases": replayed.len(),
             "truncated": replayed.len() as i64 == MAX_PURCHASES,
             "members": seen.len(),
-            "rules": rule_totals.iter().map(|(id, (name, points, awarded))| json!({
+            "events": events_replayed,
+            "rules": rule_totals.iter().map(|(id, (name, points, purchases, events))| json!({
                 "rule_id": id,
                 "name": name,
                 "points": points,
-                "purchases": awarded,
+                "purchases": purchases,
+                "events": events,
             })).collect::<Vec<_>>(),
             "by_tier": by_tier.iter().map(|(tier, (points, purchases))| json!({
                 "tier": tier,
@@ -179,7 +257,7 @@ impl<D: Database> Tally<D> {
                 "rules": drafts_total,
                 "total": base_total + tier_total + drafts_total,
             },
-            "actually_issued": actual_total,
+            "actually_issued": actual_total + events_actual,
         }))
     }
 }

@@ -27,3 +27,4 @@ CREATE TABLE events (
     UNIQUE (program_id, idempotency_key)
 );
 CREATE INDEX events_member ON events (member_id, seq);
+CREATE INDEX events_program_time ON events (program_id, occurred_at_us);

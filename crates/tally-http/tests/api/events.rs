@@ -613,3 +613,49 @@ async fn the_dry_run_of_an_event_says_what_it_would_earn_and_writes_nothing() {
     before.assert_same(&app.snapshot().await, "a dry run writes nothing");
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn the_backtest_replays_events_for_draft_event_rules() {
+    let app = TestApp::new().await;
+    declare(
+        &app,
+        "review_posted",
+        &json!({"properties": {"rating": {"type": "integer", "min": 1, "max": 5, "required": true}}}),
+    )
+    .await;
+    create_rule(
+        &app,
+        json!({"name": "Reviews", "trigger": "event", "event_type": "review_posted", "effect": {"bonus": 5}}),
+    )
+    .await;
+    let m = id(&app.enroll(json!({})).await);
+    for rating in [5, 2, 4] {
+        post_event(
+            &app,
+            &json!({"type": "review_posted", "member": {"id": m}, "properties": {"rating": rating}}),
+        )
+        .await
+        .ok(201);
+    }
+    // A draft that pays good reviews more, once a day.
+    let draft = json!({"name": "Good reviews", "trigger": "event", "event_type": "review_posted",
+        "condition": "event.properties.rating >= 4", "effect": {"points": "event.properties.rating * 3"},
+        "limits": {"per_member": {"day": 15}}});
+    let report = app
+        .post(
+            &app.a.read,
+            &format!("/programs/{}/rules/backtest", app.a.program),
+            &json!({"days": 30, "rules": [draft]}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(report["events"], 3);
+    // 5 × 3 = 15, then the day's limit leaves nothing for the 4.
+    assert_eq!(
+        report["rules"],
+        json!([{"rule_id": "draft_1", "name": "Good reviews", "points": 15, "purchases": 0, "events": 1}])
+    );
+    assert_eq!(report["would_issue"]["rules"], 15);
+    assert_eq!(report["actually_issued"], 15, "three reviews at 5 points");
+    app.check_end_state().await;
+}

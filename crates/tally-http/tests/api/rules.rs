@@ -433,8 +433,8 @@ async fn a_backtest_replays_real_purchases_against_drafts_and_writes_nothing() {
     assert_eq!(
         report["rules"],
         json!([
-            {"rule_id": "draft_1", "name": "Vinyl club", "points": 40, "purchases": 2},
-            {"rule_id": "draft_2", "name": "Every visit", "points": 9, "purchases": 3}
+            {"rule_id": "draft_1", "name": "Vinyl club", "points": 40, "purchases": 2, "events": 0},
+            {"rule_id": "draft_2", "name": "Every visit", "points": 9, "purchases": 3, "events": 0}
         ])
     );
     assert_eq!(

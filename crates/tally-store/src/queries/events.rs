@@ -183,3 +183,25 @@ pub async fn member_events<C: Conn>(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(rows, limit))
 }
+
+/// The program's events since `since`, oldest first (at most `limit`), each with the points
+/// it earned when it was recorded.
+pub async fn program_events_since<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    since: Timestamp,
+    limit: i64,
+) -> Result<Vec<(EventRow, i64)>, StoreError> {
+    let sql = format!(
+        "SELECT {EVENT_COLS}, answer FROM events WHERE program_id = $1 AND occurred_at_us >= $2 ORDER BY occurred_at_us, seq LIMIT $3"
+    );
+    c.query(&sql, &[program.as_str().into(), ts(since), limit.into()])
+        .await?
+        .iter()
+        .map(|r| {
+            let (_, event) = decode_event(r)?;
+            let answer: Value = json(&r.text(9)?)?;
+            Ok((event, answer["points_earned"].as_i64().unwrap_or(0)))
+        })
+        .collect()
+}
