@@ -47,6 +47,7 @@ pub struct RewardPatch {
     pub cost: Option<tally_domain::Points>,
     pub stock: Option<Option<i64>>,
     pub per_member_limit: Option<Option<i64>>,
+    pub tiers: Option<Vec<String>>,
     pub active: Option<bool>,
 }
 

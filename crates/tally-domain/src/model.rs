@@ -173,6 +173,8 @@ pub struct Reward {
     pub active_from: Option<Timestamp>,
     pub active_until: Option<Timestamp>,
     pub per_member_limit: Option<i64>,
+    /// Only members of these tiers may redeem it (a tier benefit); empty: everyone.
+    pub tiers: Vec<String>,
     pub active: bool,
     pub created_at: Timestamp,
 }

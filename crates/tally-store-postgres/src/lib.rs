@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_events.sql")),
     (6, include_str!("../migrations/0006_stamps.sql")),
     (7, include_str!("../migrations/0007_referrals.sql")),
+    (8, include_str!("../migrations/0008_reward_tiers.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

@@ -18,13 +18,70 @@ use tally_domain::{DomainError, Points};
 use tally_store::Conn;
 use tally_store::queries::rewards;
 
+/// A reward's tiers must be levels of the program's tier plan.
+async fn check_tiers<C: Conn>(
+    c: &mut C,
+    program: &tally_domain::program::Program,
+    tiers: &[String],
+) -> StepResult<()> {
+    if tiers.is_empty() {
+        return Ok(());
+    }
+    let plan = crate::earning::active_rules(c, program)
+        .await?
+        .tier_plan
+        .clone();
+    let Some(plan) = plan else {
+        return Err(DomainError::invalid("/tiers", "the program has no tiers").into());
+    };
+    let mut f = tally_domain::error::Fields::new();
+    for (i, name) in tiers.iter().enumerate() {
+        if plan.level_named(name).is_none() {
+            let names: Vec<&str> = plan.levels.iter().map(|l| l.name.as_str()).collect();
+            f.push(
+                format!("/tiers/{i}"),
+                format!("is not a tier of this program ({})", names.join(", ")),
+            );
+        }
+    }
+    f.finish()?;
+    Ok(())
+}
+
+/// Whether the member may have a reward kept for some tiers: `Err` names the tiers.
+pub(crate) async fn tier_allows<C: Conn>(
+    c: &mut C,
+    program: &tally_domain::program::Program,
+    reward: &Reward,
+    member: &tally_domain::ids::MemberId,
+) -> StepResult<()> {
+    if reward.tiers.is_empty() {
+        return Ok(());
+    }
+    let compiled = crate::earning::active_rules(c, program).await?;
+    let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member).await?;
+    if tier.is_some_and(|t| reward.tiers.contains(&t)) {
+        return Ok(());
+    }
+    Err(DomainError::refused(
+        "reward_not_available",
+        format!(
+            "`{}` is for {} members only",
+            reward.name,
+            reward.tiers.join(" and ")
+        ),
+    )
+    .into())
+}
+
 pub async fn create<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
     program: &ProgramId,
     r: &NewReward,
 ) -> StepResult<Value> {
-    load_program(c, ctx, program).await?;
+    let program_row = load_program(c, ctx, program).await?;
+    check_tiers(c, &program_row, &r.tiers).await?;
     let reward = Reward {
         id: RewardId::generate(),
         program_id: program.clone(),
@@ -35,6 +92,7 @@ pub async fn create<C: Conn>(
         active_from: r.active_from,
         active_until: r.active_until,
         per_member_limit: r.per_member_limit,
+        tiers: r.tiers.clone(),
         active: true,
         created_at: ctx.now,
     };
@@ -76,6 +134,11 @@ pub async fn update<C: Conn>(
     }
     if let Some(active) = patch.active {
         reward.active = active;
+    }
+    if let Some(tiers) = &patch.tiers {
+        let program = load_program(c, ctx, &reward.program_id).await?;
+        check_tiers(c, &program, tiers).await?;
+        reward.tiers = tiers.clone();
     }
     rewards::update_reward(c, &reward).await?;
     record(
@@ -135,7 +198,7 @@ pub async fn redeem<C: Conn>(
     program: &ProgramId,
     r: &RedeemRequest,
 ) -> StepResult<Value> {
-    load_program(c, ctx, program).await?;
+    let program_row = load_program(c, ctx, program).await?;
     let member_id = resolve_member(c, ctx, program, &r.member).await?;
     let reward = rewards::get_reward(c, &ctx.tenant, &r.reward_id)
         .await?
@@ -154,6 +217,7 @@ pub async fn redeem<C: Conn>(
         )
         .into());
     }
+    tier_allows(c, &program_row, &reward, &member_id).await?;
     if member.balance.available < reward.cost {
         return Err(insufficient(reward.cost, member.balance.available));
     }

@@ -11,6 +11,8 @@ pub struct NewReward {
     pub active_from: Option<Timestamp>,
     pub active_until: Option<Timestamp>,
     pub per_member_limit: Option<i64>,
+    /// Tier names; empty: every member.
+    pub tiers: Vec<String>,
 }
 
 pub const MAX_COST: i64 = 1_000_000_000;
@@ -29,6 +31,7 @@ impl NewReward {
                 "active_from",
                 "active_until",
                 "per_member_limit",
+                "tiers",
             ],
         );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
@@ -38,6 +41,7 @@ impl NewReward {
         let active_from = o.opt(&mut f, "active_from", timestamp);
         let active_until = o.opt(&mut f, "active_until", timestamp);
         let per_member_limit = o.opt(&mut f, "per_member_limit", int(1, 1_000_000));
+        let tiers = o.opt(&mut f, "tiers", tier_names).unwrap_or_default();
         if let (Some(from), Some(until)) = (active_from, active_until)
             && until <= from
         {
@@ -52,8 +56,25 @@ impl NewReward {
             active_from,
             active_until,
             per_member_limit,
+            tiers,
         })
     }
+}
+
+/// Tier names (as a tier plan names its levels): at most 10, each 1 to 40 characters.
+pub fn tier_names(v: &Value) -> Result<Vec<String>, String> {
+    let items = v.as_array().ok_or("must be an array of tier names")?;
+    if items.len() > 10 {
+        return Err("must have at most 10 tier names".into());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let name = text(40)(item)?;
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -70,6 +70,7 @@ fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::Do
             "cost_points",
             "stock",
             "per_member_limit",
+            "tiers",
             "active",
         ],
     );
@@ -79,6 +80,7 @@ fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::Do
         cost: o.opt(&mut f, "cost_points", int(1, MAX_COST)).map(Points),
         stock: o.patch(&mut f, "stock", int(0, 1_000_000_000)),
         per_member_limit: o.patch(&mut f, "per_member_limit", int(1, 1_000_000)),
+        tiers: o.opt(&mut f, "tiers", tally_domain::inputs::tier_names),
         active: o.opt(&mut f, "active", tally_domain::inputs::boolean),
     };
     f.finish()?;

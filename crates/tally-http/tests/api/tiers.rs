@@ -197,3 +197,64 @@ async fn a_bad_plan_is_refused_field_by_field() {
     .problem(403, "forbidden");
     before.assert_same(&app.snapshot().await, "a refused plan");
 }
+
+#[tokio::test]
+async fn a_reward_kept_for_a_tier_is_redeemed_only_by_its_members() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    let rewards = format!("/programs/{p}/rewards");
+    // Before the program has tiers, a reward cannot be kept for one.
+    app.post(
+        &app.a.admin,
+        &rewards,
+        &json!({"name": "Lounge", "cost_points": 10, "tiers": ["Gold"]}),
+    )
+    .await
+    .invalid(&["/tiers"]);
+    app.send(
+        app.api(Method::PUT, &format!("/programs/{p}/tiers"))
+            .bearer_auth(&app.a.admin)
+            .json(&plan()),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &app.a.admin,
+        &rewards,
+        &json!({"name": "Lounge", "cost_points": 10, "tiers": ["Gold", "Diamond"]}),
+    )
+    .await
+    .invalid(&["/tiers/1"]);
+    let lounge = app
+        .create_reward(json!({"name": "Lounge", "cost_points": 10, "tiers": ["Gold", "Platinum"]}))
+        .await;
+    assert_eq!(lounge["tiers"], json!(["Gold", "Platinum"]));
+    let m = id(&app.enroll(json!({})).await);
+    app.purchase(&m, "T-1", 5000).await; // 50 points: Silver
+    let redeem = json!({"member": {"id": m}, "reward_id": id(&lounge)});
+    let refused = app
+        .post(&app.a.write, &format!("/programs/{p}/redemptions"), &redeem)
+        .await
+        .problem(422, "reward_not_available");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("for Gold and Platinum members only")
+    );
+    app.purchase(&m, "T-2", 6000).await; // 110 earned: Gold
+    app.post(&app.a.write, &format!("/programs/{p}/redemptions"), &redeem)
+        .await
+        .ok(201);
+    // Opened to everyone again.
+    let open = app
+        .patch(
+            &app.a.admin,
+            &format!("/rewards/{}", id(&lounge)),
+            &json!({"tiers": []}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(open["tiers"], json!([]));
+    app.check_end_state().await;
+}

@@ -14,8 +14,8 @@ pub async fn insert_reward<C: Conn>(
 ) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO rewards (id, tenant_id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us,
-             per_member_limit, active, created_at_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             per_member_limit, active, created_at_us, tiers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             r.id.as_str().into(),
             tenant.as_str().into(),
@@ -29,6 +29,7 @@ pub async fn insert_reward<C: Conn>(
             r.per_member_limit.into(),
             r.active.into(),
             ts(r.created_at),
+            super::to_json(&r.tiers),
         ],
     )
     .await?;
@@ -40,7 +41,7 @@ pub async fn insert_reward<C: Conn>(
 pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreError> {
     c.execute(
         "UPDATE rewards SET name = $2, description = $3, cost = $4, stock_remaining = $5, active_from_us = $6, active_until_us = $7,
-             per_member_limit = $8, active = $9 WHERE id = $1",
+             per_member_limit = $8, active = $9, tiers = $10 WHERE id = $1",
         &[
             r.id.as_str().into(),
             r.name.as_str().into(),
@@ -51,13 +52,14 @@ pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreEr
             opt_ts(r.active_until),
             r.per_member_limit.into(),
             r.active.into(),
+            super::to_json(&r.tiers),
         ],
     )
     .await?;
     Ok(())
 }
 
-const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq";
+const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq, tiers";
 
 fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
     Ok((
@@ -72,6 +74,7 @@ fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
             active_from: to_opt_ts(r.opt_int(6)?)?,
             active_until: to_opt_ts(r.opt_int(7)?)?,
             per_member_limit: r.opt_int(8)?,
+            tiers: super::json(&r.text(12)?)?,
             active: r.boolean(9)?,
             created_at: to_ts(r.int(10)?)?,
         },

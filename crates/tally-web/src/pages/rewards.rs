@@ -50,18 +50,20 @@ impl RewardPage {
                 .per_member_limit
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
+            "tiers" => r.tiers.join(", "),
             _ => String::new(),
         }
     }
 }
 
 /// Pointers of reward fields → form fields.
-const FIELDS: [(&str, &str); 5] = [
+const FIELDS: [(&str, &str); 6] = [
     ("/name", "name"),
     ("/description", "description"),
     ("/cost_points", "cost_points"),
     ("/stock", "stock"),
     ("/per_member_limit", "per_member_limit"),
+    ("/tiers", "tiers"),
 ];
 
 /// The reward form as the API's body: empty optional fields are left out.
@@ -72,6 +74,14 @@ fn reward_body(f: &Fields) -> Value {
             body.insert(field.to_owned(), form_value(v));
         }
     }
+    // Tiers are typed comma-separated.
+    let tiers: Vec<&str> = f
+        .raw("tiers")
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    body.insert("tiers".into(), tiers.into());
     Value::Object(body)
 }
 
@@ -180,6 +190,7 @@ pub async fn update<D: Database>(
             cost: Some(r.cost),
             stock: Some(r.stock),
             per_member_limit: Some(r.per_member_limit),
+            tiers: Some(r.tiers),
             active: Some(form.fields.get("active").is_some()),
         },
     });

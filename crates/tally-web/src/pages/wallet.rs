@@ -241,11 +241,23 @@ impl CardPage {
     }
 
     fn affordable(&self, r: &Reward) -> bool {
-        self.card.member.balance.available.value() >= r.cost.value()
+        self.card.member.balance.available.value() >= r.cost.value() && self.tier_lock(r).is_none()
     }
 
-    /// "120 more points" for a reward the member cannot afford yet.
+    /// "Gold only" for a reward kept for tiers the member is not in.
+    fn tier_lock(&self, r: &Reward) -> Option<String> {
+        let mine = self.tier.as_ref().and_then(|t| t.tier.as_ref());
+        (!r.tiers.is_empty() && mine.is_none_or(|t| !r.tiers.contains(t))).then(|| {
+            self.lang
+                .tf("wallet.tiers_only", &[("tiers", &r.tiers.join(", "))])
+        })
+    }
+
+    /// "Gold only", or "120 more points" for a reward the member cannot have yet.
     fn missing(&self, r: &Reward) -> String {
+        if let Some(lock) = self.tier_lock(r) {
+            return lock;
+        }
         let missing = r.cost.value() - self.card.member.balance.available.value();
         self.lang.tf(
             "wallet.more_needed",
