@@ -19,9 +19,10 @@ use tally_domain::model::{Member, MemberStatus, Purchase, TransferReason};
 use tally_domain::referrals::ReferralPolicy;
 use tally_domain::{Points, Timestamp};
 use tally_ledger::AccountKind;
+use tally_rules::Trigger;
 use tally_store::Conn;
 use tally_store::queries::referrals::{self, Referral};
-use tally_store::queries::{ledger, members};
+use tally_store::queries::{ledger, members, programs};
 
 /// What referral awards carry in place of a rule id.
 pub const REFERRAL_RULE: &str = "referral";
@@ -234,6 +235,49 @@ async fn reward<C: Conn>(
         )
         .await?;
     }
+    referral_rules(c, ctx, r, at).await
+}
+
+/// The program's `referral` rules, for the referrer, once a referral is rewarded.
+async fn referral_rules<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    r: &Referral,
+    at: Timestamp,
+) -> StepResult<()> {
+    let Some(program) = programs::get_program_by_id(c, &r.program_id).await? else {
+        return Ok(());
+    };
+    let compiled = crate::earning::active_rules(c, &program).await?;
+    if !compiled.set.for_trigger(Trigger::Referral) {
+        return Ok(());
+    }
+    let referrer = &r.referrer_id;
+    let profile = crate::earning::profile(c, &compiled, referrer).await?;
+    let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), referrer).await?;
+    let outcome = crate::earning::evaluate(
+        c,
+        &program,
+        &compiled,
+        Trigger::Referral,
+        referrer,
+        &profile,
+        tier.as_deref(),
+        None,
+        Points::ZERO,
+        at,
+        true,
+    )
+    .await?;
+    let award = crate::awards::AwardContext {
+        program: &program.id,
+        member: referrer,
+        order_id: None,
+        purchase_id: None,
+        event_id: None,
+        occurred_at: at,
+    };
+    crate::awards::post_awards(c, ctx, &compiled, &outcome, &award).await?;
     Ok(())
 }
 

@@ -28,11 +28,20 @@ pub enum Trigger {
     Anniversary,
     /// A custom event of the type the rule names in `event_type` (`check_in`, `review_posted`…).
     Event,
+    /// A referral of the member was rewarded (the referred friend's first qualifying purchase
+    /// cleared its return window): the rule gives to the referrer, beyond the referral policy.
+    Referral,
 }
 
 impl Trigger {
-    pub const NAMES: &'static [&'static str] =
-        &["purchase", "enrolment", "birthday", "anniversary", "event"];
+    pub const NAMES: &'static [&'static str] = &[
+        "purchase",
+        "enrolment",
+        "birthday",
+        "anniversary",
+        "event",
+        "referral",
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +50,7 @@ impl Trigger {
             Trigger::Birthday => "birthday",
             Trigger::Anniversary => "anniversary",
             Trigger::Event => "event",
+            Trigger::Referral => "referral",
         }
     }
 
@@ -51,6 +61,7 @@ impl Trigger {
             "birthday" => Ok(Trigger::Birthday),
             "anniversary" => Ok(Trigger::Anniversary),
             "event" => Ok(Trigger::Event),
+            "referral" => Ok(Trigger::Referral),
             _ => Err(format!("must be one of {}", Trigger::NAMES.join(", "))),
         }
     }

@@ -178,6 +178,23 @@ async fn without_a_return_window_the_reward_comes_with_the_purchase() {
     )
     .await
     .invalid(&["/bonus", "/referrer_points"]);
+    // A rule on top of the policy: the referrer's first rewarded referral earns a bonus too.
+    let rules = format!("/programs/{}/rules", app.a.program);
+    app.post(
+        &app.a.admin,
+        &rules,
+        &json!({"name": "x", "trigger": "referral", "condition": "purchase.total > 1.0", "effect": {"bonus": 1}}),
+    )
+    .await
+    .invalid(&["/condition"]);
+    app.post(
+        &app.a.admin,
+        &rules,
+        &json!({"name": "Thanks", "trigger": "referral", "effect": {"bonus": 30},
+            "limits": {"per_member": {"lifetime": 30}}}),
+    )
+    .await
+    .ok(201);
     let ann = id(&app.enroll(json!({"name": "Ann"})).await);
     let code = referrals(&app, &ann).await["code"]
         .as_str()
@@ -187,12 +204,21 @@ async fn without_a_return_window_the_reward_comes_with_the_purchase() {
         .enroll(json!({"name": "Bob", "referral_code": code}))
         .await);
     app.purchase(&bob, "B-1", 100).await;
-    assert_eq!(app.balance(&ann).await, 50);
+    assert_eq!(app.balance(&ann).await, 50 + 30);
     app.purchase(&bob, "B-2", 100).await;
     assert_eq!(
         app.balance(&ann).await,
-        50,
+        80,
         "the first qualifying purchase only"
+    );
+    let cara = id(&app
+        .enroll(json!({"name": "Cara", "referral_code": code}))
+        .await);
+    app.purchase(&cara, "C-1", 100).await;
+    assert_eq!(
+        app.balance(&ann).await,
+        80 + 50,
+        "the rule's lifetime limit is spent"
     );
     app.check_end_state().await;
 }
