@@ -244,3 +244,33 @@ async fn a_manager_sets_tiers_and_expiry_with_each_mistake_in_place() {
             .contains(r#"<option value="end_of_period" selected>"#)
     );
 }
+
+#[tokio::test]
+async fn a_birthday_rule_is_written_in_the_form_and_listed_by_its_trigger() {
+    let app = App::new().await;
+    let manager = app.operator(&app.a, "manager", Role::Manager).await;
+    let mut b = app.signed_in(&manager).await;
+    let rules = format!("/console/{}/rules", app.a.program);
+    let page = b.get(&rules).await;
+    let saved = b
+        .post(
+            &rules,
+            &with_csrf(
+                &page.csrf(),
+                &[
+                    ("name", "Birthday gift"),
+                    ("trigger", "birthday"),
+                    ("effect_kind", "bonus"),
+                    ("effect_value", "100"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let listed = b.get(&rules).await;
+    assert!(listed.body.contains("Birthday gift"));
+    assert!(
+        listed.body.contains("birthday (once a year)"),
+        "the trigger by name, not a missing message"
+    );
+}
