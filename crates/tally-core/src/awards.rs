@@ -171,21 +171,6 @@ pub async fn give_grants<C: Conn>(
                 else {
                     continue;
                 };
-                for _ in 1..d.points {
-                    // A rule gives one reward per match; more units come only from a hand-built
-                    // document, and are given all the same.
-                    let extra = crate::usecases::rewards::grant_free(
-                        c,
-                        ctx,
-                        &program.tenant_id,
-                        &reward,
-                        member,
-                    )
-                    .await?;
-                    let mut entry = head.clone();
-                    entry["reward"] = extra;
-                    given.push(entry);
-                }
                 let free = crate::usecases::rewards::grant_free(
                     c,
                     ctx,

@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
 use tally_domain::inputs::{LineInput, MemberRef, NewPurchase};
 use tally_domain::model::Purchase;
-use tally_domain::{DomainError, Money, Timestamp};
+use tally_domain::{Money, Timestamp};
 use tally_rules::{RuleDoc, RuleRef, Trigger, Usage};
 use tally_store::Database;
-use tally_store::queries::{events, members, programs, purchases};
+use tally_store::queries::{events, members, purchases};
 
 /// Most purchases one backtest replays.
 pub const MAX_PURCHASES: i64 = 100_000;
@@ -137,9 +137,7 @@ impl<D: Database> Tally<D> {
         drafts: Vec<RuleDoc>,
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
-        let program = programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        let program = crate::reads::program_of(&mut c, tenant, program).await?;
         let now = self.clock.now();
         let since = now - jiff::SignedDuration::from_hours(24 * days);
         let replayed =

@@ -135,10 +135,15 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     Ok(compiled)
 }
 
+/// The program's time zone (a stored name that no longer resolves is a decode error).
+pub fn zone(program: &Program) -> Result<jiff::tz::TimeZone, StoreError> {
+    jiff::tz::TimeZone::get(program.time_zone.as_str())
+        .map_err(|e| StoreError::Decode(format!("program time zone {}: {e}", program.time_zone)))
+}
+
 /// Compiles rule documents for a program (the active ones, or a draft set to simulate).
 pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<CompiledRules> {
-    let time_zone = jiff::tz::TimeZone::get(program.time_zone.as_str())
-        .map_err(|e| StoreError::Decode(format!("program time zone {}: {e}", program.time_zone)))?;
+    let time_zone = zone(program)?;
     let limited = docs
         .iter()
         .filter(|(_, d)| d.has_limits_per_member())

@@ -16,27 +16,9 @@ use tally_store::Database;
 use tally_store::queries::members::{self, MemberKey};
 use tally_store::queries::rules::{self, RuleVersion};
 use tally_store::queries::tiers::TierChange;
-use tally_store::queries::{Page, events, lots, programs, tiers};
+use tally_store::queries::{Page, events, lots, tiers};
 
-async fn program_of<C: tally_store::Conn>(
-    c: &mut C,
-    tenant: &TenantId,
-    id: &ProgramId,
-) -> Result<tally_domain::program::Program, CoreError> {
-    programs::get_program(c, tenant, id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("program").into())
-}
-
-async fn member_of<C: tally_store::Conn>(
-    c: &mut C,
-    tenant: &TenantId,
-    id: &MemberId,
-) -> Result<tally_domain::model::Member, CoreError> {
-    members::get_member(c, tenant, id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("member").into())
-}
+use crate::reads::{member_of, program_of};
 
 impl<D: Database> Tally<D> {
     /// The program's rules as the API shows them (see `usecases::rules::view`).

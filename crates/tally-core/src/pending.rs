@@ -39,8 +39,7 @@ pub fn release_at(program: &Program, occurred_at: Timestamp) -> StepResult<Optio
     if days == 0 {
         return Ok(None);
     }
-    let zone = jiff::tz::TimeZone::get(program.time_zone.as_str())
-        .map_err(|e| StoreError::Decode(format!("program time zone {}: {e}", program.time_zone)))?;
+    let zone = crate::earning::zone(program)?;
     let at = occurred_at
         .to_zoned(zone)
         .checked_add(jiff::Span::new().days(i64::from(days)))

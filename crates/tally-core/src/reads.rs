@@ -18,8 +18,26 @@ use tally_store::queries::{
 };
 use tally_store::{Conn, Database};
 
-fn found<T>(value: Option<T>, entity: &str) -> Result<T, CoreError> {
+pub(crate) fn found<T>(value: Option<T>, entity: &str) -> Result<T, CoreError> {
     value.ok_or_else(|| CoreError::Domain(DomainError::not_found(entity)))
+}
+
+/// The tenant's program, or "program not found".
+pub(crate) async fn program_of<C: tally_store::Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &ProgramId,
+) -> Result<Program, CoreError> {
+    found(programs::get_program(c, tenant, id).await?, "program")
+}
+
+/// The tenant's member, or "member not found".
+pub(crate) async fn member_of<C: tally_store::Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &MemberId,
+) -> Result<Member, CoreError> {
+    found(members::get_member(c, tenant, id).await?, "member")
 }
 
 impl<D: Database> Tally<D> {

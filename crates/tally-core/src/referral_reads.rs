@@ -1,9 +1,9 @@
 //! Reads of referrals: the program's policy, a member's code and referrals, and what a join
 //! link is for.
 
+use crate::reads::{found, member_of, program_of};
 use crate::{CoreError, Tally};
 use serde_json::{Value, json};
-use tally_domain::DomainError;
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
 use tally_domain::program::Program;
 use tally_domain::referrals::ReferralPolicy;
@@ -17,13 +17,9 @@ impl<D: Database> Tally<D> {
         program: &ProgramId,
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
-        programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
-        Ok(referrals::get_policy(&mut c, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("referral policy"))?
-            .to_json())
+        program_of(&mut c, tenant, program).await?;
+        let policy = referrals::get_policy(&mut c, program).await?;
+        Ok(found(policy, "referral policy")?.to_json())
     }
 
     /// A member's referral code and their referrals, newest first. The referred are shown by
@@ -34,16 +30,11 @@ impl<D: Database> Tally<D> {
         member: &MemberId,
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
-        let m = members::get_member(&mut c, tenant, member)
-            .await?
-            .ok_or_else(|| DomainError::not_found("member"))?;
+        let m = member_of(&mut c, tenant, member).await?;
         let code = referrals::code_of(&mut c, &m.id).await?;
         let mut items = Vec::new();
-        for r in referrals::of_referrer(&mut c, &m.id).await? {
-            let referred = members::get_member(&mut c, tenant, &r.referred_id).await?;
-            let first_name = referred
-                .and_then(|p| p.name)
-                .and_then(|n| n.split_whitespace().next().map(str::to_owned));
+        for (r, name) in referrals::of_referrer(&mut c, &m.id).await? {
+            let first_name = name.and_then(|n| n.split_whitespace().next().map(str::to_owned));
             items.push(json!({
                 "id": r.id,
                 "referred_first_name": first_name,
@@ -88,9 +79,7 @@ impl<D: Database> Tally<D> {
         program: &ProgramId,
     ) -> Result<Vec<(String, i64)>, CoreError> {
         let mut c = self.read().await?;
-        programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        program_of(&mut c, tenant, program).await?;
         Ok(referrals::counts(&mut c, program).await?)
     }
 }

@@ -83,7 +83,8 @@ pub async fn on_enrol<C: Conn>(
 
 /// After a purchase by `member` in a program with a referral policy: qualifies their pending
 /// referral if the purchase meets the policy, and rewards it at once when the purchase's points
-/// are already available (`released`).
+/// are already available (`released`). Answers whether it was settled now, so balances may
+/// have changed.
 pub async fn after_purchase<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
@@ -91,15 +92,15 @@ pub async fn after_purchase<C: Conn>(
     member: &MemberId,
     purchase: &Purchase,
     released: bool,
-) -> StepResult<()> {
+) -> StepResult<bool> {
     let Some(r) = referrals::of_referred(c, member)
         .await?
         .filter(|r| r.status == "pending")
     else {
-        return Ok(());
+        return Ok(false);
     };
     if purchase.total_minor < policy.min_purchase_minor {
-        return Ok(());
+        return Ok(false);
     }
     if let Some(days) = policy.qualify_within_days {
         let enrolled = members::get_member(c, &ctx.tenant, member)
@@ -108,7 +109,7 @@ pub async fn after_purchase<C: Conn>(
         if purchase.occurred_at > enrolled + jiff::SignedDuration::from_hours(24 * days) {
             let note = format!("no qualifying purchase within {days} days of enrolling");
             referrals::advance(c, &r.id, "pending", "void", None, Some(&note), ctx.now).await?;
-            return Ok(());
+            return Ok(false);
         }
     }
     if !referrals::advance(
@@ -122,12 +123,12 @@ pub async fn after_purchase<C: Conn>(
     )
     .await?
     {
-        return Ok(());
+        return Ok(false);
     }
     if released {
         reward(c, ctx, policy, &r, purchase.occurred_at).await?;
     }
-    Ok(())
+    Ok(released)
 }
 
 /// After `purchase`'s pending points were released: rewards the referral it qualified.

@@ -1,11 +1,11 @@
 //! Reads of stamp cards and of members' progress on them.
 
+use crate::reads::{found, member_of, program_of};
 use crate::{CoreError, Tally};
 use serde_json::{Value, json};
-use tally_domain::DomainError;
 use tally_domain::ids::{MemberId, ProgramId, StampCardId, TenantId};
 use tally_store::Database;
-use tally_store::queries::{Page, locations, members, programs, stamps};
+use tally_store::queries::{Page, locations, programs, stamps};
 
 /// A store's QR code as the wallet shows it before the member collects the stamp.
 #[derive(Clone, Debug)]
@@ -27,9 +27,7 @@ impl<D: Database> Tally<D> {
         limit: Option<i64>,
     ) -> Result<Page<Value>, CoreError> {
         let mut c = self.read().await?;
-        programs::get_program(&mut c, tenant, program)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
+        program_of(&mut c, tenant, program).await?;
         let page = stamps::list_cards(&mut c, program, cursor, limit).await?;
         Ok(Page {
             items: page
@@ -46,9 +44,10 @@ impl<D: Database> Tally<D> {
         tenant: &TenantId,
         id: &StampCardId,
     ) -> Result<Value, CoreError> {
-        let card = stamps::get_card(&mut self.read().await?, tenant, id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("stamp card"))?;
+        let card = found(
+            stamps::get_card(&mut self.read().await?, tenant, id).await?,
+            "stamp card",
+        )?;
         Ok(crate::usecases::stamps::view(&card))
     }
 
@@ -61,9 +60,7 @@ impl<D: Database> Tally<D> {
         member: &MemberId,
     ) -> Result<Vec<Value>, CoreError> {
         let mut c = self.read().await?;
-        let m = members::get_member(&mut c, tenant, member)
-            .await?
-            .ok_or_else(|| DomainError::not_found("member"))?;
+        let m = member_of(&mut c, tenant, member).await?;
         let progress = stamps::member_progress(&mut c, member).await?;
         let mut out = Vec::new();
         for row in stamps::active_cards(&mut c, &m.program_id).await? {
@@ -93,12 +90,14 @@ impl<D: Database> Tally<D> {
         let Some(row) = stamps::get_code(&mut c, code).await? else {
             return Ok(None);
         };
-        let program = programs::get_program_by_id(&mut c, &row.program_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("program"))?;
-        let card = stamps::get_card(&mut c, &program.tenant_id, &row.card_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("stamp card"))?;
+        let program = found(
+            programs::get_program_by_id(&mut c, &row.program_id).await?,
+            "program",
+        )?;
+        let card = found(
+            stamps::get_card(&mut c, &program.tenant_id, &row.card_id).await?,
+            "stamp card",
+        )?;
         let store = locations::get_location(&mut c, &program.tenant_id, &row.location_id).await?;
         Ok(Some(StampCodeView {
             tenant: program.tenant_id,

@@ -76,8 +76,7 @@ pub async fn give<C: Conn>(
     let progress = stamps::lock_progress(c, &card.id, member, ctx.now).await?;
     let allowed = match card.doc.max_per_day {
         Some(cap) => {
-            let zone = jiff::tz::TimeZone::get(program.time_zone.as_str())
-                .map_err(|e| StoreError::Decode(format!("program time zone: {e}")))?;
+            let zone = crate::earning::zone(program)?;
             let day = tally_rules::windows(occurred_at, &zone).day;
             let given = stamps::given_since(c, &card.id, member, day).await?;
             count.min(cap - given)

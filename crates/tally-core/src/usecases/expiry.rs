@@ -23,8 +23,7 @@ pub async fn set_policy<C: Conn>(
     let program = load_program(c, ctx, program).await?;
     lots::set_policy(c, &program.id, policy, ctx.now).await?;
     rules::bump_revision(c, &program.id).await?;
-    let tz = jiff::tz::TimeZone::get(program.time_zone.as_str())
-        .map_err(|e| tally_store::StoreError::Decode(format!("program time zone: {e}")))?;
+    let tz = crate::earning::zone(&program)?;
     lots::rebuild(c, &program.id, ctx.now, policy.expires_at(ctx.now, &tz)).await?;
     record(
         c,

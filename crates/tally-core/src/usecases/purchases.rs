@@ -513,21 +513,25 @@ async fn write_new<C: Conn>(
         }
         None => Vec::new(),
     };
-    if let Some(policy) = beyond.referral() {
-        crate::referrals::after_purchase(c, ctx, policy, member_id, &purchase, !pending_now)
-            .await?;
-    }
-    // A completed card or a referral may have given points: read the balances again.
-    let (available, pending) =
-        if stamped.is_empty() && granted.is_empty() && beyond.referral().is_none() {
-            (available, pending)
-        } else {
-            let (_, available) =
-                members::member_account(c, member_id, AccountKind::MemberAvailable).await?;
-            let (_, pending) =
-                members::member_account(c, member_id, AccountKind::MemberPending).await?;
-            (available, pending)
-        };
+    let referral_settled = match beyond.referral() {
+        Some(policy) => {
+            let released = !pending_now;
+            crate::referrals::after_purchase(c, ctx, policy, member_id, &purchase, released).await?
+        }
+        None => false,
+    };
+    // A completed card, a rule's grant or a rewarded referral may have given points: read the
+    // balances again.
+    let completed = stamped.iter().any(|s| s["completed"].as_i64() > Some(0));
+    let (available, pending) = if !completed && granted.is_empty() && !referral_settled {
+        (available, pending)
+    } else {
+        let (_, available) =
+            members::member_account(c, member_id, AccountKind::MemberAvailable).await?;
+        let (_, pending) =
+            members::member_account(c, member_id, AccountKind::MemberPending).await?;
+        (available, pending)
+    };
     let answer = json!({
         "purchase_id": purchase_id,
         "order_id": p.order_id,

@@ -185,17 +185,21 @@ pub async fn of_purchase<C: Conn>(
         .collect()
 }
 
-/// A referrer's referrals, newest first (at most 200).
+/// A referrer's referrals, newest first (at most 200), each with the referred member's name.
 pub async fn of_referrer<C: Conn>(
     c: &mut C,
     member: &MemberId,
-) -> Result<Vec<Referral>, StoreError> {
-    let sql =
-        format!("SELECT {COLS} FROM referrals WHERE referrer_id = $1 ORDER BY seq DESC LIMIT 200");
+) -> Result<Vec<(Referral, Option<String>)>, StoreError> {
+    let cols: Vec<String> = COLS.split(", ").map(|c| format!("r.{c}")).collect();
+    let sql = format!(
+        "SELECT {}, m.name FROM referrals r JOIN members m ON m.id = r.referred_id
+         WHERE r.referrer_id = $1 ORDER BY r.seq DESC LIMIT 200",
+        cols.join(", ")
+    );
     c.query(&sql, &[member.as_str().into()])
         .await?
         .iter()
-        .map(decode)
+        .map(|r| Ok((decode(r)?, r.opt_text(9)?)))
         .collect()
 }
 

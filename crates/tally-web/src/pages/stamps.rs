@@ -120,17 +120,7 @@ async fn page<D: Database>(
         .items
         .into_iter()
         .map(|c| {
-            let reward = match (
-                c["reward"]["points"].as_i64(),
-                c["reward"]["reward_id"].as_str(),
-            ) {
-                (Some(points), _) => ui.points(points),
-                (None, Some(id)) => rewards
-                    .iter()
-                    .find(|r: &&Reward| r.id.as_str() == id)
-                    .map_or_else(|| id.to_owned(), |r| r.name.clone()),
-                _ => String::new(),
-            };
+            let reward = super::wallet_stamps::reward_text(ui.lang, &c["reward"], &rewards);
             CardRow {
                 id: c["id"].as_str().unwrap_or_default().to_owned(),
                 name: c["name"].as_str().unwrap_or_default().to_owned(),

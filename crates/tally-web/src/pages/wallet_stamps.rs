@@ -12,6 +12,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use tally_core::{Command, StampCodeView};
 use tally_domain::ids::MemberId;
+use tally_domain::model::Reward;
 use tally_store::Database;
 
 /// A card's progress as the wallet shows it.
@@ -30,13 +31,26 @@ impl StampProgress {
     }
 }
 
+/// What completing a card gives, in words: "100 points", or the reward's name from `rewards`
+/// ("a reward" when it is not among them).
+pub fn reward_text(lang: Lang, reward: &serde_json::Value, rewards: &[Reward]) -> String {
+    match (reward["points"].as_i64(), reward["reward_id"].as_str()) {
+        (Some(points), _) => lang.count("unit.points", points),
+        (None, Some(id)) => rewards.iter().find(|r| r.id.as_str() == id).map_or_else(
+            || lang.t("wallet.stamp_reward").to_owned(),
+            |r| r.name.clone(),
+        ),
+        _ => String::new(),
+    }
+}
+
 /// The member's cards, with the reward named from the catalog.
 pub async fn progress<D: Database>(
     state: &WebState<D>,
     lang: Lang,
     tenant: &tally_domain::ids::TenantId,
     member: &MemberId,
-    rewards: &[tally_domain::model::Reward],
+    rewards: &[Reward],
 ) -> Result<Vec<StampProgress>, crate::error::WebError> {
     Ok(state
         .tally
@@ -44,17 +58,7 @@ pub async fn progress<D: Database>(
         .await?
         .into_iter()
         .map(|c| {
-            let reward = match (
-                c["reward"]["points"].as_i64(),
-                c["reward"]["reward_id"].as_str(),
-            ) {
-                (Some(points), _) => lang.count("unit.points", points),
-                (None, Some(id)) => rewards.iter().find(|r| r.id.as_str() == id).map_or_else(
-                    || lang.t("wallet.stamp_reward").to_owned(),
-                    |r| r.name.clone(),
-                ),
-                _ => String::new(),
-            };
+            let reward = reward_text(lang, &c["reward"], rewards);
             StampProgress {
                 name: c["name"].as_str().unwrap_or_default().to_owned(),
                 stamps: c["stamps"].as_i64().unwrap_or(0),
