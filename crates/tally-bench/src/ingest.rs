@@ -6,6 +6,8 @@
 //!     connections, without Tally: what a straightforward service would do;
 //! (b) **Tally over HTTP** — N keep-alive clients on loopback POSTing purchases (with an
 //!     `Idempotency-Key`, as production clients do) to an in-process server;
+//!     The flat rate and a busy earning engine (rules, tiers, pending points) alternate for
+//!     `--rounds` rounds; the table shows each one's median round.
 //! (c) **Tally import** — `tally import purchases` of a CSV (the command's own code).
 //! Commits are durable throughout (SQLite `synchronous = FULL`, PostgreSQL `fsync` as set).
 
@@ -32,6 +34,17 @@ pub struct Options {
     pub members: usize,
     /// Comma-separated: `sqlite`, `postgres` (the latter needs TALLY_BENCH_POSTGRES_URL).
     pub backends: String,
+    /// Rounds of the flat-rate and the rules scenario, alternating.
+    pub rounds: usize,
+    /// `flat` or `rules`: run only that HTTP scenario, once (to profile it).
+    pub only: Option<String>,
+}
+
+/// The run with the median rate.
+fn median(runs: &[Run]) -> &Run {
+    let mut sorted: Vec<&Run> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+    sorted[sorted.len() / 2]
 }
 
 struct Setup {
@@ -67,21 +80,47 @@ pub async fn run(options: Options) {
                 None => TestDb::sqlite().await,
             }
         };
+        if let Some(only) = options.only.as_deref() {
+            // One scenario alone, to profile it.
+            let db = fresh().await;
+            let run = match only {
+                "rules" => run_http(&setup_with_rules(&db, &options).await, &options).await,
+                _ => run_http(&setup(&db, &options).await, &options).await,
+            };
+            println!(
+                "| {name} | {} ({only}) | {} | {} | {} | {} | |",
+                run.name,
+                thousands(run.events as f64),
+                thousands(run.per_second()),
+                ms(run.percentile_ms(50.0)),
+                ms(run.percentile_ms(99.0)),
+            );
+            continue;
+        }
         let db = fresh().await;
         let baseline = run_baseline(&setup(&db, &options).await, &options).await;
         drop(db);
-        let db = fresh().await;
-        let http = run_http(&setup(&db, &options).await, &options).await;
-        drop(db);
-        let db = fresh().await;
-        let mut with_rules = run_http(&setup_with_rules(&db, &options).await, &options).await;
-        with_rules.name = format!("{}, 10 rules + tiers + pending", with_rules.name);
-        drop(db);
+        // Flat rate and rules alternate, each round on a fresh database, and the medians are
+        // compared: the machine's speed (disk flushes above all) drifts between runs by more
+        // than the difference being measured.
+        let (mut flat_rounds, mut rules_rounds) = (Vec::new(), Vec::new());
+        for _ in 0..options.rounds.max(1) {
+            let db = fresh().await;
+            flat_rounds.push(run_http(&setup(&db, &options).await, &options).await);
+            drop(db);
+            let db = fresh().await;
+            let mut run = run_http(&setup_with_rules(&db, &options).await, &options).await;
+            run.name = format!("{}, 10 rules + tiers + pending", run.name);
+            rules_rounds.push(run);
+            drop(db);
+        }
+        let http = median(&flat_rounds);
+        let with_rules = median(&rules_rounds);
         let db = fresh().await;
         let import = run_import(&setup(&db, &options).await, &options).await;
         drop(db);
         let base = baseline.per_second();
-        for run in [&baseline, &http, &with_rules, &import] {
+        for run in [&baseline, http, with_rules, &import] {
             let ratio = if std::ptr::eq(run, &baseline) {
                 "1.0×".to_owned()
             } else {
@@ -97,8 +136,24 @@ pub async fn run(options: Options) {
             );
         }
         println!(
-            "| {name} | 10 rules + tiers + pending ÷ flat rate (HTTP) | | {:.2}× | | | |",
+            "| {name} | 10 rules + tiers + pending ÷ flat rate (HTTP, medians of {} rounds) | | {:.2}× | | | |",
+            flat_rounds.len(),
             with_rules.per_second() / http.per_second()
+        );
+        let rounds: Vec<String> = flat_rounds
+            .iter()
+            .zip(&rules_rounds)
+            .map(|(f, r)| {
+                format!(
+                    "{} / {}",
+                    thousands(f.per_second()),
+                    thousands(r.per_second())
+                )
+            })
+            .collect();
+        println!(
+            "\n{name}: each round, flat / rules (events/s): {}\n",
+            rounds.join("; ")
         );
         let _ = std::io::stdout().flush();
     }
@@ -308,7 +363,7 @@ async fn baseline_purchase(
             },
         )
         .await?;
-        purchases::insert_purchase(c, tenant, &purchase, "-", "{}").await
+        purchases::insert_purchase(c, tenant, &purchase, "-", "{}", None).await
     }
     .await;
     match result {

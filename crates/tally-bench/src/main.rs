@@ -5,6 +5,7 @@
 //! cargo run --release -p tally-bench -- ingest                       # SQLite
 //! TALLY_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
 //!   cargo run --release -p tally-bench -- ingest                     # and PostgreSQL
+//! cargo run --release -p tally-bench -- ingest --only rules --backends sqlite  # to profile
 //! cargo run --release -p tally-bench -- pages                        # console pages, demo data
 //! cargo run --release -p tally-bench -- rules                        # rule evaluation, one core
 //! ```
@@ -36,6 +37,12 @@ fn main() {
                     .and_then(|i| args.get(i + 1))
                     .cloned()
                     .unwrap_or_else(|| "sqlite,postgres".into()),
+                rounds: flag("--rounds", 3),
+                only: args
+                    .iter()
+                    .position(|a| a == "--only")
+                    .and_then(|i| args.get(i + 1))
+                    .cloned(),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

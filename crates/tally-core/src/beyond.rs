@@ -4,7 +4,7 @@
 use crate::StepResult;
 use crate::awards::{AwardContext, award_credits, record_usage};
 use crate::commands::Ctx;
-use crate::earning::{CompiledRules, PurchaseView, active_rules, evaluate, profile};
+use crate::earning::{CompiledRules, Profile, PurchaseView, active_rules, evaluate, profile};
 use crate::lots::Expiry;
 use crate::pending::Credit;
 use std::sync::Arc;
@@ -25,6 +25,16 @@ pub struct Beyond {
     compiled: Arc<CompiledRules>,
     outcome: Option<Outcome>,
     level: Option<usize>,
+    qualifying_before: Option<(i64, Timestamp)>,
+}
+
+/// What the purchase's first query already read of the member, so it is not read again.
+#[derive(Default)]
+pub struct Known {
+    /// The profile, when some rule reads it.
+    pub profile: Option<Profile>,
+    /// The tier's qualifying value before this purchase, and the window start it counts from.
+    pub qualifying: Option<(i64, Timestamp)>,
 }
 
 impl Beyond {
@@ -72,6 +82,7 @@ pub async fn plan_beyond_base<C: Conn>(
     purchase_id: &PurchaseId,
     base: Points,
     occurred_at: Timestamp,
+    known: Known,
 ) -> StepResult<Beyond> {
     let compiled = active_rules(c, program).await?;
     let level = compiled
@@ -84,6 +95,7 @@ pub async fn plan_beyond_base<C: Conn>(
         compiled: compiled.clone(),
         outcome: None,
         level,
+        qualifying_before: known.qualifying,
     };
     let tier_name = level.and_then(|i| {
         let plan = compiled.tier_plan.as_ref()?;
@@ -113,7 +125,10 @@ pub async fn plan_beyond_base<C: Conn>(
         }
     }
     if compiled.set.for_trigger(Trigger::Purchase) {
-        let profile = profile(c, &compiled, member_id).await?;
+        let profile = match known.profile {
+            Some(known) => known,
+            None => profile(c, &compiled, member_id).await?,
+        };
         let view = PurchaseView::new(p);
         let outcome = evaluate(
             c,
@@ -158,6 +173,7 @@ pub async fn finish_beyond_base<C: Conn>(
     program: &ProgramId,
     member_id: &MemberId,
     p: &NewPurchase,
+    points: Points,
     occurred_at: Timestamp,
 ) -> StepResult<Option<serde_json::Value>> {
     let compiled = &beyond.compiled;
@@ -175,7 +191,12 @@ pub async fn finish_beyond_base<C: Conn>(
         &compiled.time_zone,
         member_id,
         beyond.level,
-        (p.total.amount_minor, occurred_at),
+        &crate::tiers::TierInput {
+            points: points.value(),
+            money: p.total.amount_minor,
+            at: occurred_at,
+            before: beyond.qualifying_before,
+        },
     )
     .await?;
     let name = upgraded

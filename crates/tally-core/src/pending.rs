@@ -1,6 +1,7 @@
 //! Where earned points land. Points a member can spend at once go to their available account;
 //! in a program with a return window (`earning.pending_days`), a purchase's points wait in the
-//! pending account, one `pending_points` row per purchase, until the window ends. A return
+//! pending account, counted on the purchase's own row (`pending_points`, with the release
+//! date), until the window ends. A return
 //! inside the window takes back pending points first; the release job then moves what is left
 //! to the available account with a `release` transfer, exactly once (the member's accounts are
 //! locked, available before pending as everywhere, before the due rows are read).
@@ -24,11 +25,8 @@ pub type Credit = (Points, TransferReason);
 pub enum CreditTo<'a> {
     /// Spendable at once (kept in lots when points expire).
     Available(Option<&'a Expiry>),
-    /// Pending until `release_at`, as the points of `purchase`.
-    Pending {
-        purchase: &'a PurchaseId,
-        release_at: Timestamp,
-    },
+    /// Pending: the purchase row written after them records their release date.
+    Pending,
 }
 
 /// When a purchase made at `occurred_at` releases its points, if the program has a return
@@ -65,7 +63,7 @@ pub async fn post_credits<C: Conn>(
     }
     let kind = match to {
         CreditTo::Available(_) => AccountKind::MemberAvailable,
-        CreditTo::Pending { .. } => AccountKind::MemberPending,
+        CreditTo::Pending => AccountKind::MemberPending,
     };
     let account = tally_ledger::account_id(member.as_str(), kind);
     let issuance = programs::program_account(program, AccountKind::Issuance);
@@ -91,15 +89,8 @@ pub async fn post_credits<C: Conn>(
         })
         .collect();
     ledger::insert_transfers(c, &transfers).await?;
-    match to {
-        CreditTo::Available(Some(e)) => {
-            crate::lots::credited(c, e, program, member, total, after, occurred_at).await?;
-        }
-        CreditTo::Available(None) => {}
-        CreditTo::Pending {
-            purchase,
-            release_at,
-        } => pending::insert(c, program, member, purchase, release_at, total).await?,
+    if let CreditTo::Available(Some(e)) = to {
+        crate::lots::credited(c, e, program, member, total, after, occurred_at).await?;
     }
     Ok(Some(after))
 }
@@ -120,14 +111,12 @@ pub async fn take_for_return<C: Conn>(
 ) -> StepResult<Points> {
     let account = tally_ledger::account_id(member.as_str(), AccountKind::MemberPending);
     ledger::lock_balance(c, &account).await?;
-    let Some((row, remaining)) = pending::for_purchase(c, purchase).await? else {
-        return Ok(Points::ZERO);
-    };
+    let remaining = pending::for_purchase(c, purchase).await?;
     let take = remaining.min(reversal.value());
     if take <= 0 {
         return Ok(Points::ZERO);
     }
-    pending::set_remaining(c, row, remaining - take).await?;
+    pending::set_remaining(c, purchase, remaining - take).await?;
     let after = ledger::change_balance(c, &account, -take).await?;
     let issuance = programs::program_account(program, AccountKind::Issuance);
     ledger::insert_transfer(
@@ -207,7 +196,7 @@ pub async fn release_due<C: Conn>(
             .collect();
         ledger::insert_transfers(c, &transfers).await?;
         for d in &due {
-            pending::set_remaining(c, d.seq, 0).await?;
+            pending::set_remaining(c, &d.purchase, 0).await?;
         }
         if let Some(e) = &expiry {
             crate::lots::credited(c, e, program, &member, total, after, ctx.now).await?;

@@ -57,10 +57,19 @@ pub async fn qualifying<C: Conn>(
     })
 }
 
+/// A purchase as the tier sees it: the points it earned and the money it spent, when, and the
+/// qualifying value before it with the window start it was read from, when the purchase's first
+/// query read it (see `members::find_member_state`).
+pub struct TierInput {
+    pub points: i64,
+    pub money: i64,
+    pub at: Timestamp,
+    pub before: Option<(i64, Timestamp)>,
+}
+
 /// After a purchase: raises the member's tier at once if the qualifying value now reaches a
-/// higher level. `pending_spend` is the money of this purchase and when it happened: its row is
-/// written after the answer is known, so it is not in the table yet. Returns the new tier's name
-/// when it changed.
+/// higher level. The purchase's points are posted by now but its row (its money) is written
+/// after the answer is known. Returns the new tier's name when it changed.
 #[allow(clippy::too_many_arguments)]
 pub async fn upgrade_after_purchase<C: Conn>(
     c: &mut C,
@@ -70,13 +79,26 @@ pub async fn upgrade_after_purchase<C: Conn>(
     tz: &TimeZone,
     member: &MemberId,
     level: Option<usize>,
-    pending_spend: (i64, Timestamp),
+    purchase: &TierInput,
 ) -> StepResult<Option<String>> {
     let since = plan.window_start(ctx.now, tz);
-    let mut value = qualifying(c, plan, member, since, Timestamp::MAX).await?;
-    if plan.metric == TierMetric::MoneySpent && pending_spend.1 >= since {
-        value += pending_spend.0;
-    }
+    let counts = purchase.at >= since;
+    let value = match purchase.before {
+        Some((before, from)) if from == since => {
+            let this = match plan.metric {
+                TierMetric::PointsEarned => purchase.points,
+                TierMetric::MoneySpent => purchase.money,
+            };
+            before + if counts { this } else { 0 }
+        }
+        _ => {
+            let posted = qualifying(c, plan, member, since, Timestamp::MAX).await?;
+            match plan.metric {
+                TierMetric::MoneySpent if counts => posted + purchase.money,
+                _ => posted,
+            }
+        }
+    };
     let reached = plan.level_for(value);
     if reached <= level {
         return Ok(None);

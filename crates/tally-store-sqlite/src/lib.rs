@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_stamps.sql")),
     (7, include_str!("../migrations/0007_referrals.sql")),
     (8, include_str!("../migrations/0008_reward_tiers.sql")),
+    (
+        9,
+        include_str!("../migrations/0009_pending_on_purchases.sql"),
+    ),
 ];
 const READ_POOL_SIZE: usize = 8;
 

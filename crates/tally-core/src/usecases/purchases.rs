@@ -19,9 +19,10 @@ use tally_domain::ids::{MemberId, ProgramId, PurchaseId, TransferId};
 use tally_domain::inputs::{MemberRef, NewPurchase};
 use tally_domain::model::{MemberStatus, Purchase, PurchaseLine, TransferKind, TransferReason};
 use tally_domain::program::Program;
+use tally_domain::tiers::TierMetric;
 use tally_domain::{DomainError, Points};
 use tally_ledger::AccountKind;
-use tally_store::queries::members::{self, MemberKey, MemberState};
+use tally_store::queries::members::{self, MemberKey, MemberState, QualifyingMetric, StateExtras};
 use tally_store::queries::{ledger, locations, programs, purchases};
 use tally_store::{Conn, StoreError};
 
@@ -44,9 +45,16 @@ pub async fn record<C: Conn>(
         MemberRef::ExternalId(x) => (MemberKey::ExternalId(x), "/member/external_id"),
         MemberRef::CardNumber(x) => (MemberKey::CardNumber(x), "/member/card_number"),
     };
-    let (member_id, member) = members::find_member_state(c, &ctx.tenant, program_id, key)
-        .await?
-        .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
+    let setup = earning::active_rules(c, &program).await?;
+    let extras = state_extras(c, ctx, &setup);
+    let (member_id, member, read) =
+        members::find_member_state(c, &ctx.tenant, program_id, key, extras)
+            .await?
+            .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
+    let known = crate::beyond::Known {
+        profile: read.facts.map(earning::Profile::from),
+        qualifying: read.qualifying.zip(extras.qualifying_since.map(|(_, t)| t)),
+    };
     let content = content_hash(p, &member_id);
     if let Some((stored_hash, answer)) = purchases::find_order(c, program_id, &p.order_id).await? {
         return replay_or_conflict(p, &content, &stored_hash, &answer);
@@ -63,7 +71,30 @@ pub async fn record<C: Conn>(
         .into());
     }
     require_active(&member)?;
-    write_new(c, ctx, &program, &member_id, &member, p, &content).await
+    write_new(c, ctx, &program, &member_id, &member, p, &content, known).await
+}
+
+/// What the member's state query reads besides: the profile when some purchase rule reads
+/// it, and the tier's qualifying value when a value read now still holds after the purchase
+/// is posted, which SQLite's single writer guarantees by holding the write lock for the whole
+/// transaction. With several PostgreSQL writers another may credit the member between this
+/// read and the purchase's lock, so there the tier is summed after the points are posted.
+fn state_extras<C: Conn>(c: &C, ctx: &Ctx, setup: &earning::CompiledRules) -> StateExtras {
+    let qualifying_since = setup
+        .tier_plan
+        .as_ref()
+        .filter(|_| c.dialect() == tally_store::Dialect::Sqlite)
+        .map(|plan| {
+            let metric = match plan.metric {
+                TierMetric::PointsEarned => QualifyingMetric::PointsEarned,
+                TierMetric::MoneySpent => QualifyingMetric::MoneySpent,
+            };
+            (metric, plan.window_start(ctx.now, &setup.time_zone))
+        });
+    StateExtras {
+        facts: setup.needs_profile && setup.set.for_trigger(tally_rules::Trigger::Purchase),
+        qualifying_since,
+    }
 }
 
 /// Records many purchases (all naming members by external id, without lines, as an import
@@ -407,6 +438,7 @@ fn replay_or_conflict(
 }
 
 /// Writes a new purchase: its earn transfer, then the purchase row with the answer it gave.
+#[allow(clippy::too_many_arguments)]
 async fn write_new<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
@@ -415,6 +447,7 @@ async fn write_new<C: Conn>(
     member: &MemberState,
     p: &NewPurchase,
     content: &str,
+    known: crate::beyond::Known,
 ) -> StepResult<Value> {
     let base = base_points(program, p);
     let purchase_id = PurchaseId::generate();
@@ -429,6 +462,7 @@ async fn write_new<C: Conn>(
         &purchase_id,
         base,
         occurred_at,
+        known,
     )
     .await?;
     // The base, the tier's multiplier and each rule's award: posted together.
@@ -446,14 +480,12 @@ async fn write_new<C: Conn>(
     }
     credits.extend(beyond.credits.iter().cloned());
     // Inside a return window the points wait in the pending account.
-    let to = match crate::pending::release_at(program, occurred_at)? {
-        Some(release_at) => CreditTo::Pending {
-            purchase: &purchase_id,
-            release_at,
-        },
+    let release_at = crate::pending::release_at(program, occurred_at)?;
+    let to = match release_at {
+        Some(_) => CreditTo::Pending,
         None => CreditTo::Available(beyond.expiry()),
     };
-    let pending_now = matches!(to, CreditTo::Pending { .. });
+    let pending_now = release_at.is_some();
     let after =
         crate::pending::post_credits(c, ctx, &program.id, member_id, &credits, occurred_at, to)
             .await?;
@@ -462,10 +494,18 @@ async fn write_new<C: Conn>(
         Some(after) => (after, member.balance.pending),
         None => (member.balance.available, member.balance.pending),
     };
-    let tier =
-        crate::beyond::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, occurred_at)
-            .await?;
     let points = base + beyond.points();
+    let tier = crate::beyond::finish_beyond_base(
+        c,
+        ctx,
+        &beyond,
+        &program.id,
+        member_id,
+        p,
+        points,
+        occurred_at,
+    )
+    .await?;
     let purchase = Purchase {
         id: purchase_id.clone(),
         program_id: program.id.clone(),
@@ -544,7 +584,9 @@ async fn write_new<C: Conn>(
         "granted": granted,
         "balance": { "available": available, "pending": pending },
     });
-    purchases::insert_purchase(c, &ctx.tenant, &purchase, content, &answer.to_string()).await?;
+    let answer_text = answer.to_string();
+    purchases::insert_purchase(c, &ctx.tenant, &purchase, content, &answer_text, release_at)
+        .await?;
     Ok(answer)
 }
 

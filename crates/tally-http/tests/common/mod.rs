@@ -49,7 +49,6 @@ const TABLES: &[&str] = &[
     "tier_changes",
     "expiry_policies",
     "point_lots",
-    "pending_points",
     "event_types",
     "events",
     "stamp_cards",

@@ -459,31 +459,86 @@ pub async fn member_state<C: Conn>(
     row.map(|r| Ok(decode_state(&r)?.1)).transpose()
 }
 
-/// Finds a member of a program by any key, with its state, in one query.
+/// What a purchase may read with the member's state, in the same query.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StateExtras {
+    /// The member's [`RuleFacts`], for rules that read the profile.
+    pub facts: bool,
+    /// The tier's qualifying value so far: points earned (less reversed) or money spent (less
+    /// returned) from this time on.
+    pub qualifying_since: Option<(QualifyingMetric, Timestamp)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QualifyingMetric {
+    PointsEarned,
+    MoneySpent,
+}
+
+/// What [`StateExtras`] asked for.
+#[derive(Default)]
+pub struct Extras {
+    pub facts: Option<RuleFacts>,
+    pub qualifying: Option<i64>,
+}
+
+const FACTS_COLUMNS: &str = "m.tags, m.attributes, m.enrolled_at_us, m.birthday,
+     (SELECT CAST(COUNT(*) AS BIGINT) FROM purchases x WHERE x.member_id = m.id)";
+
+/// Finds a member of a program by any key, with its state (and the `extras` asked for), in
+/// one query.
 pub async fn find_member_state<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
     program: &ProgramId,
     key: MemberKey<'_>,
-) -> Result<Option<(MemberId, MemberState)>, StoreError> {
+    extras: StateExtras,
+) -> Result<Option<(MemberId, MemberState, Extras)>, StoreError> {
     let (column, value) = match key {
         MemberKey::Id(id) => ("m.id", id.as_str()),
         MemberKey::ExternalId(x) => ("m.external_id", x),
         MemberKey::CardNumber(x) => ("m.card_number", x),
         MemberKey::CardToken(x) => ("m.card_token", x),
     };
-    let sql = format!("{STATE_SQL} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3");
-    let row = c
-        .query_one(
-            &sql,
-            &[
-                tenant.as_str().into(),
-                program.as_str().into(),
-                value.into(),
-            ],
-        )
-        .await?;
-    row.as_ref().map(decode_state).transpose()
+    let mut params: Vec<Value> = vec![
+        tenant.as_str().into(),
+        program.as_str().into(),
+        value.into(),
+    ];
+    let mut columns = String::new();
+    if extras.facts {
+        columns.push_str(", ");
+        columns.push_str(FACTS_COLUMNS);
+    }
+    if let Some((metric, since)) = extras.qualifying_since {
+        params.push(ts(since));
+        columns.push_str(match metric {
+            QualifyingMetric::PointsEarned => {
+                ", (SELECT CAST(COALESCE(SUM(CASE WHEN x.kind = 'earn' THEN x.amount ELSE -x.amount END), 0) AS BIGINT)
+                   FROM transfers x WHERE x.member_id = m.id AND x.kind IN ('earn', 'reverse') AND x.occurred_at_us >= $4)"
+            }
+            QualifyingMetric::MoneySpent => {
+                ", (SELECT CAST(COALESCE(SUM(x.total_minor - x.returned_minor), 0) AS BIGINT)
+                   FROM purchases x WHERE x.member_id = m.id AND x.occurred_at_us >= $4)"
+            }
+        });
+    }
+    let state = STATE_SQL.replacen(" FROM members m", &format!("{columns} FROM members m"), 1);
+    let sql = format!("{state} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3");
+    let Some(row) = c.query_one(&sql, &params).await? else {
+        return Ok(None);
+    };
+    let (id, state) = decode_state(&row)?;
+    let mut next = 7;
+    let mut found = Extras::default();
+    if extras.facts {
+        found.facts = Some(decode_facts(&row, next)?);
+        next += 5;
+    }
+    if extras.qualifying_since.is_some() {
+        found.qualifying = Some(row.int(next)?);
+    }
+    Ok(Some((id, state, found)))
 }
 
 /// Members of a program by external id, with their state, in one query (for bulk imports).
@@ -534,28 +589,24 @@ pub async fn rule_facts<C: Conn>(
     c: &mut C,
     member: &MemberId,
 ) -> Result<Option<RuleFacts>, StoreError> {
-    let row = c
-        .query_one(
-            "SELECT m.tags, m.attributes, m.enrolled_at_us, m.birthday,
-                 (SELECT CAST(COUNT(*) AS BIGINT) FROM purchases p WHERE p.member_id = m.id)
-             FROM members m WHERE m.id = $1",
-            &[member.as_str().into()],
-        )
-        .await?;
-    row.map(|r| {
-        Ok(RuleFacts {
-            tags: json(&r.text(0)?)?,
-            attributes: json(&r.text(1)?)?,
-            enrolled_at: to_ts(r.int(2)?)?,
-            birthday: r
-                .opt_text(3)?
-                .map(|b| {
-                    b.parse()
-                        .map_err(|_| StoreError::Decode("member birthday".into()))
-                })
-                .transpose()?,
-            purchases: r.int(4)?,
-        })
+    let sql = format!("SELECT {FACTS_COLUMNS} FROM members m WHERE m.id = $1");
+    let row = c.query_one(&sql, &[member.as_str().into()]).await?;
+    row.map(|r| decode_facts(&r, 0)).transpose()
+}
+
+/// The [`FACTS_COLUMNS`] of a row, from column `at` on.
+fn decode_facts(r: &Row, at: usize) -> Result<RuleFacts, StoreError> {
+    Ok(RuleFacts {
+        tags: json(&r.text(at)?)?,
+        attributes: json(&r.text(at + 1)?)?,
+        enrolled_at: to_ts(r.int(at + 2)?)?,
+        birthday: r
+            .opt_text(at + 3)?
+            .map(|b| {
+                b.parse()
+                    .map_err(|_| StoreError::Decode("member birthday".into()))
+            })
+            .transpose()?,
+        purchases: r.int(at + 4)?,
     })
-    .transpose()
 }

@@ -1,46 +1,30 @@
-//! Pending points: what each purchase put in the member's pending account and when it becomes
-//! available (see migration 0004). The rows of a member add up to their pending balance.
+//! Pending points: what each purchase still has in the member's pending account and when it
+//! becomes available, kept on the purchase row (see migration 0009). The purchases of a member
+//! add up to their pending balance.
 
 use super::{to_ts, ts};
 use crate::{Conn, StoreError};
 use tally_domain::Timestamp;
 use tally_domain::ids::{MemberId, ProgramId, PurchaseId};
 
-pub async fn insert<C: Conn>(
-    c: &mut C,
-    program: &ProgramId,
-    member: &MemberId,
-    purchase: &PurchaseId,
-    release_at: Timestamp,
-    amount: i64,
-) -> Result<(), StoreError> {
-    c.execute(
-        "INSERT INTO pending_points (program_id, member_id, purchase_id, release_at_us, amount, remaining)
-         VALUES ($1, $2, $3, $4, $5, $5)",
-        &[program.as_str().into(), member.as_str().into(), purchase.as_str().into(), ts(release_at), amount.into()],
-    )
-    .await?;
-    Ok(())
-}
-
-/// What of a purchase's points is still pending: `(seq, remaining)`.
-pub async fn for_purchase<C: Conn>(
-    c: &mut C,
-    purchase: &PurchaseId,
-) -> Result<Option<(i64, i64)>, StoreError> {
+/// What of a purchase's points is still pending (0 for a purchase without a return window).
+pub async fn for_purchase<C: Conn>(c: &mut C, purchase: &PurchaseId) -> Result<i64, StoreError> {
     c.query_one(
-        "SELECT seq, remaining FROM pending_points WHERE purchase_id = $1",
+        "SELECT pending_points FROM purchases WHERE id = $1",
         &[purchase.as_str().into()],
     )
     .await?
-    .map(|r| Ok((r.int(0)?, r.int(1)?)))
-    .transpose()
+    .map_or(Ok(0), |r| r.int(0))
 }
 
-pub async fn set_remaining<C: Conn>(c: &mut C, seq: i64, remaining: i64) -> Result<(), StoreError> {
+pub async fn set_remaining<C: Conn>(
+    c: &mut C,
+    purchase: &PurchaseId,
+    remaining: i64,
+) -> Result<(), StoreError> {
     c.execute(
-        "UPDATE pending_points SET remaining = $2 WHERE seq = $1",
-        &[seq.into(), remaining.into()],
+        "UPDATE purchases SET pending_points = $2 WHERE id = $1",
+        &[purchase.as_str().into(), remaining.into()],
     )
     .await?;
     Ok(())
@@ -54,8 +38,8 @@ pub async fn members_due<C: Conn>(
     limit: i64,
 ) -> Result<Vec<MemberId>, StoreError> {
     c.query(
-        "SELECT DISTINCT member_id FROM pending_points
-         WHERE program_id = $1 AND remaining > 0 AND release_at_us <= $2 ORDER BY member_id LIMIT $3",
+        "SELECT DISTINCT member_id FROM purchases
+         WHERE program_id = $1 AND pending_points > 0 AND pending_release_at_us <= $2 ORDER BY member_id LIMIT $3",
         &[program.as_str().into(), ts(now), limit.into()],
     )
     .await?
@@ -66,28 +50,28 @@ pub async fn members_due<C: Conn>(
 
 /// A purchase's pending points whose window has ended.
 pub struct Due {
-    pub seq: i64,
     pub purchase: PurchaseId,
     pub remaining: i64,
 }
 
-/// The member's rows due by `now`, oldest first.
+/// The member's purchases with points due by `now`, oldest first.
 pub async fn due<C: Conn>(
     c: &mut C,
     member: &MemberId,
     now: Timestamp,
 ) -> Result<Vec<Due>, StoreError> {
     c.query(
-        "SELECT seq, purchase_id, remaining FROM pending_points WHERE member_id = $1 AND remaining > 0 AND release_at_us <= $2 ORDER BY seq",
+        "SELECT id, pending_points FROM purchases
+         WHERE member_id = $1 AND pending_points > 0 AND pending_release_at_us <= $2
+         ORDER BY pending_release_at_us, seq",
         &[member.as_str().into(), ts(now)],
     )
     .await?
     .iter()
     .map(|r| {
         Ok(Due {
-            seq: r.int(0)?,
-            purchase: PurchaseId::from_trusted(r.text(1)?),
-            remaining: r.int(2)?,
+            purchase: PurchaseId::from_trusted(r.text(0)?),
+            remaining: r.int(1)?,
         })
     })
     .collect()
@@ -99,8 +83,9 @@ pub async fn upcoming<C: Conn>(
     member: &MemberId,
 ) -> Result<Vec<(Timestamp, i64)>, StoreError> {
     c.query(
-        "SELECT release_at_us, CAST(SUM(remaining) AS BIGINT) FROM pending_points
-         WHERE member_id = $1 AND remaining > 0 GROUP BY release_at_us ORDER BY release_at_us",
+        "SELECT pending_release_at_us, CAST(SUM(pending_points) AS BIGINT) FROM purchases
+         WHERE member_id = $1 AND pending_points > 0
+         GROUP BY pending_release_at_us ORDER BY pending_release_at_us",
         &[member.as_str().into()],
     )
     .await?
@@ -109,14 +94,15 @@ pub async fn upcoming<C: Conn>(
     .collect()
 }
 
-/// Members whose pending rows do not add up to their pending balance (the invariant the rows
-/// keep): `(member, rows, balance)`.
+/// Members whose purchases' pending points do not add up to their pending balance (the
+/// invariant the rows keep): `(member, rows, balance)`.
 pub async fn mismatches<C: Conn>(
     c: &mut C,
     program: &ProgramId,
 ) -> Result<Vec<(String, i64, i64)>, StoreError> {
     c.query(
-        "SELECT a.member_id, CAST(COALESCE((SELECT SUM(p.remaining) FROM pending_points p WHERE p.member_id = a.member_id), 0) AS BIGINT), a.balance
+        "SELECT a.member_id, CAST(COALESCE((SELECT SUM(p.pending_points) FROM purchases p
+             WHERE p.member_id = a.member_id AND p.pending_points > 0), 0) AS BIGINT), a.balance
          FROM accounts a WHERE a.program_id = $1 AND a.kind = 'member_pending'",
         &[program.as_str().into()],
     )
@@ -124,7 +110,8 @@ pub async fn mismatches<C: Conn>(
     .iter()
     .map(|r| Ok((r.text(0)?, r.int(1)?, r.int(2)?)))
     .filter(|x: &Result<(String, i64, i64), StoreError>| {
-        x.as_ref().map_or(true, |(_, rows, balance)| rows != balance)
+        x.as_ref()
+            .map_or(true, |(_, rows, balance)| rows != balance)
     })
     .collect()
 }

@@ -1,23 +1,32 @@
 //! Purchases, their lines, and returns.
 
-use super::{Page, page_limit, placeholders, to_ts, ts};
+use super::{Page, opt_ts, page_limit, placeholders, to_ts, ts};
 use crate::{Conn, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{LocationId, MemberId, ProgramId, PurchaseId, ReturnId, TenantId};
 use tally_domain::model::{Purchase, PurchaseLine, SalesChannel};
 use tally_domain::{Currency, Points, Timestamp};
 
+/// Inserts a purchase with the answer it gave. `pending_release_at`: in a program with a return
+/// window, when the purchase's points (all of `points_earned`) leave the pending account.
 pub async fn insert_purchase<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
     p: &Purchase,
     content_sha256: &str,
     answer: &str,
+    pending_release_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
+    let pending = if pending_release_at.is_some() {
+        p.points_earned.value()
+    } else {
+        0
+    };
     c.execute(
         "INSERT INTO purchases (id, tenant_id, program_id, member_id, order_id, total_minor, currency, channel, location_id,
-             points_earned, points_reversed, returned_minor, content_sha256, answer, occurred_at_us, recorded_at_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, $11, $12, $13, $14)",
+             points_earned, points_reversed, returned_minor, content_sha256, answer, occurred_at_us, recorded_at_us,
+             pending_release_at_us, pending_points)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, $11, $12, $13, $14, $15, $16)",
         &[
             p.id.as_str().into(),
             tenant.as_str().into(),
@@ -33,6 +42,8 @@ pub async fn insert_purchase<C: Conn>(
             answer.into(),
             ts(p.occurred_at),
             ts(p.recorded_at),
+            opt_ts(pending_release_at),
+            pending.into(),
         ],
     )
     .await?;
