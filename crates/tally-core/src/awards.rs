@@ -5,7 +5,7 @@ use crate::StepResult;
 use crate::commands::Ctx;
 use crate::earning::CompiledRules;
 use crate::pending::Credit;
-use tally_domain::ids::{EventId, MemberId, ProgramId, PurchaseId};
+use tally_domain::ids::{EventId, MemberId, ProgramId, PurchaseId, ReturnId};
 use tally_domain::model::TransferReason;
 use tally_domain::{Points, Timestamp};
 use tally_rules::Outcome;
@@ -20,6 +20,8 @@ pub struct AwardContext<'a> {
     pub purchase_id: Option<&'a PurchaseId>,
     /// The custom event an event rule's award came with.
     pub event_id: Option<&'a EventId>,
+    /// The return a return rule's award came with.
+    pub return_id: Option<&'a ReturnId>,
     pub occurred_at: Timestamp,
 }
 
@@ -34,6 +36,7 @@ pub fn award_credits(ctx: &Ctx, outcome: &Outcome, at: &AwardContext<'_>) -> Vec
                 order_id: at.order_id.map(str::to_owned),
                 purchase_id: at.purchase_id.cloned(),
                 event_id: at.event_id.cloned(),
+                return_id: at.return_id.cloned(),
                 rule: Some(award.rule.id.clone()),
                 rule_version: Some(award.rule.version),
                 actor: Some(ctx.actor.clone()),

@@ -150,6 +150,7 @@ pub async fn plan_beyond_base<C: Conn>(
             order_id: Some(&p.order_id),
             purchase_id: Some(purchase_id),
             event_id: None,
+            return_id: None,
             occurred_at,
         };
         beyond.credits.extend(award_credits(ctx, &outcome, &at));

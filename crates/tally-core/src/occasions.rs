@@ -146,6 +146,7 @@ async fn occasion<C: Conn>(
         order_id: None,
         purchase_id: None,
         event_id: None,
+        return_id: None,
         occurred_at: ctx.now,
     };
     let (given, _, _) = crate::awards::post_awards(c, ctx, compiled, &outcome, &at).await?;

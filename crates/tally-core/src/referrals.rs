@@ -276,6 +276,7 @@ async fn referral_rules<C: Conn>(
         order_id: None,
         purchase_id: None,
         event_id: None,
+        return_id: None,
         occurred_at: at,
     };
     crate::awards::post_awards(c, ctx, &compiled, &outcome, &award).await?;

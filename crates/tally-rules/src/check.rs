@@ -246,7 +246,7 @@ impl Checker<'_> {
         match name {
             "item" if self.item => Ok(Ty::Obj("item")),
             "item" => Err(self.err(id, "`item` is only available in a per_item effect")),
-            "purchase" if self.trigger != Trigger::Purchase => Err(self.err(
+            "purchase" if !self.trigger.has_order() => Err(self.err(
                 id,
                 format!(
                     "`purchase` is not available for trigger {}",

@@ -31,11 +31,15 @@ pub enum Trigger {
     /// A referral of the member was rewarded (the referred friend's first qualifying purchase
     /// cleared its return window): the rule gives to the referrer, beyond the referral policy.
     Referral,
+    /// A return of (part of) an order: `purchase` is what came back (the returned lines and
+    /// amount, on the order's channel and location), `base_points` the points it took back.
+    Return,
 }
 
 impl Trigger {
     pub const NAMES: &'static [&'static str] = &[
         "purchase",
+        "return",
         "enrolment",
         "birthday",
         "anniversary",
@@ -51,7 +55,13 @@ impl Trigger {
             Trigger::Anniversary => "anniversary",
             Trigger::Event => "event",
             Trigger::Referral => "referral",
+            Trigger::Return => "return",
         }
+    }
+
+    /// Whether the event carries an order (`purchase`, its items, channel and location).
+    pub fn has_order(self) -> bool {
+        matches!(self, Trigger::Purchase | Trigger::Return)
     }
 
     pub fn parse(raw: &str) -> Result<Trigger, String> {
@@ -62,6 +72,7 @@ impl Trigger {
             "anniversary" => Ok(Trigger::Anniversary),
             "event" => Ok(Trigger::Event),
             "referral" => Ok(Trigger::Referral),
+            "return" => Ok(Trigger::Return),
             _ => Err(format!("must be one of {}", Trigger::NAMES.join(", "))),
         }
     }
@@ -212,7 +223,7 @@ impl RuleDoc {
             .obj(&mut f, "audience", false)
             .map(|a| parse_audience(&a, value, &mut f))
             .unwrap_or_default();
-        if trigger.is_some_and(|t| t != Trigger::Purchase) {
+        if trigger.is_some_and(|t| !t.has_order()) {
             for key in ["channels", "locations"] {
                 let given = value
                     .pointer(&format!("/audience/{key}"))
@@ -221,7 +232,7 @@ impl RuleDoc {
                 if given {
                     f.push(
                         format!("/audience/{key}"),
-                        "applies only to trigger purchase",
+                        "applies only to triggers purchase and return",
                     );
                 }
             }
@@ -303,11 +314,15 @@ fn parse_effect(e: &Obj<'_>, f: &mut Fields, trigger: Trigger) -> Option<Effect>
             return None;
         }
     };
-    if matches!(kind, "per_item" | "multiplier") && trigger != Trigger::Purchase {
+    if kind == "per_item" && !trigger.has_order() {
         f.push(
-            format!("/effect/{kind}"),
-            "applies only to trigger purchase",
+            "/effect/per_item",
+            "applies only to triggers purchase and return",
         );
+        return None;
+    }
+    if kind == "multiplier" && trigger != Trigger::Purchase {
+        f.push("/effect/multiplier", "applies only to trigger purchase");
         return None;
     }
     match kind {

@@ -182,6 +182,7 @@ pub async fn record_event<C: Conn>(
             order_id: None,
             purchase_id: None,
             event_id: Some(&event_id),
+            return_id: None,
             occurred_at,
         };
         let (points, balance, grants) =

@@ -111,6 +111,7 @@ async fn welcome<C: Conn>(
         order_id: None,
         purchase_id: None,
         event_id: None,
+        return_id: None,
         occurred_at: at,
     };
     if let (_, Some(balance), _) =

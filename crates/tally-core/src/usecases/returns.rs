@@ -3,14 +3,17 @@
 
 use super::{Guard, Posting, load_program, post};
 use crate::StepResult;
+use crate::awards::AwardContext;
 use crate::commands::Ctx;
-use serde_json::Value;
+use crate::earning::{self, PurchaseView};
+use serde_json::{Value, json};
 use tally_domain::ids::{ProgramId, ReturnId};
-use tally_domain::inputs::{NewReturn, ReturnScope};
-use tally_domain::model::{Balance, ReturnRecord, TransferKind, TransferReason};
-use tally_domain::program::NegativeBalancePolicy;
-use tally_domain::{DomainError, Points};
+use tally_domain::inputs::{LineInput, MemberRef, NewPurchase, NewReturn, ReturnScope};
+use tally_domain::model::{Balance, Purchase, ReturnRecord, TransferKind, TransferReason};
+use tally_domain::program::{NegativeBalancePolicy, Program};
+use tally_domain::{DomainError, Money, Points, Timestamp};
 use tally_ledger::{AccountKind, reversal_for_return};
+use tally_rules::Trigger;
 use tally_store::queries::{ledger, members, purchases};
 use tally_store::{Conn, StoreError};
 
@@ -180,6 +183,21 @@ pub async fn record<C: Conn>(
             .await?
             .expect("unguarded debits always post");
     }
+    let rules = return_rules(
+        c,
+        ctx,
+        &program,
+        &purchase,
+        &line_returns,
+        amount,
+        from_pending + taken,
+        &return_id,
+        occurred_at,
+    )
+    .await?;
+    if let Some(after) = rules.available {
+        available = after;
+    }
     if purchase.returned_minor + amount == purchase.total_minor {
         crate::stamps::after_full_return(c, ctx, &purchase.member_id, &purchase.id).await?;
         crate::referrals::after_full_return(c, ctx, &purchase.id).await?;
@@ -197,7 +215,7 @@ pub async fn record<C: Conn>(
     .await?;
     let (_, pending) =
         members::member_account(c, &purchase.member_id, AccountKind::MemberPending).await?;
-    Ok(super::to_json(&ReturnRecord {
+    let mut answer = super::to_json(&ReturnRecord {
         id: return_id,
         purchase_id: purchase.id,
         order_id: purchase.order_id,
@@ -206,5 +224,105 @@ pub async fn record<C: Conn>(
         unrecovered_points: unrecovered,
         balance: Balance { available, pending },
         occurred_at,
-    }))
+    });
+    answer["rule_awards"] = Value::Array(rules.awards);
+    answer["points_earned"] = json!(rules.given);
+    answer["granted"] = Value::Array(rules.granted);
+    Ok(answer)
+}
+
+/// What the rules with trigger `return` gave for a return.
+#[derive(Default)]
+struct ReturnRules {
+    given: Points,
+    /// The available balance after their points, when they gave some.
+    available: Option<Points>,
+    awards: Vec<Value>,
+    granted: Vec<Value>,
+}
+
+/// Runs the rules with trigger `return`: they see what came back as `purchase` (the returned
+/// lines with the quantities returned now, the amount, the order's channel and location) and
+/// the points the return took back as `base_points`.
+#[allow(clippy::too_many_arguments)]
+async fn return_rules<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &Program,
+    purchase: &Purchase,
+    line_returns: &[(i64, i64)],
+    amount: i64,
+    reversed: Points,
+    return_id: &ReturnId,
+    occurred_at: Timestamp,
+) -> StepResult<ReturnRules> {
+    let compiled = earning::active_rules(c, program).await?;
+    if !compiled.set.for_trigger(Trigger::Return) {
+        return Ok(ReturnRules::default());
+    }
+    let returned = NewPurchase {
+        order_id: purchase.order_id.clone(),
+        member: MemberRef::Id(purchase.member_id.clone()),
+        total: Money {
+            amount_minor: amount,
+            currency: purchase.currency,
+        },
+        lines: line_returns
+            .iter()
+            .map(|(line_no, quantity)| {
+                let line = &purchase.lines[*line_no as usize];
+                LineInput {
+                    sku: line.sku.clone(),
+                    name: line.name.clone(),
+                    category: line.category.clone(),
+                    brand: line.brand.clone(),
+                    quantity: *quantity,
+                    unit_price_minor: line.unit_price_minor,
+                }
+            })
+            .collect(),
+        channel: purchase.channel,
+        location_id: purchase.location_id.clone(),
+        occurred_at: Some(occurred_at),
+    };
+    let member = &purchase.member_id;
+    let profile = earning::profile(c, &compiled, member).await?;
+    let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member).await?;
+    let view = PurchaseView::new(&returned);
+    let outcome = earning::evaluate(
+        c,
+        program,
+        &compiled,
+        Trigger::Return,
+        member,
+        &profile,
+        tier.as_deref(),
+        Some(&view),
+        reversed,
+        occurred_at,
+        true,
+    )
+    .await?;
+    let at = AwardContext {
+        program: &program.id,
+        member,
+        order_id: Some(&purchase.order_id),
+        purchase_id: Some(&purchase.id),
+        event_id: None,
+        return_id: Some(return_id),
+        occurred_at,
+    };
+    let (given, available, granted) =
+        crate::awards::post_awards(c, ctx, &compiled, &outcome, &at).await?;
+    let awards = outcome
+        .awarded()
+        .filter(|d| d.points > 0)
+        .map(|d| json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
+        .collect();
+    Ok(ReturnRules {
+        given,
+        available,
+        awards,
+        granted,
+    })
 }

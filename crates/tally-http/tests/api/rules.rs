@@ -458,3 +458,90 @@ async fn a_backtest_replays_real_purchases_against_drafts_and_writes_nothing() {
         .invalid(&["/days", "/rules"]);
     before.assert_same(&app.snapshot().await, "a backtest");
 }
+
+#[tokio::test]
+async fn return_rules_see_what_came_back() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    let rules = format!("/programs/{p}/rules");
+    // A multiplier needs a purchase's base points; a return has none to multiply.
+    app.post(
+        &app.a.admin,
+        &rules,
+        &json!({"name": "Double", "trigger": "return", "effect": {"multiplier": 2}}),
+    )
+    .await
+    .problem(422, "validation");
+    let sleeves = app
+        .post(
+            &app.a.admin,
+            &rules,
+            &json!({
+                "name": "Sleeves recycled",
+                "trigger": "return",
+                "condition": "purchase.items.exists(i, i.category == 'vinyl')",
+                "effect": {"per_item": {"condition": "item.category == 'vinyl'", "points": "item.quantity * 2"}},
+                "audience": {"channels": ["pos"]}
+            }),
+        )
+        .await
+        .ok(201);
+    let rule = id(&sleeves);
+    let m = id(&app.enroll(json!({"external_id": "ret-1"})).await);
+    app.post(
+        &app.a.write,
+        &format!("/programs/{p}/purchases"),
+        &basket("RET-1", &m),
+    )
+    .await
+    .ok(201);
+
+    // One of the two records comes back: 10 of the 25 points go, the rule gives 2.
+    let returns = format!("/programs/{p}/returns");
+    let record = app
+        .post(
+            &app.a.write,
+            &returns,
+            &json!({"order_id": "RET-1", "lines": [{"sku": "lp-1", "quantity": 1}]}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(record["points_reversed"], 10);
+    assert_eq!(
+        record["rule_awards"],
+        json!([{"rule_id": rule, "version": 1, "name": "Sleeves recycled", "points": 2}])
+    );
+    assert_eq!(record["points_earned"], 2);
+    assert_eq!(record["balance"]["available"], 17);
+
+    // The CD alone: no vinyl came back, so the rule gives nothing.
+    let cd = app
+        .post(
+            &app.a.write,
+            &returns,
+            &json!({"order_id": "RET-1", "lines": [{"sku": "cd-1", "quantity": 1}]}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(cd["rule_awards"], json!([]));
+    assert_eq!(cd["points_earned"], 0);
+    assert_eq!(cd["balance"]["available"], 17 - 5);
+
+    // The award is an earn transfer naming the rule and the return.
+    let history = app
+        .get(&app.a.read, &format!("/members/{m}/history"))
+        .await
+        .ok(200);
+    let award = history["items"]
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|t| t["kind"] == "earn" && t["reason"]["rule"] == json!(rule))
+        })
+        .cloned()
+        .expect("the rule's award in the history");
+    assert_eq!(award["points"], 2);
+    assert_eq!(award["reason"]["return_id"], record["id"]);
+    app.check_end_state().await;
+}
