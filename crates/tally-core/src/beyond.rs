@@ -175,8 +175,8 @@ pub async fn finish_beyond_base<C: Conn>(
     member_id: &MemberId,
     p: &NewPurchase,
     points: Points,
-    occurred_at: Timestamp,
 ) -> StepResult<Option<serde_json::Value>> {
+    let occurred_at = p.occurred_at.unwrap_or(ctx.now);
     let compiled = &beyond.compiled;
     if let Some(outcome) = &beyond.outcome {
         record_usage(c, compiled, outcome, member_id, occurred_at).await?;

@@ -495,17 +495,9 @@ async fn write_new<C: Conn>(
         None => (member.balance.available, member.balance.pending),
     };
     let points = base + beyond.points();
-    let tier = crate::beyond::finish_beyond_base(
-        c,
-        ctx,
-        &beyond,
-        &program.id,
-        member_id,
-        p,
-        points,
-        occurred_at,
-    )
-    .await?;
+    let tier =
+        crate::beyond::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, points)
+            .await?;
     let purchase = Purchase {
         id: purchase_id.clone(),
         program_id: program.id.clone(),
