@@ -274,3 +274,122 @@ async fn a_birthday_rule_is_written_in_the_form_and_listed_by_its_trigger() {
         "the trigger by name, not a missing message"
     );
 }
+
+#[tokio::test]
+async fn event_stamp_and_reward_rules_are_written_in_the_form() {
+    let app = App::new().await;
+    let setup = |command| app.tally.write(&app.a.tenant, "setup", None, command);
+    setup(tally_core::Command::PutEventType {
+        program: app.a.program.clone(),
+        doc: tally_domain::events::EventTypeDoc::parse(
+            &serde_json::json!({"name": "check_in", "properties": {}}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    let card = setup(tally_core::Command::CreateStampCard {
+        program: app.a.program.clone(),
+        card: tally_domain::stamps::StampCardDoc::parse(&serde_json::json!({
+            "name": "Coffee card", "stamps_required": 5, "reward": {"points": 30}
+        }))
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    let card_id = card["id"].as_str().unwrap().to_owned();
+    let manager = app.operator(&app.a, "manager", Role::Manager).await;
+    let mut b = app.signed_in(&manager).await;
+    let rules = format!("/console/{}/rules", app.a.program);
+    let page = b.get(&rules).await;
+    assert!(
+        page.body
+            .contains(r#"<option value="check_in">check_in</option>"#),
+        "declared event types to pick from"
+    );
+    assert!(page.body.contains(&format!(
+        r#"<option value="{card_id}">Coffee card</option>"#
+    )));
+
+    // An event rule without its type is refused at the type's field.
+    let refused = b
+        .post(
+            &rules,
+            &with_csrf(
+                &page.csrf(),
+                &[
+                    ("name", "Check-in stamp"),
+                    ("trigger", "event"),
+                    ("effect_kind", "stamp"),
+                    ("stamp_card", &card_id),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="event_type-error""#),
+        "{}",
+        refused.body
+    );
+
+    let saved = b
+        .post(
+            &rules,
+            &with_csrf(
+                &refused.csrf(),
+                &[
+                    ("name", "Check-in stamp"),
+                    ("trigger", "event"),
+                    ("event_type", "check_in"),
+                    ("effect_kind", "stamp"),
+                    ("effect_value", "2"),
+                    ("stamp_card", &card_id),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let stored = app
+        .tally
+        .rules(&app.a.tenant, &app.a.program, None, None)
+        .await
+        .unwrap();
+    let rule = &stored.items[0];
+    assert_eq!(rule["event_type"], "check_in");
+    assert_eq!(
+        rule["effect"],
+        serde_json::json!({"stamp": {"card_id": card_id, "count": 2}})
+    );
+
+    // The edit form shows the stored rule as it was written.
+    let edit = b
+        .get(&format!("{rules}/{}", rule["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        edit.body
+            .contains(&format!(r#"<option value="{card_id}" selected>"#))
+    );
+    assert!(edit.body.contains(r#"<option value="check_in" selected>"#));
+
+    // A reward rule without a reward names the reward's field.
+    let no_reward = b
+        .post(
+            &rules,
+            &with_csrf(
+                &edit.csrf(),
+                &[
+                    ("name", "Free coffee on the fifth visit"),
+                    ("trigger", "purchase"),
+                    ("effect_kind", "reward"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(no_reward.status, 422);
+    assert!(
+        no_reward.body.contains(r#"id="reward_id-error""#),
+        "{}",
+        no_reward.body
+    );
+}

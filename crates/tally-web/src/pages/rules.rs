@@ -22,15 +22,34 @@ use tally_store::Database;
 
 pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 pub const CHANNELS: [&str; 3] = ["pos", "online", "app"];
-pub const EFFECTS: [&str; 4] = ["bonus", "points", "per_item", "multiplier"];
+pub const EFFECTS: [&str; 6] = [
+    "bonus",
+    "points",
+    "per_item",
+    "multiplier",
+    "stamp",
+    "reward",
+];
+pub const TRIGGERS: [&str; 7] = [
+    "purchase",
+    "return",
+    "enrolment",
+    "event",
+    "birthday",
+    "anniversary",
+    "referral",
+];
 
 /// Pointers of the rule document → form fields; the first prefix that matches wins, so the
 /// longer pointers come first.
-const FIELDS: [(&str, &str); 18] = [
+const FIELDS: [(&str, &str); 21] = [
     ("/name", "name"),
     ("/trigger", "trigger"),
+    ("/event_type", "event_type"),
     ("/condition", "condition"),
     ("/effect/per_item/condition", "item_condition"),
+    ("/effect/stamp/card_id", "stamp_card"),
+    ("/effect/reward", "reward_id"),
     ("/effect", "effect_value"),
     ("/limits/per_event", "per_event"),
     ("/limits/per_member/day", "per_day"),
@@ -67,6 +86,44 @@ struct RulesPage {
     errors: FormErrors,
     /// The dry run's decisions, when "try it" was pressed.
     trial: Option<Value>,
+    choices: Choices,
+}
+
+/// What the form offers to pick from: `(value, label)` pairs.
+#[derive(Default)]
+struct Choices {
+    event_types: Vec<(String, String)>,
+    stamp_cards: Vec<(String, String)>,
+    rewards: Vec<(String, String)>,
+}
+
+impl Choices {
+    async fn load<D: Database>(
+        state: &WebState<D>,
+        console: &Console,
+        ui: &Ui,
+    ) -> Result<Choices, WebError> {
+        let tenant = &console.operator.tenant_id;
+        let program = &ui.program.id;
+        let pair = |v: &Value, id: &str| (form_text(&v[id]), form_text(&v["name"]));
+        Ok(Choices {
+            event_types: (state.tally.event_types(tenant, program).await?.iter())
+                .map(|t| pair(t, "name"))
+                .collect(),
+            stamp_cards: (state.tally.stamp_cards(tenant, program, None, Some(200)))
+                .await?
+                .items
+                .iter()
+                .map(|c| pair(c, "id"))
+                .collect(),
+            rewards: (state.tally.rewards(tenant, program, None, Some(200)))
+                .await?
+                .items
+                .iter()
+                .map(|r| (r.id.to_string(), r.name.clone()))
+                .collect(),
+        })
+    }
 }
 
 impl RulesPage {
@@ -126,6 +183,9 @@ pub fn rule_document(f: &Fields) -> Value {
     let mut doc = Map::new();
     doc.insert("name".into(), f.raw("name").trim().into());
     doc.insert("trigger".into(), f.raw("trigger").into());
+    if let Some(t) = f.get("event_type") {
+        doc.insert("event_type".into(), t.into());
+    }
     if let Some(c) = f.get("condition") {
         doc.insert("condition".into(), c.into());
     }
@@ -140,6 +200,14 @@ pub fn rule_document(f: &Fields) -> Value {
             json!({ "per_item": per_item })
         }
         "multiplier" => json!({ "multiplier": form_value(value) }),
+        "stamp" => {
+            let mut stamp = json!({ "card_id": f.raw("stamp_card") });
+            if !value.is_empty() {
+                stamp["count"] = form_value(value);
+            }
+            json!({ "stamp": stamp })
+        }
+        "reward" => json!({ "reward": { "reward_id": f.raw("reward_id") } }),
         _ => json!({ "bonus": form_value(value) }),
     };
     doc.insert("effect".into(), effect);
@@ -220,6 +288,7 @@ pub fn form_of(doc: &Value) -> Fields {
     };
     put("name", form_text(&doc["name"]));
     put("trigger", form_text(&doc["trigger"]));
+    put("event_type", form_text(&doc["event_type"]));
     put("condition", form_text(&doc["condition"]));
     let effect = &doc["effect"];
     for kind in EFFECTS {
@@ -230,6 +299,11 @@ pub fn form_of(doc: &Value) -> Fields {
                     put("effect_value", form_text(&v["points"]));
                     put("item_condition", form_text(&v["condition"]));
                 }
+                "stamp" => {
+                    put("effect_value", form_text(&v["count"]));
+                    put("stamp_card", form_text(&v["card_id"]));
+                }
+                "reward" => put("reward_id", form_text(&v["reward_id"])),
                 _ => put("effect_value", form_text(v)),
             }
         }
@@ -306,6 +380,7 @@ async fn page<D: Database>(
 ) -> PageResult {
     let ui = Ui::load(state, console, program, "rules").await?;
     let rules = rows(state, console, &ui).await?;
+    let choices = Choices::load(state, console, &ui).await?;
     let mut form = form;
     if form.0.is_empty() {
         form.0.insert("trigger".into(), "purchase".into());
@@ -318,6 +393,7 @@ async fn page<D: Database>(
         form,
         errors,
         trial,
+        choices,
     })
 }
 
