@@ -137,7 +137,8 @@ impl PropertyType {
             PropertyType::Number { min, max } => {
                 let x = v.as_f64().ok_or("must be a number")?;
                 in_range(x, *min, *max)?;
-                Ok(v.clone())
+                // Always a double, so rules see one type (`2` and `2.5` alike).
+                Ok(Value::from(x))
             }
             PropertyType::Boolean => boolean(v).map(Value::Bool),
             PropertyType::Timestamp => timestamp(v).map(|t| Value::String(t.to_string())),

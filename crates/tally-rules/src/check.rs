@@ -20,6 +20,7 @@ use cel::common::ast::{
     CallExpr, ComprehensionExpr, Expr, IdedExpr, LiteralValue, operators as op,
 };
 use cel::{Env, Program};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
@@ -60,6 +61,22 @@ pub(crate) fn compile_with_needs(
     item: bool,
     want: Want,
 ) -> Result<(Program, Needs), String> {
+    compile_typed(source, trigger, item, want, None)
+}
+
+/// The declared properties of the event type an `event` rule reacts to, as the checker types
+/// `event.properties.<name>`.
+pub(crate) type Properties = BTreeMap<String, Ty>;
+
+/// [`compile_with_needs`], with `event.properties` typed by the event type's declaration when
+/// `properties` is given (an undeclared property is refused) rather than `dyn`.
+pub(crate) fn compile_typed(
+    source: &str,
+    trigger: Trigger,
+    item: bool,
+    want: Want,
+    properties: Option<&Properties>,
+) -> Result<(Program, Needs), String> {
     if source.trim().is_empty() {
         return Err("must not be empty".into());
     }
@@ -89,6 +106,7 @@ pub(crate) fn compile_with_needs(
         depth: 0,
         program: &program,
         needs: Needs::default(),
+        properties,
     };
     let ty = checker.check(program.expression())?;
     let needs = checker.needs;
@@ -101,6 +119,12 @@ pub(crate) fn compile_with_needs(
         )),
         _ => Ok((program, needs)),
     }
+}
+
+/// Whether `e` is `event.properties`.
+fn is_event_properties(e: &IdedExpr) -> bool {
+    matches!(&e.expr, Expr::Select(s) if s.field == "properties"
+        && matches!(&s.operand.expr, Expr::Ident(root) if root == "event"))
 }
 
 /// AST nodes after macro expansion; recursion is bounded by the parser's depth limit.
@@ -133,6 +157,8 @@ struct Checker<'p> {
     program: &'p Program,
     /// The parts of the context read so far.
     needs: Needs,
+    /// `event.properties` as declared, when known.
+    properties: Option<&'p Properties>,
 }
 
 impl Checker<'_> {
@@ -193,6 +219,24 @@ impl Checker<'_> {
                                     "unknown field `{}` of {name}; known: {}",
                                     s.field,
                                     schema::fields_of(name).join(", ")
+                                ),
+                            )
+                        })?
+                    }
+                    Ty::Map if is_event_properties(&s.operand) && self.properties.is_some() => {
+                        let declared = self.properties.expect("checked in the guard");
+                        declared.get(&s.field).cloned().ok_or_else(|| {
+                            let names: Vec<&str> = declared.keys().map(String::as_str).collect();
+                            self.err(
+                                e.id,
+                                format!(
+                                    "the event type declares no property `{}`; declared: {}",
+                                    s.field,
+                                    if names.is_empty() {
+                                        "none".to_owned()
+                                    } else {
+                                        names.join(", ")
+                                    }
                                 ),
                             )
                         })?

@@ -162,6 +162,56 @@ pub struct RuleDoc {
     pub stop_further: bool,
 }
 
+impl RuleDoc {
+    /// Checks an `event` rule's expressions against the declaration of its event type: each
+    /// `event.properties.<name>` must be declared, and is typed as declared (integer → int,
+    /// number → double, boolean → bool, string and timestamp → string), so a misspelt
+    /// property or a comparison of text with a number is refused when the rule is saved, at
+    /// the expression's place, instead of never matching.
+    pub fn check_event_properties(
+        &self,
+        declared: &tally_domain::events::EventTypeDoc,
+    ) -> Result<(), DomainError> {
+        use tally_domain::events::PropertyType;
+        let typed: check::Properties = declared
+            .properties
+            .iter()
+            .map(|(name, spec)| {
+                let ty = match spec.kind {
+                    PropertyType::Integer { .. } => crate::types::Ty::Int,
+                    PropertyType::Number { .. } => crate::types::Ty::Double,
+                    PropertyType::Boolean => crate::types::Ty::Bool,
+                    PropertyType::String { .. } | PropertyType::Timestamp => crate::types::Ty::Str,
+                };
+                (name.clone(), ty)
+            })
+            .collect();
+        let mut expressions: Vec<(&str, &str, bool, Want)> = Vec::new();
+        if let Some(c) = &self.condition {
+            expressions.push(("/condition", c, false, Want::Bool));
+        }
+        match &self.effect {
+            Effect::Points { formula } => {
+                expressions.push(("/effect/points", formula, false, Want::Points))
+            }
+            Effect::PerItem { condition, points } => {
+                if let Some(c) = condition {
+                    expressions.push(("/effect/per_item/condition", c, true, Want::Bool));
+                }
+                expressions.push(("/effect/per_item/points", points, true, Want::Points));
+            }
+            _ => {}
+        }
+        let mut f = Fields::new();
+        for (pointer, source, item, want) in expressions {
+            if let Err(e) = check::compile_typed(source, self.trigger, item, want, Some(&typed)) {
+                f.push(pointer, e);
+            }
+        }
+        f.finish()
+    }
+}
+
 pub(crate) const DAYS: [(&str, Weekday, &str); 7] = [
     ("mon", Weekday::Monday, "Monday"),
     ("tue", Weekday::Tuesday, "Tuesday"),

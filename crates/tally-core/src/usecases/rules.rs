@@ -118,20 +118,23 @@ pub async fn update<C: Conn>(
 }
 
 /// What the rules crate is too pure to know: an event rule must name a type the program
-/// declares (refused at `/event_type`), a stamp or reward rule a card or reward of the program.
+/// declares (refused at `/event_type`) and read only its declared properties, as declared; a
+/// stamp or reward rule must name a card or reward of the program.
 async fn require_declared<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
     program: &ProgramId,
     doc: &RuleDoc,
 ) -> StepResult<()> {
-    if let Some(name) = &doc.event_type
-        && tally_store::queries::events::get_type(c, program, name.as_str())
-            .await?
-            .is_none()
-    {
-        let refusal = super::events::undeclared(c, program, "/event_type", name.as_str()).await?;
-        return Err(refusal.into());
+    if let Some(name) = &doc.event_type {
+        let Some(declared) =
+            tally_store::queries::events::get_type(c, program, name.as_str()).await?
+        else {
+            let refusal =
+                super::events::undeclared(c, program, "/event_type", name.as_str()).await?;
+            return Err(refusal.into());
+        };
+        doc.check_event_properties(&declared.doc)?;
     }
     // A stamp or reward rule names a card or reward of this program.
     match &doc.effect {

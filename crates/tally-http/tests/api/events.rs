@@ -659,3 +659,72 @@ async fn the_backtest_replays_events_for_draft_event_rules() {
     assert_eq!(report["actually_issued"], 15, "three reviews at 5 points");
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn event_rules_read_only_declared_properties_typed_as_declared() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    declare(
+        &app,
+        "review_posted",
+        &json!({"properties": {
+            "rating": {"type": "integer", "required": true, "min": 1, "max": 5},
+            "weight": {"type": "number"},
+            "product_sku": {"type": "string"}
+        }}),
+    )
+    .await;
+    let rules = format!("/programs/{p}/rules");
+    let review_rule = |condition: &str, points: &str| {
+        json!({"name": "Reviews", "trigger": "event", "event_type": "review_posted",
+               "condition": condition, "effect": {"points": points}})
+    };
+    // A misspelt property and a string compared with a number: each at its place, at once.
+    let refused = app
+        .post(
+            &app.a.admin,
+            &rules,
+            &review_rule(
+                "event.properties.ratting >= 4",
+                "event.properties.product_sku * 2",
+            ),
+        )
+        .await
+        .problem(422, "validation");
+    assert_eq!(pointers(&refused), ["/condition", "/effect/points"]);
+    let misspelt = message_at(&refused, "/condition");
+    assert!(
+        misspelt.contains("no property `ratting`")
+            && misspelt.contains("product_sku, rating, weight"),
+        "{misspelt}"
+    );
+    let wrong_type = app
+        .post(
+            &app.a.admin,
+            &rules,
+            &review_rule("event.properties.rating >= '4'", "10"),
+        )
+        .await
+        .problem(422, "validation");
+    assert_eq!(pointers(&wrong_type), ["/condition"]);
+
+    // Declared and typed: a number property is a double, sent as 2 or as 2.5.
+    create_rule(
+        &app,
+        review_rule(
+            "event.properties.rating >= 4 && event.properties.weight >= 2.0",
+            "int(event.properties.weight * 10.0)",
+        ),
+    )
+    .await;
+    let m = id(&app.enroll(json!({"external_id": "rev-1"})).await);
+    let review = |weight: Value| {
+        json!({"type": "review_posted", "member": {"id": m},
+               "properties": {"rating": 5, "weight": weight}})
+    };
+    let whole = post_event(&app, &review(json!(2))).await.ok(201);
+    assert_eq!(whole["points_earned"], 20);
+    let half = post_event(&app, &review(json!(2.5))).await.ok(201);
+    assert_eq!(half["points_earned"], 25);
+    app.check_end_state().await;
+}
