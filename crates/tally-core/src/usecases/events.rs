@@ -65,6 +65,9 @@ pub async fn put_type<C: Conn>(
         )
         .into());
     }
+    if before.is_some() {
+        still_fits_rules(c, &program.id, doc).await?;
+    }
     events::put_type(c, &program.id, doc, ctx.now).await?;
     let action = if before.is_some() {
         "event_type.updated"
@@ -83,6 +86,40 @@ pub async fn put_type<C: Conn>(
         .await?
         .ok_or_else(|| StoreError::Decode("the event type just written is gone".into()))?;
     Ok(type_view(&row))
+}
+
+/// A new declaration of a type must still have every property its active rules read, typed as
+/// they read it (a paused rule is checked again when it is resumed).
+async fn still_fits_rules<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    doc: &EventTypeDoc,
+) -> StepResult<()> {
+    for row in tally_store::queries::rules::active_rules(c, program).await? {
+        let rule = tally_rules::RuleDoc::parse(&row.document).map_err(|e| {
+            StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
+        })?;
+        if rule.event_type.as_ref() != Some(&doc.name) {
+            continue;
+        }
+        if let Err(DomainError::Invalid { fields }) = rule.check_event_properties(doc) {
+            let problems: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.pointer, f.message))
+                .collect();
+            return Err(DomainError::invalid(
+                "/properties",
+                format!(
+                    "the active rule `{}` ({}) would no longer check: {}; change or pause it first",
+                    rule.name,
+                    row.id,
+                    problems.join("; ")
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// "declared: a, b" or how to declare one, for messages about an unknown type.

@@ -72,6 +72,10 @@ pub async fn update<C: Conn>(
         None => RuleDoc::parse(&rule.document)
             .map_err(|e| tally_store::StoreError::Decode(format!("stored rule {id}: {e}")))?,
     };
+    // A paused rule resumed as it was: its event type may have been declared anew since.
+    if new_doc.is_none() && status == Some("active") && rule.status != "active" {
+        require_declared(c, ctx, &rule.program_id, &current).await?;
+    }
     // A budget counts everything the rule ever gave, also while it had no budget (only a
     // budgeted rule keeps its running total, so it is counted again from its awards).
     if current.limits.budget.is_some() {

@@ -709,7 +709,7 @@ async fn event_rules_read_only_declared_properties_typed_as_declared() {
     assert_eq!(pointers(&wrong_type), ["/condition"]);
 
     // Declared and typed: a number property is a double, sent as 2 or as 2.5.
-    create_rule(
+    let rule = create_rule(
         &app,
         review_rule(
             "event.properties.rating >= 4 && event.properties.weight >= 2.0",
@@ -726,5 +726,33 @@ async fn event_rules_read_only_declared_properties_typed_as_declared() {
     assert_eq!(whole["points_earned"], 20);
     let half = post_event(&app, &review(json!(2.5))).await.ok(201);
     assert_eq!(half["points_earned"], 25);
+
+    // Declaring the type anew without a property the active rule reads is refused; with the
+    // rule paused it is allowed, and resuming the rule is then refused.
+    let without_weight = json!({"properties": {"rating": {"type": "integer", "required": true}}});
+    let in_use = put_type(&app, "review_posted", &without_weight)
+        .await
+        .problem(422, "validation");
+    let why = message_at(&in_use, "/properties");
+    assert!(why.contains("Reviews") && why.contains("weight"), "{why}");
+    app.patch(
+        &app.a.admin,
+        &format!("/rules/{rule}"),
+        &json!({"status": "paused"}),
+    )
+    .await
+    .ok(200);
+    put_type(&app, "review_posted", &without_weight)
+        .await
+        .ok(200);
+    let resumed = app
+        .patch(
+            &app.a.admin,
+            &format!("/rules/{rule}"),
+            &json!({"status": "active"}),
+        )
+        .await
+        .problem(422, "validation");
+    assert!(message_at(&resumed, "/condition").contains("no property `weight`"));
     app.check_end_state().await;
 }
