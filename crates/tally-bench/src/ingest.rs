@@ -36,7 +36,7 @@ pub struct Options {
     pub backends: String,
     /// Rounds of the flat-rate and the rules scenario, alternating.
     pub rounds: usize,
-    /// `flat` or `rules`: run only that HTTP scenario, once (to profile it).
+    /// `flat`, `rules` or `import`: run only that scenario, once (to profile it).
     pub only: Option<String>,
 }
 
@@ -85,6 +85,7 @@ pub async fn run(options: Options) {
             let db = fresh().await;
             let run = match only {
                 "rules" => run_http(&setup_with_rules(&db, &options).await, &options).await,
+                "import" => run_import(&setup(&db, &options).await, &options).await,
                 _ => run_http(&setup(&db, &options).await, &options).await,
             };
             println!(

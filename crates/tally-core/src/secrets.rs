@@ -8,19 +8,15 @@ use sha2::{Digest, Sha256};
 /// What every API key starts with, so a leaked key is recognisable (and greppable).
 pub const KEY_PREFIX: &str = "tly_";
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A new random token, 64 hex characters.
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
-    hex(&bytes)
+    tally_domain::text::hex(&bytes)
 }
 
 /// The SHA-256 of a secret, hex-encoded: what the database stores.
 pub fn sha256_hex(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
+    tally_domain::text::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Compares two secrets in time that does not depend on where they differ.

@@ -22,8 +22,7 @@ pub fn new_card_number() -> String {
 /// Makes a new QR token: 128 random bits, URL-safe.
 pub fn new_card_token() -> String {
     let bytes: [u8; 16] = rand::rng().random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("qr_{hex}")
+    format!("qr_{}", crate::text::hex(&bytes))
 }
 
 fn luhn_check_digit(payload: &str) -> u8 {

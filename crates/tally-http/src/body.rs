@@ -71,7 +71,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             hash.update(&bytes);
             IdempotencyKey {
                 key,
-                request_sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+                request_sha256: tally_domain::text::hex(&hash.finalize()),
             }
         });
         Ok(JsonBody { value, idempotency })
@@ -103,10 +103,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NoBody {
                         detail: format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
                     })?;
                 let line = format!("{} {}\n", parts.method, parts.uri.path());
-                let hash: String = Sha256::digest(line.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let hash = tally_domain::text::hex(&Sha256::digest(line.as_bytes()));
                 Some(IdempotencyKey {
                     key: key.to_owned(),
                     request_sha256: hash,

@@ -266,5 +266,5 @@ fn content_hash(e: &NewEvent, member: &MemberId) -> String {
         "occurred_at": e.occurred_at,
     });
     let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    tally_domain::text::hex(&digest)
 }

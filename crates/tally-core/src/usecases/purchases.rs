@@ -623,5 +623,5 @@ fn content_hash(p: &NewPurchase, member: &MemberId) -> String {
         "occurred_at": p.occurred_at,
     });
     let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    tally_domain::text::hex(&digest)
 }
