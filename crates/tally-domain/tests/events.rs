@@ -275,7 +275,8 @@ fn a_valid_event_passes_and_is_normalised() {
             "stars": 5,
             "text": "great",
             "channel": "app",
-            "weight": 2,
+            // A number is always a double, so rules see one type.
+            "weight": 2.0,
             "posted_at": "2026-05-01T12:00:00Z"
         })
     );
