@@ -122,8 +122,9 @@ pub async fn update<C: Conn>(
 }
 
 /// What the rules crate is too pure to know: an event rule must name a type the program
-/// declares (refused at `/event_type`) and read only its declared properties, as declared; a
-/// stamp or reward rule must name a card or reward of the program.
+/// declares (refused at `/event_type`) and read only its declared properties, as declared; an
+/// audience must name tiers of the program's plan (and, for now, no segments); a stamp or
+/// reward rule must name a card or reward of the program.
 async fn require_declared<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
@@ -140,6 +141,33 @@ async fn require_declared<C: Conn>(
         };
         doc.check_event_properties(&declared.doc)?;
     }
+    let mut f = tally_domain::error::Fields::new();
+    if !doc.audience.tiers.is_empty() {
+        let plan = tally_store::queries::tiers::get_plan(c, program).await?;
+        for (i, tier) in doc.audience.tiers.iter().enumerate() {
+            let message = match &plan {
+                None => "the program has no tier plan".to_owned(),
+                Some(plan) if plan.level_named(tier).is_none() => {
+                    let names: Vec<&str> = plan.levels.iter().map(|l| l.name.as_str()).collect();
+                    format!(
+                        "no tier of this program has this name; tiers: {}",
+                        names.join(", ")
+                    )
+                }
+                Some(_) => continue,
+            };
+            f.push(format!("/audience/tiers/{i}"), message);
+        }
+    }
+    // Segments come with customer intelligence; until a program defines one, a rule for a
+    // segment could never apply.
+    for i in 0..doc.audience.segments.len() {
+        f.push(
+            format!("/audience/segments/{i}"),
+            "no segment of this program has this name (the program defines no segments yet)",
+        );
+    }
+    f.finish()?;
     // A stamp or reward rule names a card or reward of this program.
     match &doc.effect {
         tally_rules::Effect::Stamp { card, .. } => {

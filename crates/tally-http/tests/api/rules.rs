@@ -545,3 +545,68 @@ async fn return_rules_see_what_came_back() {
     assert_eq!(award["reason"]["return_id"], record["id"]);
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn an_audience_names_tiers_of_the_plan_and_no_undefined_segment() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    let rules = format!("/programs/{p}/rules");
+    let for_audience = |audience: Value| json!({"name": "Gold thanks", "trigger": "purchase", "effect": {"bonus": 7}, "audience": audience});
+    let no_plan = app
+        .post(
+            &app.a.admin,
+            &rules,
+            &for_audience(json!({"tiers": ["Gold"]})),
+        )
+        .await
+        .problem(422, "validation");
+    assert_eq!(
+        no_plan["errors"][0]["pointer"], "/audience/tiers/0",
+        "{no_plan}"
+    );
+    app.send(
+        app.api(Method::PUT, &format!("/programs/{p}/tiers"))
+            .bearer_auth(&app.a.admin)
+            .json(
+                &json!({"metric": "points_earned", "window": "lifetime", "levels": [
+                {"name": "Silver", "threshold": 0}, {"name": "Gold", "threshold": 100}]}),
+            ),
+    )
+    .await
+    .ok(200);
+    let refused = app
+        .post(
+            &app.a.admin,
+            &rules,
+            &for_audience(json!({"tiers": ["Gold", "Golden"], "segments": ["vip"]})),
+        )
+        .await
+        .problem(422, "validation");
+    let errors: Vec<(String, String)> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_owned(),
+                e["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{refused}");
+    assert_eq!(errors[0].0, "/audience/tiers/1");
+    assert!(
+        errors[0].1.contains("tiers: Silver, Gold"),
+        "{}",
+        errors[0].1
+    );
+    assert_eq!(errors[1].0, "/audience/segments/0");
+    app.post(
+        &app.a.admin,
+        &rules,
+        &for_audience(json!({"tiers": ["Gold"]})),
+    )
+    .await
+    .ok(201);
+    app.check_end_state().await;
+}
