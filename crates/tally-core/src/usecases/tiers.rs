@@ -20,10 +20,42 @@ pub async fn set_plan<C: Conn>(
     plan: &TierPlan,
 ) -> StepResult<Value> {
     load_program(c, ctx, program).await?;
+    still_names_every_tier_in_use(c, program, plan).await?;
     tiers::set_plan(c, program, plan, ctx.now).await?;
     rules::bump_revision(c, program).await?;
     record(c, ctx, "tiers.updated", program.as_str(), plan.to_json()).await?;
     Ok(plan.to_json())
+}
+
+/// A new plan must keep every tier an active rule's audience names: such a rule would never
+/// apply again (a paused one is checked when resumed).
+async fn still_names_every_tier_in_use<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    plan: &TierPlan,
+) -> StepResult<()> {
+    for row in rules::active_rules(c, program).await? {
+        let rule = tally_rules::RuleDoc::parse(&row.document).map_err(|e| {
+            tally_store::StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
+        })?;
+        if let Some(tier) = rule
+            .audience
+            .tiers
+            .iter()
+            .find(|t| plan.level_named(t).is_none())
+        {
+            return Err(tally_domain::DomainError::invalid(
+                "/levels",
+                format!(
+                    "the active rule `{}` ({}) is for tier `{tier}`, which this plan no longer has; \
+                     change or pause the rule first",
+                    rule.name, row.id
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Reviews the tiers due (see `crate::tiers::review_due`); at most `limit` members per call.

@@ -608,5 +608,24 @@ async fn an_audience_names_tiers_of_the_plan_and_no_undefined_segment() {
     )
     .await
     .ok(201);
+    // A new plan without Gold would leave that rule for nobody: refused, naming the rule.
+    let without_gold = app
+        .send(
+            app.api(Method::PUT, &format!("/programs/{p}/tiers"))
+                .bearer_auth(&app.a.admin)
+                .json(
+                    &json!({"metric": "points_earned", "window": "lifetime", "levels": [
+                    {"name": "Silver", "threshold": 0}, {"name": "Platinum", "threshold": 100}]}),
+                ),
+        )
+        .await
+        .problem(422, "validation");
+    assert_eq!(without_gold["errors"][0]["pointer"], "/levels");
+    assert!(
+        without_gold["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`Gold thanks`")
+    );
     app.check_end_state().await;
 }
