@@ -27,8 +27,9 @@ pub async fn set_plan<C: Conn>(
     Ok(plan.to_json())
 }
 
-/// A new plan must keep every tier an active rule's audience names: such a rule would never
-/// apply again (a paused one is checked when resumed).
+/// A new plan must keep every tier an active rule's audience or an active reward names: such a
+/// rule would never apply again, such a reward could never be redeemed (a paused rule is
+/// checked when resumed).
 async fn still_names_every_tier_in_use<C: Conn>(
     c: &mut C,
     program: &ProgramId,
@@ -50,6 +51,19 @@ async fn still_names_every_tier_in_use<C: Conn>(
                     "the active rule `{}` ({}) is for tier `{tier}`, which this plan no longer has; \
                      change or pause the rule first",
                     rule.name, row.id
+                ),
+            )
+            .into());
+        }
+    }
+    for reward in tally_store::queries::rewards::tier_rewards(c, program).await? {
+        if let Some(tier) = reward.tiers.iter().find(|t| plan.level_named(t).is_none()) {
+            return Err(tally_domain::DomainError::invalid(
+                "/levels",
+                format!(
+                    "the reward `{}` ({}) is kept for tier `{tier}`, which this plan no longer \
+                     has; change or withdraw the reward first",
+                    reward.name, reward.id
                 ),
             )
             .into());

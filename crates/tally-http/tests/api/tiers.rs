@@ -246,6 +246,27 @@ async fn a_reward_kept_for_a_tier_is_redeemed_only_by_its_members() {
     app.post(&app.a.write, &format!("/programs/{p}/redemptions"), &redeem)
         .await
         .ok(201);
+    // A plan without Platinum would leave the reward partly for nobody: refused, naming it.
+    let mut without_platinum = plan();
+    without_platinum["levels"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|l| l["name"] != "Platinum");
+    let refused = app
+        .send(
+            app.api(Method::PUT, &format!("/programs/{p}/tiers"))
+                .bearer_auth(&app.a.admin)
+                .json(&without_platinum),
+        )
+        .await
+        .problem(422, "validation");
+    assert_eq!(refused["errors"][0]["pointer"], "/levels");
+    assert!(
+        refused["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`Lounge`")
+    );
     // Opened to everyone again.
     let open = app
         .patch(

@@ -117,6 +117,21 @@ pub async fn list_rewards<C: Conn>(
     .await
 }
 
+/// The program's active rewards kept for some tiers.
+pub async fn tier_rewards<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> Result<Vec<Reward>, StoreError> {
+    let sql = format!(
+        "SELECT {REWARD_COLS} FROM rewards WHERE program_id = $1 AND active AND tiers <> '[]' ORDER BY seq"
+    );
+    c.query(&sql, &[program.as_str().into()])
+        .await?
+        .iter()
+        .map(|r| Ok(decode_reward(r)?.1))
+        .collect()
+}
+
 /// Takes one item of stock if any is left (always succeeds for unlimited rewards).
 pub async fn take_stock<C: Conn>(c: &mut C, reward: &RewardId) -> Result<bool, StoreError> {
     let changed = c
