@@ -15,6 +15,8 @@ pub(crate) enum Shape {
     PerItem { points: i64 },
     /// Extra base points: base × (m − 1).
     Multiplier { m: f64 },
+    /// A return rule: `item.quantity * points` for every returned `vinyl` line.
+    ReturnPerItem { points: i64 },
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +81,14 @@ impl RuleSpec {
                 "purchase",
                 None,
                 json!({ "multiplier": m + edit as f64 * 0.5 }),
+            ),
+            Some(Shape::ReturnPerItem { points }) => (
+                "return",
+                None,
+                json!({ "per_item": {
+                    "condition": "item.category == \"vinyl\"",
+                    "points": format!("item.quantity * {}", points + edit),
+                }}),
             ),
         };
         let mut doc = json!({
@@ -194,6 +204,7 @@ fn shape() -> impl Strategy<Value = Shape> {
             .prop_map(|factor| Shape::Formula { factor }),
         (1i64..=15).prop_map(|points| Shape::PerItem { points }),
         prop::sample::select(vec![1.5, 2.0, 3.0]).prop_map(|m| Shape::Multiplier { m }),
+        (1i64..=15).prop_map(|points| Shape::ReturnPerItem { points }),
     ]
 }
 

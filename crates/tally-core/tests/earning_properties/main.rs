@@ -1,6 +1,7 @@
 //! Property: no combination of earning rules, limits, tiers, returns, redemptions, adjustments,
 //! expiry and rule edits breaks the ledger invariants or awards past a limit. Each case sets up
-//! a program with 1–4 purchase rules (bonus, formula, per item, multiplier; each maybe limited
+//! a program with 1–4 rules (purchase: bonus, formula, per item, multiplier; return: per returned
+//! item; each maybe limited
 //! per member per day, per event, or by a budget), sometimes an enrolment bonus, a tier plan,
 //! an expiry policy and a return window (pending points), enrols 2–4 members and runs a random
 //! history. After every step: the ledger invariants hold, the lots match the available
@@ -564,6 +565,11 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
             (Op::Stamp { .. }, Some(a)) if a["completed"].as_i64().unwrap_or(0) > 0 => {
                 seen("stamp card completed")
             }
+            (Op::Return { .. }, Some(a))
+                if a["rule_awards"].as_array().is_some_and(|x| !x.is_empty()) =>
+            {
+                seen("return with awards")
+            }
             (_, Some(_)) => seen(
                 format!("{op:?}")
                     .split([' ', '('])
@@ -620,6 +626,7 @@ fn rules_limits_returns_and_expiry_never_break_the_ledger_or_award_past_a_limit(
             "expiry ran",
             "release ran",
             "stamp card completed",
+            "return with awards",
             "edited",
         ] {
             assert!(
