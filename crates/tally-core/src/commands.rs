@@ -323,7 +323,7 @@ impl Command {
                 usecases::purchases::record(c, ctx, program, purchase).await
             }
             Command::ImportPurchases { program, purchases } => {
-                usecases::purchases::import(c, ctx, program, purchases).await
+                usecases::imports::import(c, ctx, program, purchases).await
             }
             Command::RecordReturn { program, ret } => {
                 usecases::returns::record(c, ctx, program, ret).await

@@ -31,7 +31,7 @@ pub mod tiers;
 mod usecases;
 
 /// Most purchases in one `Command::ImportPurchases`.
-pub const MAX_IMPORT_CHUNK: usize = usecases::purchases::MAX_IMPORT_CHUNK;
+pub const MAX_IMPORT_CHUNK: usize = usecases::imports::MAX_IMPORT_CHUNK;
 pub mod writer;
 
 pub use usecases::rules::STATUSES as RULE_STATUSES;

@@ -6,6 +6,7 @@ pub mod adjustments;
 pub mod admin;
 pub mod events;
 pub mod expiry;
+pub mod imports;
 pub mod members;
 pub mod operators;
 pub mod purchases;
