@@ -10,13 +10,13 @@ use tally_domain::DomainError;
 use tally_domain::events::NewEvent;
 use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{MemberId, ProgramId, RuleId, TenantId};
-use tally_domain::inputs::{MemberRef, NewPurchase};
+use tally_domain::inputs::{MemberRef, NewPurchase, NewReturn};
 use tally_rules::{RuleDoc, Trigger};
 use tally_store::Database;
 use tally_store::queries::members::{self, MemberKey};
 use tally_store::queries::rules::{self, RuleVersion};
 use tally_store::queries::tiers::TierChange;
-use tally_store::queries::{Page, events, lots, tiers};
+use tally_store::queries::{Page, events, lots, purchases, tiers};
 
 use crate::reads::{member_of, program_of};
 
@@ -125,6 +125,68 @@ impl<D: Database> Tally<D> {
         }))
     }
 
+    /// What a return would give now by the rules with trigger `return` (mistakes named under
+    /// `/return`): the points it would take back and each rule's decision. `drafts` replaces
+    /// the active rules. Nothing is written.
+    pub async fn simulate_return(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        r: &NewReturn,
+        drafts: Option<Vec<RuleDoc>>,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        let program = program_of(&mut c, tenant, program).await?;
+        let purchase = purchases::get_purchase_by_order(&mut c, tenant, &program.id, &r.order_id)
+            .await?
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "/return/order_id",
+                    "no purchase of this program has this order id",
+                )
+            })?;
+        if purchase.returned_minor == purchase.total_minor {
+            return Err(DomainError::refused(
+                "already_returned",
+                "the whole order has already been returned",
+            )
+            .into());
+        }
+        let (amount, line_returns) = crate::usecases::returns::what_comes_back(&purchase, &r.scope)
+            .map_err(|e| under("/return", e))?;
+        let reversal = tally_ledger::reversal_for_return(
+            purchase.points_earned,
+            purchase.points_reversed,
+            purchase.total_minor,
+            purchase.returned_minor + amount,
+        );
+        let occurred_at = r.occurred_at.unwrap_or_else(|| self.clock.now());
+        let compiled = match drafts {
+            Some(docs) => {
+                std::sync::Arc::new(earning::compile_drafts(&mut c, &program, docs).await?)
+            }
+            None => earning::active_rules(&mut c, &program).await?,
+        };
+        let outcome = crate::usecases::returns::decide_return_rules(
+            &mut c,
+            &program,
+            &compiled,
+            &purchase,
+            (&line_returns, amount),
+            reversal,
+            occurred_at,
+            false,
+        )
+        .await?;
+        Ok(json!({
+            "member_id": purchase.member_id,
+            "returned_minor": amount,
+            "points_reversed": reversal,
+            "points_earned": outcome.total_points(),
+            "rules": decisions(&outcome),
+        }))
+    }
+
     /// What a custom event would earn now, and by which rules: its type must be declared and
     /// its properties valid (mistakes named under `/event`). `drafts` replaces the active rules.
     pub async fn simulate_event(
@@ -150,18 +212,7 @@ impl<D: Database> Tally<D> {
         let properties = event_type
             .doc
             .validate_properties(&Value::Object(e.properties.clone()))
-            .map_err(|err| match err {
-                DomainError::Invalid { fields } => DomainError::Invalid {
-                    fields: fields
-                        .into_iter()
-                        .map(|mut f| {
-                            f.pointer = format!("/event{}", f.pointer);
-                            f
-                        })
-                        .collect(),
-                },
-                other => other,
-            })?;
+            .map_err(|err| under("/event", err))?;
         let (key, pointer) = match &e.member {
             MemberRef::Id(id) => (MemberKey::Id(id), "/event/member/id"),
             MemberRef::ExternalId(x) => (MemberKey::ExternalId(x), "/event/member/external_id"),
@@ -329,5 +380,21 @@ impl<D: Database> Tally<D> {
             .into_iter()
             .map(|(at, points)| json!({ "available_at": at, "points": points }))
             .collect())
+    }
+}
+
+/// A refusal of part of a request body, with its pointers under `prefix` (`/event/...`).
+fn under(prefix: &str, e: DomainError) -> DomainError {
+    match e {
+        DomainError::Invalid { fields } => DomainError::Invalid {
+            fields: fields
+                .into_iter()
+                .map(|mut f| {
+                    f.pointer = format!("{prefix}{}", f.pointer);
+                    f
+                })
+                .collect(),
+        },
+        other => other,
     }
 }

@@ -38,76 +38,7 @@ pub async fn record<C: Conn>(
         .into());
     }
 
-    // How much of the order total comes back, and which line quantities.
-    let mut line_returns: Vec<(i64, i64)> = Vec::new();
-    let amount = match &r.scope {
-        ReturnScope::Full => {
-            for (i, l) in purchase.lines.iter().enumerate() {
-                if l.quantity > l.returned_quantity {
-                    line_returns.push((i as i64, l.quantity - l.returned_quantity));
-                }
-            }
-            remaining
-        }
-        ReturnScope::Amount(amount) => {
-            if *amount > remaining {
-                return Err(DomainError::invalid(
-                    "/amount_minor",
-                    format!("at most {remaining} of this order is left to return"),
-                )
-                .into());
-            }
-            *amount
-        }
-        ReturnScope::Lines(lines) => {
-            let all: i128 = purchase
-                .lines
-                .iter()
-                .map(|l| i128::from(l.quantity) * i128::from(l.unit_price_minor))
-                .sum();
-            let mut value: i128 = 0;
-            for (i, (sku, quantity)) in lines.iter().enumerate() {
-                let Some(line_no) = purchase.lines.iter().position(|l| &l.sku == sku) else {
-                    return Err(DomainError::invalid(
-                        format!("/lines/{i}/sku"),
-                        "is not on this order",
-                    )
-                    .into());
-                };
-                let line = &purchase.lines[line_no];
-                let left = line.quantity - line.returned_quantity;
-                if *quantity > left {
-                    return Err(DomainError::invalid(
-                        format!("/lines/{i}/quantity"),
-                        format!("only {left} left to return"),
-                    )
-                    .into());
-                }
-                value += i128::from(*quantity) * i128::from(line.unit_price_minor);
-                line_returns.push((line_no as i64, *quantity));
-            }
-            let share = if all == 0 {
-                0
-            } else {
-                i64::try_from(i128::from(purchase.total_minor) * value / all)
-                    .expect("at most the total")
-            };
-            // Returning the last items takes whatever rounding left over.
-            let everything_back = purchase.lines.iter().enumerate().all(|(n, l)| {
-                let now = line_returns
-                    .iter()
-                    .filter(|(x, _)| *x == n as i64)
-                    .map(|(_, q)| q)
-                    .sum::<i64>();
-                l.returned_quantity + now == l.quantity
-            });
-            if everything_back {
-                remaining
-            } else {
-                share.min(remaining)
-            }
-        }
-    };
+    let (amount, line_returns) = what_comes_back(&purchase, &r.scope)?;
 
     let reversal = reversal_for_return(
         purchase.points_earned,
@@ -231,6 +162,154 @@ pub async fn record<C: Conn>(
     Ok(answer)
 }
 
+/// How much of the order total comes back, and which line quantities (`(line number,
+/// quantity)`), for a return of `scope`; what is wrong with it (more than is left, an unknown
+/// sku) as a domain error. `remaining` of the order must be positive.
+pub(crate) fn what_comes_back(
+    purchase: &Purchase,
+    scope: &ReturnScope,
+) -> Result<(i64, Vec<(i64, i64)>), DomainError> {
+    let remaining = purchase.total_minor - purchase.returned_minor;
+    let mut line_returns: Vec<(i64, i64)> = Vec::new();
+    let amount = match scope {
+        ReturnScope::Full => {
+            for (i, l) in purchase.lines.iter().enumerate() {
+                if l.quantity > l.returned_quantity {
+                    line_returns.push((i as i64, l.quantity - l.returned_quantity));
+                }
+            }
+            remaining
+        }
+        ReturnScope::Amount(amount) => {
+            if *amount > remaining {
+                return Err(DomainError::invalid(
+                    "/amount_minor",
+                    format!("at most {remaining} of this order is left to return"),
+                ));
+            }
+            *amount
+        }
+        ReturnScope::Lines(lines) => {
+            let all: i128 = purchase
+                .lines
+                .iter()
+                .map(|l| i128::from(l.quantity) * i128::from(l.unit_price_minor))
+                .sum();
+            let mut value: i128 = 0;
+            for (i, (sku, quantity)) in lines.iter().enumerate() {
+                let Some(line_no) = purchase.lines.iter().position(|l| &l.sku == sku) else {
+                    return Err(DomainError::invalid(
+                        format!("/lines/{i}/sku"),
+                        "is not on this order",
+                    ));
+                };
+                let line = &purchase.lines[line_no];
+                let left = line.quantity - line.returned_quantity;
+                if *quantity > left {
+                    return Err(DomainError::invalid(
+                        format!("/lines/{i}/quantity"),
+                        format!("only {left} left to return"),
+                    ));
+                }
+                value += i128::from(*quantity) * i128::from(line.unit_price_minor);
+                line_returns.push((line_no as i64, *quantity));
+            }
+            let share = if all == 0 {
+                0
+            } else {
+                i64::try_from(i128::from(purchase.total_minor) * value / all)
+                    .expect("at most the total")
+            };
+            // Returning the last items takes whatever rounding left over.
+            let everything_back = purchase.lines.iter().enumerate().all(|(n, l)| {
+                let now = line_returns
+                    .iter()
+                    .filter(|(x, _)| *x == n as i64)
+                    .map(|(_, q)| q)
+                    .sum::<i64>();
+                l.returned_quantity + now == l.quantity
+            });
+            if everything_back {
+                remaining
+            } else {
+                share.min(remaining)
+            }
+        }
+    };
+
+    Ok((amount, line_returns))
+}
+
+/// What came back, as return rules see it: the returned lines with the quantities returned
+/// now and the amount, on the order's channel and location.
+fn returned_order(
+    purchase: &Purchase,
+    line_returns: &[(i64, i64)],
+    amount: i64,
+    occurred_at: Timestamp,
+) -> NewPurchase {
+    NewPurchase {
+        order_id: purchase.order_id.clone(),
+        member: MemberRef::Id(purchase.member_id.clone()),
+        total: Money {
+            amount_minor: amount,
+            currency: purchase.currency,
+        },
+        lines: line_returns
+            .iter()
+            .map(|(line_no, quantity)| {
+                let line = &purchase.lines[*line_no as usize];
+                LineInput {
+                    sku: line.sku.clone(),
+                    name: line.name.clone(),
+                    category: line.category.clone(),
+                    brand: line.brand.clone(),
+                    quantity: *quantity,
+                    unit_price_minor: line.unit_price_minor,
+                }
+            })
+            .collect(),
+        channel: purchase.channel,
+        location_id: purchase.location_id.clone(),
+        occurred_at: Some(occurred_at),
+    }
+}
+
+/// The decisions of the rules with trigger `return` (in `compiled`) for what comes back of
+/// `purchase` (`(line returns, amount)`), taking back `reversed` points. `lock` as for
+/// [`earning::evaluate`]: true when the awards will be written.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn decide_return_rules<C: Conn>(
+    c: &mut C,
+    program: &Program,
+    compiled: &earning::CompiledRules,
+    purchase: &Purchase,
+    (line_returns, amount): (&[(i64, i64)], i64),
+    reversed: Points,
+    occurred_at: Timestamp,
+    lock: bool,
+) -> StepResult<tally_rules::Outcome> {
+    let returned = returned_order(purchase, line_returns, amount, occurred_at);
+    let member = &purchase.member_id;
+    let profile = earning::profile(c, compiled, member).await?;
+    let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member).await?;
+    let view = PurchaseView::new(&returned);
+    earning::evaluate(
+        c,
+        program,
+        compiled,
+        Trigger::Return,
+        member,
+        &profile,
+        tier.as_deref(),
+        Some(&view),
+        reversed,
+        occurred_at,
+        lock,
+    )
+    .await
+}
+
 /// What the rules with trigger `return` gave for a return.
 #[derive(Default)]
 struct ReturnRules {
@@ -260,49 +339,18 @@ async fn return_rules<C: Conn>(
     if !compiled.set.for_trigger(Trigger::Return) {
         return Ok(ReturnRules::default());
     }
-    let returned = NewPurchase {
-        order_id: purchase.order_id.clone(),
-        member: MemberRef::Id(purchase.member_id.clone()),
-        total: Money {
-            amount_minor: amount,
-            currency: purchase.currency,
-        },
-        lines: line_returns
-            .iter()
-            .map(|(line_no, quantity)| {
-                let line = &purchase.lines[*line_no as usize];
-                LineInput {
-                    sku: line.sku.clone(),
-                    name: line.name.clone(),
-                    category: line.category.clone(),
-                    brand: line.brand.clone(),
-                    quantity: *quantity,
-                    unit_price_minor: line.unit_price_minor,
-                }
-            })
-            .collect(),
-        channel: purchase.channel,
-        location_id: purchase.location_id.clone(),
-        occurred_at: Some(occurred_at),
-    };
-    let member = &purchase.member_id;
-    let profile = earning::profile(c, &compiled, member).await?;
-    let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member).await?;
-    let view = PurchaseView::new(&returned);
-    let outcome = earning::evaluate(
+    let outcome = decide_return_rules(
         c,
         program,
         &compiled,
-        Trigger::Return,
-        member,
-        &profile,
-        tier.as_deref(),
-        Some(&view),
+        purchase,
+        (line_returns, amount),
         reversed,
         occurred_at,
         true,
     )
     .await?;
+    let member = &purchase.member_id;
     let at = AwardContext {
         program: &program.id,
         member,

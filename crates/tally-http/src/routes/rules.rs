@@ -14,7 +14,7 @@ use tally_domain::DomainError;
 use tally_domain::error::Fields;
 use tally_domain::events::NewEvent;
 use tally_domain::ids::{ProgramId, RuleId};
-use tally_domain::inputs::{NewPurchase, Obj};
+use tally_domain::inputs::{NewPurchase, NewReturn, Obj};
 use tally_rules::RuleDoc;
 use tally_store::Database;
 
@@ -169,8 +169,9 @@ fn drafts(f: &mut Fields, items: &[Value]) -> Result<Vec<RuleDoc>, DomainError> 
     Ok(docs)
 }
 
-/// `{"purchase": {…}, "rules": [{…}]}`: what the purchase would earn; with `rules`, under
-/// those drafts instead of the active rules. Nothing is written.
+/// `{"purchase": {…}, "rules": [{…}]}`: what the purchase would earn (or `event`: a custom
+/// event, `return`: a return by its `return` rules); with `rules`, under those drafts instead
+/// of the active rules. Nothing is written.
 pub async fn simulate<D: Database>(
     State(app): State<AppState<D>>,
     caller: Caller,
@@ -181,17 +182,37 @@ pub async fn simulate<D: Database>(
     let program = path_id(&program, ProgramId::parse, "program")?;
     let o = Obj::root(&body.value)?;
     let mut f = Fields::new();
-    o.only(&mut f, &["purchase", "event", "rules"]);
-    // Exactly one of a purchase and a custom event.
-    let purchase = match (body.value.get("purchase"), body.value.get("event")) {
-        (Some(p), None) => collect(&mut f, "/purchase", NewPurchase::parse(p))?.map(Ok),
-        (None, Some(e)) => collect(&mut f, "/event", NewEvent::parse(e))?.map(Err),
-        (None, None) => {
-            f.push("/purchase", "is required (or `event`, for a custom event)");
+    o.only(&mut f, &["purchase", "event", "return", "rules"]);
+    // Exactly one of a purchase, a custom event and a return.
+    let given: Vec<&str> = ["purchase", "event", "return"]
+        .into_iter()
+        .filter(|k| body.value.get(*k).is_some())
+        .collect();
+    let trial = match given.as_slice() {
+        ["purchase"] => collect(
+            &mut f,
+            "/purchase",
+            NewPurchase::parse(&body.value["purchase"]),
+        )?
+        .map(Trial::Purchase),
+        ["event"] => {
+            collect(&mut f, "/event", NewEvent::parse(&body.value["event"]))?.map(Trial::Event)
+        }
+        [_] => {
+            collect(&mut f, "/return", NewReturn::parse(&body.value["return"]))?.map(Trial::Return)
+        }
+        [] => {
+            f.push(
+                "/purchase",
+                "is required (or `event` for a custom event, or `return`)",
+            );
             None
         }
-        (Some(_), Some(_)) => {
-            f.push("/event", "give a purchase or an event, not both");
+        [_, second, ..] => {
+            f.push(
+                format!("/{second}"),
+                "give one of a purchase, an event and a return",
+            );
             None
         }
     };
@@ -208,18 +229,30 @@ pub async fn simulate<D: Database>(
     };
     f.finish()?;
     let tally = &app.tally;
-    ok(match purchase.expect("parsed, or an error was returned") {
-        Ok(purchase) => {
+    ok(match trial.expect("parsed, or an error was returned") {
+        Trial::Purchase(purchase) => {
             tally
                 .simulate_purchase(&caller.tenant, &program, &purchase, drafts)
                 .await?
         }
-        Err(event) => {
+        Trial::Event(event) => {
             tally
                 .simulate_event(&caller.tenant, &program, &event, drafts)
                 .await?
         }
+        Trial::Return(ret) => {
+            tally
+                .simulate_return(&caller.tenant, &program, &ret, drafts)
+                .await?
+        }
     })
+}
+
+/// What a dry run tries.
+enum Trial {
+    Purchase(NewPurchase),
+    Event(NewEvent),
+    Return(NewReturn),
 }
 
 /// `{"days": 30, "rules": [{…}]}`: the program's purchases of the last `days` days replayed

@@ -496,6 +496,46 @@ async fn return_rules_see_what_came_back() {
     .await
     .ok(201);
 
+    // The dry run says what the return would give, and writes nothing.
+    let one_record = json!({"order_id": "RET-1", "lines": [{"sku": "lp-1", "quantity": 1}]});
+    let tried = app
+        .post(
+            &app.a.read,
+            &format!("{rules}/simulate"),
+            &json!({"return": one_record}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            tried["returned_minor"].as_i64(),
+            tried["points_reversed"].as_i64(),
+            tried["points_earned"].as_i64()
+        ),
+        (Some(1000), Some(10), Some(2))
+    );
+    assert_eq!(tried["rules"][0]["rule_id"], json!(rule));
+    // A draft return rule can be tried the same way; a return too large is named under /return.
+    let draft = app
+        .post(
+            &app.a.read,
+            &format!("{rules}/simulate"),
+            &json!({"return": one_record, "rules": [
+                {"name": "Thanks", "trigger": "return", "effect": {"bonus": 3}}]}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(draft["points_earned"], 3);
+    let too_much = app
+        .post(
+            &app.a.read,
+            &format!("{rules}/simulate"),
+            &json!({"return": {"order_id": "RET-1", "amount_minor": 999_999}}),
+        )
+        .await
+        .problem(422, "validation");
+    assert_eq!(too_much["errors"][0]["pointer"], "/return/amount_minor");
+
     // One of the two records comes back: 10 of the 25 points go, the rule gives 2.
     let returns = format!("/programs/{p}/returns");
     let record = app
