@@ -40,6 +40,18 @@ pub struct Options {
     pub only: Option<String>,
 }
 
+/// One row of the results table.
+fn print_row(backend: &str, run: &Run, ratio: &str) {
+    println!(
+        "| {backend} | {} | {} | {} | {} | {} | {ratio} |",
+        run.name,
+        thousands(run.events as f64),
+        thousands(run.per_second()),
+        ms(run.percentile_ms(50.0)),
+        ms(run.percentile_ms(99.0)),
+    );
+}
+
 /// The run with the median rate.
 fn median(runs: &[Run]) -> &Run {
     let mut sorted: Vec<&Run> = runs.iter().collect();
@@ -83,19 +95,13 @@ pub async fn run(options: Options) {
         if let Some(only) = options.only.as_deref() {
             // One scenario alone, to profile it.
             let db = fresh().await;
-            let run = match only {
+            let mut run = match only {
                 "rules" => run_http(&setup_with_rules(&db, &options).await, &options).await,
                 "import" => run_import(&setup(&db, &options).await, &options).await,
                 _ => run_http(&setup(&db, &options).await, &options).await,
             };
-            println!(
-                "| {name} | {} ({only}) | {} | {} | {} | {} | |",
-                run.name,
-                thousands(run.events as f64),
-                thousands(run.per_second()),
-                ms(run.percentile_ms(50.0)),
-                ms(run.percentile_ms(99.0)),
-            );
+            run.name = format!("{} ({only})", run.name);
+            print_row(name, &run, "");
             continue;
         }
         let db = fresh().await;
@@ -127,14 +133,7 @@ pub async fn run(options: Options) {
             } else {
                 format!("{:.1}×", run.per_second() / base)
             };
-            println!(
-                "| {name} | {} | {} | {} | {} | {} | {ratio} |",
-                run.name,
-                thousands(run.events as f64),
-                thousands(run.per_second()),
-                ms(run.percentile_ms(50.0)),
-                ms(run.percentile_ms(99.0)),
-            );
+            print_row(name, run, &ratio);
         }
         println!(
             "| {name} | 10 rules + tiers + pending ÷ flat rate (HTTP, medians of {} rounds) | | {:.2}× | | | |",

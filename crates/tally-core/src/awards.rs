@@ -48,6 +48,15 @@ pub fn award_credits(ctx: &Ctx, outcome: &Outcome, at: &AwardContext<'_>) -> Vec
         .collect()
 }
 
+/// The awards of `outcome` as an answer shows them: `{"rule_id", "version", "name", "points"}`
+/// per rule that gave points.
+pub fn award_answers(outcome: &Outcome) -> Vec<serde_json::Value> {
+    outcome
+        .awarded()
+        .map(|d| serde_json::json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
+        .collect()
+}
+
 /// Records what limits and budgets count of `outcome`: spends budgets (their rows were locked
 /// when usage was read) and writes every award to `rule_awards`, whether or not the rule has
 /// limits today: an edit may add a limit or a budget later, and it must count what the rule

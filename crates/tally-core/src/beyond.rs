@@ -4,7 +4,7 @@
 use crate::StepResult;
 use crate::awards::{AwardContext, award_credits, record_usage};
 use crate::commands::Ctx;
-use crate::earning::{CompiledRules, Profile, PurchaseView, active_rules, evaluate, profile};
+use crate::earning::{CompiledRules, Profile, PurchaseView, evaluate, profile};
 use crate::lots::Expiry;
 use crate::pending::Credit;
 use std::sync::Arc;
@@ -25,16 +25,17 @@ pub struct Beyond {
     compiled: Arc<CompiledRules>,
     outcome: Option<Outcome>,
     level: Option<usize>,
-    qualifying_before: Option<(i64, Timestamp)>,
+    qualifying_before: Option<i64>,
 }
 
-/// What the purchase's first query already read of the member, so it is not read again.
-#[derive(Default)]
+/// What the purchase already read, so it is not read again: the program's earning set-up,
+/// and what its first query read of the member.
 pub struct Known {
+    pub setup: Arc<CompiledRules>,
     /// The profile, when some rule reads it.
     pub profile: Option<Profile>,
-    /// The tier's qualifying value before this purchase, and the window start it counts from.
-    pub qualifying: Option<(i64, Timestamp)>,
+    /// The tier's qualifying value before this purchase, in the plan's window as of now.
+    pub qualifying: Option<i64>,
 }
 
 impl Beyond {
@@ -84,7 +85,7 @@ pub async fn plan_beyond_base<C: Conn>(
     occurred_at: Timestamp,
     known: Known,
 ) -> StepResult<Beyond> {
-    let compiled = active_rules(c, program).await?;
+    let compiled = known.setup;
     let level = compiled
         .tier_plan
         .as_ref()
@@ -154,11 +155,7 @@ pub async fn plan_beyond_base<C: Conn>(
             occurred_at,
         };
         beyond.credits.extend(award_credits(ctx, &outcome, &at));
-        beyond.awards = outcome
-            .awarded()
-            .filter(|d| d.points > 0)
-            .map(|d| serde_json::json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
-            .collect();
+        beyond.awards = crate::awards::award_answers(&outcome);
         beyond.outcome = Some(outcome);
     }
     Ok(beyond)

@@ -102,10 +102,7 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
                 stamp_cards.push(card);
             }
         }
-        for row in rules::active_rules(c, &program.id).await? {
-            let doc = RuleDoc::parse(&row.document).map_err(|e| {
-                StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
-            })?;
+        for (row, doc) in active_rule_docs(c, &program.id).await? {
             docs.push((
                 RuleRef {
                     id: row.id.to_string(),
@@ -133,6 +130,22 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
         (program.rules_revision, compiled.clone()),
     );
     Ok(compiled)
+}
+
+/// The program's active rules with their documents parsed (a stored document always parsed
+/// when it was saved, so one that does not is a decode error).
+pub(crate) async fn active_rule_docs<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> StepResult<Vec<(rules::RuleRow, RuleDoc)>> {
+    let mut out = Vec::new();
+    for row in rules::active_rules(c, program).await? {
+        let doc = RuleDoc::parse(&row.document).map_err(|e| {
+            StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
+        })?;
+        out.push((row, doc));
+    }
+    Ok(out)
 }
 
 /// The program's time zone (a stored name that no longer resolves is a decode error).

@@ -145,13 +145,6 @@ impl<D: Database> Tally<D> {
                     "no purchase of this program has this order id",
                 )
             })?;
-        if purchase.returned_minor == purchase.total_minor {
-            return Err(DomainError::refused(
-                "already_returned",
-                "the whole order has already been returned",
-            )
-            .into());
-        }
         let (amount, line_returns) = crate::usecases::returns::what_comes_back(&purchase, &r.scope)
             .map_err(|e| under("/return", e))?;
         let reversal = tally_ledger::reversal_for_return(

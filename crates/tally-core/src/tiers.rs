@@ -51,20 +51,17 @@ pub async fn qualifying<C: Conn>(
     since: Timestamp,
     until: Timestamp,
 ) -> StepResult<i64> {
-    Ok(match plan.metric {
-        TierMetric::PointsEarned => tiers::points_earned(c, member, since, until).await?,
-        TierMetric::MoneySpent => tiers::money_spent(c, member, since, until).await?,
-    })
+    Ok(tiers::qualifying(c, plan.metric, member, since, until).await?)
 }
 
 /// A purchase as the tier sees it: the points it earned and the money it spent, when, and the
-/// qualifying value before it with the window start it was read from, when the purchase's first
-/// query read it (see `members::find_member_state`).
+/// qualifying value before it (in the plan's window as of now), when the purchase's first query
+/// read it (see `members::find_member_state`).
 pub struct TierInput {
     pub points: i64,
     pub money: i64,
     pub at: Timestamp,
-    pub before: Option<(i64, Timestamp)>,
+    pub before: Option<i64>,
 }
 
 /// After a purchase: raises the member's tier at once if the qualifying value now reaches a
@@ -84,7 +81,7 @@ pub async fn upgrade_after_purchase<C: Conn>(
     let since = plan.window_start(ctx.now, tz);
     let counts = purchase.at >= since;
     let value = match purchase.before {
-        Some((before, from)) if from == since => {
+        Some(before) => {
             let this = match plan.metric {
                 TierMetric::PointsEarned => purchase.points,
                 TierMetric::MoneySpent => purchase.money,

@@ -95,10 +95,7 @@ async fn still_fits_rules<C: Conn>(
     program: &ProgramId,
     doc: &EventTypeDoc,
 ) -> StepResult<()> {
-    for row in tally_store::queries::rules::active_rules(c, program).await? {
-        let rule = tally_rules::RuleDoc::parse(&row.document).map_err(|e| {
-            StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
-        })?;
+    for (row, rule) in earning::active_rule_docs(c, program).await? {
         if rule.event_type.as_ref() != Some(&doc.name) {
             continue;
         }
@@ -227,10 +224,7 @@ pub async fn record_event<C: Conn>(
         granted = grants;
         given = points;
         available = balance.unwrap_or(available);
-        awards = outcome
-            .awarded()
-            .map(|d| json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
-            .collect();
+        awards = crate::awards::award_answers(&outcome);
     }
     let answer = json!({
         "event_id": event_id,

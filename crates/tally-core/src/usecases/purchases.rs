@@ -15,10 +15,9 @@ use tally_domain::ids::{MemberId, ProgramId, PurchaseId};
 use tally_domain::inputs::{MemberRef, NewPurchase};
 use tally_domain::model::{MemberStatus, Purchase, PurchaseLine, TransferReason};
 use tally_domain::program::Program;
-use tally_domain::tiers::TierMetric;
 use tally_domain::{DomainError, Points};
 use tally_ledger::AccountKind;
-use tally_store::queries::members::{self, MemberKey, MemberState, QualifyingMetric, StateExtras};
+use tally_store::queries::members::{self, MemberKey, MemberState, StateExtras};
 use tally_store::queries::{locations, purchases};
 use tally_store::{Conn, StoreError};
 
@@ -45,8 +44,9 @@ pub async fn record<C: Conn>(
             .await?
             .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
     let known = crate::beyond::Known {
+        setup,
         profile: read.facts.map(earning::Profile::from),
-        qualifying: read.qualifying.zip(extras.qualifying_since.map(|(_, t)| t)),
+        qualifying: read.qualifying,
     };
     let content = content_hash(p, &member_id);
     if let Some((stored_hash, answer)) = purchases::find_order(c, program_id, &p.order_id).await? {
@@ -77,13 +77,7 @@ fn state_extras<C: Conn>(c: &C, ctx: &Ctx, setup: &earning::CompiledRules) -> St
         .tier_plan
         .as_ref()
         .filter(|_| c.dialect() == tally_store::Dialect::Sqlite)
-        .map(|plan| {
-            let metric = match plan.metric {
-                TierMetric::PointsEarned => QualifyingMetric::PointsEarned,
-                TierMetric::MoneySpent => QualifyingMetric::MoneySpent,
-            };
-            (metric, plan.window_start(ctx.now, &setup.time_zone))
-        });
+        .map(|plan| (plan.metric, plan.window_start(ctx.now, &setup.time_zone)));
     StateExtras {
         facts: setup.needs_profile && setup.set.for_trigger(tally_rules::Trigger::Purchase),
         qualifying_since,

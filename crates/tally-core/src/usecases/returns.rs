@@ -29,15 +29,6 @@ pub async fn record<C: Conn>(
         .ok_or_else(|| {
             DomainError::invalid("/order_id", "no purchase of this program has this order id")
         })?;
-    let remaining = purchase.total_minor - purchase.returned_minor;
-    if remaining == 0 {
-        return Err(DomainError::refused(
-            "already_returned",
-            "the whole order has already been returned",
-        )
-        .into());
-    }
-
     let (amount, line_returns) = what_comes_back(&purchase, &r.scope)?;
 
     let reversal = reversal_for_return(
@@ -164,12 +155,18 @@ pub async fn record<C: Conn>(
 
 /// How much of the order total comes back, and which line quantities (`(line number,
 /// quantity)`), for a return of `scope`; what is wrong with it (more than is left, an unknown
-/// sku) as a domain error. `remaining` of the order must be positive.
+/// sku, an order already returned in full) as a domain error.
 pub(crate) fn what_comes_back(
     purchase: &Purchase,
     scope: &ReturnScope,
 ) -> Result<(i64, Vec<(i64, i64)>), DomainError> {
     let remaining = purchase.total_minor - purchase.returned_minor;
+    if remaining == 0 {
+        return Err(DomainError::refused(
+            "already_returned",
+            "the whole order has already been returned",
+        ));
+    }
     let mut line_returns: Vec<(i64, i64)> = Vec::new();
     let amount = match scope {
         ReturnScope::Full => {
@@ -362,15 +359,10 @@ async fn return_rules<C: Conn>(
     };
     let (given, available, granted) =
         crate::awards::post_awards(c, ctx, &compiled, &outcome, &at).await?;
-    let awards = outcome
-        .awarded()
-        .filter(|d| d.points > 0)
-        .map(|d| json!({ "rule_id": d.rule.id, "version": d.rule.version, "name": d.name, "points": d.points }))
-        .collect();
     Ok(ReturnRules {
         given,
         available,
-        awards,
+        awards: crate::awards::award_answers(&outcome),
         granted,
     })
 }

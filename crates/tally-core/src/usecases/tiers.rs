@@ -35,10 +35,7 @@ async fn still_names_every_tier_in_use<C: Conn>(
     program: &ProgramId,
     plan: &TierPlan,
 ) -> StepResult<()> {
-    for row in rules::active_rules(c, program).await? {
-        let rule = tally_rules::RuleDoc::parse(&row.document).map_err(|e| {
-            tally_store::StoreError::Decode(format!("stored rule {} does not parse: {e}", row.id))
-        })?;
+    for (row, rule) in earning::active_rule_docs(c, program).await? {
         if let Some(tier) = rule
             .audience
             .tiers

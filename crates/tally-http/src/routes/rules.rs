@@ -198,6 +198,7 @@ pub async fn simulate<D: Database>(
         ["event"] => {
             collect(&mut f, "/event", NewEvent::parse(&body.value["event"]))?.map(Trial::Event)
         }
+        // The one left: a return.
         [_] => {
             collect(&mut f, "/return", NewReturn::parse(&body.value["return"]))?.map(Trial::Return)
         }

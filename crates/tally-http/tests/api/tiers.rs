@@ -279,3 +279,28 @@ async fn a_reward_kept_for_a_tier_is_redeemed_only_by_its_members() {
     assert_eq!(open["tiers"], json!([]));
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn a_plan_on_money_spent_counts_the_purchase_that_reaches_it() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    app.send(
+        app.api(Method::PUT, &format!("/programs/{p}/tiers"))
+            .bearer_auth(&app.a.admin)
+            .json(
+                &json!({"metric": "money_spent", "window": "lifetime", "levels": [
+                {"name": "Silver", "threshold": 0},
+                {"name": "Gold", "threshold": 10000}]}),
+            ),
+    )
+    .await
+    .ok(200);
+    let m = id(&app.enroll(json!({})).await);
+    // 60.00 spent: below Gold's 100.00.
+    let first = app.purchase(&m, "M-1", 6000).await;
+    assert_eq!(first["tier"], json!({"name": "Silver", "upgraded": false}));
+    // 110.00 with this purchase, whose row is not written yet when the tier is decided.
+    let second = app.purchase(&m, "M-2", 5000).await;
+    assert_eq!(second["tier"], json!({"name": "Gold", "upgraded": true}));
+    app.check_end_state().await;
+}

@@ -7,6 +7,7 @@ use tally_domain::ids::{MemberId, PersonId, ProgramId, TenantId};
 use tally_domain::model::{Balance, Card, Channel, Consent, Member, MemberStatus};
 use tally_domain::search;
 use tally_domain::text::{Email, Locale, Phone, TimeZoneName};
+use tally_domain::tiers::TierMetric;
 use tally_domain::{Points, Timestamp};
 use tally_ledger::AccountKind;
 
@@ -427,7 +428,9 @@ pub struct MemberState {
     pub tier: Option<String>,
 }
 
-const STATE_SQL: &str = "SELECT m.id, m.program_id, m.status, a.balance, p.balance, m.external_id, t.tier FROM members m
+const STATE_COLUMNS: &str =
+    "m.id, m.program_id, m.status, a.balance, p.balance, m.external_id, t.tier";
+const STATE_FROM: &str = "members m
      JOIN accounts a ON a.id = m.id || ':member_available' JOIN accounts p ON p.id = m.id || ':member_pending'
      LEFT JOIN member_tiers t ON t.member_id = m.id";
 
@@ -452,7 +455,8 @@ pub async fn member_state<C: Conn>(
     tenant: &TenantId,
     member: &MemberId,
 ) -> Result<Option<MemberState>, StoreError> {
-    let sql = format!("{STATE_SQL} WHERE m.id = $1 AND m.tenant_id = $2");
+    let sql =
+        format!("SELECT {STATE_COLUMNS} FROM {STATE_FROM} WHERE m.id = $1 AND m.tenant_id = $2");
     let row = c
         .query_one(&sql, &[member.as_str().into(), tenant.as_str().into()])
         .await?;
@@ -464,15 +468,8 @@ pub async fn member_state<C: Conn>(
 pub struct StateExtras {
     /// The member's [`RuleFacts`], for rules that read the profile.
     pub facts: bool,
-    /// The tier's qualifying value so far: points earned (less reversed) or money spent (less
-    /// returned) from this time on.
-    pub qualifying_since: Option<(QualifyingMetric, Timestamp)>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QualifyingMetric {
-    PointsEarned,
-    MoneySpent,
+    /// The tier's qualifying value from this time on (see `tiers::qualifying_sql`).
+    pub qualifying_since: Option<(TierMetric, Timestamp)>,
 }
 
 /// What [`StateExtras`] asked for.
@@ -483,7 +480,7 @@ pub struct Extras {
 }
 
 const FACTS_COLUMNS: &str = "m.tags, m.attributes, m.enrolled_at_us, m.birthday,
-     (SELECT CAST(COUNT(*) AS BIGINT) FROM purchases x WHERE x.member_id = m.id)";
+     (SELECT CAST(COUNT(*) AS BIGINT) FROM purchases WHERE member_id = m.id)";
 
 /// Finds a member of a program by any key, with its state (and the `extras` asked for), in
 /// one query.
@@ -512,19 +509,12 @@ pub async fn find_member_state<C: Conn>(
     }
     if let Some((metric, since)) = extras.qualifying_since {
         params.push(ts(since));
-        columns.push_str(match metric {
-            QualifyingMetric::PointsEarned => {
-                ", (SELECT CAST(COALESCE(SUM(CASE WHEN x.kind = 'earn' THEN x.amount ELSE -x.amount END), 0) AS BIGINT)
-                   FROM transfers x WHERE x.member_id = m.id AND x.kind IN ('earn', 'reverse') AND x.occurred_at_us >= $4)"
-            }
-            QualifyingMetric::MoneySpent => {
-                ", (SELECT CAST(COALESCE(SUM(x.total_minor - x.returned_minor), 0) AS BIGINT)
-                   FROM purchases x WHERE x.member_id = m.id AND x.occurred_at_us >= $4)"
-            }
-        });
+        columns.push_str(", ");
+        columns.push_str(&super::tiers::qualifying_sql(metric, "m.id", "$4", None));
     }
-    let state = STATE_SQL.replacen(" FROM members m", &format!("{columns} FROM members m"), 1);
-    let sql = format!("{state} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3");
+    let sql = format!(
+        "SELECT {STATE_COLUMNS}{columns} FROM {STATE_FROM} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3"
+    );
     let Some(row) = c.query_one(&sql, &params).await? else {
         return Ok(None);
     };
@@ -552,7 +542,7 @@ pub async fn member_states_by_external_id<C: Conn>(
         return Ok(HashMap::new());
     }
     let sql = format!(
-        "{STATE_SQL} WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.external_id IN ({})",
+        "SELECT {STATE_COLUMNS} FROM {STATE_FROM} WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.external_id IN ({})",
         placeholders(3, external_ids.len())
     );
     let mut params: Vec<Value> = vec![tenant.as_str().into(), program.as_str().into()];

@@ -5,7 +5,7 @@ use super::{Page, page_query, to_opt_ts, to_ts, ts};
 use crate::{Conn, Row, StoreError};
 use tally_domain::Timestamp;
 use tally_domain::ids::{MemberId, ProgramId};
-use tally_domain::tiers::TierPlan;
+use tally_domain::tiers::{TierMetric, TierPlan};
 
 pub async fn get_plan<C: Conn>(
     c: &mut C,
@@ -166,37 +166,41 @@ pub async fn changes<C: Conn>(
     .await
 }
 
-/// Points the member earned in `[since, until)` (earn transfers less reversals), by when they
-/// happened.
-pub async fn points_earned<C: Conn>(
-    c: &mut C,
-    member: &MemberId,
-    since: Timestamp,
-    until: Timestamp,
-) -> Result<i64, StoreError> {
-    let row = c
-        .query_one(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'earn' THEN amount ELSE -amount END), 0) AS BIGINT)
-             FROM transfers WHERE member_id = $1 AND kind IN ('earn', 'reverse') AND occurred_at_us >= $2 AND occurred_at_us < $3",
-            &[member.as_str().into(), ts(since), ts(until)],
-        )
-        .await?;
-    row.map_or(Ok(0), |r| r.int(0))
+/// A scalar subquery of a member's qualifying value in `[since, until)` (`until`: none, no
+/// end): points earned (earn transfers less reversals) or money spent (less what was returned,
+/// in minor units), by when they happened. The bounds and `member` are SQL expressions (a
+/// parameter, or a column of an outer query).
+pub(crate) fn qualifying_sql(
+    metric: TierMetric,
+    member: &str,
+    since: &str,
+    until: Option<&str>,
+) -> String {
+    let until = until.map_or(String::new(), |u| format!(" AND occurred_at_us < {u}"));
+    match metric {
+        TierMetric::PointsEarned => format!(
+            "(SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'earn' THEN amount ELSE -amount END), 0) AS BIGINT)
+              FROM transfers WHERE member_id = {member} AND kind IN ('earn', 'reverse')
+              AND occurred_at_us >= {since}{until})"
+        ),
+        TierMetric::MoneySpent => format!(
+            "(SELECT CAST(COALESCE(SUM(total_minor - returned_minor), 0) AS BIGINT)
+              FROM purchases WHERE member_id = {member} AND occurred_at_us >= {since}{until})"
+        ),
+    }
 }
 
-/// Money the member spent in `[since, until)`, less what was returned, in minor units.
-pub async fn money_spent<C: Conn>(
+/// The member's qualifying value (see [`qualifying_sql`]) in `[since, until)`.
+pub async fn qualifying<C: Conn>(
     c: &mut C,
+    metric: TierMetric,
     member: &MemberId,
     since: Timestamp,
     until: Timestamp,
 ) -> Result<i64, StoreError> {
+    let sql = format!("SELECT {}", qualifying_sql(metric, "$1", "$2", Some("$3")));
     let row = c
-        .query_one(
-            "SELECT CAST(COALESCE(SUM(total_minor - returned_minor), 0) AS BIGINT)
-             FROM purchases WHERE member_id = $1 AND occurred_at_us >= $2 AND occurred_at_us < $3",
-            &[member.as_str().into(), ts(since), ts(until)],
-        )
+        .query_one(&sql, &[member.as_str().into(), ts(since), ts(until)])
         .await?;
     row.map_or(Ok(0), |r| r.int(0))
 }

@@ -30,15 +30,6 @@ pub const EFFECTS: [&str; 6] = [
     "stamp",
     "reward",
 ];
-pub const TRIGGERS: [&str; 7] = [
-    "purchase",
-    "return",
-    "enrolment",
-    "event",
-    "birthday",
-    "anniversary",
-    "referral",
-];
 
 /// Pointers of the rule document → form fields; the first prefix that matches wins, so the
 /// longer pointers come first.
