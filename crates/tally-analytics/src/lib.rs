@@ -28,6 +28,7 @@ pub mod holdout;
 pub mod lifecycle;
 mod optimize;
 pub mod pareto_nbd;
+pub mod profile;
 pub mod recommend;
 pub mod rfm;
 pub mod send_time;
