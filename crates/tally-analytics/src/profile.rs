@@ -541,15 +541,15 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             ((seed >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         };
-        let mut add = |log: &mut Log<String>, name: &str, day: i64, c: usize| {
+        let add = |log: &mut Log<String>, name: &str, day: i64, c: usize| {
             log.purchases.push(buy(name, day, 20.0 + (c % 40) as f64));
-            let (item, category) = if c % 2 == 0 {
+            let (item, category) = if c.is_multiple_of(2) {
                 ("vinyl-a", "vinyl")
             } else {
                 ("cd-b", "cd")
             };
             log.lines.push(line(name, item, category));
-            if c % 3 == 0 {
+            if c.is_multiple_of(3) {
                 log.lines.push(line(name, "poster", "merch"));
             }
             log.engagements.push(Engagement {
