@@ -421,8 +421,16 @@ impl<'a, K: Ord + Clone + std::hash::Hash> Products<'a, K> {
     ) -> Result<Self, AnalyticsError> {
         let mut categories: HashMap<K, BTreeMap<String, f64>> = HashMap::new();
         let mut customers: HashMap<K, usize> = HashMap::new();
-        let mut item_index: HashMap<&str, usize> = HashMap::new();
-        let mut items = Vec::new();
+        // Items are numbered in SKU order, so ties between items break the same way whatever
+        // order the log came in.
+        let mut items: Vec<String> = lines.iter().map(|l| l.item.clone()).collect();
+        items.sort_unstable();
+        items.dedup();
+        let item_index: HashMap<&str, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.as_str(), i))
+            .collect();
         let mut interactions = Vec::with_capacity(lines.len());
         for line in lines {
             if !(line.quantity.is_finite() && line.quantity > 0.0) {
@@ -440,10 +448,7 @@ impl<'a, K: Ord + Clone + std::hash::Hash> Products<'a, K> {
             }
             let next = customers.len();
             let customer = *customers.entry(line.customer.clone()).or_insert(next);
-            let item = *item_index.entry(line.item.as_str()).or_insert_with(|| {
-                items.push(line.item.clone());
-                items.len() - 1
-            });
+            let item = item_index[line.item.as_str()];
             interactions.push(Interaction::new(customer, item, 0).with_weight(line.quantity));
         }
         let model = if interactions.is_empty() {

@@ -306,7 +306,36 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
         .write(&tenant, ACTOR, None, command)
         .await
         .map_err(core_err)?;
+    // What the nightly job would find: every customer's lifecycle, value and next purchase.
+    let insights = tally
+        .run_insights(&tenant, ACTOR, &program.id, None)
+        .await
+        .map_err(core_err)?
+        .ok_or("another run holds the demo program")?;
+    eprintln!("{}", insights_line(&insights));
     Ok(())
+}
+
+/// One line about an insights run: the BG/NBD fit and the lifecycle distribution.
+fn insights_line(summary: &serde_json::Value) -> String {
+    let bgnbd = &summary["models"]["bgnbd"]["parameters"];
+    let stages = &summary["lifecycle"];
+    let count = |stage: &str| group(stages[stage].as_u64().unwrap_or(0));
+    format!(
+        "Customer insights for {} customers in {} ms: BG/NBD r={:.3} alpha={:.3} a={:.3} b={:.3} (weeks); \
+         active {}, at risk {}, lapsed {}, lost {}; {} VIPs",
+        group(summary["customers"].as_u64().unwrap_or(0)),
+        summary["duration_ms"],
+        bgnbd["r"].as_f64().unwrap_or(f64::NAN),
+        bgnbd["alpha"].as_f64().unwrap_or(f64::NAN),
+        bgnbd["a"].as_f64().unwrap_or(f64::NAN),
+        bgnbd["b"].as_f64().unwrap_or(f64::NAN),
+        count("active"),
+        count("at_risk"),
+        count("lapsed"),
+        count("lost"),
+        group(summary["vip"].as_u64().unwrap_or(0)),
+    )
 }
 
 /// After the history is in: a few earning rules, tiers, an expiry policy and a stamp card, as a
@@ -567,6 +596,8 @@ Try it:
        -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-order-1' \
        -d '{{"order_id": "demo-order-1", "member": {{"external_id": "cdnow-00001"}}, "total": {{"amount_minor": 2599, "currency": "USD"}}}}'
   curl -s {base}/api/v1/programs/{p}/rewards {auth}
+  curl -s {base}/api/v1/programs/{p}/insights {auth}
+  curl -s '{base}/api/v1/programs/{p}/insights/members?stage=at_risk&limit=3' {auth}
 "#,
         name = program.name,
         members = group(members as u64),

@@ -49,6 +49,7 @@ pub async fn serve(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tokio::spawn(purge_idempotency_keys(tally.clone()));
     tokio::spawn(per_program_housekeeping(tally.clone()));
+    tokio::spawn(nightly_insights(tally.clone()));
     tracing::info!(address = %listen, "serving");
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),
@@ -121,6 +122,40 @@ async fn per_program_housekeeping(tally: tally_core::Tally<AnyDb>) {
                     if let Err(e) = tally.write(&tenant.id, "housekeeping", None, command).await {
                         tracing::warn!(error = %e, "birthday and anniversary bonuses failed");
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Every ten minutes, each program whose insights are due (never computed, or not since 03:00
+/// its time) gets a run. A run claims its program, so on several nodes one of them does it.
+async fn nightly_insights(tally: tally_core::Tally<AnyDb>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        let Ok(tenants) = tally.tenants().await else {
+            continue;
+        };
+        for tenant in tenants {
+            let Ok(programs) = tally.programs(&tenant.id).await else {
+                continue;
+            };
+            for program in programs {
+                if !matches!(tally.insights_due(&tenant.id, &program.id).await, Ok(true)) {
+                    continue;
+                }
+                match tally
+                    .run_insights(&tenant.id, "housekeeping", &program.id, None)
+                    .await
+                {
+                    Ok(Some(summary)) => tracing::info!(
+                        program = %program.id,
+                        members = %summary["members"],
+                        duration_ms = %summary["duration_ms"],
+                        "customer insights computed"
+                    ),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "customer insights failed"),
                 }
             }
         }

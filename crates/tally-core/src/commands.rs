@@ -242,6 +242,19 @@ pub enum Command {
         program: ProgramId,
         margin: jiff::SignedDuration,
     },
+    /// Starts an insights run (see `crate::insights`).
+    ClaimInsightsRun {
+        program: ProgramId,
+        lease: jiff::SignedDuration,
+    },
+    StoreMemberInsights {
+        rows: Vec<tally_store::queries::insights::MemberInsightRow>,
+    },
+    /// Ends an insights run; `summary` is None when it failed.
+    FinishInsightsRun {
+        program: ProgramId,
+        summary: Option<Value>,
+    },
     CreateOperator(NewOperator),
     /// A wallet sign-in code for an email (stored only if a person has that email).
     IssueWalletCode {
@@ -414,6 +427,13 @@ impl Command {
             Command::PurgeIdempotencyKeys { older_than } => {
                 let purged = tally_store::queries::idempotency::purge(c, *older_than).await?;
                 Ok(serde_json::json!({ "purged": purged }))
+            }
+            Command::ClaimInsightsRun { program, lease } => {
+                usecases::insights::claim(c, ctx, program, *lease).await
+            }
+            Command::StoreMemberInsights { rows } => usecases::insights::store(c, rows).await,
+            Command::FinishInsightsRun { program, summary } => {
+                usecases::insights::finish(c, ctx, program, summary.as_ref()).await
             }
             Command::AdvanceProgramTotals { program, margin } => {
                 let folded =

@@ -16,6 +16,10 @@ pub enum CoreError {
     /// The writer is gone (shutting down) or gave up after retries.
     #[error("the service is not accepting writes right now")]
     Unavailable,
+    /// A computation failed where it should not (a bug or corrupt data; logged, answered
+    /// opaquely).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// What a step inside a write can fail with: a domain error rolls back the step and becomes the

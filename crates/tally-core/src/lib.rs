@@ -16,6 +16,7 @@ pub mod console;
 pub mod earning;
 mod earning_reads;
 mod error;
+pub mod insights;
 pub mod invariants;
 pub mod lots;
 pub mod occasions;

@@ -225,6 +225,30 @@ enum StoredOutcome {
     Err(DomainError),
 }
 
+/// The outcome stored under an idempotency key, if any: the stored answer, or a mismatch when
+/// the key came with another request.
+pub(crate) async fn replay<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    key: &IdempotencyKey,
+    now: tally_domain::Timestamp,
+) -> Result<Option<Result<Value, CoreError>>, StoreError> {
+    let Some((request_sha256, stored)) =
+        idempotency::find(c, tenant, &key.key, now - IDEMPOTENCY_TTL).await?
+    else {
+        return Ok(None);
+    };
+    if request_sha256 != key.request_sha256 {
+        return Ok(Some(Err(CoreError::IdempotencyMismatch)));
+    }
+    let stored: StoredOutcome =
+        serde_json::from_str(&stored).map_err(|e| StoreError::Decode(e.to_string()))?;
+    Ok(Some(match stored {
+        StoredOutcome::Ok(v) => Ok(v),
+        StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
+    }))
+}
+
 async fn run_job<C: Conn>(
     c: &mut C,
     job: &Job,
@@ -232,18 +256,9 @@ async fn run_job<C: Conn>(
 ) -> Result<Result<Value, CoreError>, StoreError> {
     let cutoff = ctx.now - IDEMPOTENCY_TTL;
     if let Some(key) = &job.idempotency
-        && let Some((request_sha256, stored)) =
-            idempotency::find(c, &ctx.tenant, &key.key, cutoff).await?
+        && let Some(stored) = replay(c, &ctx.tenant, key, ctx.now).await?
     {
-        if request_sha256 != key.request_sha256 {
-            return Ok(Err(CoreError::IdempotencyMismatch));
-        }
-        let stored: StoredOutcome =
-            serde_json::from_str(&stored).map_err(|e| StoreError::Decode(e.to_string()))?;
-        return Ok(match stored {
-            StoredOutcome::Ok(v) => Ok(v),
-            StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
-        });
+        return Ok(stored);
     }
     c.batch("SAVEPOINT effect").await?;
     let outcome = match job.command.apply(c, ctx).await {

@@ -41,6 +41,7 @@ impl From<CoreError> for ApiError {
             CoreError::IdempotencyMismatch => ApiError::IdempotencyMismatch,
             CoreError::Unavailable => ApiError::Unavailable,
             CoreError::Store(s) => ApiError::Internal(s.to_string()),
+            CoreError::Internal(s) => ApiError::Internal(s),
         }
     }
 }
@@ -263,6 +264,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     (
         "stamp_reward_missing",
         "The reward a stamp card gives is no longer in the program's catalog.",
+    ),
+    (
+        "insights_running",
+        "Customer insights are being computed for this program right now; ask again when that run has finished.",
     ),
     (
         "already_returned",

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/0009_pending_on_purchases.sql"),
     ),
+    (10, include_str!("../migrations/0010_insights.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

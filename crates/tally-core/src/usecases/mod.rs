@@ -7,6 +7,7 @@ pub mod admin;
 pub mod events;
 pub mod expiry;
 pub mod imports;
+pub mod insights;
 pub mod members;
 pub mod operators;
 pub mod purchases;

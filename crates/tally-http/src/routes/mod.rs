@@ -3,6 +3,7 @@
 
 mod events;
 mod expiry;
+mod insights;
 mod locations;
 mod members;
 mod orders;
@@ -127,6 +128,13 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         )
         .route("/members/{member}/expiring", get(expiry::upcoming::<D>))
         .route("/members/{member}/pending", get(expiry::pending::<D>))
+        .route("/programs/{program}/insights", get(insights::summary::<D>))
+        .route("/programs/{program}/insights/run", post(insights::run::<D>))
+        .route(
+            "/programs/{program}/insights/members",
+            get(insights::members::<D>),
+        )
+        .route("/members/{member}/insights", get(insights::of_member::<D>))
         .route("/members/{member}/tier", get(tiers::member_tier::<D>))
         .route("/members/{member}/tier/history", get(tiers::history::<D>))
         .route(

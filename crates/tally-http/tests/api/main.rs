@@ -15,6 +15,7 @@ mod balances;
 mod events;
 mod expiry;
 mod idempotency_and_paging;
+mod insights;
 mod members_and_programs;
 mod occasions;
 mod orders;

@@ -605,6 +605,47 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
             &format!("the answer of {operation_id}"),
         );
     }
+    // Customer insights: a run, then what it stored.
+    let answer = server
+        .send(
+            "POST",
+            &format!("/api/v1/programs/{p}/insights/run"),
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "runProgramInsights: {:#}",
+        answer.json()
+    );
+    assert_matches(
+        &spec,
+        &response_schema(&spec, "runProgramInsights", 200),
+        &answer.json(),
+        "the answer of runProgramInsights",
+    );
+    for (operation_id, url) in [
+        (
+            "getProgramInsights",
+            format!("/api/v1/programs/{p}/insights"),
+        ),
+        (
+            "listMembersByStage",
+            format!("/api/v1/programs/{p}/insights/members?stage=new"),
+        ),
+        ("getMemberInsights", format!("/api/v1/members/{m}/insights")),
+    ] {
+        let answer = server.send("GET", &url, Some("read"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            &spec,
+            &response_schema(&spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
     let top_up = json!({ "points": 1000, "reason": "test top-up" });
     assert_eq!(
         server

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod events;
 pub mod flows;
 pub mod idempotency;
+pub mod insights;
 pub mod keys;
 pub mod ledger;
 pub mod locations;
