@@ -21,6 +21,7 @@ pub mod points;
 pub mod program;
 pub mod referrals;
 pub mod search;
+pub mod segments;
 pub mod stamps;
 pub mod text;
 pub mod tiers;
