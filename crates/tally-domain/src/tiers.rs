@@ -32,6 +32,8 @@ pub enum TierMetric {
 #[serde(rename_all = "snake_case")]
 pub enum TierWindow {
     CalendarYear,
+    // snake_case alone would write `rolling12_months`.
+    #[serde(rename = "rolling_12_months")]
     Rolling12Months,
     Lifetime,
 }
@@ -65,7 +67,8 @@ fn metric(v: &Value) -> Result<TierMetric, String> {
 fn window(v: &Value) -> Result<TierWindow, String> {
     match v.as_str() {
         Some("calendar_year") => Ok(TierWindow::CalendarYear),
-        Some("rolling_12_months") => Ok(TierWindow::Rolling12Months),
+        // `rolling12_months` is how plans saved before 2026-12-04 were stored.
+        Some("rolling_12_months" | "rolling12_months") => Ok(TierWindow::Rolling12Months),
         Some("lifetime") => Ok(TierWindow::Lifetime),
         _ => Err("must be calendar_year, rolling_12_months or lifetime".into()),
     }
@@ -223,6 +226,15 @@ mod tests {
         TierPlan::parse(&json!({"metric": "points_earned", "window": window, "grace_days": 30,
             "levels": [{"name": "Silver", "threshold": 0}, {"name": "Gold", "threshold": 1000, "multiplier": 1.5}]}))
         .unwrap()
+    }
+
+    #[test]
+    fn every_window_reads_back_as_written() {
+        for window in ["calendar_year", "rolling_12_months", "lifetime"] {
+            let p = plan(window);
+            assert_eq!(p.to_json()["window"], window);
+            assert_eq!(TierPlan::parse(&p.to_json()).unwrap(), p);
+        }
     }
 
     #[test]
