@@ -313,6 +313,50 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
         .map_err(core_err)?
         .ok_or("another run holds the demo program")?;
     eprintln!("{}", insights_line(&insights));
+    demo_segments(tally, &tenant, &program).await
+}
+
+/// Segments a music shop would keep an eye on, evaluated over the CDNOW customers.
+async fn demo_segments(tally: &Tally<AnyDb>, tenant: &TenantId, program: &Program) -> Result<()> {
+    let segments = [
+        json!({"key": "vip_at_risk", "name": "VIPs at risk",
+               "description": "The most valuable customers whose rhythm has slipped: win them back.",
+               "definition": {"all": [
+                   {"field": "vip", "op": "eq", "value": true},
+                   {"field": "lifecycle", "op": "in", "value": ["at_risk", "lapsed"]}]}}),
+        json!({"key": "regulars", "name": "Regulars",
+               "description": "Five or more purchases in the last year.",
+               "definition": {"field": "purchases", "op": "gte", "value": 5, "days": 365}}),
+        json!({"key": "one_and_done", "name": "Bought once, long ago",
+               "description": "A single purchase more than six months ago.",
+               "definition": {"all": [
+                   {"field": "purchases", "op": "eq", "value": 1},
+                   {"field": "days_since_last_purchase", "op": "gt", "value": 180}]}}),
+    ];
+    let mut sizes = Vec::new();
+    for body in segments {
+        let input =
+            tally_domain::segments::SegmentInput::parse(&body).map_err(|e| e.to_string())?;
+        let name = input.name.clone();
+        let command = Command::CreateSegment {
+            program: program.id.clone(),
+            input,
+        };
+        let created = tally
+            .write(tenant, ACTOR, None, command)
+            .await
+            .map_err(core_err)?;
+        let id = tally_domain::ids::SegmentId::parse(created["id"].as_str().unwrap_or_default())?;
+        let evaluated = tally
+            .evaluate_segment(tenant, &id)
+            .await
+            .map_err(core_err)?;
+        sizes.push(format!(
+            "{name} {}",
+            group(evaluated["size"].as_u64().unwrap_or(0))
+        ));
+    }
+    eprintln!("Segments: {}", sizes.join(", "));
     Ok(())
 }
 

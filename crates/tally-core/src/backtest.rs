@@ -124,6 +124,7 @@ async fn seen<C: tally_store::Conn>(
         .map(earning::Profile::from)
         .unwrap_or_default();
     profile.purchases_before -= earlier;
+    profile.segments = earning::member_segments(c, compiled, member).await?;
     let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member).await?;
     Ok(Seen { profile, tier })
 }

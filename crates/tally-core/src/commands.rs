@@ -9,7 +9,7 @@ use tally_domain::events::{EventTypeDoc, NewEvent};
 use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{
     ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, RuleId,
-    StampCardId, TenantId,
+    SegmentId, StampCardId, TenantId,
 };
 use tally_domain::inputs::{
     AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
@@ -242,6 +242,28 @@ pub enum Command {
         program: ProgramId,
         margin: jiff::SignedDuration,
     },
+    CreateSegment {
+        program: ProgramId,
+        input: tally_domain::segments::SegmentInput,
+    },
+    ReplaceSegment {
+        segment: SegmentId,
+        input: tally_domain::segments::SegmentInput,
+    },
+    SetSegmentStatus {
+        segment: SegmentId,
+        status: String,
+    },
+    SetStaticSegmentMembers {
+        segment: SegmentId,
+        members: Vec<tally_domain::inputs::MemberRef>,
+    },
+    /// Entries and exits an evaluation found (see `crate::segments`).
+    ApplySegmentChanges {
+        program: ProgramId,
+        changes: Vec<crate::segments::SegmentChange>,
+        evaluated: Vec<SegmentId>,
+    },
     /// Starts an insights run (see `crate::insights`).
     ClaimInsightsRun {
         program: ProgramId,
@@ -293,6 +315,22 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether a successful run of this command changes facts about one member that segments
+    /// look at, and the program when the command names it (otherwise the answer does). The
+    /// member is in the answer (`member_id`, or `id` for a member).
+    pub fn touches_member(&self) -> Option<Option<&ProgramId>> {
+        match self {
+            Command::Enroll { program, .. }
+            | Command::RecordPurchase { program, .. }
+            | Command::RecordReturn { program, .. }
+            | Command::Redeem { program, .. } => Some(Some(program)),
+            Command::UpdateMember { .. }
+            | Command::Adjust { .. }
+            | Command::CancelRedemption { .. } => Some(None),
+            _ => None,
+        }
+    }
+
     /// Applies the command on `c`, inside the transaction the writer opened.
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
@@ -428,6 +466,23 @@ impl Command {
                 let purged = tally_store::queries::idempotency::purge(c, *older_than).await?;
                 Ok(serde_json::json!({ "purged": purged }))
             }
+            Command::CreateSegment { program, input } => {
+                usecases::segments::create(c, ctx, program, input).await
+            }
+            Command::ReplaceSegment { segment, input } => {
+                usecases::segments::replace(c, ctx, segment, input).await
+            }
+            Command::SetSegmentStatus { segment, status } => {
+                usecases::segments::set_status(c, ctx, segment, status).await
+            }
+            Command::SetStaticSegmentMembers { segment, members } => {
+                usecases::segments::set_static_members(c, ctx, segment, members).await
+            }
+            Command::ApplySegmentChanges {
+                program,
+                changes,
+                evaluated,
+            } => usecases::segments::apply(c, ctx, program, changes, evaluated).await,
             Command::ClaimInsightsRun { program, lease } => {
                 usecases::insights::claim(c, ctx, program, *lease).await
             }

@@ -39,6 +39,8 @@ pub struct CompiledRules {
     /// Whether some rule reads the member's profile (tags, attributes, enrolment, birthday,
     /// purchase count), so it must be loaded for an evaluation.
     pub needs_profile: bool,
+    /// Whether some rule's audience names segments or a condition reads `member.segments`.
+    pub needs_segments: bool,
     /// Active stamp cards that purchases stamp.
     pub stamp_cards: Vec<crate::stamps::Card>,
     /// The referral policy, if the program has one.
@@ -168,8 +170,11 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         .map(|(r, _)| r.id.clone())
         .collect();
     let needs_profile = docs.iter().any(|(_, d)| !d.audience.tags.is_empty());
+    let segment_audience = docs.iter().any(|(_, d)| !d.audience.segments.is_empty());
     let set = RuleSet::compile(docs);
+    let needs_segments = segment_audience || set.reads("member.segments");
     let needs_profile = needs_profile
+        || needs_segments
         || [
             "member.tags",
             "member.attributes",
@@ -183,6 +188,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
     Ok(CompiledRules {
         set,
         needs_profile,
+        needs_segments,
         tier_plan: None,
         expiry: None,
         time_zone,
@@ -217,6 +223,9 @@ pub async fn compile_drafts<C: Conn>(
 #[derive(Default)]
 pub struct Profile {
     pub tags: Vec<String>,
+    /// The keys of the segments the member is in, when some rule reads them (see
+    /// [`member_segments`]).
+    pub segments: Vec<String>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
     pub enrolled_at: Timestamp,
     pub birthday: Option<jiff::civil::Date>,
@@ -228,6 +237,7 @@ impl Profile {
     pub fn of(member: &Member) -> Profile {
         Profile {
             tags: member.tags.clone(),
+            segments: Vec::new(),
             attributes: member.attributes.clone(),
             enrolled_at: member.enrolled_at,
             birthday: member.birthday,
@@ -248,13 +258,29 @@ pub async fn profile<C: Conn>(
     let facts = members::rule_facts(c, member)
         .await?
         .ok_or_else(|| StoreError::Decode(format!("member {member} is gone")))?;
-    Ok(Profile::from(facts))
+    let mut profile = Profile::from(facts);
+    profile.segments = member_segments(c, compiled, member).await?;
+    Ok(profile)
+}
+
+/// The keys of the active segments the member is in, when some rule's audience names a
+/// segment or a condition reads `member.segments`; empty otherwise (one query saved).
+pub async fn member_segments<C: Conn>(
+    c: &mut C,
+    compiled: &CompiledRules,
+    member: &MemberId,
+) -> StepResult<Vec<String>> {
+    if !compiled.needs_segments {
+        return Ok(Vec::new());
+    }
+    Ok(tally_store::queries::segments::keys_of_member(c, member).await?)
 }
 
 impl From<members::RuleFacts> for Profile {
     fn from(facts: members::RuleFacts) -> Profile {
         Profile {
             tags: facts.tags,
+            segments: Vec::new(),
             attributes: facts.attributes,
             enrolled_at: facts.enrolled_at,
             birthday: facts.birthday,
@@ -328,7 +354,7 @@ impl<'a> Facts<'a> {
                 id: self.member.as_str(),
                 tier: self.tier,
                 tags: &self.profile.tags,
-                segments: &[],
+                segments: &self.profile.segments,
                 attributes: &self.profile.attributes,
                 enrolled_at: self.profile.enrolled_at,
                 birthday: self.profile.birthday,

@@ -81,9 +81,10 @@ impl<D: Database> Tally<D> {
                     program: program.clone(),
                     summary: Some(summary),
                 };
-                self.write(tenant, actor, idempotency, finish)
-                    .await
-                    .map(Some)
+                let summary = self.write(tenant, actor, idempotency, finish).await?;
+                // Segments over the new numbers follow at once.
+                self.evaluate_segments(tenant, program).await?;
+                Ok(Some(summary))
             }
             Err(e) => {
                 let release = Command::FinishInsightsRun {

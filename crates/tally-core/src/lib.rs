@@ -25,6 +25,8 @@ pub mod reads;
 mod referral_reads;
 pub mod referrals;
 pub mod secrets;
+mod segment_reads;
+pub mod segments;
 mod stamp_reads;
 pub use stamp_reads::StampCodeView;
 pub mod stamps;
@@ -36,6 +38,7 @@ pub const MAX_IMPORT_CHUNK: usize = usecases::imports::MAX_IMPORT_CHUNK;
 pub mod writer;
 
 pub use usecases::rules::STATUSES as RULE_STATUSES;
+pub use usecases::segments::STATUSES as SEGMENT_STATUSES;
 pub use usecases::stamps::STATUSES as STAMP_CARD_STATUSES;
 pub use usecases::wallet::WALLET_TENANT;
 
@@ -47,22 +50,32 @@ use tally_domain::Clock;
 use tally_store::Database;
 use writer::WriteQueue;
 
-/// The running engine: a database, a clock, and the writers.
+/// The running engine: a database, a clock, the writers, and the segment updater.
 #[derive(Clone)]
 pub struct Tally<D: Database> {
     pub db: D,
     pub clock: Arc<dyn Clock>,
     writes: WriteQueue,
+    /// None inside the updater itself.
+    segments: Option<segments::Updater>,
 }
 
 impl<D: Database> Tally<D> {
-    /// Starts the writers. The database must already be migrated.
+    /// Starts the writers and the segment updater. The database must already be migrated.
     pub fn start(db: D, clock: Arc<dyn Clock>) -> Tally<D> {
         let writes = writer::spawn(db.clone(), clock.clone());
-        Tally { db, clock, writes }
+        let mut tally = Tally {
+            db,
+            clock,
+            writes,
+            segments: None,
+        };
+        tally.segments = Some(segments::spawn_updater(tally.clone()));
+        tally
     }
 
-    /// Applies a command through the group-commit writer and returns its JSON answer.
+    /// Applies a command through the group-commit writer and returns its JSON answer. A command
+    /// that changed a member's facts queues the member for their segments.
     pub async fn write(
         &self,
         tenant: &tally_domain::ids::TenantId,
@@ -70,9 +83,34 @@ impl<D: Database> Tally<D> {
         idempotency: Option<IdempotencyKey>,
         command: Command,
     ) -> Result<serde_json::Value, CoreError> {
-        self.writes
+        let touches = command.touches_member().map(|p| p.cloned());
+        let answer = self
+            .writes
             .submit(tenant.clone(), actor.to_owned(), idempotency, command)
-            .await
+            .await?;
+        if let (Some(updater), Some(program)) = (&self.segments, touches) {
+            let member = answer["member_id"]
+                .as_str()
+                .or_else(|| answer["id"].as_str().filter(|id| id.starts_with("mem_")))
+                .and_then(|m| tally_domain::ids::MemberId::parse(m).ok());
+            let program = program.or_else(|| {
+                answer["program_id"]
+                    .as_str()
+                    .and_then(|p| tally_domain::ids::ProgramId::parse(p).ok())
+            });
+            if let Some(member) = member {
+                updater.touch(tenant.clone(), program, member);
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Waits (up to five seconds) until every member queued for their segments has been
+    /// re-evaluated: for tests and the demo, which need to see the result at once.
+    pub async fn segments_settled(&self) {
+        if let Some(updater) = &self.segments {
+            updater.settled().await;
+        }
     }
 
     /// Like [`Tally::write`], and decodes the answer into the type the command returns.

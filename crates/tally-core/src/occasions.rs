@@ -126,13 +126,15 @@ async fn occasion<C: Conn>(
         .await?
         .ok_or_else(|| tally_store::StoreError::Decode(format!("member {member_id} is gone")))?;
     let tier = crate::tiers::current_name(c, compiled.tier_plan.as_ref(), member_id).await?;
+    let mut profile = Profile::of(&member);
+    profile.segments = crate::earning::member_segments(c, compiled, member_id).await?;
     let outcome = earning::evaluate(
         c,
         program,
         compiled,
         trigger,
         member_id,
-        &Profile::of(&member),
+        &profile,
         tier.as_deref(),
         None,
         tally_domain::Points::ZERO,

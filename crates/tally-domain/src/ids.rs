@@ -121,6 +121,8 @@ prefixed_id!(/// A stamp card (digital punch card) of a program.
     StampCardId, "stc");
 prefixed_id!(/// One member referring another.
     ReferralId, "ref");
+prefixed_id!(/// A segment of a program's members.
+    SegmentId, "seg");
 
 #[cfg(test)]
 mod tests {

@@ -282,8 +282,8 @@ impl Condition {
             Condition::Not(inner) => json!({ "not": inner.to_json() }),
             Condition::Test(t) => {
                 let value = match &t.value {
-                    Operand::Number(n) => json!(n),
-                    Operand::Range(a, b) => json!([a, b]),
+                    Operand::Number(n) => number_json(*n),
+                    Operand::Range(a, b) => json!([number_json(*a), number_json(*b)]),
                     Operand::Text(s) => json!(s),
                     Operand::Bool(b) => json!(b),
                     Operand::List(l) => json!(l),
@@ -304,6 +304,15 @@ impl Condition {
             Condition::Not(inner) => inner.uses(pred),
             Condition::Test(t) => pred(&t.field),
         }
+    }
+}
+
+/// A whole number reads back as written (`2`, not `2.0`).
+fn number_json(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
     }
 }
 
@@ -621,6 +630,114 @@ impl Test {
     }
 }
 
+/// Most members in one static segment upload.
+pub const MAX_STATIC_MEMBERS: usize = 10_000;
+
+/// A segment as an operator writes it: `key` (what rules name it by; lowercase letters, digits
+/// and `_`, never changes), `name`, `description`, and either `definition` (dynamic) or
+/// `"kind": "static"` (members uploaded).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SegmentInput {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// None: a static segment.
+    pub definition: Option<Condition>,
+}
+
+impl SegmentInput {
+    pub fn parse(body: &Value) -> Result<SegmentInput, DomainError> {
+        use crate::inputs::{Obj, text};
+        let o = Obj::root(body)?;
+        let mut f = Fields::new();
+        o.only(
+            &mut f,
+            &["key", "name", "description", "kind", "definition"],
+        );
+        let key = o.req(&mut f, "key", |v| {
+            let raw = v.as_str().ok_or("must be a string")?;
+            check_key(raw).map(|()| raw.to_string())
+        });
+        let name = o.req(&mut f, "name", text(200));
+        let description = o.opt(&mut f, "description", text(2000));
+        let kind = o
+            .opt(&mut f, "kind", |v| match v.as_str() {
+                Some(k @ ("dynamic" | "static")) => Ok(k.to_string()),
+                _ => Err("must be dynamic or static".to_string()),
+            })
+            .unwrap_or_else(|| "dynamic".into());
+        let definition = match (kind.as_str(), body.get("definition")) {
+            ("dynamic", Some(d)) => match Condition::parse(d) {
+                Ok(c) => Some(c),
+                Err(DomainError::Invalid { fields }) => {
+                    for e in fields {
+                        f.push(format!("/definition{}", e.pointer), e.message);
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+            ("dynamic", None) => {
+                f.push(
+                    "/definition",
+                    "is required for a dynamic segment (or give \"kind\": \"static\")",
+                );
+                None
+            }
+            (_, Some(_)) => {
+                f.push(
+                    "/definition",
+                    "a static segment has no definition: its members are uploaded",
+                );
+                None
+            }
+            (_, None) => None,
+        };
+        f.finish()?;
+        Ok(SegmentInput {
+            key: key.expect("checked"),
+            name: name.expect("checked"),
+            description,
+            definition,
+        })
+    }
+}
+
+/// Segment keys share the rule of event type names, so rules can name them without quoting.
+fn check_key(raw: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw.starts_with(|c: char| c.is_ascii_lowercase())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 lowercase letters, digits or '_', starting with a letter (such as vip_at_risk)".into())
+    }
+}
+
+/// The members of a static segment: `{"members": [{"id"} | {"external_id"} | {"card_number"}]}`.
+pub fn parse_static_members(body: &Value) -> Result<Vec<crate::inputs::MemberRef>, DomainError> {
+    use crate::inputs::Obj;
+    let o = Obj::root(body)?;
+    let mut f = Fields::new();
+    o.only(&mut f, &["members"]);
+    let items = o.objects(&mut f, "members", MAX_STATIC_MEMBERS);
+    let refs: Vec<Option<crate::inputs::MemberRef>> = items
+        .iter()
+        .map(|m| crate::inputs::MemberRef::parse(m, &mut f))
+        .collect();
+    if !o.has("members") {
+        f.push(
+            "/members",
+            "is required: a list of members ({\"external_id\"}, {\"id\"} or {\"card_number\"})",
+        );
+    }
+    f.finish()?;
+    Ok(refs.into_iter().flatten().collect())
+}
+
 /// Fields that come from the customer insights run.
 pub fn is_insights_field(name: &str) -> bool {
     matches!(
@@ -801,7 +918,7 @@ mod tests {
     fn a_definition_reads_back_as_it_was_written() {
         let definition = json!({"all": [
             {"field": "bought_sku", "op": "has_any", "value": ["lp-1"], "days": 30},
-            {"not": {"field": "spend_minor", "op": "between", "value": [0.0, 100.0]}}
+            {"not": {"field": "spend_minor", "op": "between", "value": [0, 100.5]}}
         ]});
         assert_eq!(Condition::parse(&definition).unwrap().to_json(), definition);
         let c = Condition::parse(&definition).unwrap();

@@ -266,6 +266,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "The reward a stamp card gives is no longer in the program's catalog.",
     ),
     (
+        "segment_key_taken",
+        "The program already has a segment with this key; keys never change and are unique per program.",
+    ),
+    (
         "insights_running",
         "Customer insights are being computed for this program right now; ask again when that run has finished.",
     ),

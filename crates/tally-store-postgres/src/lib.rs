@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0009_pending_on_purchases.sql"),
     ),
     (10, include_str!("../migrations/0010_insights.sql")),
+    (11, include_str!("../migrations/0011_segments.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

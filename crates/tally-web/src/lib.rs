@@ -21,8 +21,8 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    audit, cashier, dashboard, keys, locations, members, referrals, rewards, rules, settings,
-    setup, sign_in, stamps, tiers, wallet, wallet_referrals, wallet_stamps,
+    audit, cashier, dashboard, insights, keys, locations, members, referrals, rewards, rules,
+    segments, settings, setup, sign_in, stamps, tiers, wallet, wallet_referrals, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -80,6 +80,23 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             get(setup::done::<D>).post(setup::api_key::<D>),
         )
         .route("/console/{program}/dashboard", get(dashboard::page::<D>))
+        .route("/console/{program}/insights/run", post(insights::run::<D>))
+        .route(
+            "/console/{program}/segments",
+            get(segments::list::<D>).post(segments::create::<D>),
+        )
+        .route(
+            "/console/{program}/segments/count",
+            post(segments::live_count::<D>),
+        )
+        .route(
+            "/console/{program}/segments/{segment}",
+            get(segments::show::<D>),
+        )
+        .route(
+            "/console/{program}/segments/{segment}/status",
+            post(segments::set_status::<D>),
+        )
         .route("/console/{program}/members", get(members::list::<D>))
         .route(
             "/console/{program}/members/{member}",
@@ -211,6 +228,15 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             }),
         )
         .route("/wallet/sw.js", get(service_worker))
+        .route(
+            "/static/segments.js",
+            get(|| {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../static/segments.js"),
+                )
+            }),
+        )
         .route(
             "/static/wallet.js",
             get(|| {

@@ -15,6 +15,7 @@ pub mod referrals;
 pub mod returns;
 pub mod rewards;
 pub mod rules;
+pub mod segments;
 pub mod stamps;
 pub mod tiers;
 pub mod wallet;

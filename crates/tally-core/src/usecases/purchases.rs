@@ -43,9 +43,13 @@ pub async fn record<C: Conn>(
         members::find_member_state(c, &ctx.tenant, program_id, key, extras)
             .await?
             .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
+    let mut profile = read.facts.map(earning::Profile::from);
+    if let Some(profile) = profile.as_mut() {
+        profile.segments = earning::member_segments(c, &setup, &member_id).await?;
+    }
     let known = crate::beyond::Known {
         setup,
-        profile: read.facts.map(earning::Profile::from),
+        profile,
         qualifying: read.qualifying,
     };
     let content = content_hash(p, &member_id);

@@ -137,6 +137,7 @@ pub async fn record<C: Conn>(
     .await?;
     let (_, pending) =
         members::member_account(c, &purchase.member_id, AccountKind::MemberPending).await?;
+    let member_id = purchase.member_id.clone();
     let mut answer = super::to_json(&ReturnRecord {
         id: return_id,
         purchase_id: purchase.id,
@@ -147,6 +148,7 @@ pub async fn record<C: Conn>(
         balance: Balance { available, pending },
         occurred_at,
     });
+    answer["member_id"] = json!(member_id);
     answer["rule_awards"] = Value::Array(rules.awards);
     answer["points_earned"] = json!(rules.given);
     answer["granted"] = Value::Array(rules.granted);

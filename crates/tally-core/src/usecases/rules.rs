@@ -123,7 +123,7 @@ pub async fn update<C: Conn>(
 
 /// What the rules crate is too pure to know: an event rule must name a type the program
 /// declares (refused at `/event_type`) and read only its declared properties, as declared; an
-/// audience must name tiers of the program's plan (and, for now, no segments); a stamp or
+/// audience must name tiers of the program's plan and keys of its active segments; a stamp or
 /// reward rule must name a card or reward of the program.
 async fn require_declared<C: Conn>(
     c: &mut C,
@@ -159,13 +159,26 @@ async fn require_declared<C: Conn>(
             f.push(format!("/audience/tiers/{i}"), message);
         }
     }
-    // Segments come with customer intelligence; until a program defines one, a rule for a
-    // segment could never apply.
-    for i in 0..doc.audience.segments.len() {
-        f.push(
-            format!("/audience/segments/{i}"),
-            "no segment of this program has this name (the program defines no segments yet)",
-        );
+    // A segment that does not exist (or is archived) would keep the rule from ever applying.
+    if !doc.audience.segments.is_empty() {
+        let keys: Vec<String> = tally_store::queries::segments::active(c, program)
+            .await?
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        for (i, key) in doc.audience.segments.iter().enumerate() {
+            if !keys.contains(key) {
+                let known = if keys.is_empty() {
+                    "the program has no active segments".to_string()
+                } else {
+                    format!("active segments: {}", keys.join(", "))
+                };
+                f.push(
+                    format!("/audience/segments/{i}"),
+                    format!("no active segment of this program has this key; {known}"),
+                );
+            }
+        }
     }
     f.finish()?;
     // A stamp or reward rule names a card or reward of this program.
@@ -216,4 +229,26 @@ pub fn view(rule: &RuleRow) -> Value {
         out.insert("updated_at".into(), json!(rule.updated_at));
     }
     out
+}
+
+/// A segment an active rule's audience names cannot be archived: the rule would never apply
+/// again (a paused rule is checked when resumed).
+pub(crate) async fn refuse_if_segment_used<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    key: &str,
+) -> StepResult<()> {
+    for (row, rule) in crate::earning::active_rule_docs(c, program).await? {
+        if rule.audience.segments.iter().any(|s| s == key) {
+            return Err(DomainError::invalid(
+                "/status",
+                format!(
+                    "the active rule `{}` ({}) is for this segment; change or pause the rule first",
+                    rule.name, row.id
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ mod programs;
 mod referrals;
 mod rewards;
 mod rules;
+mod segments;
 mod stamps;
 mod system;
 mod tiers;
@@ -128,6 +129,27 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         )
         .route("/members/{member}/expiring", get(expiry::upcoming::<D>))
         .route("/members/{member}/pending", get(expiry::pending::<D>))
+        .route(
+            "/programs/{program}/segments",
+            get(segments::list::<D>).post(segments::create::<D>),
+        )
+        .route(
+            "/programs/{program}/segments/preview",
+            post(segments::preview::<D>),
+        )
+        .route(
+            "/segments/{segment}",
+            get(segments::get::<D>)
+                .put(segments::replace::<D>)
+                .patch(segments::set_status::<D>),
+        )
+        .route(
+            "/segments/{segment}/members",
+            get(segments::members::<D>).put(segments::set_members::<D>),
+        )
+        .route("/segments/{segment}/changes", get(segments::changes::<D>))
+        .route("/segments/{segment}/sizes", get(segments::sizes::<D>))
+        .route("/members/{member}/segments", get(segments::of_member::<D>))
         .route("/programs/{program}/insights", get(insights::summary::<D>))
         .route("/programs/{program}/insights/run", post(insights::run::<D>))
         .route(

@@ -24,6 +24,7 @@ mod protocol;
 mod referrals;
 mod rewards;
 mod rules;
+mod segments;
 mod stamps;
 mod system;
 mod tiers;

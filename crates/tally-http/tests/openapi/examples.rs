@@ -605,6 +605,62 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
             &format!("the answer of {operation_id}"),
         );
     }
+    // Segments: a preview, a new segment (evaluated), and its reads.
+    let preview = run(
+        &server,
+        &spec,
+        &ids,
+        ("previewSegment", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/segments/preview"),
+            "read",
+            200,
+        ),
+    )
+    .await;
+    assert!(preview["members"].as_u64().unwrap() >= 1);
+    let segment = run(
+        &server,
+        &spec,
+        &ids,
+        ("createSegment", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/segments"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let segment_id = segment["id"].as_str().unwrap().to_owned();
+    for (operation_id, url) in [
+        ("listSegments", format!("/api/v1/programs/{p}/segments")),
+        ("getSegment", format!("/api/v1/segments/{segment_id}")),
+        (
+            "listSegmentMembers",
+            format!("/api/v1/segments/{segment_id}/members"),
+        ),
+        (
+            "listSegmentChanges",
+            format!("/api/v1/segments/{segment_id}/changes"),
+        ),
+        (
+            "getSegmentSizes",
+            format!("/api/v1/segments/{segment_id}/sizes"),
+        ),
+        ("getMemberSegments", format!("/api/v1/members/{m}/segments")),
+    ] {
+        let answer = server.send("GET", &url, Some("read"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            &spec,
+            &response_schema(&spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
+
     // Customer insights: a run, then what it stored.
     let answer = server
         .send(

@@ -22,6 +22,7 @@ pub mod purchases;
 pub mod referrals;
 pub mod rewards;
 pub mod rules;
+pub mod segments;
 pub mod stamps;
 pub mod stats;
 pub mod tiers;

@@ -34,6 +34,8 @@ struct DashboardPage {
     purchases_chart: String,
     revenue_chart: String,
     members_chart: String,
+    /// None before the program's first insights run.
+    customers: Option<super::insights::Customers>,
 }
 
 /// The period ending at the end of today (in the program's zone): `[end − days, end)`.
@@ -132,7 +134,9 @@ pub async fn page<D: Database>(
     } else {
         "–".to_owned()
     };
+    let customers = super::insights::customers(&state, &ui).await?;
     render(&DashboardPage {
+        customers,
         ui,
         liability_minor,
         period: name,

@@ -42,6 +42,8 @@ struct MemberPage {
     history: Vec<HistoryEntry>,
     purchases: Vec<Purchase>,
     redemptions: Vec<Redemption>,
+    /// None until an insights run has seen the member.
+    predictions: Option<super::insights::Predictions>,
     errors: FormErrors,
     notice: String,
 }
@@ -174,12 +176,19 @@ async fn member_page<D: Database>(
         .member_redemptions(tenant, &id, None, Some(10))
         .await?
         .items;
+    let segments = state.tally.segments_of_member(tenant, &id).await?;
+    let predictions = state
+        .tally
+        .member_insights(tenant, &id)
+        .await?
+        .map(|d| super::insights::Predictions::from_details(&ui, &d, &segments));
     render(&MemberPage {
         ui,
         member,
         history,
         purchases,
         redemptions,
+        predictions,
         errors,
         notice,
     })

@@ -4,12 +4,14 @@
 pub mod audit;
 pub mod cashier;
 pub mod dashboard;
+pub mod insights;
 pub mod keys;
 pub mod locations;
 pub mod members;
 pub mod referrals;
 pub mod rewards;
 pub mod rules;
+pub mod segments;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;
