@@ -59,11 +59,12 @@ fn median(runs: &[Run]) -> &Run {
     sorted[sorted.len() / 2]
 }
 
-struct Setup {
-    tally: Tally<AnyDb>,
-    tenant: TenantId,
-    program: ProgramId,
-    members: Vec<MemberId>,
+/// A program with enrolled members, on a fresh database.
+pub(crate) struct Setup {
+    pub tally: Tally<AnyDb>,
+    pub tenant: TenantId,
+    pub program: ProgramId,
+    pub members: Vec<MemberId>,
 }
 
 pub async fn run(options: Options) {
@@ -97,15 +98,15 @@ pub async fn run(options: Options) {
             let db = fresh().await;
             let mut run = match only {
                 "rules" => run_http(&setup_with_rules(&db, &options).await, &options).await,
-                "import" => run_import(&setup(&db, &options).await, &options).await,
-                _ => run_http(&setup(&db, &options).await, &options).await,
+                "import" => run_import(&setup(&db, options.members).await, &options).await,
+                _ => run_http(&setup(&db, options.members).await, &options).await,
             };
             run.name = format!("{} ({only})", run.name);
             print_row(name, &run, "");
             continue;
         }
         let db = fresh().await;
-        let baseline = run_baseline(&setup(&db, &options).await, &options).await;
+        let baseline = run_baseline(&setup(&db, options.members).await, &options).await;
         drop(db);
         // Flat rate and rules alternate, each round on a fresh database, and the medians are
         // compared: the machine's speed (disk flushes above all) drifts between runs by more
@@ -113,7 +114,7 @@ pub async fn run(options: Options) {
         let (mut flat_rounds, mut rules_rounds) = (Vec::new(), Vec::new());
         for _ in 0..options.rounds.max(1) {
             let db = fresh().await;
-            flat_rounds.push(run_http(&setup(&db, &options).await, &options).await);
+            flat_rounds.push(run_http(&setup(&db, options.members).await, &options).await);
             drop(db);
             let db = fresh().await;
             let mut run = run_http(&setup_with_rules(&db, &options).await, &options).await;
@@ -124,7 +125,7 @@ pub async fn run(options: Options) {
         let http = median(&flat_rounds);
         let with_rules = median(&rules_rounds);
         let db = fresh().await;
-        let import = run_import(&setup(&db, &options).await, &options).await;
+        let import = run_import(&setup(&db, options.members).await, &options).await;
         drop(db);
         let base = baseline.per_second();
         for run in [&baseline, http, with_rules, &import] {
@@ -163,7 +164,7 @@ pub async fn run(options: Options) {
 /// `tally-bench rules`, a three-level tier plan on points earned, and pending points (a 14-day
 /// return window).
 async fn setup_with_rules(db: &TestDb, options: &Options) -> Setup {
-    let s = setup(db, options).await;
+    let s = setup(db, options.members).await;
     let patch = tally_domain::inputs::ProgramPatch::parse(
         &serde_json::json!({"earning": {"pending_days": 14}}),
     )
@@ -204,7 +205,7 @@ async fn setup_with_rules(db: &TestDb, options: &Options) -> Setup {
     s
 }
 
-async fn setup(db: &TestDb, options: &Options) -> Setup {
+pub(crate) async fn setup(db: &TestDb, members: usize) -> Setup {
     let tally = Tally::start(db.db.clone(), Arc::new(SystemClock));
     let placeholder = TenantId::generate();
     let tenant = tally
@@ -227,7 +228,7 @@ async fn setup(db: &TestDb, options: &Options) -> Setup {
         .expect("program");
     let program = ProgramId::parse(program["id"].as_str().expect("id")).expect("program id");
     let mut handles = Vec::new();
-    for i in 0..options.members {
+    for i in 0..members {
         let (tally, tenant, program) = (tally.clone(), tenant.clone(), program.clone());
         handles.push(tokio::spawn(async move {
             let member = NewMember::parse(&serde_json::json!({ "external_id": format!("m-{i}") }))

@@ -8,70 +8,62 @@
 //! cargo run --release -p tally-bench -- ingest --only rules --backends sqlite  # to profile
 //! cargo run --release -p tally-bench -- pages                        # console pages, demo data
 //! cargo run --release -p tally-bench -- rules                        # rule evaluation, one core
+//! cargo run --release -p tally-bench -- segments                     # segment updates per purchase
 //! ```
 
 mod ingest;
 mod pages;
 mod rules;
+mod segments;
 mod stats;
+
+/// Runs an async benchmark on a multi-threaded runtime.
+fn block_on(benchmark: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(benchmark);
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str, default: usize| -> usize {
+    let text = |name: &str| -> Option<String> {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+            .cloned()
     };
+    let flag = |name: &str, default: usize| -> usize {
+        text(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    let backends = || text("--backends").unwrap_or_else(|| "sqlite,postgres".into());
     match args.first().map(String::as_str) {
-        Some("ingest") => {
-            let options = ingest::Options {
-                purchases: flag("--purchases", 20_000),
-                import_rows: flag("--import-rows", 100_000),
-                clients: flag("--clients", 32),
-                members: flag("--members", 2_000),
-                backends: args
-                    .iter()
-                    .position(|a| a == "--backends")
-                    .and_then(|i| args.get(i + 1))
-                    .cloned()
-                    .unwrap_or_else(|| "sqlite,postgres".into()),
-                rounds: flag("--rounds", 3),
-                only: args
-                    .iter()
-                    .position(|a| a == "--only")
-                    .and_then(|i| args.get(i + 1))
-                    .cloned(),
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(ingest::run(options));
-        }
+        Some("ingest") => block_on(ingest::run(ingest::Options {
+            purchases: flag("--purchases", 20_000),
+            import_rows: flag("--import-rows", 100_000),
+            clients: flag("--clients", 32),
+            members: flag("--members", 2_000),
+            backends: backends(),
+            rounds: flag("--rounds", 3),
+            only: text("--only"),
+        })),
+        Some("segments") => block_on(segments::run(segments::Options {
+            members: flag("--members", 10_000),
+            history: flag("--history", 10),
+            purchases: flag("--purchases", 500),
+            backends: backends(),
+        })),
         Some("rules") => rules::run(rules::Options {
             purchases: flag("--purchases", 200_000),
         }),
-        Some("pages") => {
-            let options = pages::Options {
-                requests: flag("--requests", 200),
-                database: args
-                    .iter()
-                    .position(|a| a == "--database")
-                    .and_then(|i| args.get(i + 1))
-                    .cloned()
-                    .unwrap_or_else(|| "sqlite://tally-bench-demo.db".into()),
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(pages::run(options));
-        }
+        Some("pages") => block_on(pages::run(pages::Options {
+            requests: flag("--requests", 200),
+            database: text("--database").unwrap_or_else(|| "sqlite://tally-bench-demo.db".into()),
+        })),
         _ => {
             eprintln!(
-                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]"
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]"
             );
             std::process::exit(2);
         }

@@ -372,6 +372,8 @@ struct UpdaterState {
     idle: Mutex<HashMap<ProgramId, Instant>>,
     /// Touches sent but not yet applied, for [`Tally::segments_settled`].
     pending: AtomicUsize,
+    /// Woken whenever `pending` drops to zero.
+    settled: tokio::sync::Notify,
 }
 
 impl UpdaterState {
@@ -396,9 +398,15 @@ const UPDATER_QUEUE: usize = 65_536;
 
 impl Updater {
     pub(crate) fn touch(&self, tenant: TenantId, program: Option<ProgramId>, member: MemberId) {
+        // A program without dynamic segments costs a lookup here, not a wake of the thread.
+        if program.as_ref().is_some_and(|p| self.state.is_idle(p)) {
+            return;
+        }
         self.state.pending.fetch_add(1, Ordering::SeqCst);
-        if self.tx.try_send((tenant, program, member)).is_err() {
-            self.state.pending.fetch_sub(1, Ordering::SeqCst);
+        if self.tx.try_send((tenant, program, member)).is_err()
+            && self.state.pending.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            self.state.settled.notify_waiters();
         }
     }
 
@@ -408,11 +416,19 @@ impl Updater {
     }
 
     pub(crate) async fn settled(&self) {
-        for _ in 0..250 {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // Registered before the check, so a wake between the two is not missed.
+            let woken = self.state.settled.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             if self.state.pending.load(Ordering::SeqCst) == 0 {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || tokio::time::timeout(left, woken).await.is_err() {
+                return;
+            }
         }
     }
 }
@@ -470,7 +486,9 @@ pub(crate) fn spawn_updater<D: Database>(tally: Tally<D>) -> Updater {
                             Err(e) => tracing::warn!(error = %e, "updating segments failed"),
                         }
                     }
-                    shared.pending.fetch_sub(count, Ordering::SeqCst);
+                    if shared.pending.fetch_sub(count, Ordering::SeqCst) == count {
+                        shared.settled.notify_waiters();
+                    }
                 }
             });
         })

@@ -97,6 +97,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/segments/{segment}/status",
             post(segments::set_status::<D>),
         )
+        .route(
+            "/console/{program}/segments/{segment}/members",
+            post(segments::upload::<D>),
+        )
         .route("/console/{program}/members", get(members::list::<D>))
         .route(
             "/console/{program}/members/{member}",

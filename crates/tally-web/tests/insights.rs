@@ -210,3 +210,71 @@ async fn a_manager_builds_counts_and_creates_a_segment() {
     let mut other = app.signed_in(&app.b.owner).await;
     assert_eq!(other.get(&created.location).await.status, 404);
 }
+
+#[tokio::test]
+async fn a_static_segment_is_filled_from_a_list() {
+    let app = App::new().await;
+    let manager = app.operator(&app.a, "manager", Role::Manager).await;
+    app.enrol(&app.a, json!({"name": "Ann", "external_id": "crm-1"}))
+        .await;
+    app.enrol(&app.a, json!({"name": "Bob", "external_id": "crm-2"}))
+        .await;
+    let input = tally_domain::segments::SegmentInput::parse(
+        &json!({"key": "press", "name": "Press list", "kind": "static"}),
+    )
+    .unwrap();
+    let created = app
+        .tally
+        .write(
+            &app.a.tenant,
+            "test",
+            None,
+            Command::CreateSegment {
+                program: app.a.program.clone(),
+                input,
+            },
+        )
+        .await
+        .unwrap();
+    let page_url = format!(
+        "/console/{}/segments/{}",
+        app.a.program,
+        created["id"].as_str().unwrap()
+    );
+    let mut b = app.signed_in(&manager).await;
+    let page = b.get(&page_url).await;
+    assert!(page.body.contains("Replace the members"), "{}", page.body);
+    let upload = format!("{page_url}/members");
+    let refused = b
+        .post(
+            &upload,
+            &with_csrf(
+                &page.csrf(),
+                &[("members", "external_id\ncrm-1\ncrm-404\n")],
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .body
+            .contains("crm-404: no member of this program has it"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains(r#"id="segment-size">0<"#));
+    let done = b
+        .post(
+            &upload,
+            &with_csrf(&page.csrf(), &[("members", "external_id\ncrm-1\ncrm-2\n")]),
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = b.get(&page_url).await;
+    assert!(
+        page.body.contains(r#"id="segment-size">2<"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Bob"));
+}

@@ -112,6 +112,8 @@ pub struct WinBack {
 pub struct Customers {
     pub computed_at: String,
     pub stage_chart: String,
+    /// The 12-month value at each tenth of the customers (deciles).
+    pub value_chart: String,
     pub vip: String,
     pub clv_total: String,
     pub fit: String,
@@ -139,6 +141,19 @@ pub async fn customers<D: Database>(
         })
         .collect();
     let stage_chart = chart::bars(ui.t("insights.stages"), &bars, |n| ui.number(n));
+    let deciles: Vec<Bar> = summary["clv_12m_minor"]["deciles"]
+        .as_array()
+        .map(|d| d.iter().filter_map(Value::as_i64).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, minor)| Bar {
+            label: format!("{} %", (i + 1) * 10),
+            value: minor,
+            shown: ui.money(minor),
+        })
+        .collect();
+    let value_chart = chart::bars(ui.t("insights.value_deciles"), &deciles, |m| ui.money(m));
     let win_back = state
         .tally
         .members_in_stage(tenant, &ui.program.id, "at_risk", 10)
@@ -183,6 +198,7 @@ pub async fn customers<D: Database>(
     Ok(Some(Customers {
         computed_at,
         stage_chart,
+        value_chart,
         vip: ui.number(summary["vip"].as_i64().unwrap_or(0)),
         clv_total: ui.money(summary["clv_12m_minor"]["total"].as_i64().unwrap_or(0)),
         fit,

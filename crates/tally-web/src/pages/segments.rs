@@ -449,6 +449,125 @@ pub async fn set_status<D: Database>(
     }
 }
 
+/// The members of a static segment from pasted or uploaded CSV text: one member per line (the
+/// first column; a header line naming the column is skipped), each a member id (`mem_…`), a
+/// card number (16 digits) or an external id.
+pub fn static_members(csv: &str) -> Value {
+    let members: Vec<Value> = csv
+        .lines()
+        .map(|line| {
+            line.split([',', ';', '\t'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"')
+        })
+        .filter(|v| !v.is_empty())
+        .filter(|v| !["external_id", "card_number", "member_id", "id"].contains(v))
+        .map(|v| {
+            let digits: String = v
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '-')
+                .collect();
+            if v.starts_with("mem_") {
+                json!({ "id": v })
+            } else if digits.len() == 16 && digits.chars().all(|c| c.is_ascii_digit()) {
+                json!({ "card_number": digits })
+            } else {
+                json!({ "external_id": v })
+            }
+        })
+        .collect();
+    json!({ "members": members })
+}
+
+/// Replaces a static segment's members with the uploaded list; every unknown member is named by
+/// its line and nothing changes.
+pub async fn upload<D: Database>(
+    State(state): State<WebState<D>>,
+    Path((program, segment)): Path<(String, String)>,
+    form: ConsoleForm,
+) -> PageResult {
+    form.console.require(Role::can_manage)?;
+    let ui = Ui::load(&state, &form.console, &program, "segments").await?;
+    let id = SegmentId::parse(&segment).map_err(|_| WebError::NotFound)?;
+    let current = state
+        .tally
+        .segment(&form.console.operator.tenant_id, &id)
+        .await?;
+    if current["program_id"] != json!(ui.program.id) {
+        return Err(WebError::NotFound);
+    }
+    let body = static_members(form.fields.raw("members"));
+    let command = tally_domain::segments::parse_static_members(&body).map(|members| {
+        Command::SetStaticSegmentMembers {
+            segment: id.clone(),
+            members,
+        }
+    });
+    match state
+        .tally
+        .write(
+            &form.console.operator.tenant_id,
+            &form.console.actor(),
+            None,
+            match command {
+                Ok(c) => c,
+                Err(e) => {
+                    return upload_refused(&state, &form, &program, &segment, &body, &e).await;
+                }
+            },
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("{}/{id}", ui.url("segments"))).into_response()),
+        Err(tally_core::CoreError::Domain(e)) => {
+            upload_refused(&state, &form, &program, &segment, &body, &e).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The segment page with an upload's mistakes, each naming the value: `/members/3/external_id`
+/// is the fourth member of the list.
+async fn upload_refused<D: Database>(
+    state: &WebState<D>,
+    form: &ConsoleForm,
+    program: &str,
+    segment: &str,
+    body: &Value,
+    e: &DomainError,
+) -> PageResult {
+    let mut errors = FormErrors::default();
+    let message = match e {
+        DomainError::Invalid { fields } => fields
+            .iter()
+            .take(20)
+            .map(|f| {
+                let mut parts = f.pointer.split('/').skip(2);
+                let value = match (
+                    parts.next().and_then(|i| i.parse::<usize>().ok()),
+                    parts.next(),
+                ) {
+                    (Some(i), Some(field)) => body["members"][i][field].as_str().unwrap_or(""),
+                    _ => "",
+                };
+                if value.is_empty() {
+                    f.message.clone()
+                } else {
+                    format!("{value}: {}", f.message)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    };
+    errors.add("members", message);
+    Ok(unprocessable(
+        segment_page(state, &form.console, program, segment, errors).await?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
