@@ -36,6 +36,12 @@ const PROPERTY_DESCRIPTION_CHARS: usize = 500;
 /// Names of event types and of their properties share one rule, so both can be used as
 /// identifiers in rule expressions without quoting.
 fn check_name(raw: &str) -> Result<(), String> {
+    snake_name(raw, "review_posted")
+}
+
+/// The rule of names that rule expressions use without quoting (event types, their
+/// properties, segment keys): 1 to 64 lowercase letters, digits or `_`, starting with a letter.
+pub(crate) fn snake_name(raw: &str, example: &str) -> Result<(), String> {
     let ok = (1..=NAME_CHARS).contains(&raw.len())
         && raw.starts_with(|c: char| c.is_ascii_lowercase())
         && raw
@@ -46,7 +52,7 @@ fn check_name(raw: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "must be 1 to {NAME_CHARS} lowercase letters, digits or '_', starting with a letter \
-             (such as review_posted)"
+             (such as {example})"
         ))
     }
 }

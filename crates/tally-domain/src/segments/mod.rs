@@ -1,8 +1,9 @@
 //! Segments: who belongs, as data. A dynamic segment is a condition over a member's facts — the
 //! profile, the customer insights and the purchase history — combined with `all`, `any` and
 //! `not`; a static segment is a list of members (uploaded). This module parses a definition
-//! (every mistake named by its JSON pointer) and decides whether a member's [`Facts`] match;
-//! reading the facts is the engine's job.
+//! (every mistake named by its JSON pointer); `facts.rs` decides whether a member's [`Facts`]
+//! match (reading the facts is the engine's job); `input.rs` reads a segment as an operator
+//! writes it and a static segment's uploaded members.
 //!
 //! A test is `{"field": …, "op": …, "value": …}`, plus `"days": N` on purchase aggregates to
 //! look at the last N days only. A test about something the member does not have (no tier yet,
@@ -11,7 +12,12 @@
 
 use crate::error::{DomainError, Fields};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+
+mod facts;
+mod input;
+
+pub use facts::{Facts, PurchaseFacts};
+pub use input::{MAX_STATIC_MEMBERS, SegmentInput, parse_static_members};
 
 /// Most tests and groups in one definition, and how deep groups nest.
 pub const MAX_NODES: usize = 100;
@@ -210,31 +216,6 @@ pub enum Condition {
     Any(Vec<Condition>),
     Not(Box<Condition>),
     Test(Test),
-}
-
-/// One purchase as a segment sees it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PurchaseFacts {
-    pub days_ago: i64,
-    pub net_minor: i64,
-    pub location_id: Option<String>,
-    pub skus: Vec<String>,
-    pub categories: Vec<String>,
-    pub brands: Vec<String>,
-}
-
-/// Everything a condition can look at about one member. Values the member does not have are
-/// `None` (or absent from the map).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Facts {
-    /// Numbers and booleans by field name (`tier` is in `texts`).
-    pub numbers: BTreeMap<&'static str, f64>,
-    pub texts: BTreeMap<&'static str, String>,
-    pub bools: BTreeMap<&'static str, bool>,
-    pub tags: Vec<String>,
-    pub attributes: serde_json::Map<String, Value>,
-    /// Newest first or in any order; `days_ago` ≥ 0.
-    pub purchases: Vec<PurchaseFacts>,
 }
 
 fn field_info(name: &str) -> Option<(Kind, bool)> {
@@ -521,221 +502,6 @@ fn operand(raw: &Value, kind: Kind, op: Op) -> Result<Operand, String> {
             _ => Err("must be a number for lt, lte, gt and gte; a string, number or boolean for eq and ne".into()),
         },
     }
-}
-
-fn compare_number(op: Op, have: f64, want: &Operand) -> bool {
-    match (op, want) {
-        (Op::Eq, Operand::Number(n)) => have == *n,
-        (Op::Ne, Operand::Number(n)) => have != *n,
-        (Op::Lt, Operand::Number(n)) => have < *n,
-        (Op::Lte, Operand::Number(n)) => have <= *n,
-        (Op::Gt, Operand::Number(n)) => have > *n,
-        (Op::Gte, Operand::Number(n)) => have >= *n,
-        (Op::Between, Operand::Range(lo, hi)) => *lo <= have && have <= *hi,
-        _ => false,
-    }
-}
-
-fn compare_text(op: Op, have: &str, want: &Operand) -> bool {
-    match (op, want) {
-        (Op::Eq, Operand::Text(s)) => have == s,
-        (Op::Ne, Operand::Text(s)) => have != s,
-        (Op::In, Operand::List(l)) => l.iter().any(|s| s == have),
-        (Op::NotIn, Operand::List(l)) => !l.iter().any(|s| s == have),
-        _ => false,
-    }
-}
-
-fn compare_set<'a>(op: Op, have: impl Iterator<Item = &'a String> + Clone, want: &Operand) -> bool {
-    let Operand::List(want) = want else {
-        return false;
-    };
-    let contains = |w: &String| have.clone().any(|h| h == w);
-    match op {
-        Op::HasAny => want.iter().any(contains),
-        Op::HasAll => want.iter().all(contains),
-        Op::HasNone => !want.iter().any(contains),
-        _ => false,
-    }
-}
-
-impl Test {
-    fn matches(&self, facts: &Facts) -> bool {
-        let in_window = |p: &&PurchaseFacts| self.days.is_none_or(|d| p.days_ago < d);
-        let window = || facts.purchases.iter().filter(in_window);
-        match self.field.as_str() {
-            "tags" => compare_set(self.op, facts.tags.iter(), &self.value),
-            "bought_sku" => compare_set(self.op, window().flat_map(|p| &p.skus), &self.value),
-            "bought_category" => {
-                compare_set(self.op, window().flat_map(|p| &p.categories), &self.value)
-            }
-            "bought_brand" => compare_set(self.op, window().flat_map(|p| &p.brands), &self.value),
-            "bought_at_location" => compare_set(
-                self.op,
-                window().filter_map(|p| p.location_id.as_ref()),
-                &self.value,
-            ),
-            "purchases" => compare_number(self.op, window().count() as f64, &self.value),
-            "spend_minor" => compare_number(
-                self.op,
-                window().map(|p| p.net_minor).sum::<i64>() as f64,
-                &self.value,
-            ),
-            "average_order_minor" => {
-                let n = window().count();
-                n > 0
-                    && compare_number(
-                        self.op,
-                        window().map(|p| p.net_minor).sum::<i64>() as f64 / n as f64,
-                        &self.value,
-                    )
-            }
-            "days_since_last_purchase" => facts
-                .purchases
-                .iter()
-                .map(|p| p.days_ago)
-                .min()
-                .is_some_and(|d| compare_number(self.op, d as f64, &self.value)),
-            name => {
-                if let Some(key) = name.strip_prefix(ATTRIBUTES) {
-                    return match facts.attributes.get(key) {
-                        Some(Value::Number(n)) => n
-                            .as_f64()
-                            .is_some_and(|n| compare_number(self.op, n, &self.value)),
-                        Some(Value::String(s)) => compare_text(self.op, s, &self.value),
-                        Some(Value::Bool(b)) => match (self.op, &self.value) {
-                            (Op::Eq, Operand::Bool(w)) => b == w,
-                            (Op::Ne, Operand::Bool(w)) => b != w,
-                            _ => false,
-                        },
-                        _ => false,
-                    };
-                }
-                if let Some(n) = facts.numbers.get(name) {
-                    return compare_number(self.op, *n, &self.value);
-                }
-                if let Some(s) = facts.texts.get(name) {
-                    return compare_text(self.op, s, &self.value);
-                }
-                if let Some(b) = facts.bools.get(name) {
-                    return match (self.op, &self.value) {
-                        (Op::Eq, Operand::Bool(w)) => b == w,
-                        (Op::Ne, Operand::Bool(w)) => b != w,
-                        _ => false,
-                    };
-                }
-                false
-            }
-        }
-    }
-}
-
-/// Most members in one static segment upload.
-pub const MAX_STATIC_MEMBERS: usize = 10_000;
-
-/// A segment as an operator writes it: `key` (what rules name it by; lowercase letters, digits
-/// and `_`, never changes), `name`, `description`, and either `definition` (dynamic) or
-/// `"kind": "static"` (members uploaded).
-#[derive(Clone, Debug, PartialEq)]
-pub struct SegmentInput {
-    pub key: String,
-    pub name: String,
-    pub description: Option<String>,
-    /// None: a static segment.
-    pub definition: Option<Condition>,
-}
-
-impl SegmentInput {
-    pub fn parse(body: &Value) -> Result<SegmentInput, DomainError> {
-        use crate::inputs::{Obj, text};
-        let o = Obj::root(body)?;
-        let mut f = Fields::new();
-        o.only(
-            &mut f,
-            &["key", "name", "description", "kind", "definition"],
-        );
-        let key = o.req(&mut f, "key", |v| {
-            let raw = v.as_str().ok_or("must be a string")?;
-            check_key(raw).map(|()| raw.to_string())
-        });
-        let name = o.req(&mut f, "name", text(200));
-        let description = o.opt(&mut f, "description", text(2000));
-        let kind = o
-            .opt(&mut f, "kind", |v| match v.as_str() {
-                Some(k @ ("dynamic" | "static")) => Ok(k.to_string()),
-                _ => Err("must be dynamic or static".to_string()),
-            })
-            .unwrap_or_else(|| "dynamic".into());
-        let definition = match (kind.as_str(), body.get("definition")) {
-            ("dynamic", Some(d)) => match Condition::parse(d) {
-                Ok(c) => Some(c),
-                Err(DomainError::Invalid { fields }) => {
-                    for e in fields {
-                        f.push(format!("/definition{}", e.pointer), e.message);
-                    }
-                    None
-                }
-                Err(e) => return Err(e),
-            },
-            ("dynamic", None) => {
-                f.push(
-                    "/definition",
-                    "is required for a dynamic segment (or give \"kind\": \"static\")",
-                );
-                None
-            }
-            (_, Some(_)) => {
-                f.push(
-                    "/definition",
-                    "a static segment has no definition: its members are uploaded",
-                );
-                None
-            }
-            (_, None) => None,
-        };
-        f.finish()?;
-        Ok(SegmentInput {
-            key: key.expect("checked"),
-            name: name.expect("checked"),
-            description,
-            definition,
-        })
-    }
-}
-
-/// Segment keys share the rule of event type names, so rules can name them without quoting.
-fn check_key(raw: &str) -> Result<(), String> {
-    let ok = (1..=64).contains(&raw.len())
-        && raw.starts_with(|c: char| c.is_ascii_lowercase())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err("must be 1 to 64 lowercase letters, digits or '_', starting with a letter (such as vip_at_risk)".into())
-    }
-}
-
-/// The members of a static segment: `{"members": [{"id"} | {"external_id"} | {"card_number"}]}`.
-pub fn parse_static_members(body: &Value) -> Result<Vec<crate::inputs::MemberRef>, DomainError> {
-    use crate::inputs::Obj;
-    let o = Obj::root(body)?;
-    let mut f = Fields::new();
-    o.only(&mut f, &["members"]);
-    let items = o.objects(&mut f, "members", MAX_STATIC_MEMBERS);
-    let refs: Vec<Option<crate::inputs::MemberRef>> = items
-        .iter()
-        .map(|m| crate::inputs::MemberRef::parse(m, &mut f))
-        .collect();
-    if !o.has("members") {
-        f.push(
-            "/members",
-            "is required: a list of members ({\"external_id\"}, {\"id\"} or {\"card_number\"})",
-        );
-    }
-    f.finish()?;
-    Ok(refs.into_iter().flatten().collect())
 }
 
 /// Fields that come from the customer insights run.
