@@ -41,7 +41,8 @@ fn micros_per_day() -> i64 {
     86_400_000_000
 }
 
-/// Every member's facts (one member's with `Who::Member`), as of `now`.
+/// Every member's facts (one member's with `Who::Member`), as of `now`; closed members have
+/// none.
 pub async fn load_facts<C: Conn>(
     c: &mut C,
     program: &Program,
@@ -55,7 +56,11 @@ pub async fn load_facts<C: Conn>(
         .and_then(|p| p.levels.first().filter(|l| l.threshold == 0).cloned())
         .map(|l| l.name);
     let mut out: BTreeMap<String, Facts> = BTreeMap::new();
+    // Closed members are in no dynamic segment: they have no facts.
     for p in store::profiles(c, who).await? {
+        if p.status == "closed" {
+            continue;
+        }
         let mut f = Facts::default();
         if let Some(tier) = p.tier.or_else(|| base_tier.clone()) {
             f.texts.insert("tier", tier);
@@ -285,15 +290,14 @@ impl<D: Database> Tally<D> {
         let mut changes = Vec::new();
         for member in members {
             let facts = load_facts(&mut c, &p, Who::Member(member), now).await?;
-            let Some(f) = facts.get(member.as_str()) else {
-                continue;
-            };
+            // A closed member has no facts: they leave every dynamic segment.
+            let f = facts.get(member.as_str());
             let current: BTreeSet<String> = store::keys_of_member(&mut c, member)
                 .await?
                 .into_iter()
                 .collect();
             for (s, definition) in &segments {
-                let should = definition.matches(f);
+                let should = f.is_some_and(|f| definition.matches(f));
                 if should != current.contains(&s.key) {
                     changes.push(SegmentChange {
                         segment: s.id.clone(),

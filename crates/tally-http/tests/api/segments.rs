@@ -153,6 +153,17 @@ async fn a_dynamic_segment_follows_purchases_returns_and_profiles() {
     .ok(200);
     assert_eq!(keys_of(&app, &cy).await, json!(["not_staff_buyers"]));
 
+    // A closed member leaves every dynamic segment.
+    assert_eq!(keys_of(&app, &bob).await, json!(["not_staff_buyers"]));
+    app.patch(
+        &app.a.write,
+        &format!("/members/{bob}"),
+        &json!({"status": "closed"}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(keys_of(&app, &bob).await, json!([]));
+
     // A new definition is evaluated at once: the rock buyer is in, the jazz fan out.
     let mut rock = jazz_fans();
     rock["definition"]["all"][0]["value"] = json!(["rock"]);
