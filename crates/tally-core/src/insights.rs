@@ -11,7 +11,7 @@
 //! of returns (a purchase returned in full is left out). Engagement for the send time is the
 //! purchases' local hour of the week for now; opens and clicks join when campaigns exist.
 
-use crate::reads::{found, member_of, program_of};
+use crate::reads::{member_of, program_of};
 use crate::{Command, CoreError, IdempotencyKey, Tally};
 use jiff::civil::Date;
 use serde_json::{Value, json};
@@ -201,20 +201,18 @@ impl<D: Database> Tally<D> {
         }
         let mut c = self.read().await?;
         program_of(&mut c, tenant, program).await?;
-        let mut out = Vec::new();
-        for (id, details) in insights::by_stage(&mut c, program, stage, limit).await? {
-            let member = found(
-                tally_store::queries::members::get_member(&mut c, tenant, &id).await?,
-                "member",
-            )?;
-            out.push(json!({
-                "member_id": id,
-                "name": member.name,
-                "external_id": member.external_id,
-                "insights": details,
-            }));
-        }
-        Ok(out)
+        let members = insights::by_stage(&mut c, program, stage, limit).await?;
+        Ok(members
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "member_id": m.member_id,
+                    "name": m.name,
+                    "external_id": m.external_id,
+                    "insights": m.details,
+                })
+            })
+            .collect())
     }
 }
 

@@ -50,11 +50,7 @@ pub async fn load_facts<C: Conn>(
     now: Timestamp,
 ) -> Result<BTreeMap<String, Facts>, CoreError> {
     let days_ago = |at_us: i64| (now.as_microsecond() - at_us).max(0) / micros_per_day();
-    // A member without a tier row holds the first level when it starts at 0.
-    let base_tier = tiers::get_plan(c, &program.id)
-        .await?
-        .and_then(|p| p.levels.first().filter(|l| l.threshold == 0).cloned())
-        .map(|l| l.name);
+    let plan = tiers::get_plan(c, &program.id).await?;
     let mut out: BTreeMap<String, Facts> = BTreeMap::new();
     // Closed members are in no dynamic segment: they have no facts.
     for p in store::profiles(c, who).await? {
@@ -62,8 +58,10 @@ pub async fn load_facts<C: Conn>(
             continue;
         }
         let mut f = Facts::default();
-        if let Some(tier) = p.tier.or_else(|| base_tier.clone()) {
-            f.texts.insert("tier", tier);
+        if let Some(plan) = &plan
+            && let Some(level) = crate::tiers::level_of(plan, p.tier.as_deref())
+        {
+            f.texts.insert("tier", plan.levels[level].name.clone());
         }
         f.texts.insert("status", p.status);
         if let Some(l) = p.locale {
@@ -80,13 +78,11 @@ pub async fn load_facts<C: Conn>(
         {
             f.numbers.insert("birthday_month", f64::from(month));
         }
-        f.numbers.insert(
-            "enrolled_days_ago",
-            days_ago(p.enrolled_at_us).max(0) as f64,
-        );
+        f.numbers
+            .insert("enrolled_days_ago", days_ago(p.enrolled_at_us) as f64);
         f.numbers.insert("points_balance", p.balance as f64);
-        for channel in ["email", "sms", "push"] {
-            f.bools.insert(consent_field(channel), false);
+        for (_, field) in CONSENTS {
+            f.bools.insert(field, false);
         }
         f.tags = p.tags;
         f.attributes = p.attributes;
@@ -94,9 +90,9 @@ pub async fn load_facts<C: Conn>(
     }
     for (member, channel, granted) in store::consents(c, who).await? {
         if let Some(f) = out.get_mut(&member)
-            && ["email", "sms", "push"].contains(&channel.as_str())
+            && let Some((_, field)) = CONSENTS.iter().find(|(c, _)| *c == channel)
         {
-            f.bools.insert(consent_field(&channel), granted);
+            f.bools.insert(field, granted);
         }
     }
     for (member, d) in store::insights(c, who).await? {
@@ -126,48 +122,36 @@ pub async fn load_facts<C: Conn>(
             }
         }
     }
-    // One row per line, grouped by purchase: each purchase is pushed when the next begins.
-    let mut current: Option<(String, PurchaseFacts)> = None;
-    let lines = store::purchase_lines(c, who).await?;
-    let flush = |out: &mut BTreeMap<String, Facts>, done: Option<(String, PurchaseFacts)>| {
-        if let Some((member, p)) = done
-            && let Some(f) = out.get_mut(&member)
-        {
-            f.purchases.push(p);
+    // One row per line, in purchase order: a new purchase id starts the member's next purchase.
+    let mut last_purchase = String::new();
+    for l in store::purchase_lines(c, who).await? {
+        let Some(f) = out.get_mut(&l.member_id) else {
+            continue;
+        };
+        if l.purchase_id != last_purchase {
+            last_purchase = l.purchase_id;
+            f.purchases.push(PurchaseFacts {
+                days_ago: days_ago(l.occurred_at_us),
+                net_minor: l.net_minor,
+                location_id: l.location_id,
+                ..Default::default()
+            });
         }
-    };
-    let mut current_id = String::new();
-    for l in lines {
-        if l.purchase_id != current_id {
-            flush(&mut out, current.take());
-            current_id = l.purchase_id.clone();
-            current = Some((
-                l.member_id.clone(),
-                PurchaseFacts {
-                    days_ago: days_ago(l.occurred_at_us),
-                    net_minor: l.net_minor,
-                    location_id: l.location_id.clone(),
-                    ..Default::default()
-                },
-            ));
-        }
-        if let Some((_, p)) = current.as_mut() {
+        if let Some(p) = f.purchases.last_mut() {
             p.skus.extend(l.sku);
             p.categories.extend(l.category);
             p.brands.extend(l.brand);
         }
     }
-    flush(&mut out, current.take());
     Ok(out)
 }
 
-fn consent_field(channel: &str) -> &'static str {
-    match channel {
-        "email" => "consent.email",
-        "sms" => "consent.sms",
-        _ => "consent.push",
-    }
-}
+/// The channels segments know consent for, and their fields.
+const CONSENTS: [(&str, &str); 3] = [
+    ("email", "consent.email"),
+    ("sms", "consent.sms"),
+    ("push", "consent.push"),
+];
 
 /// The segment's condition, for a dynamic segment.
 fn condition(row: &SegmentRow) -> Result<Option<Condition>, CoreError> {
@@ -212,60 +196,86 @@ impl<D: Database> Tally<D> {
         tenant: &TenantId,
         segment: &SegmentId,
     ) -> Result<Value, CoreError> {
-        let mut c = self.read().await?;
-        let row = crate::reads::found(store::get(&mut c, tenant, segment).await?, "segment")?;
-        let Some(definition) = condition(&row)? else {
-            return Ok(serde_json::json!({ "entered": 0, "left": 0, "size": row.size }));
-        };
-        let p = program_of(&mut c, tenant, &row.program_id).await?;
-        let facts = load_facts(&mut c, &p, Who::Program(&p.id), self.clock.now()).await?;
-        let now_in: BTreeSet<String> = store::member_ids(&mut c, segment)
-            .await?
-            .into_iter()
-            .collect();
-        drop(c);
-        let mut changes = Vec::new();
-        for (member, f) in &facts {
-            let should = row.status == "active" && definition.matches(f);
-            if should != now_in.contains(member) {
-                changes.push(SegmentChange {
-                    segment: segment.clone(),
-                    member: MemberId::from_trusted(member.clone()),
-                    enter: should,
-                });
-            }
-        }
-        // Members no longer in the program's list (none today: members are never deleted).
-        for member in now_in.iter().filter(|m| !facts.contains_key(*m)) {
-            changes.push(SegmentChange {
-                segment: segment.clone(),
-                member: MemberId::from_trusted(member.clone()),
-                enter: false,
-            });
-        }
+        let row = crate::reads::found(
+            store::get(&mut self.read().await?, tenant, segment).await?,
+            "segment",
+        )?;
         let (entered, left) = self
-            .apply_segment_changes(tenant, &p.id, changes, vec![segment.clone()])
+            .evaluate_whole(tenant, &row.program_id, vec![row.clone()])
             .await?;
-        if let Some(updater) = &self.segments {
-            updater.wake(&p.id);
-        }
         let size = store::get(&mut self.read().await?, tenant, segment)
             .await?
             .map_or(0, |s| s.size);
         Ok(serde_json::json!({ "entered": entered, "left": left, "size": size }))
     }
 
-    /// Evaluates every active dynamic segment of the program (after the nightly insights run).
+    /// Evaluates every active dynamic segment of the program (after the nightly insights run),
+    /// over one reading of the members' facts.
     pub async fn evaluate_segments(
         &self,
         tenant: &TenantId,
         program: &ProgramId,
     ) -> Result<(), CoreError> {
         let active = store::active(&mut self.read().await?, program).await?;
-        for s in active.iter().filter(|s| s.kind == "dynamic") {
-            self.evaluate_segment(tenant, &s.id).await?;
-        }
+        self.evaluate_whole(tenant, program, active).await?;
         Ok(())
+    }
+
+    /// Evaluates `segments` (static ones are skipped; an archived one holds nobody) over every
+    /// member's facts, read once, and applies the differences: `(entered, left)`.
+    async fn evaluate_whole(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        segments: Vec<SegmentRow>,
+    ) -> Result<(usize, usize), CoreError> {
+        let mut dynamic = Vec::new();
+        for row in segments {
+            if let Some(definition) = condition(&row)? {
+                dynamic.push((row, definition));
+            }
+        }
+        if dynamic.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut c = self.read().await?;
+        let p = program_of(&mut c, tenant, program).await?;
+        let facts = load_facts(&mut c, &p, Who::Program(program), self.clock.now()).await?;
+        let mut changes = Vec::new();
+        for (row, definition) in &dynamic {
+            let now_in: BTreeSet<String> = store::member_ids(&mut c, &row.id)
+                .await?
+                .into_iter()
+                .collect();
+            let active = row.status == "active";
+            for (member, f) in &facts {
+                let should = active && definition.matches(f);
+                if should != now_in.contains(member) {
+                    changes.push(SegmentChange {
+                        segment: row.id.clone(),
+                        member: MemberId::from_trusted(member.clone()),
+                        enter: should,
+                    });
+                }
+            }
+            // Members without facts (closed) leave.
+            for member in now_in.iter().filter(|m| !facts.contains_key(*m)) {
+                changes.push(SegmentChange {
+                    segment: row.id.clone(),
+                    member: MemberId::from_trusted(member.clone()),
+                    enter: false,
+                });
+            }
+        }
+        drop(c);
+        let evaluated = dynamic.into_iter().map(|(row, _)| row.id).collect();
+        let applied = self
+            .apply_segment_changes(tenant, program, changes, evaluated)
+            .await?;
+        if let Some(updater) = &self.segments {
+            updater.wake(program);
+        }
+        Ok(applied)
     }
 
     /// Re-evaluates the program's dynamic segments for a few members whose facts changed:

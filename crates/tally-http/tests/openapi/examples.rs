@@ -27,6 +27,24 @@ fn response_schema(spec: &Value, operation_id: &str, status: u16) -> Value {
     response["content"]["application/json"]["schema"].clone()
 }
 
+/// GETs each operation's URL with a read key: 200, with an answer of the documented shape.
+async fn reads_match<'a>(
+    server: &Server,
+    spec: &Value,
+    reads: impl IntoIterator<Item = (&'a str, String)>,
+) {
+    for (operation_id, url) in reads {
+        let answer = server.send("GET", &url, Some("read"), None).await;
+        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
+        assert_matches(
+            spec,
+            &response_schema(spec, operation_id, 200),
+            &answer.json(),
+            &format!("the answer of {operation_id}"),
+        );
+    }
+}
+
 /// Replaces the example ids of the document with the ids of what the test created.
 fn substitute(value: &Value, ids: &BTreeMap<String, String>) -> Value {
     match value {
@@ -415,26 +433,22 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
     )
     .await;
     assert_eq!(event["points_earned"], 10, "2 visitors × 5");
-    for (operation_id, url) in [
-        (
-            "listEventTypes",
-            format!("/api/v1/programs/{p}/event-types"),
-        ),
-        (
-            "getEventType",
-            format!("/api/v1/programs/{p}/event-types/check_in"),
-        ),
-        ("listMemberEvents", format!("/api/v1/members/{m}/events")),
-    ] {
-        let answer = server.send("GET", &url, Some("read"), None).await;
-        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
-        assert_matches(
-            &spec,
-            &response_schema(&spec, operation_id, 200),
-            &answer.json(),
-            &format!("the answer of {operation_id}"),
-        );
-    }
+    reads_match(
+        &server,
+        &spec,
+        [
+            (
+                "listEventTypes",
+                format!("/api/v1/programs/{p}/event-types"),
+            ),
+            (
+                "getEventType",
+                format!("/api/v1/programs/{p}/event-types/check_in"),
+            ),
+            ("listMemberEvents", format!("/api/v1/members/{m}/events")),
+        ],
+    )
+    .await;
     run(
         &server,
         &spec,
@@ -509,31 +523,27 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
     )
     .await;
     assert_eq!(scanned["stamps"], 2);
-    for (operation_id, url) in [
-        (
-            "listStampCards",
-            format!("/api/v1/programs/{p}/stamp-cards"),
-        ),
-        ("getStampCard", card_path.clone()),
-        ("listMemberStamps", format!("/api/v1/members/{m}/stamps")),
-        (
-            "getReferralPolicy",
-            format!("/api/v1/programs/{p}/referral-policy"),
-        ),
-        (
-            "listMemberReferrals",
-            format!("/api/v1/members/{m}/referrals"),
-        ),
-    ] {
-        let answer = server.send("GET", &url, Some("read"), None).await;
-        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
-        assert_matches(
-            &spec,
-            &response_schema(&spec, operation_id, 200),
-            &answer.json(),
-            &format!("the answer of {operation_id}"),
-        );
-    }
+    reads_match(
+        &server,
+        &spec,
+        [
+            (
+                "listStampCards",
+                format!("/api/v1/programs/{p}/stamp-cards"),
+            ),
+            ("getStampCard", card_path.clone()),
+            ("listMemberStamps", format!("/api/v1/members/{m}/stamps")),
+            (
+                "getReferralPolicy",
+                format!("/api/v1/programs/{p}/referral-policy"),
+            ),
+            (
+                "listMemberReferrals",
+                format!("/api/v1/members/{m}/referrals"),
+            ),
+        ],
+    )
+    .await;
     run(
         &server,
         &spec,
@@ -542,37 +552,33 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         ("PATCH", &card_path, "admin", 200),
     )
     .await;
-    for (operation_id, url) in [
-        (
-            "getExpiryPolicy",
-            format!("/api/v1/programs/{p}/expiry-policy"),
-        ),
-        (
-            "listUpcomingExpiries",
-            format!("/api/v1/members/{m}/expiring"),
-        ),
-        ("getTierPlan", format!("/api/v1/programs/{p}/tiers")),
-        ("getMemberTier", format!("/api/v1/members/{m}/tier")),
-        (
-            "listMemberTierChanges",
-            format!("/api/v1/members/{m}/tier/history"),
-        ),
-        ("listRules", format!("/api/v1/programs/{p}/rules")),
-        ("getRule", format!("/api/v1/rules/{rule_id}")),
-        (
-            "listRuleVersions",
-            format!("/api/v1/rules/{rule_id}/versions"),
-        ),
-    ] {
-        let answer = server.send("GET", &url, Some("read"), None).await;
-        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
-        assert_matches(
-            &spec,
-            &response_schema(&spec, operation_id, 200),
-            &answer.json(),
-            &format!("the answer of {operation_id}"),
-        );
-    }
+    reads_match(
+        &server,
+        &spec,
+        [
+            (
+                "getExpiryPolicy",
+                format!("/api/v1/programs/{p}/expiry-policy"),
+            ),
+            (
+                "listUpcomingExpiries",
+                format!("/api/v1/members/{m}/expiring"),
+            ),
+            ("getTierPlan", format!("/api/v1/programs/{p}/tiers")),
+            ("getMemberTier", format!("/api/v1/members/{m}/tier")),
+            (
+                "listMemberTierChanges",
+                format!("/api/v1/members/{m}/tier/history"),
+            ),
+            ("listRules", format!("/api/v1/programs/{p}/rules")),
+            ("getRule", format!("/api/v1/rules/{rule_id}")),
+            (
+                "listRuleVersions",
+                format!("/api/v1/rules/{rule_id}/versions"),
+            ),
+        ],
+    )
+    .await;
 
     let members = server
         .send(
@@ -634,32 +640,28 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
     )
     .await;
     let segment_id = segment["id"].as_str().unwrap().to_owned();
-    for (operation_id, url) in [
-        ("listSegments", format!("/api/v1/programs/{p}/segments")),
-        ("getSegment", format!("/api/v1/segments/{segment_id}")),
-        (
-            "listSegmentMembers",
-            format!("/api/v1/segments/{segment_id}/members"),
-        ),
-        (
-            "listSegmentChanges",
-            format!("/api/v1/segments/{segment_id}/changes"),
-        ),
-        (
-            "getSegmentSizes",
-            format!("/api/v1/segments/{segment_id}/sizes"),
-        ),
-        ("getMemberSegments", format!("/api/v1/members/{m}/segments")),
-    ] {
-        let answer = server.send("GET", &url, Some("read"), None).await;
-        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
-        assert_matches(
-            &spec,
-            &response_schema(&spec, operation_id, 200),
-            &answer.json(),
-            &format!("the answer of {operation_id}"),
-        );
-    }
+    reads_match(
+        &server,
+        &spec,
+        [
+            ("listSegments", format!("/api/v1/programs/{p}/segments")),
+            ("getSegment", format!("/api/v1/segments/{segment_id}")),
+            (
+                "listSegmentMembers",
+                format!("/api/v1/segments/{segment_id}/members"),
+            ),
+            (
+                "listSegmentChanges",
+                format!("/api/v1/segments/{segment_id}/changes"),
+            ),
+            (
+                "getSegmentSizes",
+                format!("/api/v1/segments/{segment_id}/sizes"),
+            ),
+            ("getMemberSegments", format!("/api/v1/members/{m}/segments")),
+        ],
+    )
+    .await;
 
     // Customer insights: a run, then what it stored.
     let answer = server
@@ -682,26 +684,22 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         &answer.json(),
         "the answer of runProgramInsights",
     );
-    for (operation_id, url) in [
-        (
-            "getProgramInsights",
-            format!("/api/v1/programs/{p}/insights"),
-        ),
-        (
-            "listMembersByStage",
-            format!("/api/v1/programs/{p}/insights/members?stage=new"),
-        ),
-        ("getMemberInsights", format!("/api/v1/members/{m}/insights")),
-    ] {
-        let answer = server.send("GET", &url, Some("read"), None).await;
-        assert_eq!(answer.status, 200, "{operation_id}: {:#}", answer.json());
-        assert_matches(
-            &spec,
-            &response_schema(&spec, operation_id, 200),
-            &answer.json(),
-            &format!("the answer of {operation_id}"),
-        );
-    }
+    reads_match(
+        &server,
+        &spec,
+        [
+            (
+                "getProgramInsights",
+                format!("/api/v1/programs/{p}/insights"),
+            ),
+            (
+                "listMembersByStage",
+                format!("/api/v1/programs/{p}/insights/members?stage=new"),
+            ),
+            ("getMemberInsights", format!("/api/v1/members/{m}/insights")),
+        ],
+    )
+    .await;
     let top_up = json!({ "points": 1000, "reason": "test top-up" });
     assert_eq!(
         server

@@ -227,18 +227,28 @@ pub async fn member_details<C: Conn>(
     row.map(|r| json(&r.text(0)?)).transpose()
 }
 
+/// A member of a lifecycle stage, for the win-back list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageMember {
+    pub member_id: MemberId,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub details: serde_json::Value,
+}
+
 /// Members in one lifecycle stage, the most valuable first (by CLV, then id): e.g. those at
-/// risk worth winning back. `(member id, details)`.
+/// risk worth winning back.
 pub async fn by_stage<C: Conn>(
     c: &mut C,
     program: &ProgramId,
     stage: &str,
     limit: i64,
-) -> Result<Vec<(MemberId, serde_json::Value)>, StoreError> {
+) -> Result<Vec<StageMember>, StoreError> {
     c.query(
-        "SELECT member_id, details FROM member_insights
-         WHERE program_id = $1 AND lifecycle = $2
-         ORDER BY COALESCE(clv_minor, -1) DESC, member_id LIMIT $3",
+        "SELECT i.member_id, m.name, m.external_id, i.details
+         FROM member_insights i JOIN members m ON m.id = i.member_id
+         WHERE i.program_id = $1 AND i.lifecycle = $2
+         ORDER BY COALESCE(i.clv_minor, -1) DESC, i.member_id LIMIT $3",
         &[
             program.as_str().into(),
             stage.into(),
@@ -247,6 +257,13 @@ pub async fn by_stage<C: Conn>(
     )
     .await?
     .iter()
-    .map(|r| Ok((MemberId::from_trusted(r.text(0)?), json(&r.text(1)?)?)))
+    .map(|r| {
+        Ok(StageMember {
+            member_id: MemberId::from_trusted(r.text(0)?),
+            name: r.opt_text(1)?,
+            external_id: r.opt_text(2)?,
+            details: json(&r.text(3)?)?,
+        })
+    })
     .collect()
 }

@@ -66,10 +66,7 @@ impl Predictions {
             (Some(day), Some(hour)) => format!("{} {hour:02}:00", ui.tk("weekday", day)),
             _ => "–".to_owned(),
         };
-        let computed_at = d["computed_at"]
-            .as_str()
-            .and_then(|t| t.parse::<tally_domain::Timestamp>().ok())
-            .map_or_else(String::new, |t| ui.datetime(t));
+        let computed_at = ui.datetime_of(&d["computed_at"]);
         Predictions {
             computed_at,
             stage,
@@ -191,10 +188,7 @@ pub async fn customers<D: Database>(
             .unwrap_or_default()
             .to_owned(),
     };
-    let computed_at = summary["computed_at"]
-        .as_str()
-        .and_then(|t| t.parse::<tally_domain::Timestamp>().ok())
-        .map_or_else(String::new, |t| ui.datetime(t));
+    let computed_at = ui.datetime_of(&summary["computed_at"]);
     Ok(Some(Customers {
         computed_at,
         stage_chart,

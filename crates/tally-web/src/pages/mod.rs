@@ -107,6 +107,14 @@ impl Ui {
         self.lang.datetime(*at.borrow(), &self.zone)
     }
 
+    /// A timestamp as the API writes it in JSON (RFC 3339 text), shown like [`Ui::datetime`];
+    /// "–" when there is none.
+    pub fn datetime_of(&self, v: &serde_json::Value) -> String {
+        v.as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map_or_else(|| "–".to_owned(), |t| self.datetime(t))
+    }
+
     pub fn date(&self, at: impl Borrow<Timestamp>) -> String {
         self.lang
             .date(at.borrow().to_zoned(self.zone.clone()).date())

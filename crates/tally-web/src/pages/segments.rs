@@ -77,10 +77,21 @@ struct SegmentPage {
 
 impl SegmentPage {
     fn when(&self, v: &Value) -> String {
-        v.as_str()
-            .and_then(|t| t.parse::<tally_domain::Timestamp>().ok())
-            .map_or_else(|| "–".to_owned(), |t| self.ui.datetime(t))
+        self.ui.datetime_of(v)
     }
+}
+
+/// The segment of the page's program (another program's, or another tenant's, is not found).
+async fn segment_of<D: Database>(
+    state: &WebState<D>,
+    ui: &Ui,
+    id: &SegmentId,
+) -> Result<Value, WebError> {
+    let segment = state.tally.segment(&ui.operator.tenant_id, id).await?;
+    if segment["program_id"] != json!(ui.program.id) {
+        return Err(WebError::NotFound);
+    }
+    Ok(segment)
 }
 
 /// A form value as the JSON a test compares with, by the field's kind and the operator.
@@ -361,10 +372,7 @@ async fn segment_page<D: Database>(
     let ui = Ui::load(state, console, program, "segments").await?;
     let tenant = &console.operator.tenant_id;
     let id = SegmentId::parse(segment).map_err(|_| WebError::NotFound)?;
-    let segment = state.tally.segment(tenant, &id).await?;
-    if segment["program_id"] != json!(ui.program.id) {
-        return Err(WebError::NotFound);
-    }
+    let segment = segment_of(state, &ui, &id).await?;
     let sizes: Vec<Bar> = state.tally.segment_sizes(tenant, &id, 90).await?["items"]
         .as_array()
         .cloned()
@@ -424,13 +432,7 @@ pub async fn set_status<D: Database>(
     if !tally_core::SEGMENT_STATUSES.contains(&status.as_str()) {
         return Err(WebError::BadRequest);
     }
-    let current = state
-        .tally
-        .segment(&form.console.operator.tenant_id, &id)
-        .await?;
-    if current["program_id"] != json!(ui.program.id) {
-        return Err(WebError::NotFound);
-    }
+    segment_of(&state, &ui, &id).await?;
     let command = Ok(Command::SetSegmentStatus {
         segment: id.clone(),
         status,
@@ -491,13 +493,7 @@ pub async fn upload<D: Database>(
     form.console.require(Role::can_manage)?;
     let ui = Ui::load(&state, &form.console, &program, "segments").await?;
     let id = SegmentId::parse(&segment).map_err(|_| WebError::NotFound)?;
-    let current = state
-        .tally
-        .segment(&form.console.operator.tenant_id, &id)
-        .await?;
-    if current["program_id"] != json!(ui.program.id) {
-        return Err(WebError::NotFound);
-    }
+    segment_of(&state, &ui, &id).await?;
     let body = static_members(form.fields.raw("members"));
     let command = tally_domain::segments::parse_static_members(&body).map(|members| {
         Command::SetStaticSegmentMembers {
