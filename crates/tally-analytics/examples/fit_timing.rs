@@ -150,18 +150,18 @@ fn report(label: &str, summaries: &[CustomerSummary], monetary: &[MonetaryRow], 
     );
     let (t, fit) = best_of(runs, || BgNbd::fit(summaries).unwrap());
     println!(
-        "  BG/NBD       {:>10.1?}  {:?} LL {:.1}",
-        t, fit.model, fit.log_likelihood
+        "  BG/NBD       {:>10.1?}  {:?} LL {:.1} ({} evaluations)",
+        t, fit.model, fit.log_likelihood, fit.evaluations
     );
     let (t, fit) = best_of(runs, || ParetoNbd::fit(summaries).unwrap());
     println!(
-        "  Pareto/NBD   {:>10.1?}  {:?} LL {:.1}",
-        t, fit.model, fit.log_likelihood
+        "  Pareto/NBD   {:>10.1?}  {:?} LL {:.1} ({} evaluations)",
+        t, fit.model, fit.log_likelihood, fit.evaluations
     );
     let (t, fit) = best_of(runs, || GammaGamma::fit(monetary).unwrap());
     println!(
-        "  Gamma-Gamma  {:>10.1?}  {:?} LL {:.1}",
-        t, fit.model, fit.log_likelihood
+        "  Gamma-Gamma  {:>10.1?}  {:?} LL {:.1} ({} evaluations)",
+        t, fit.model, fit.log_likelihood, fit.evaluations
     );
 }
 

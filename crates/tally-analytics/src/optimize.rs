@@ -2,10 +2,11 @@
 //!
 //! The models' parameters are all positive, so the fits minimise the negative log-likelihood over
 //! their logarithms (no constraints, and steps are relative). Nelder–Mead needs no gradient and
-//! is robust far from the optimum; it is restarted from its own best point until a restart no
-//! longer improves (a single run can stall on a degenerate simplex). BFGS with central-difference
-//! gradients then polishes the result: near the optimum it converges quadratically and makes the
-//! parameters accurate to many more digits than the published three.
+//! is robust far from the optimum, so a coarse run brings the search near it; BFGS with
+//! central-difference gradients then converges quadratically from there. When BFGS cannot settle
+//! (a single Nelder–Mead run can stall on a degenerate simplex far away), Nelder–Mead restarts
+//! from its best point until a restart no longer improves, and BFGS polishes again. Either way the
+//! parameters come out accurate to many more digits than the published three.
 //!
 //! The objective may return a non-finite value for points where it cannot be evaluated (a series
 //! that does not converge, an overflow): those points count as infinitely bad.
@@ -55,11 +56,29 @@ fn eval<F: FnMut(&[f64]) -> f64>(f: &mut F, x: &[f64], count: &mut usize) -> f64
     if v.is_finite() { v } else { f64::INFINITY }
 }
 
-/// Minimise `f` from `start`: Nelder–Mead with restarts, then a BFGS polish.
+/// Minimise `f` from `start`: a coarse Nelder–Mead run, then a BFGS polish. Only when the polish
+/// cannot settle (a stalled simplex left it far from the optimum) does Nelder–Mead restart from
+/// its best point with smaller simplices before polishing again; most fits never need it.
 pub fn minimize<F: FnMut(&[f64]) -> f64>(mut f: F, start: &[f64], options: Options) -> Minimum {
     let mut evaluations = 0;
-    let mut best = nelder_mead(&mut f, start, options, &mut evaluations);
+    let coarse = Options {
+        f_tol: options.f_tol.max(COARSE_F_TOL),
+        x_tol: options.x_tol.max(COARSE_X_TOL),
+        ..options
+    };
+    let mut best = nelder_mead(&mut f, start, coarse, &mut evaluations);
+    let polished = bfgs(&mut f, &best.point, best.value, options, &mut evaluations);
+    if polished.converged && polished.value <= best.value && polished.value.is_finite() {
+        return Minimum {
+            evaluations,
+            ..polished
+        };
+    }
     // Restart from the best point with a fresh, smaller simplex until nothing improves.
+    if polished.value <= best.value {
+        best.point = polished.point;
+        best.value = polished.value;
+    }
     let mut step = options.initial_step;
     for _ in 0..4 {
         if evaluations >= options.max_evaluations {
@@ -93,6 +112,11 @@ pub fn minimize<F: FnMut(&[f64]) -> f64>(mut f: F, start: &[f64], options: Optio
     best.converged = best.converged && polished.converged && best.value.is_finite();
     best
 }
+
+/// The first Nelder–Mead run only has to bring the search near the optimum: BFGS, which
+/// converges much faster there, does the rest.
+const COARSE_F_TOL: f64 = 1e-5;
+const COARSE_X_TOL: f64 = 5e-2;
 
 /// One Nelder–Mead run (standard coefficients: reflect 1, expand 2, contract ½, shrink ½).
 fn nelder_mead<F: FnMut(&[f64]) -> f64>(
