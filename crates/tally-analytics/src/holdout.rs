@@ -12,6 +12,7 @@
 //! purchases merge, as in calibration).
 
 use std::fmt;
+use std::hash::Hash;
 
 use crate::summary::{CustomerSummary, Purchase, TimeUnit, purchase_days, row_from_days};
 use crate::{AnalyticsError, BgNbd, Compressed, Fit, ParetoNbd, PurchaseModel};
@@ -29,7 +30,7 @@ pub struct HoldoutCustomer<K> {
 
 /// Split a purchase log: calibration up to `calibration_end_day` (inclusive), holdout after it up
 /// to `observation_end_day` (inclusive). Customers in id order.
-pub fn split<K: Ord + Clone>(
+pub fn split<K: Ord + Hash + Clone>(
     purchases: &[Purchase<K>],
     calibration_end_day: i64,
     observation_end_day: i64,
@@ -226,7 +227,7 @@ pub struct Evaluation<K> {
 
 /// Split the log, fit the model on the calibration period, predict every customer's holdout
 /// purchases and tabulate them against what happened (groups 0 … `top_bucket`+).
-pub fn evaluate<K: Ord + Clone>(
+pub fn evaluate<K: Ord + Hash + Clone>(
     purchases: &[Purchase<K>],
     calibration_end_day: i64,
     observation_end_day: i64,

@@ -19,6 +19,7 @@
 //! and answers an [`AnalyticsError`] rather than panicking or returning a NaN.
 
 pub mod bgnbd;
+pub mod by_customer;
 pub mod clv;
 mod error;
 pub mod explain;
@@ -36,6 +37,7 @@ pub mod special;
 pub mod summary;
 
 pub use bgnbd::BgNbd;
+pub use by_customer::ByCustomer;
 pub use clv::customer_lifetime_value;
 pub use error::AnalyticsError;
 pub use fit::Fit;

@@ -35,6 +35,8 @@
 //! strictly higher value ([`vip_flags`]). Ties are never split: everyone tied at the edge is in,
 //! so the VIP group can exceed the share when many members have the same value.
 
+use std::hash::Hash;
+
 use crate::AnalyticsError;
 use crate::summary::{Purchase, purchase_days};
 
@@ -231,7 +233,7 @@ pub fn stage(activity: &MemberActivity, rules: &LifecycleRules) -> Result<Stage,
 
 /// Each customer's activity as of a day, from a purchase log, in customer id order (P(alive)
 /// left empty: fill it in from a fitted model).
-pub fn activities<K: Ord + Clone>(
+pub fn activities<K: Ord + Hash + Clone>(
     purchases: &[Purchase<K>],
     as_of_day: i64,
 ) -> Result<Vec<(K, MemberActivity)>, AnalyticsError> {

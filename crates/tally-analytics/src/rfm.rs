@@ -43,8 +43,11 @@
 //! most valuable of those are the ones the program can't lose; recent but of little value yet
 //! are new or promising; neither recent nor valuable are hibernating or lost.
 
+use std::hash::Hash;
+
 use crate::AnalyticsError;
-use crate::summary::{Purchase, purchase_days};
+use crate::by_customer::ByCustomer;
+use crate::summary::Purchase;
 
 /// The named RFM segments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,23 +172,28 @@ pub fn quintile_scores(values: &[f64], better: Better) -> Result<Vec<u8>, Analyt
             format!("must be finite, got {v}"),
         ));
     }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    // Sort once, then score each run of equal values together.
+    let mut sorted: Vec<(f64, u32)> = values.iter().zip(0u32..).map(|(&v, i)| (v, i)).collect();
+    sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let n = sorted.len() as u64;
-    Ok(values
-        .iter()
-        .map(|&v| {
-            let lower = sorted.partition_point(|&s| s < v) as u64;
-            let not_higher = sorted.partition_point(|&s| s <= v) as u64;
-            let equal = not_higher - lower;
-            let worse = match better {
-                Better::Higher => lower,
-                Better::Lower => n - not_higher,
-            };
-            // 2·worse + equal ≤ 2n − equal < 2n, so the score is at most 5.
-            (1 + 5 * (2 * worse + equal) / (2 * n)) as u8
-        })
-        .collect())
+    let mut scores = vec![0u8; values.len()];
+    let mut lower = 0;
+    while lower < sorted.len() {
+        let value = sorted[lower].0;
+        let not_higher = lower + sorted[lower..].partition_point(|s| s.0 == value);
+        let equal = (not_higher - lower) as u64;
+        let worse = match better {
+            Better::Higher => lower as u64,
+            Better::Lower => n - not_higher as u64,
+        };
+        // 2·worse + equal ≤ 2n − equal < 2n, so the score is at most 5.
+        let score = (1 + 5 * (2 * worse + equal) / (2 * n)) as u8;
+        for &(_, i) in &sorted[lower..not_higher] {
+            scores[i as usize] = score;
+        }
+        lower = not_higher;
+    }
+    Ok(scores)
 }
 
 /// One customer's RFM measures, scores and segment.
@@ -207,18 +215,27 @@ pub struct RfmRow<K> {
 }
 
 /// RFM for every customer with a purchase on or before `as_of_day`, in customer id order.
-pub fn rfm<K: Ord + Clone>(
+pub fn rfm<K: Ord + Hash + Clone>(
     purchases: &[Purchase<K>],
     as_of_day: i64,
 ) -> Result<Vec<RfmRow<K>>, AnalyticsError> {
-    let by_customer = purchase_days(purchases, as_of_day)?;
+    rfm_of(&ByCustomer::new(purchases, as_of_day)?, as_of_day)
+}
+
+/// RFM for every customer of a log already grouped (up to `as_of_day`), in customer id order.
+pub fn rfm_of<K: Clone>(
+    by_customer: &ByCustomer<K>,
+    as_of_day: i64,
+) -> Result<Vec<RfmRow<K>>, AnalyticsError> {
     if by_customer.is_empty() {
         return Err(AnalyticsError::Empty { what: "purchases" });
     }
     let mut recency = Vec::with_capacity(by_customer.len());
     let mut frequency = Vec::with_capacity(by_customer.len());
     let mut monetary = Vec::with_capacity(by_customer.len());
-    for days in by_customer.values() {
+    let mut days = Vec::new();
+    for i in 0..by_customer.len() {
+        by_customer.days_of(i, &mut days);
         recency.push((as_of_day - days[days.len() - 1].0) as f64);
         frequency.push(days.len() as f64);
         monetary.push(days.iter().map(|d| d.1).sum::<f64>());
@@ -227,12 +244,13 @@ pub fn rfm<K: Ord + Clone>(
     let f = quintile_scores(&frequency, Better::Higher)?;
     let m = quintile_scores(&monetary, Better::Higher)?;
     by_customer
-        .into_keys()
+        .customers()
+        .iter()
         .enumerate()
         .map(|(i, customer)| {
             let fm_score = (f[i] + m[i]).div_ceil(2);
             Ok(RfmRow {
-                customer,
+                customer: customer.clone(),
                 recency_days: recency[i] as i64,
                 frequency_purchases: frequency[i] as u32,
                 monetary_total: monetary[i],

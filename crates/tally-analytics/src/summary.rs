@@ -21,8 +21,10 @@
 //! in this crate works on compressed rows.
 
 use std::collections::BTreeMap;
+use std::hash::Hash;
 
 use crate::AnalyticsError;
+use crate::by_customer::ByCustomer;
 
 /// One purchase: the plain row the analytics start from.
 #[derive(Clone, Debug, PartialEq)]
@@ -189,38 +191,26 @@ pub(crate) fn check_purchase<K>(p: &Purchase<K>) -> Result<(), AnalyticsError> {
 
 /// Each customer's purchase days up to `end_day` (inclusive), same-day amounts added up, in day
 /// order; customers in id order.
-pub(crate) fn purchase_days<K: Ord + Clone>(
+pub(crate) fn purchase_days<K: Ord + Hash + Clone>(
     purchases: &[Purchase<K>],
     end_day: i64,
 ) -> Result<BTreeMap<K, Vec<(i64, f64)>>, AnalyticsError> {
-    let mut by_customer: BTreeMap<K, Vec<(i64, f64)>> = BTreeMap::new();
-    for p in purchases {
-        check_purchase(p)?;
-        if p.day > end_day {
-            continue;
-        }
-        by_customer
-            .entry(p.customer.clone())
-            .or_default()
-            .push((p.day, p.amount));
-    }
-    for days in by_customer.values_mut() {
-        days.sort_by_key(|d| d.0);
-        days.dedup_by(|later, earlier| {
-            if later.0 == earlier.0 {
-                earlier.1 += later.1;
-                true
-            } else {
-                false
-            }
-        });
-    }
-    Ok(by_customer)
+    let grouped = ByCustomer::new(purchases, end_day)?;
+    Ok(grouped
+        .customers()
+        .iter()
+        .enumerate()
+        .map(|(i, customer)| {
+            let mut days = Vec::new();
+            grouped.days_of(i, &mut days);
+            (customer.clone(), days)
+        })
+        .collect())
 }
 
 /// Summarise a purchase log as of `observation_end_day` (inclusive; later purchases are ignored).
 /// Customers come out in id order. Errors when no purchase falls on or before the end.
-pub fn summarize<K: Ord + Clone>(
+pub fn summarize<K: Ord + Hash + Clone>(
     purchases: &[Purchase<K>],
     observation_end_day: i64,
     unit: TimeUnit,

@@ -9,10 +9,12 @@
 //! cargo run --release -p tally-bench -- pages                        # console pages, demo data
 //! cargo run --release -p tally-bench -- rules                        # rule evaluation, one core
 //! cargo run --release -p tally-bench -- segments                     # segment updates per purchase
+//! cargo run --release -p tally-bench -- rfm                          # RFM + segments, 10M purchases
 //! ```
 
 mod ingest;
 mod pages;
+mod rfm;
 mod rules;
 mod segments;
 mod stats;
@@ -54,6 +56,12 @@ fn main() {
             purchases: flag("--purchases", 500),
             backends: backends(),
         })),
+        Some("rfm") => rfm::run(rfm::Options {
+            members: flag("--members", 1_000_000),
+            purchases: flag("--purchases", 10_000_000),
+            runs: flag("--runs", 3),
+            out: text("--out").map(Into::into),
+        }),
         Some("rules") => rules::run(rules::Options {
             purchases: flag("--purchases", 200_000),
         }),
@@ -63,7 +71,7 @@ fn main() {
         })),
         _ => {
             eprintln!(
-                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]"
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]\n       tally-bench rfm [--members N] [--purchases N] [--runs N] [--out DIR]"
             );
             std::process::exit(2);
         }
