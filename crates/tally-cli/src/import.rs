@@ -335,6 +335,14 @@ pub async fn import(
             ));
         }
     }
+    if recorded > 0 {
+        // Imported purchases do not pass through the per-member updater (one queue entry per
+        // row would be wasted work): the program's dynamic segments are evaluated once, whole.
+        tally
+            .evaluate_segments(tenant, program)
+            .await
+            .map_err(|e| format!("updating segments after the import: {e}"))?;
+    }
     Ok(Report {
         rows: count,
         enrolled,

@@ -192,3 +192,56 @@ async fn a_good_file_is_recorded_once_and_a_second_import_adds_nothing() {
         Ok(())
     );
 }
+
+#[tokio::test]
+async fn an_import_brings_the_programs_segments_up_to_date() {
+    let db = TestDb::new().await;
+    let (tally, tenant, program) = setup(&db).await;
+    let input = tally_domain::segments::SegmentInput::parse(&serde_json::json!({
+        "key": "two_or_more",
+        "name": "Bought twice or more",
+        "definition": {"field": "purchases", "op": "gte", "value": 2}
+    }))
+    .unwrap();
+    let segment = tally
+        .write(
+            &tenant,
+            "test",
+            None,
+            Command::CreateSegment {
+                program: program.id.clone(),
+                input,
+            },
+        )
+        .await
+        .unwrap();
+    let segment = tally_domain::ids::SegmentId::parse(segment["id"].as_str().unwrap()).unwrap();
+    let path = write_csv(
+        "segments.csv",
+        "order_id,member_external_id,total,currency,occurred_at\n\
+         S-1,twice,10.00,PLN,2026-05-01T10:00:00Z\n\
+         S-2,twice,12.00,PLN,2026-05-02T10:00:00Z\n\
+         S-3,once,9.00,PLN,2026-05-02T10:00:00Z\n",
+    );
+    let report = import::import(
+        &tally,
+        &tenant,
+        &program.id,
+        import::read_file(&path, &program).unwrap(),
+        Some(&import::bare_profile),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.recorded, 3);
+    // No nightly run and no updater: the import itself evaluated the segment.
+    let members = tally
+        .segment_members(&tenant, &segment, None, None)
+        .await
+        .unwrap();
+    let external: Vec<&str> = members
+        .items
+        .iter()
+        .map(|m| m["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(external, ["twice"]);
+}
