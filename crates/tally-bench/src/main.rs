@@ -10,6 +10,7 @@
 //! cargo run --release -p tally-bench -- rules                        # rule evaluation, one core
 //! cargo run --release -p tally-bench -- segments                     # segment updates per purchase
 //! cargo run --release -p tally-bench -- rfm                          # RFM + segments, 10M purchases
+//! cargo run --release -p tally-bench -- vouchers                     # 1M codes; validation at 1,000/s
 //! ```
 
 mod ingest;
@@ -18,6 +19,7 @@ mod rfm;
 mod rules;
 mod segments;
 mod stats;
+mod vouchers;
 
 /// Runs an async benchmark on a multi-threaded runtime.
 fn block_on(benchmark: impl std::future::Future<Output = ()>) {
@@ -62,6 +64,12 @@ fn main() {
             runs: flag("--runs", 3),
             out: text("--out").map(Into::into),
         }),
+        Some("vouchers") => block_on(vouchers::run(vouchers::Options {
+            codes: flag("--codes", 1_000_000),
+            rate: flag("--rate", 1_000),
+            seconds: flag("--seconds", 10),
+            backends: backends(),
+        })),
         Some("rules") => rules::run(rules::Options {
             purchases: flag("--purchases", 200_000),
         }),
@@ -71,7 +79,7 @@ fn main() {
         })),
         _ => {
             eprintln!(
-                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]\n       tally-bench rfm [--members N] [--purchases N] [--runs N] [--out DIR]"
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]\n       tally-bench rfm [--members N] [--purchases N] [--runs N] [--out DIR]\n       tally-bench vouchers [--codes N] [--rate N] [--seconds N] [--backends sqlite,postgres]"
             );
             std::process::exit(2);
         }

@@ -57,9 +57,11 @@ pub async fn serve(
         public_url: public_url.trim_end_matches('/').to_owned(),
         mailer,
     });
+    // With each connection's peer address: the voucher lock-out counts failures per client.
     axum::serve(
         listener,
-        tally_http::router_with(AppState::new(tally), pages),
+        tally_http::router_with(AppState::new(tally), pages)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

@@ -9,7 +9,7 @@ use tally_domain::events::{EventTypeDoc, NewEvent};
 use tally_domain::expiry::ExpiryPolicy;
 use tally_domain::ids::{
     ApiKeyId, LocationId, MemberId, OperatorId, ProgramId, RedemptionId, RewardId, RuleId,
-    SegmentId, StampCardId, TenantId,
+    SegmentId, StampCardId, TenantId, VoucherPoolId,
 };
 use tally_domain::inputs::{
     AdjustmentRequest, MemberPatch, NewLocation, NewMember, NewProgram, NewPurchase, NewReturn,
@@ -76,6 +76,35 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    CreateVoucherPool {
+        program: ProgramId,
+        input: tally_domain::vouchers::PoolInput,
+    },
+    UpdateVoucherPool {
+        pool: VoucherPoolId,
+        patch: tally_domain::vouchers::PoolPatch,
+    },
+    /// Up to [`tally_domain::vouchers::MAX_CODES_PER_REQUEST`] codes, in one transaction.
+    AddVoucherCodes {
+        pool: VoucherPoolId,
+        codes: tally_domain::vouchers::NewCodes,
+    },
+    AssignVoucher {
+        pool: VoucherPoolId,
+        member: tally_domain::inputs::MemberRef,
+    },
+    RedeemVoucher {
+        program: ProgramId,
+        request: tally_domain::vouchers::VoucherUse,
+    },
+    ReleaseVoucher {
+        program: ProgramId,
+        request: tally_domain::vouchers::VoucherRelease,
+    },
+    RecordVoucherFailure {
+        subjects: Vec<String>,
+        window_start: Timestamp,
+    },
     CreateTenant {
         name: String,
     },
@@ -335,6 +364,28 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::CreateVoucherPool { program, input } => {
+                usecases::vouchers::create_pool(c, ctx, program, input).await
+            }
+            Command::UpdateVoucherPool { pool, patch } => {
+                usecases::vouchers::update_pool(c, ctx, pool, patch).await
+            }
+            Command::AddVoucherCodes { pool, codes } => {
+                usecases::vouchers::add_codes(c, ctx, pool, codes).await
+            }
+            Command::AssignVoucher { pool, member } => {
+                usecases::vouchers::assign(c, ctx, pool, member).await
+            }
+            Command::RedeemVoucher { program, request } => {
+                usecases::vouchers::redeem(c, ctx, program, request).await
+            }
+            Command::ReleaseVoucher { program, request } => {
+                usecases::vouchers::release(c, ctx, program, request).await
+            }
+            Command::RecordVoucherFailure {
+                subjects,
+                window_start,
+            } => usecases::vouchers::record_failure(c, subjects, *window_start).await,
             Command::CreateApiKey {
                 name,
                 scope,

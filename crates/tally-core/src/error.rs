@@ -16,6 +16,9 @@ pub enum CoreError {
     /// The writer is gone (shutting down) or gave up after retries.
     #[error("the service is not accepting writes right now")]
     Unavailable,
+    /// Too many failed voucher look-ups from this caller: refused until the window ends.
+    #[error("too many failed voucher look-ups; retry in {retry_after_seconds} s")]
+    LockedOut { retry_after_seconds: i64 },
     /// A computation failed where it should not (a bug or corrupt data; logged, answered
     /// opaquely).
     #[error("{0}")]

@@ -29,9 +29,11 @@ mod segment_reads;
 pub mod segments;
 mod stamp_reads;
 pub use stamp_reads::StampCodeView;
+pub use voucher_reads::Prober;
 pub mod stamps;
 pub mod tiers;
 mod usecases;
+mod voucher_reads;
 
 /// Most purchases in one `Command::ImportPurchases`.
 pub const MAX_IMPORT_CHUNK: usize = usecases::imports::MAX_IMPORT_CHUNK;

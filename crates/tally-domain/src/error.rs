@@ -98,6 +98,10 @@ impl Fields {
         self.errors.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     /// `Ok(())` when nothing was wrong, the collected errors otherwise.
     pub fn finish(self) -> Result<(), DomainError> {
         if self.errors.is_empty() {

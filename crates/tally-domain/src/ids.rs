@@ -123,6 +123,8 @@ prefixed_id!(/// One member referring another.
     ReferralId, "ref");
 prefixed_id!(/// A segment of a program's members.
     SegmentId, "seg");
+prefixed_id!(/// A pool of voucher codes with their terms.
+    VoucherPoolId, "vpl");
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,7 @@ pub mod segments;
 pub mod stamps;
 pub mod text;
 pub mod tiers;
+pub mod vouchers;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{DomainError, FieldError};

@@ -115,3 +115,20 @@ impl<D: Database> FromRequestParts<AppState<D>> for Caller {
         Ok(caller)
     }
 }
+
+/// The client's address as this server saw it (the TCP peer), when the server was started with
+/// connection info (`tally serve` is). Behind a reverse proxy this is the proxy's address.
+pub struct ClientAddress(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string()),
+        ))
+    }
+}

@@ -14,15 +14,27 @@ use tally_domain::{DomainError, FieldError};
 #[derive(Debug)]
 pub enum ApiError {
     Domain(DomainError),
-    BadRequest { code: &'static str, detail: String },
-    BadParameter { parameter: String, detail: String },
+    BadRequest {
+        code: &'static str,
+        detail: String,
+    },
+    BadParameter {
+        parameter: String,
+        detail: String,
+    },
     Unauthorized(&'static str),
     Forbidden(&'static str),
-    PayloadTooLarge { limit_bytes: usize },
+    PayloadTooLarge {
+        limit_bytes: usize,
+    },
     UnsupportedMediaType,
     MethodNotAllowed,
     IdempotencyMismatch,
     Unavailable,
+    /// Locked out after too many failed look-ups (voucher codes).
+    TooManyFailures {
+        retry_after_seconds: i64,
+    },
     Internal(String),
 }
 
@@ -42,6 +54,11 @@ impl From<CoreError> for ApiError {
             CoreError::Unavailable => ApiError::Unavailable,
             CoreError::Store(s) => ApiError::Internal(s.to_string()),
             CoreError::Internal(s) => ApiError::Internal(s),
+            CoreError::LockedOut {
+                retry_after_seconds,
+            } => ApiError::TooManyFailures {
+                retry_after_seconds,
+            },
         }
     }
 }
@@ -113,6 +130,11 @@ impl ApiError {
                 "unavailable",
                 "Temporarily unavailable",
             ),
+            ApiError::TooManyFailures { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                "Too many failed look-ups",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -152,6 +174,11 @@ impl ApiError {
             ApiError::Unavailable => {
                 "the service is busy or restarting; retry with the same Idempotency-Key".into()
             }
+            ApiError::TooManyFailures {
+                retry_after_seconds,
+            } => format!(
+                "too many unknown codes from this caller; try again in {retry_after_seconds} seconds"
+            ),
             ApiError::Internal(_) => {
                 "something went wrong on our side; quote the request_id when asking for help".into()
             }
@@ -192,6 +219,13 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::TooManyFailures {
+            retry_after_seconds,
+        } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -321,5 +355,38 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     (
         "method_not_allowed",
         "This path does not accept this method.",
+    ),
+    (
+        "voucher_used",
+        "The voucher code was already used for another order (a retry for the same order gets the original answer).",
+    ),
+    (
+        "voucher_other_order",
+        "The voucher code was used for another order than the one being cancelled.",
+    ),
+    (
+        "voucher_not_yet_valid",
+        "The voucher's validity period has not started.",
+    ),
+    ("voucher_expired", "The voucher's validity period is over."),
+    (
+        "voucher_not_applicable",
+        "The voucher does not apply: none of the basket's lines are in its categories, or its pool was archived.",
+    ),
+    (
+        "voucher_basket_too_small",
+        "The basket (its eligible part) is below the voucher's minimum.",
+    ),
+    (
+        "voucher_pool_archived",
+        "The voucher pool is archived: resume it to add or hand out codes.",
+    ),
+    (
+        "voucher_pool_empty",
+        "The voucher pool has no free code left to hand to a member; add codes.",
+    ),
+    (
+        "too_many_failures",
+        "Too many unknown voucher codes from this API key, member or address: look-ups are refused until the window ends (see Retry-After).",
     ),
 ];

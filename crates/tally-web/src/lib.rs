@@ -22,7 +22,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
     audit, cashier, dashboard, insights, keys, locations, members, referrals, rewards, rules,
-    segments, settings, setup, sign_in, stamps, tiers, wallet, wallet_referrals, wallet_stamps,
+    segments, settings, setup, sign_in, stamps, tiers, vouchers, wallet, wallet_referrals,
+    wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -180,6 +181,26 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/settings/display",
             post(settings::update_display::<D>),
         )
+        .route(
+            "/console/{program}/vouchers",
+            get(vouchers::list::<D>).post(vouchers::create::<D>),
+        )
+        .route(
+            "/console/{program}/vouchers/{pool}",
+            get(vouchers::show::<D>),
+        )
+        .route(
+            "/console/{program}/vouchers/{pool}/codes",
+            post(vouchers::add_codes::<D>),
+        )
+        .route(
+            "/console/{program}/vouchers/{pool}/codes.csv",
+            get(vouchers::export::<D>),
+        )
+        .route(
+            "/console/{program}/vouchers/{pool}/status",
+            post(vouchers::set_status::<D>),
+        )
         .route("/console/{program}/cashier", get(cashier::page::<D>))
         .route(
             "/console/{program}/cashier/purchase",
@@ -196,6 +217,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/console/{program}/cashier/consume",
             post(cashier::consume::<D>),
+        )
+        .route(
+            "/console/{program}/cashier/voucher",
+            post(cashier::voucher::<D>),
         )
         .route(
             "/console/{program}/cashier/enrol",
@@ -232,6 +257,15 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             }),
         )
         .route("/wallet/sw.js", get(service_worker))
+        .route(
+            "/static/upload.js",
+            get(|| {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../static/upload.js"),
+                )
+            }),
+        )
         .route(
             "/static/segments.js",
             get(|| {

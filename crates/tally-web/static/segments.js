@@ -1,21 +1,6 @@
 // The segment builder's live count: as the operator types, the form is sent (as it would be
 // submitted) to the count endpoint, and the answer — the count, or what is wrong — is shown.
 // Without scripts the "Count members" button does the same with a page load.
-// And a static segment's upload: a chosen CSV file is read into the list, so the form stays a
-// plain POST; without scripts the list is pasted.
-(function () {
-  "use strict";
-  var file = document.getElementById("members-file");
-  var list = document.getElementById("members");
-  if (!file || !list || !window.FileReader) return;
-  file.addEventListener("change", function () {
-    var chosen = file.files && file.files[0];
-    if (!chosen) return;
-    var reader = new FileReader();
-    reader.onload = function () { list.value = String(reader.result); };
-    reader.readAsText(chosen);
-  });
-})();
 (function () {
   "use strict";
   var form = document.getElementById("segment-form");

@@ -18,6 +18,7 @@ pub mod rules;
 pub mod segments;
 pub mod stamps;
 pub mod tiers;
+pub mod vouchers;
 pub mod wallet;
 
 use crate::StepResult;

@@ -11,7 +11,8 @@ pub enum MemberRef {
 }
 
 impl MemberRef {
-    pub(crate) fn parse(o: &Obj<'_>, f: &mut Fields) -> Option<MemberRef> {
+    /// `{"id"}`, `{"external_id"}` or `{"card_number"}` (exactly one), errors into `f`.
+    pub fn parse(o: &Obj<'_>, f: &mut Fields) -> Option<MemberRef> {
         o.only(f, &["id", "external_id", "card_number"]);
         let given = ["id", "external_id", "card_number"]
             .iter()

@@ -54,49 +54,7 @@ impl NewPurchase {
                 currency: currency?,
             })
         });
-        let lines = o
-            .objects(&mut f, "lines", MAX_LINES)
-            .iter()
-            .filter_map(|l| {
-                l.only(
-                    &mut f,
-                    &[
-                        "sku",
-                        "name",
-                        "category",
-                        "brand",
-                        "quantity",
-                        "unit_price_minor",
-                    ],
-                );
-                let sku = l.req(&mut f, "sku", identifier);
-                let name = l.opt(&mut f, "name", text(NAME_CHARS));
-                let category = l.opt(&mut f, "category", identifier);
-                let brand = l.opt(&mut f, "brand", text(NAME_CHARS));
-                let quantity = l.req(&mut f, "quantity", int(1, MAX_QUANTITY));
-                let unit_price_minor = l.req(
-                    &mut f,
-                    "unit_price_minor",
-                    int(0, Money::MAX_AMOUNT_MINOR / MAX_QUANTITY),
-                );
-                Some(LineInput {
-                    sku: sku?,
-                    name,
-                    category,
-                    brand,
-                    quantity: quantity?,
-                    unit_price_minor: unit_price_minor?,
-                })
-            })
-            .collect::<Vec<_>>();
-        let mut skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-        skus.sort_unstable();
-        if skus.windows(2).any(|w| w[0] == w[1]) {
-            f.push(
-                "/lines",
-                "each sku may appear once; put the quantity on one line",
-            );
-        }
+        let lines = parse_lines(&o, &mut f);
         let channel = o
             .opt(&mut f, "channel", parse_with(SalesChannel::parse))
             .unwrap_or(SalesChannel::Pos);
@@ -113,6 +71,54 @@ impl NewPurchase {
             occurred_at,
         })
     }
+}
+
+/// The `lines` of a purchase or a basket: each sku once, quantities and prices in range.
+pub(crate) fn parse_lines(o: &Obj<'_>, f: &mut Fields) -> Vec<LineInput> {
+    let lines = o
+        .objects(f, "lines", MAX_LINES)
+        .iter()
+        .filter_map(|l| {
+            l.only(
+                f,
+                &[
+                    "sku",
+                    "name",
+                    "category",
+                    "brand",
+                    "quantity",
+                    "unit_price_minor",
+                ],
+            );
+            let sku = l.req(f, "sku", identifier);
+            let name = l.opt(f, "name", text(NAME_CHARS));
+            let category = l.opt(f, "category", identifier);
+            let brand = l.opt(f, "brand", text(NAME_CHARS));
+            let quantity = l.req(f, "quantity", int(1, MAX_QUANTITY));
+            let unit_price_minor = l.req(
+                f,
+                "unit_price_minor",
+                int(0, Money::MAX_AMOUNT_MINOR / MAX_QUANTITY),
+            );
+            Some(LineInput {
+                sku: sku?,
+                name,
+                category,
+                brand,
+                quantity: quantity?,
+                unit_price_minor: unit_price_minor?,
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    skus.sort_unstable();
+    if skus.windows(2).any(|w| w[0] == w[1]) {
+        f.push(
+            o.pointer("lines"),
+            "each sku may appear once; put the quantity on one line",
+        );
+    }
+    lines
 }
 
 /// What is returned: some lines (by sku and quantity) or an amount of the order total.

@@ -15,6 +15,7 @@ mod segments;
 mod stamps;
 mod system;
 mod tiers;
+mod vouchers;
 
 use crate::problem::ApiError;
 use crate::{AppState, observe};
@@ -150,6 +151,32 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         .route("/segments/{segment}/changes", get(segments::changes::<D>))
         .route("/segments/{segment}/sizes", get(segments::sizes::<D>))
         .route("/members/{member}/segments", get(segments::of_member::<D>))
+        .route(
+            "/programs/{program}/voucher-pools",
+            get(vouchers::list_pools::<D>).post(vouchers::create_pool::<D>),
+        )
+        .route(
+            "/voucher-pools/{pool}",
+            get(vouchers::get_pool::<D>).patch(vouchers::update_pool::<D>),
+        )
+        .route(
+            "/voucher-pools/{pool}/codes",
+            get(vouchers::list_codes::<D>).post(vouchers::add_codes::<D>),
+        )
+        .route("/voucher-pools/{pool}/assign", post(vouchers::assign::<D>))
+        .route("/members/{member}/vouchers", get(vouchers::of_member::<D>))
+        .route(
+            "/programs/{program}/vouchers/validate",
+            post(vouchers::validate::<D>),
+        )
+        .route(
+            "/programs/{program}/vouchers/redeem",
+            post(vouchers::redeem::<D>),
+        )
+        .route(
+            "/programs/{program}/vouchers/release",
+            post(vouchers::release::<D>),
+        )
         .route("/programs/{program}/insights", get(insights::summary::<D>))
         .route("/programs/{program}/insights/run", post(insights::run::<D>))
         .route(

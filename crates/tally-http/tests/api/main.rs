@@ -28,6 +28,7 @@ mod segments;
 mod stamps;
 mod system;
 mod tiers;
+mod vouchers;
 
 use common::{TestApp, id};
 use reqwest::Method;

@@ -58,6 +58,9 @@ const TABLES: &[&str] = &[
     "referral_policies",
     "referral_codes",
     "referrals",
+    "voucher_pools",
+    "voucher_codes",
+    "voucher_failures",
 ];
 
 /// A tenant with its keys and a program.
@@ -170,7 +173,8 @@ impl TestApp {
             .await
             .expect("bind a free port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
-        let router = tally_http::router(AppState::new(tally.clone()));
+        let router = tally_http::router(AppState::new(tally.clone()))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });

@@ -740,6 +740,113 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         "the answer of cancelRedemption",
     );
 
+    // Vouchers: a pool, generated codes, a till validating, redeeming and releasing one, and a
+    // personal code.
+    let pool = run(
+        &server,
+        &spec,
+        &ids,
+        ("createVoucherPool", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/voucher-pools"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let pool_id = pool["id"].as_str().unwrap().to_owned();
+    ids.insert(example_id(&spec, "VoucherPoolId"), pool_id.clone());
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("addVoucherCodes", None),
+        (
+            "POST",
+            &format!("/api/v1/voucher-pools/{pool_id}/codes"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let codes = server
+        .send(
+            "GET",
+            &format!("/api/v1/voucher-pools/{pool_id}/codes?limit=1"),
+            Some("read"),
+            None,
+        )
+        .await
+        .json();
+    let example_code = request_example(&spec, "validateVoucher", None)["code"].clone();
+    ids.insert(
+        example_code.as_str().unwrap().to_owned(),
+        codes["items"][0]["code"].as_str().unwrap().to_owned(),
+    );
+    let valid = run(
+        &server,
+        &spec,
+        &ids,
+        ("validateVoucher", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/vouchers/validate"),
+            "write",
+            200,
+        ),
+    )
+    .await;
+    assert_eq!(valid["valid"], true, "{valid}");
+    for (operation_id, action) in [("redeemVoucher", "redeem"), ("releaseVoucher", "release")] {
+        run(
+            &server,
+            &spec,
+            &ids,
+            (operation_id, None),
+            (
+                "POST",
+                &format!("/api/v1/programs/{p}/vouchers/{action}"),
+                "write",
+                200,
+            ),
+        )
+        .await;
+    }
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("assignVoucher", None),
+        (
+            "POST",
+            &format!("/api/v1/voucher-pools/{pool_id}/assign"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    reads_match(
+        &server,
+        &spec,
+        [
+            (
+                "listVoucherPools",
+                format!("/api/v1/programs/{p}/voucher-pools"),
+            ),
+            ("getVoucherPool", format!("/api/v1/voucher-pools/{pool_id}")),
+            (
+                "listVoucherCodes",
+                format!("/api/v1/voucher-pools/{pool_id}/codes"),
+            ),
+            (
+                "listMemberVouchers",
+                format!("/api/v1/members/{m}/vouchers"),
+            ),
+        ],
+    )
+    .await;
+
     // A refusal is a documented problem.
     let invalid = server
         .send(

@@ -26,6 +26,7 @@ pub mod segments;
 pub mod stamps;
 pub mod stats;
 pub mod tiers;
+pub mod vouchers;
 pub mod wallet;
 
 use crate::{StoreError, Value};

@@ -1,6 +1,7 @@
 //! The cashier screen: find a member (card number, QR token, phone, email), record a purchase
 //! and show the points it earned, redeem a reward or check and use a redemption code, give a
-//! stamp on a stamp card, and enrol a new member at the counter. Every form is plain HTML with large touch targets.
+//! stamp on a stamp card, check and redeem a voucher code, and enrol a new member at the
+//! counter. Every form is plain HTML with large touch targets.
 //!
 //! A purchase form carries an order id made when the form is drawn, so a double tap or a resent
 //! form records the purchase once (the order id is the purchase's business key).
@@ -13,11 +14,12 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use tally_core::{Command, CoreError};
+use tally_core::{Command, CoreError, Prober};
 use tally_domain::ids::{MemberId, RedemptionId, StampCardId, new_ulid};
 use tally_domain::inputs::{NewMember, NewPurchase, RedeemRequest};
 use tally_domain::model::{Member, Redemption, RedemptionStatus, Reward};
 use tally_domain::stamps::StampRequest;
+use tally_domain::vouchers::VoucherUse;
 use tally_domain::{DomainError, money};
 use tally_store::Database;
 use tally_store::queries::members::MemberKey;
@@ -70,6 +72,13 @@ impl CashierPage {
 
     fn issued(&self, r: &Redemption) -> bool {
         r.status == RedemptionStatus::Issued
+    }
+
+    /// The enrolment form is open when it was sent and refused (its fields are shown again).
+    fn enrol_open(&self) -> bool {
+        ["name", "email", "phone"]
+            .iter()
+            .any(|f| !self.typed.raw(f).is_empty())
     }
 }
 
@@ -435,4 +444,104 @@ pub async fn enrol<D: Database>(
         },
     )
     .await
+}
+
+/// A voucher code against the basket total: `action=check` shows what it takes off (or why
+/// not); `action=redeem` takes it for this screen's order. With a member on the screen, their
+/// personal codes work too. Unknown codes count towards the operator's lock-out, as in the API.
+pub async fn voucher<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    let console = &form.console;
+    let lang = console.lang;
+    let ui = Ui::load(&state, console, &program, "cashier").await?;
+    let program_id = ui.program.id.clone();
+    let currency = ui.program.currency;
+    let f = &form.fields;
+    let member = MemberId::parse(f.raw("member_id")).ok();
+    let typed = lang.normalise_decimal(f.raw("voucher_amount"));
+    let amount = money::parse_decimal_minor(&typed, currency)
+        .map_or_else(|_| json!(f.raw("voucher_amount")), |minor| json!(minor));
+    let redeem = f.raw("action") == "redeem";
+    let mut body = json!({
+        "code": f.raw("voucher_code"),
+        "basket": {"total": {"amount_minor": amount, "currency": currency.code()}},
+    });
+    if let Some(m) = &member {
+        body["member"] = json!({ "id": m });
+    }
+    if redeem {
+        body["order_id"] = json!(f.raw("order_id"));
+    }
+    let tenant = &console.operator.tenant_id;
+    let prober = Prober {
+        actor: console.actor(),
+        address: None,
+    };
+    let outcome = match VoucherUse::parse(&body, redeem) {
+        Err(e) => Err(CoreError::Domain(e)),
+        Ok(r) if redeem => {
+            state
+                .tally
+                .redeem_voucher(tenant, &program_id, &prober, None, r)
+                .await
+        }
+        Ok(r) => {
+            state
+                .tally
+                .validate_voucher(tenant, &program_id, &prober, &r)
+                .await
+        }
+    };
+    let mut page = CashierPage::new(ui);
+    // The code and amount stay filled in, so a checked code can be redeemed with one tap.
+    page.typed = form.fields.clone();
+    let refusal = |key: &str| lang.t(&format!("problem.{key}")).to_owned();
+    match outcome {
+        Ok(answer) if answer["valid"] == false => {
+            let reason = answer["reason"].as_str().unwrap_or("voucher_unknown");
+            page.errors.add("voucher_code", refusal(reason));
+        }
+        Ok(answer) => {
+            let discount = lang.money(answer["discount_minor"].as_i64().unwrap_or(0), currency);
+            let code = answer["code"].as_str().unwrap_or_default();
+            page.notice = if redeem {
+                page.typed = Fields::default();
+                lang.tf(
+                    "cashier.voucher_redeemed",
+                    &[("code", code), ("discount", &discount)],
+                )
+            } else {
+                let pool = answer["pool_name"].as_str().unwrap_or_default();
+                lang.tf(
+                    "cashier.voucher_valid",
+                    &[("code", code), ("discount", &discount), ("pool", pool)],
+                )
+            };
+        }
+        Err(CoreError::Domain(DomainError::NotFound { .. })) => {
+            page.errors.add("voucher_code", refusal("voucher_unknown"));
+        }
+        Err(CoreError::Domain(e)) => {
+            let fields = [("/code", "voucher_code"), ("/basket", "voucher_amount")];
+            page.errors = FormErrors::from_domain(lang, &e, &fields);
+        }
+        Err(CoreError::LockedOut { .. }) => {
+            page.errors
+                .add("voucher_code", refusal("too_many_failures"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let refused = !page.errors.is_empty();
+    if let Some(id) = member {
+        with_member(&state, console, &mut page, &id).await?;
+    }
+    let response = render(&page)?;
+    Ok(if refused {
+        unprocessable(response)
+    } else {
+        response
+    })
 }

@@ -17,6 +17,7 @@ pub mod setup;
 pub mod sign_in;
 pub mod stamps;
 pub mod tiers;
+pub mod vouchers;
 pub mod wallet;
 pub mod wallet_referrals;
 pub mod wallet_stamps;
