@@ -422,7 +422,7 @@ fn code_field(v: &Value) -> Result<String, String> {
 /// A code as it is compared: upper case, spaces and hyphens removed.
 pub fn canonical_code(raw: &str) -> String {
     raw.chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '\t'))
+        .filter(|c| !matches!(c, ' ' | '-'))
         .flat_map(char::to_uppercase)
         .collect()
 }
@@ -468,7 +468,9 @@ pub fn check_imported(raw: &[String]) -> CheckedImport {
     let mut problems = Vec::new();
     for (i, given) in raw.iter().enumerate() {
         let canonical = canonical_code(given);
-        let problem = if !IMPORTED_CODE_CHARS.contains(&canonical.len()) {
+        let problem = if given.chars().any(char::is_control) {
+            Some("may hold only letters, digits, spaces and hyphens".to_owned())
+        } else if !IMPORTED_CODE_CHARS.contains(&canonical.len()) {
             Some(format!(
                 "must have {} to {} letters and digits",
                 IMPORTED_CODE_CHARS.start(),
@@ -660,5 +662,9 @@ mod tests {
         assert_eq!(problems[0].row, 2);
         assert!(problems[0].problem.contains("more than once"));
         assert_eq!(problems[1].given, "x!");
+        // Control characters never reach the database (codes are packed in tab-separated lines).
+        let checked = check_imported(&["TAB\tCODE1".to_owned(), "LINE\nCODE2".to_owned()]);
+        assert!(checked.codes.is_empty());
+        assert_eq!(checked.problems.len(), 2);
     }
 }

@@ -177,19 +177,23 @@ async fn generate<C: Conn>(c: &mut C, ctx: &Ctx, pool: &PoolRow, count: usize) -
         if missing == 0 {
             break;
         }
-        let mut batch = std::collections::HashMap::with_capacity(missing);
-        while batch.len() < missing {
-            let (code, shown) = generate_code(&pool.prefix);
-            batch.insert(code, shown);
-        }
-        let batch: Vec<(String, String)> = batch.into_iter().collect();
+        // In code order: the unique index then grows at its end instead of at random pages
+        // (about twice as fast for a million codes); a clash within the batch is dropped here.
+        let mut batch: Vec<(String, String)> =
+            (0..missing).map(|_| generate_code(&pool.prefix)).collect();
+        batch.sort_unstable();
+        batch.dedup_by(|a, b| a.0 == b.0);
         added += store::insert_codes(c, &pool.program_id, &pool.id, None, &batch, ctx.now).await?;
     }
     Ok(added)
 }
 
 async fn import<C: Conn>(c: &mut C, ctx: &Ctx, pool: &PoolRow, raw: &[String]) -> StepResult<u64> {
-    let CheckedImport { codes, problems } = check_imported(raw);
+    let CheckedImport {
+        mut codes,
+        problems,
+    } = check_imported(raw);
+    codes.sort_unstable();
     let mut f = Fields::new();
     for p in problems.iter().take(MAX_PROBLEMS) {
         f.push(
