@@ -48,6 +48,8 @@ pub struct RewardPatch {
     pub stock: Option<Option<i64>>,
     pub per_member_limit: Option<Option<i64>>,
     pub tiers: Option<Vec<String>>,
+    /// `Some(None)`: the reward no longer hands out vouchers.
+    pub voucher_pool_id: Option<Option<tally_domain::ids::VoucherPoolId>>,
     pub active: Option<bool>,
 }
 

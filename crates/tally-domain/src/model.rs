@@ -175,6 +175,8 @@ pub struct Reward {
     pub per_member_limit: Option<i64>,
     /// Only members of these tiers may redeem it (a tier benefit); empty: everyone.
     pub tiers: Vec<String>,
+    /// Redeeming it gives the member the next free code of this voucher pool.
+    pub voucher_pool_id: Option<crate::ids::VoucherPoolId>,
     pub active: bool,
     pub created_at: Timestamp,
 }
@@ -219,6 +221,8 @@ pub struct Redemption {
     pub cost: Points,
     /// Short code the cashier checks (`R7K-3QF-X9P`).
     pub code: String,
+    /// The voucher code it gave, for a reward that hands out vouchers (used like any voucher).
+    pub voucher_code: Option<String>,
     pub status: RedemptionStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -256,7 +256,13 @@ async fn the_cashier_checks_a_code_then_redeems_it_once() {
         )
         .await;
     assert_eq!(again.status, 422);
-    assert!(again.body.contains("already used"), "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains(r#"<p class="error" id="voucher_code-error">This code was already used."#),
+        "{}",
+        again.body
+    );
     let unknown = c
         .post(
             &voucher,

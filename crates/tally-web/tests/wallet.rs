@@ -593,3 +593,76 @@ async fn a_friend_joins_through_the_invite_link_and_the_referrer_sees_it() {
     assert!(again.body.contains("Bob · joined, no purchase yet"));
     assert_eq!(friend.get("/join/NOSUCHCODE").await.status, 404);
 }
+
+#[tokio::test]
+async fn a_member_turns_points_into_a_voucher_and_sees_it_with_a_qr_code() {
+    let (app, sink) = app_with_mail().await;
+    let member = app
+        .enrol(&app.a, json!({"name": "Iga", "email": EMAIL}))
+        .await;
+    let run = |command| app.tally.write(&app.a.tenant, "setup", None, command);
+    let pool = run(tally_core::Command::CreateVoucherPool {
+        program: app.a.program.clone(),
+        input: tally_domain::vouchers::PoolInput::parse(
+            &json!({"name": "5 off your next order", "discount": {"kind": "amount", "amount_minor": 500}}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    let pool_id = tally_domain::ids::VoucherPoolId::parse(pool["id"].as_str().unwrap()).unwrap();
+    run(tally_core::Command::AddVoucherCodes {
+        pool: pool_id.clone(),
+        codes: tally_domain::vouchers::NewCodes::Import(vec!["IGA-VOUCHER-1".into()]),
+    })
+    .await
+    .unwrap();
+    run(tally_core::Command::CreateReward {
+        program: app.a.program.clone(),
+        reward: tally_domain::inputs::NewReward::parse(
+            &json!({"name": "A 5.00 voucher", "cost_points": 50, "voucher_pool_id": pool_id}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    run(tally_core::Command::Adjust {
+        member: member.id.clone(),
+        request: tally_domain::inputs::AdjustmentRequest::parse(
+            &json!({"points": 80, "reason": "welcome"}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+
+    let mut b = app.browser();
+    let (page, login) = request_code(&mut b, &sink, EMAIL).await;
+    b.post(
+        "/wallet/sign-in/code",
+        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &login)],
+    )
+    .await;
+    let card_page = b.get(&format!("/wallet/cards/{}", member.id)).await;
+    assert!(
+        !card_page.body.contains(r#"id="vouchers""#),
+        "no voucher yet"
+    );
+    let reward_id = {
+        let marker = r#"name="reward_id" value=""#;
+        let start = card_page.body.find(marker).unwrap() + marker.len();
+        card_page.body[start..start + 30].to_owned()
+    };
+    let redeemed = b
+        .post(
+            &format!("/wallet/cards/{}/redeem", member.id),
+            &[("csrf", &card_page.csrf()), ("reward_id", &reward_id)],
+        )
+        .await;
+    assert!(redeemed.status < 400, "{}", redeemed.body);
+    let after = b.get(&format!("/wallet/cards/{}", member.id)).await;
+    let vouchers = &after.body[after.body.find(r#"id="vouchers""#).expect("my vouchers")..];
+    assert!(vouchers.contains("5 off your next order"), "{vouchers}");
+    assert!(vouchers.contains("IGA-VOUCHER-1"), "{vouchers}");
+    assert!(vouchers.contains("<svg"), "a QR code");
+}

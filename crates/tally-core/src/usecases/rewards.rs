@@ -16,7 +16,27 @@ use tally_domain::inputs::{NewReward, RedeemRequest};
 use tally_domain::model::{Redemption, RedemptionStatus, Reward, TransferKind, TransferReason};
 use tally_domain::{DomainError, Points};
 use tally_store::Conn;
-use tally_store::queries::rewards;
+use tally_store::queries::{rewards, vouchers};
+
+/// A reward's voucher pool must be an active pool of the program.
+async fn check_pool<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    pool: &tally_domain::ids::VoucherPoolId,
+) -> StepResult<()> {
+    match vouchers::get_pool(c, &ctx.tenant, pool).await? {
+        Some(p) if &p.program_id == program && p.status == "active" => Ok(()),
+        Some(p) if &p.program_id == program => {
+            Err(DomainError::invalid("/voucher_pool_id", "the voucher pool is archived").into())
+        }
+        _ => Err(DomainError::invalid(
+            "/voucher_pool_id",
+            "no voucher pool of this program has this id",
+        )
+        .into()),
+    }
+}
 
 /// A reward's tiers must be levels of the program's tier plan.
 async fn check_tiers<C: Conn>(
@@ -82,6 +102,9 @@ pub async fn create<C: Conn>(
 ) -> StepResult<Value> {
     let program_row = load_program(c, ctx, program).await?;
     check_tiers(c, &program_row, &r.tiers).await?;
+    if let Some(pool) = &r.voucher_pool_id {
+        check_pool(c, ctx, program, pool).await?;
+    }
     let reward = Reward {
         id: RewardId::generate(),
         program_id: program.clone(),
@@ -93,6 +116,7 @@ pub async fn create<C: Conn>(
         active_until: r.active_until,
         per_member_limit: r.per_member_limit,
         tiers: r.tiers.clone(),
+        voucher_pool_id: r.voucher_pool_id.clone(),
         active: true,
         created_at: ctx.now,
     };
@@ -135,6 +159,12 @@ pub async fn update<C: Conn>(
     if let Some(active) = patch.active {
         reward.active = active;
     }
+    if let Some(pool) = &patch.voucher_pool_id {
+        if let Some(pool) = pool {
+            check_pool(c, ctx, &reward.program_id, pool).await?;
+        }
+        reward.voucher_pool_id = pool.clone();
+    }
     if let Some(tiers) = &patch.tiers {
         let program = load_program(c, ctx, &reward.program_id).await?;
         check_tiers(c, &program, tiers).await?;
@@ -171,6 +201,7 @@ pub(crate) async fn grant_free<C: Conn>(
         reward_name: reward.name.clone(),
         cost: Points::ZERO,
         code: new_redemption_code(),
+        voucher_code: None,
         status: RedemptionStatus::Issued,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -240,6 +271,21 @@ pub async fn redeem<C: Conn>(
         )
         .into());
     }
+    // A voucher reward hands the member the pool's next free code (a personal code).
+    let voucher_code = match &reward.voucher_pool_id {
+        None => None,
+        Some(pool) => Some(
+            vouchers::assign_code(c, pool, &member_id)
+                .await?
+                .ok_or_else(|| {
+                    DomainError::refused(
+                        "voucher_pool_empty",
+                        format!("`{}` has no voucher code left", reward.name),
+                    )
+                })?
+                .shown,
+        ),
+    };
     let redemption = Redemption {
         id: RedemptionId::generate(),
         program_id: program.clone(),
@@ -248,6 +294,7 @@ pub async fn redeem<C: Conn>(
         reward_name: reward.name.clone(),
         cost: reward.cost,
         code: new_redemption_code(),
+        voucher_code,
         status: RedemptionStatus::Issued,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -295,6 +342,18 @@ pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepRes
         "can no longer be cancelled",
     )
     .await?;
+    if let Some(code) = &redemption.voucher_code {
+        let canonical = tally_domain::vouchers::canonical_code(code);
+        if !vouchers::unassign_code(c, &redemption.program_id, &canonical, &redemption.member_id)
+            .await?
+        {
+            return Err(DomainError::conflict(
+                "redemption_not_cancellable",
+                format!("its voucher {code} was already used"),
+            )
+            .into());
+        }
+    }
     if !redemption.cost.is_positive() {
         // Given free (a completed stamp card): no points, stock or claim to give back.
         return Ok(to_json(&redemption));

@@ -13,6 +13,8 @@ pub struct NewReward {
     pub per_member_limit: Option<i64>,
     /// Tier names; empty: every member.
     pub tiers: Vec<String>,
+    /// A voucher pool of the program: redeeming gives its next free code.
+    pub voucher_pool_id: Option<crate::ids::VoucherPoolId>,
 }
 
 pub const MAX_COST: i64 = 1_000_000_000;
@@ -32,6 +34,7 @@ impl NewReward {
                 "active_until",
                 "per_member_limit",
                 "tiers",
+                "voucher_pool_id",
             ],
         );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
@@ -42,6 +45,11 @@ impl NewReward {
         let active_until = o.opt(&mut f, "active_until", timestamp);
         let per_member_limit = o.opt(&mut f, "per_member_limit", int(1, 1_000_000));
         let tiers = o.opt(&mut f, "tiers", tier_names).unwrap_or_default();
+        let voucher_pool_id = o.opt(
+            &mut f,
+            "voucher_pool_id",
+            parse_with(crate::ids::VoucherPoolId::parse),
+        );
         if let (Some(from), Some(until)) = (active_from, active_until)
             && until <= from
         {
@@ -57,6 +65,7 @@ impl NewReward {
             active_until,
             per_member_limit,
             tiers,
+            voucher_pool_id,
         })
     }
 }

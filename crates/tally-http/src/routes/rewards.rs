@@ -71,6 +71,7 @@ fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::Do
             "stock",
             "per_member_limit",
             "tiers",
+            "voucher_pool_id",
             "active",
         ],
     );
@@ -81,6 +82,10 @@ fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::Do
         stock: o.patch(&mut f, "stock", int(0, 1_000_000_000)),
         per_member_limit: o.patch(&mut f, "per_member_limit", int(1, 1_000_000)),
         tiers: o.opt(&mut f, "tiers", tally_domain::inputs::tier_names),
+        voucher_pool_id: o.patch(&mut f, "voucher_pool_id", |v| {
+            let raw = tally_domain::inputs::string(v)?;
+            tally_domain::ids::VoucherPoolId::parse(raw).map_err(|e| e.to_string())
+        }),
         active: o.opt(&mut f, "active", tally_domain::inputs::boolean),
     };
     f.finish()?;

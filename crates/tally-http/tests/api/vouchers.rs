@@ -520,3 +520,80 @@ async fn ten_thousand_guesses_find_nothing_and_lock_the_guesser_out() {
     assert_eq!(ok["valid"], true);
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn a_reward_hands_out_voucher_codes_for_points_and_takes_them_back_on_cancel() {
+    let app = TestApp::new().await;
+    let p = pool(
+        &app,
+        json!({"name": "10 off", "discount": {"kind": "amount", "amount_minor": 1000}}),
+    )
+    .await;
+    let codes_path = format!("/voucher-pools/{p}/codes");
+    app.post(&app.a.admin, &codes_path, &json!({"codes": ["GIFT-0001"]}))
+        .await
+        .ok(201);
+    let reward = app
+        .create_reward(
+            json!({"name": "10 off your next order", "cost_points": 100, "voucher_pool_id": p}),
+        )
+        .await;
+    assert_eq!(reward["voucher_pool_id"], p);
+    // Another program's pool, or none at all, is refused by name.
+    app.post(
+        &app.a.admin,
+        &format!("/programs/{}/rewards", app.a.program),
+        &json!({"name": "Bad", "cost_points": 1, "voucher_pool_id": "vpl_01J8Z3Q4R5S6T7V8W9X0Y1Z2A3"}),
+    )
+    .await
+    .invalid(&["/voucher_pool_id"]);
+
+    let ann = id(&app.enroll(json!({"name": "Ann"})).await);
+    let bob = id(&app.enroll(json!({"name": "Bob"})).await);
+    app.adjust(&ann, 300).await;
+    app.adjust(&bob, 300).await;
+    let redeem = |m: &str| json!({"member": {"id": m}, "reward_id": id(&reward)});
+    let redemptions = format!("/programs/{}/redemptions", app.a.program);
+    let given = app
+        .post(&app.a.write, &redemptions, &redeem(&ann))
+        .await
+        .ok(201);
+    assert_eq!(given["voucher_code"], "GIFT-0001");
+    assert_eq!(given["balance"]["available"], 200);
+    let mine = app
+        .get(&app.a.read, &format!("/members/{ann}/vouchers"))
+        .await
+        .ok(200);
+    assert_eq!(mine["items"][0]["code"], "GIFT-0001");
+
+    // The pool is empty: Bob's redemption is refused whole (no points taken).
+    app.post(&app.a.write, &redemptions, &redeem(&bob))
+        .await
+        .problem(422, "voucher_pool_empty");
+    assert_eq!(app.balance(&bob).await, 300);
+
+    // Cancelling gives the points and the code back; Bob can then have it.
+    let cancelled = app
+        .post_empty(&app.a.write, &format!("/redemptions/{}/cancel", id(&given)))
+        .await
+        .ok(200);
+    assert_eq!(cancelled["balance"]["available"], 300);
+    let bobs = app
+        .post(&app.a.write, &redemptions, &redeem(&bob))
+        .await
+        .ok(201);
+    assert_eq!(bobs["voucher_code"], "GIFT-0001");
+    // Once Bob has used the code at the till, the redemption can no longer be cancelled.
+    app.post(
+        &app.a.write,
+        &vouchers(&app, "redeem"),
+        &json!({"code": "GIFT-0001", "order_id": "b-1", "basket": basket(5000), "member": {"id": bob}}),
+    )
+    .await
+    .ok(200);
+    app.post_empty(&app.a.write, &format!("/redemptions/{}/cancel", id(&bobs)))
+        .await
+        .problem(409, "redemption_not_cancellable");
+    assert_eq!(app.balance(&bob).await, 200);
+    app.check_end_state().await;
+}

@@ -14,8 +14,8 @@ pub async fn insert_reward<C: Conn>(
 ) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO rewards (id, tenant_id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us,
-             per_member_limit, active, created_at_us, tiers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             per_member_limit, active, created_at_us, tiers, voucher_pool_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         &[
             r.id.as_str().into(),
             tenant.as_str().into(),
@@ -30,6 +30,7 @@ pub async fn insert_reward<C: Conn>(
             r.active.into(),
             ts(r.created_at),
             super::to_json(&r.tiers),
+            r.voucher_pool_id.as_ref().map(|p| p.as_str()).into(),
         ],
     )
     .await?;
@@ -41,7 +42,7 @@ pub async fn insert_reward<C: Conn>(
 pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreError> {
     c.execute(
         "UPDATE rewards SET name = $2, description = $3, cost = $4, stock_remaining = $5, active_from_us = $6, active_until_us = $7,
-             per_member_limit = $8, active = $9, tiers = $10 WHERE id = $1",
+             per_member_limit = $8, active = $9, tiers = $10, voucher_pool_id = $11 WHERE id = $1",
         &[
             r.id.as_str().into(),
             r.name.as_str().into(),
@@ -53,13 +54,14 @@ pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreEr
             r.per_member_limit.into(),
             r.active.into(),
             super::to_json(&r.tiers),
+            r.voucher_pool_id.as_ref().map(|p| p.as_str()).into(),
         ],
     )
     .await?;
     Ok(())
 }
 
-const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq, tiers";
+const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq, tiers, voucher_pool_id";
 
 fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
     Ok((
@@ -75,6 +77,9 @@ fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
             active_until: to_opt_ts(r.opt_int(7)?)?,
             per_member_limit: r.opt_int(8)?,
             tiers: super::json(&r.text(12)?)?,
+            voucher_pool_id: r
+                .opt_text(13)?
+                .map(tally_domain::ids::VoucherPoolId::from_trusted),
             active: r.boolean(9)?,
             created_at: to_ts(r.int(10)?)?,
         },
@@ -186,8 +191,8 @@ pub async fn insert_redemption<C: Conn>(
     r: &Redemption,
 ) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO redemptions (id, tenant_id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO redemptions (id, tenant_id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, voucher_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         &[
             r.id.as_str().into(),
             tenant.as_str().into(),
@@ -200,13 +205,14 @@ pub async fn insert_redemption<C: Conn>(
             r.status.as_str().into(),
             ts(r.created_at),
             ts(r.updated_at),
+            r.voucher_code.as_deref().into(),
         ],
     )
     .await?;
     Ok(())
 }
 
-const REDEMPTION_COLS: &str = "id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, seq";
+const REDEMPTION_COLS: &str = "id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, seq, voucher_code";
 
 fn decode_redemption(r: &Row) -> Result<(i64, Redemption), StoreError> {
     Ok((
@@ -219,6 +225,7 @@ fn decode_redemption(r: &Row) -> Result<(i64, Redemption), StoreError> {
             reward_name: r.text(4)?,
             cost: Points(r.int(5)?),
             code: r.text(6)?,
+            voucher_code: r.opt_text(11)?,
             status: RedemptionStatus::parse(&r.text(7)?)
                 .ok_or_else(|| StoreError::Decode("redemption status".into()))?,
             created_at: to_ts(r.int(8)?)?,

@@ -438,6 +438,24 @@ pub async fn assign_code<C: Conn>(
     Ok(None)
 }
 
+/// Takes a personal code (canonical) back from its member (a cancelled reward redemption), only
+/// while it is unused. Answers whether it was taken back.
+pub async fn unassign_code<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    code: &str,
+    member: &MemberId,
+) -> Result<bool, StoreError> {
+    let changed = c
+        .execute(
+            "UPDATE voucher_codes SET member_id = NULL
+             WHERE program_id = $1 AND code = $2 AND member_id = $3 AND status = 'available'",
+            &[program.as_str().into(), code.into(), member.as_str().into()],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
 /// Failed look-ups of each subject in the window starting at `window_start`; the largest count.
 pub async fn failures<C: Conn>(
     c: &mut C,

@@ -524,6 +524,12 @@ pub async fn voucher<D: Database>(
         Err(CoreError::Domain(DomainError::NotFound { .. })) => {
             page.errors.add("voucher_code", refusal("voucher_unknown"));
         }
+        // Why the code cannot be used goes next to the code.
+        Err(CoreError::Domain(
+            DomainError::Refused { code, .. } | DomainError::Conflict { code, .. },
+        )) => {
+            page.errors.add("voucher_code", refusal(&code));
+        }
         Err(CoreError::Domain(e)) => {
             let fields = [("/code", "voucher_code"), ("/basket", "voucher_amount")];
             page.errors = FormErrors::from_domain(lang, &e, &fields);

@@ -21,6 +21,7 @@ pub mod vouchers;
 pub mod wallet;
 pub mod wallet_referrals;
 pub mod wallet_stamps;
+pub mod wallet_vouchers;
 
 use crate::WebState;
 use crate::error::WebError;

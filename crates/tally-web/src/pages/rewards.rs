@@ -23,6 +23,8 @@ struct RewardsPage {
     rewards: Vec<Reward>,
     form: Fields,
     errors: FormErrors,
+    /// Active voucher pools a reward can hand codes from: `(id, name)`.
+    pools: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -32,6 +34,7 @@ struct RewardPage {
     reward: Reward,
     form: Fields,
     errors: FormErrors,
+    pools: Vec<(String, String)>,
 }
 
 impl RewardPage {
@@ -51,13 +54,19 @@ impl RewardPage {
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
             "tiers" => r.tiers.join(", "),
+            "voucher_pool_id" => r
+                .voucher_pool_id
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             _ => String::new(),
         }
     }
 }
 
 /// Pointers of reward fields → form fields.
-const FIELDS: [(&str, &str); 6] = [
+const FIELDS: [(&str, &str); 7] = [
+    ("/voucher_pool_id", "voucher_pool_id"),
     ("/name", "name"),
     ("/description", "description"),
     ("/cost_points", "cost_points"),
@@ -82,7 +91,32 @@ fn reward_body(f: &Fields) -> Value {
         .filter(|t| !t.is_empty())
         .collect();
     body.insert("tiers".into(), tiers.into());
+    if let Some(pool) = f.get("voucher_pool_id") {
+        body.insert("voucher_pool_id".into(), pool.into());
+    }
     Value::Object(body)
+}
+
+/// The program's active voucher pools, for the reward form's choice.
+async fn pool_choices<D: Database>(
+    state: &WebState<D>,
+    console: &Console,
+    ui: &Ui,
+) -> Result<Vec<(String, String)>, WebError> {
+    Ok(state
+        .tally
+        .voucher_pools(&console.operator.tenant_id, &ui.program.id, None, Some(200))
+        .await?
+        .items
+        .iter()
+        .filter(|p| p["status"] == "active")
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap_or_default().to_owned(),
+                p["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
 }
 
 async fn list_page<D: Database>(
@@ -98,11 +132,13 @@ async fn list_page<D: Database>(
         .rewards(&console.operator.tenant_id, &ui.program.id, None, Some(200))
         .await?
         .items;
+    let pools = pool_choices(state, console, &ui).await?;
     render(&RewardsPage {
         ui,
         rewards,
         form,
         errors,
+        pools,
     })
 }
 
@@ -165,11 +201,13 @@ pub async fn edit<D: Database>(
     console.require(Role::can_manage)?;
     let ui = Ui::load(&state, &console, &program, "rewards").await?;
     let reward = load(&state, &console, &ui, &reward).await?;
+    let pools = pool_choices(&state, &console, &ui).await?;
     render(&RewardPage {
         ui,
         reward,
         form: Fields::default(),
         errors: FormErrors::default(),
+        pools,
     })
 }
 
@@ -191,16 +229,21 @@ pub async fn update<D: Database>(
             stock: Some(r.stock),
             per_member_limit: Some(r.per_member_limit),
             tiers: Some(r.tiers),
+            voucher_pool_id: Some(r.voucher_pool_id),
             active: Some(form.fields.get("active").is_some()),
         },
     });
     match write_or_errors(&state, &form.console, command, &FIELDS).await? {
         Ok(_) => Ok(Redirect::to(&ui.url("rewards")).into_response()),
-        Err(errors) => Ok(unprocessable(render(&RewardPage {
-            ui,
-            reward: current,
-            form: form.fields,
-            errors,
-        })?)),
+        Err(errors) => {
+            let pools = pool_choices(&state, &form.console, &ui).await?;
+            Ok(unprocessable(render(&RewardPage {
+                ui,
+                reward: current,
+                form: form.fields,
+                errors,
+                pools,
+            })?))
+        }
     }
 }

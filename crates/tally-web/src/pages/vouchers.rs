@@ -334,10 +334,7 @@ pub async fn add_codes<D: Database>(
     };
     let (notice, errors, problems) = match outcome {
         Ok(answer) => (
-            lang.tf(
-                "vouchers.added",
-                &[("count", &lang.number(answer["added"].as_i64().unwrap_or(0)))],
-            ),
+            lang.count("vouchers.added", answer["added"].as_i64().unwrap_or(0)),
             FormErrors::default(),
             Vec::new(),
         ),

@@ -162,6 +162,8 @@ struct CardPage {
     pending: Vec<serde_json::Value>,
     stamps: Vec<super::wallet_stamps::StampProgress>,
     invite: Option<super::wallet_referrals::Invite>,
+    /// The member's personal voucher codes still to use: `(code, pool name, QR code as SVG)`.
+    vouchers: Vec<(String, String, String)>,
 }
 
 impl CardPage {
@@ -632,6 +634,7 @@ pub(super) async fn card_page<D: Database>(
     let pending = state.tally.upcoming_releases(&tenant, &id).await?;
     let stamps = super::wallet_stamps::progress(state, wallet.lang, &tenant, &id, &rewards).await?;
     let invite = super::wallet_referrals::invite(state, &tenant, &program, &id).await?;
+    let vouchers = super::wallet_vouchers::unused(state, &tenant, &id).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -650,6 +653,7 @@ pub(super) async fn card_page<D: Database>(
         pending,
         stamps,
         invite,
+        vouchers,
     })
 }
 
