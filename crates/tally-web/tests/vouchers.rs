@@ -130,6 +130,17 @@ async fn an_operator_makes_a_pool_fills_it_and_exports_its_codes() {
     assert_eq!(lines.len(), 1 + 27);
     assert!(lines.contains(&"PARTNER-2222,available,,,,"), "{lines:?}");
 
+    // The reward form offers the pool, so a reward can hand out its codes.
+    let pool_id = pool_url.rsplit('/').next().unwrap().to_owned();
+    let rewards = b.get(&format!("/console/{}/rewards", app.a.program)).await;
+    assert!(
+        rewards.body.contains(&format!(
+            r#"<option value="{pool_id}">Spring 10 off 50</option>"#
+        )),
+        "{}",
+        rewards.body
+    );
+
     let archived = b
         .post(
             &format!("{pool_url}/status"),
@@ -142,7 +153,6 @@ async fn an_operator_makes_a_pool_fills_it_and_exports_its_codes() {
     // Another tenant's operator cannot see the pool.
     let other = app.operator(&app.b, "other", Role::Owner).await;
     let mut ob = app.signed_in(&other).await;
-    let pool_id = pool_url.rsplit('/').next().unwrap();
     let foreign = ob
         .get(&format!("/console/{}/vouchers/{pool_id}", app.b.program))
         .await;
