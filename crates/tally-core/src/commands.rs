@@ -78,6 +78,22 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    CreateCharity {
+        program: ProgramId,
+        input: tally_domain::charities::CharityInput,
+    },
+    SetCharityStatus {
+        charity: tally_domain::ids::CharityId,
+        status: String,
+    },
+    Donate {
+        member: MemberId,
+        request: tally_domain::charities::DonationRequest,
+    },
+    SettleCharity {
+        charity: tally_domain::ids::CharityId,
+        settlement: tally_domain::charities::SettlementInput,
+    },
     CreateVoucherPool {
         program: ProgramId,
         input: tally_domain::vouchers::PoolInput,
@@ -357,6 +373,7 @@ impl Command {
             | Command::Redeem { program, .. } => Some(Some(program)),
             Command::UpdateMember { .. }
             | Command::Adjust { .. }
+            | Command::Donate { .. }
             | Command::CancelRedemption { .. } => Some(None),
             _ => None,
         }
@@ -366,6 +383,19 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::CreateCharity { program, input } => {
+                usecases::charities::create(c, ctx, program, input).await
+            }
+            Command::SetCharityStatus { charity, status } => {
+                usecases::charities::set_status(c, ctx, charity, status).await
+            }
+            Command::Donate { member, request } => {
+                usecases::charities::donate(c, ctx, member, request).await
+            }
+            Command::SettleCharity {
+                charity,
+                settlement,
+            } => usecases::charities::settle(c, ctx, charity, settlement).await,
             Command::CreateVoucherPool { program, input } => {
                 usecases::vouchers::create_pool(c, ctx, program, input).await
             }

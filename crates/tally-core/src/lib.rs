@@ -11,6 +11,7 @@
 mod awards;
 mod backtest;
 pub mod beyond;
+mod charity_reads;
 pub mod commands;
 pub mod console;
 pub mod earning;

@@ -365,6 +365,7 @@ pub async fn totals<C: Conn>(c: &mut C, program: &ProgramId) -> Result<ProgramTo
         redeemed: Points::ZERO,
         expired: Points::ZERO,
         adjusted: Points::ZERO,
+        donated: Points::ZERO,
         outstanding: Points::ZERO,
     };
     for (kind, flow) in flows::flows(c, program).await? {
@@ -382,6 +383,7 @@ pub async fn totals<C: Conn>(c: &mut C, program: &ProgramId) -> Result<ProgramTo
             TransferKind::Refund => t.redeemed = t.redeemed - to_members,
             TransferKind::Expire => t.expired = t.expired + to_program,
             TransferKind::Adjust => t.adjusted = t.adjusted + to_members - to_program,
+            TransferKind::Donate => t.donated = t.donated + to_program,
             TransferKind::Release => {}
         }
     }

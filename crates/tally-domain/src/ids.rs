@@ -125,6 +125,8 @@ prefixed_id!(/// A segment of a program's members.
     SegmentId, "seg");
 prefixed_id!(/// A pool of voucher codes with their terms.
     VoucherPoolId, "vpl");
+prefixed_id!(/// A charity partner of a program, to which members give points.
+    CharityId, "cha");
 
 #[cfg(test)]
 mod tests {

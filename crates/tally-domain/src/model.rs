@@ -269,10 +269,12 @@ pub enum TransferKind {
     Expire,
     /// Pending points become available: between two accounts of the same member.
     Release,
+    /// Points a member gives to one of the program's charities.
+    Donate,
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 7] = [
+    pub const ALL: [TransferKind; 8] = [
         TransferKind::Earn,
         TransferKind::Reverse,
         TransferKind::Redeem,
@@ -280,6 +282,7 @@ impl TransferKind {
         TransferKind::Adjust,
         TransferKind::Expire,
         TransferKind::Release,
+        TransferKind::Donate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -291,6 +294,7 @@ impl TransferKind {
             TransferKind::Adjust => "adjust",
             TransferKind::Expire => "expire",
             TransferKind::Release => "release",
+            TransferKind::Donate => "donate",
         }
     }
 
@@ -344,6 +348,9 @@ pub struct TransferReason {
     pub rule: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule_version: Option<i64>,
+    /// The charity a donation went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charity_id: Option<CharityId>,
     /// The API key or operator that asked for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
@@ -361,6 +368,8 @@ pub struct ProgramTotals {
     pub expired: Points,
     /// Net manual adjustments (positive: given to members).
     pub adjusted: Points,
+    /// Given by members to the program's charities.
+    pub donated: Points,
     /// Sum of all member balances: the program's liability.
     pub outstanding: Points,
 }

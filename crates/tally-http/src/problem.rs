@@ -386,6 +386,14 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "The voucher pool has no free code left to hand to a member; add codes.",
     ),
     (
+        "charity_not_active",
+        "The charity is archived: it takes no gifts now.",
+    ),
+    (
+        "settlement_exceeds_owed",
+        "A payout to a charity may not be more than the program owes it (the money given less what was paid).",
+    ),
+    (
         "too_many_failures",
         "Too many unknown voucher codes from this API key, member or address: look-ups are refused until the window ends (see Retry-After).",
     ),

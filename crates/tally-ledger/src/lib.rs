@@ -30,16 +30,19 @@ pub enum AccountKind {
     Breakage,
     /// The counter-account of manual adjustments.
     Adjustments,
+    /// Where points members give to a charity go.
+    Donations,
 }
 
 impl AccountKind {
-    pub const ALL: [AccountKind; 6] = [
+    pub const ALL: [AccountKind; 7] = [
         AccountKind::MemberAvailable,
         AccountKind::MemberPending,
         AccountKind::Issuance,
         AccountKind::Redemptions,
         AccountKind::Breakage,
         AccountKind::Adjustments,
+        AccountKind::Donations,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl AccountKind {
             AccountKind::Redemptions => "redemptions",
             AccountKind::Breakage => "breakage",
             AccountKind::Adjustments => "adjustments",
+            AccountKind::Donations => "donations",
         }
     }
 
@@ -93,6 +97,7 @@ pub fn direction(kind: TransferKind, adjustment_positive: bool) -> Direction {
         TransferKind::Adjust => (AccountKind::Adjustments, adjustment_positive),
         // The one kind between two accounts of the member: available is credited from pending.
         TransferKind::Release => (AccountKind::MemberPending, true),
+        TransferKind::Donate => (AccountKind::Donations, false),
     };
     Direction {
         counterpart,

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_segments.sql")),
     (12, include_str!("../migrations/0012_vouchers.sql")),
     (13, include_str!("../migrations/0013_reward_vouchers.sql")),
+    (14, include_str!("../migrations/0014_charities.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

@@ -21,9 +21,9 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    audit, cashier, dashboard, insights, keys, locations, members, referrals, rewards, rules,
-    segments, settings, setup, sign_in, stamps, tiers, vouchers, wallet, wallet_referrals,
-    wallet_stamps,
+    audit, cashier, charities, dashboard, insights, keys, locations, members, referrals, rewards,
+    rules, segments, settings, setup, sign_in, stamps, tiers, vouchers, wallet, wallet_charities,
+    wallet_referrals, wallet_rewards, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -201,6 +201,18 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/vouchers/{pool}/status",
             post(vouchers::set_status::<D>),
         )
+        .route(
+            "/console/{program}/charities",
+            get(charities::list::<D>).post(charities::create::<D>),
+        )
+        .route(
+            "/console/{program}/charities/{charity}/status",
+            post(charities::set_status::<D>),
+        )
+        .route(
+            "/console/{program}/charities/{charity}/settlements",
+            post(charities::settle::<D>),
+        )
         .route("/console/{program}/cashier", get(cashier::page::<D>))
         .route(
             "/console/{program}/cashier/purchase",
@@ -234,7 +246,14 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route("/wallet/sign-in/code", post(wallet::check_code::<D>))
         .route("/wallet/sign-out", post(wallet::sign_out::<D>))
         .route("/wallet/cards/{member}", get(wallet::show::<D>))
-        .route("/wallet/cards/{member}/redeem", post(wallet::redeem::<D>))
+        .route(
+            "/wallet/cards/{member}/redeem",
+            post(wallet_rewards::redeem::<D>),
+        )
+        .route(
+            "/wallet/cards/{member}/donate",
+            post(wallet_charities::donate::<D>),
+        )
         .route(
             "/join/{code}",
             get(wallet_referrals::form::<D>).post(wallet_referrals::join::<D>),

@@ -43,6 +43,18 @@ async fn request_code(b: &mut Browser, sink: &SmtpSink, email: &str) -> (Page, S
     (sent, code)
 }
 
+/// A browser signed in to the wallet of `EMAIL` with a code from the email.
+async fn signed_in(app: &App, sink: &SmtpSink) -> Browser {
+    let mut b = app.browser();
+    let (page, code) = request_code(&mut b, sink, EMAIL).await;
+    b.post(
+        "/wallet/sign-in/code",
+        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &code)],
+    )
+    .await;
+    b
+}
+
 #[tokio::test]
 async fn a_member_signs_in_with_an_emailed_code_and_sees_every_card() {
     let (app, sink) = app_with_mail().await;
@@ -311,13 +323,7 @@ async fn a_member_redeems_a_reward_and_sets_their_preferences() {
         .await
         .unwrap();
 
-    let mut b = app.browser();
-    let (page, code) = request_code(&mut b, &sink, EMAIL).await;
-    b.post(
-        "/wallet/sign-in/code",
-        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &code)],
-    )
-    .await;
+    let mut b = signed_in(&app, &sink).await;
     let path = format!("/wallet/cards/{}", member.id);
     let card = b.get(&path).await;
     assert!(
@@ -475,13 +481,7 @@ async fn a_member_collects_a_stamp_by_scanning_the_store_code_once() {
     .unwrap();
     let code = shown["code"].as_str().unwrap();
 
-    let mut b = app.browser();
-    let (page, login) = request_code(&mut b, &sink, EMAIL).await;
-    b.post(
-        "/wallet/sign-in/code",
-        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &login)],
-    )
-    .await;
+    let mut b = signed_in(&app, &sink).await;
     let card_page = b.get(&format!("/wallet/cards/{}", member.id)).await;
     assert!(card_page.body.contains("0 of 4 stamps"), "progress before");
     // Opening the link only shows what the stamp is for.
@@ -538,13 +538,7 @@ async fn a_friend_joins_through_the_invite_link_and_the_referrer_sees_it() {
     let ann = app
         .enrol(&app.a, json!({"name": "Ann", "email": EMAIL}))
         .await;
-    let mut b = app.browser();
-    let (page, login) = request_code(&mut b, &sink, EMAIL).await;
-    b.post(
-        "/wallet/sign-in/code",
-        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &login)],
-    )
-    .await;
+    let mut b = signed_in(&app, &sink).await;
     let card = b.get(&format!("/wallet/cards/{}", ann.id)).await;
     assert!(card.body.contains("you get 200 points and they get 100"));
     let start = card.body.find("/join/").expect("an invite link");
@@ -636,13 +630,7 @@ async fn a_member_turns_points_into_a_voucher_and_sees_it_with_a_qr_code() {
     .await
     .unwrap();
 
-    let mut b = app.browser();
-    let (page, login) = request_code(&mut b, &sink, EMAIL).await;
-    b.post(
-        "/wallet/sign-in/code",
-        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &login)],
-    )
-    .await;
+    let mut b = signed_in(&app, &sink).await;
     let card_page = b.get(&format!("/wallet/cards/{}", member.id)).await;
     assert!(
         !card_page.body.contains(r#"id="vouchers""#),
@@ -665,4 +653,77 @@ async fn a_member_turns_points_into_a_voucher_and_sees_it_with_a_qr_code() {
     assert!(vouchers.contains("5 off your next order"), "{vouchers}");
     assert!(vouchers.contains("IGA-VOUCHER-1"), "{vouchers}");
     assert!(vouchers.contains("<svg"), "a QR code");
+}
+
+#[tokio::test]
+async fn a_member_gives_points_to_a_cause_and_sees_the_total_grow() {
+    let (app, sink) = app_with_mail().await;
+    let member = app
+        .enrol(&app.a, json!({"name": "Ewa", "email": EMAIL}))
+        .await;
+    let run = |command| app.tally.write(&app.a.tenant, "setup", None, command);
+    let charity = run(tally_core::Command::CreateCharity {
+        program: app.a.program.clone(),
+        input: tally_domain::charities::CharityInput::parse(
+            &json!({"name": "School meals", "description": "Warm lunches"}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    run(tally_core::Command::Adjust {
+        member: member.id.clone(),
+        request: tally_domain::inputs::AdjustmentRequest::parse(
+            &json!({"points": 100, "reason": "welcome"}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+
+    let mut b = signed_in(&app, &sink).await;
+    let card_page = b.get(&format!("/wallet/cards/{}", member.id)).await;
+    assert!(
+        card_page.body.contains("$0.00 from 0 members so far"),
+        "{}",
+        card_page.body
+    );
+    let donate = format!("/wallet/cards/{}/donate", member.id);
+    let charity_id = charity["id"].as_str().unwrap();
+    let too_much = b
+        .post(
+            &donate,
+            &[
+                ("csrf", &card_page.csrf()),
+                ("charity_id", charity_id),
+                ("points", "101"),
+            ],
+        )
+        .await;
+    assert_eq!(too_much.status, 422);
+    let given = b
+        .post(
+            &donate,
+            &[
+                ("csrf", &card_page.csrf()),
+                ("charity_id", charity_id),
+                ("points", "40"),
+            ],
+        )
+        .await;
+    assert_eq!(given.status, 200, "{}", given.body);
+    assert!(
+        given
+            .body
+            .contains("You gave 40 points to School meals. Thank you!"),
+        "{}",
+        given.body
+    );
+    assert!(
+        given.body.contains("$0.40 from 1 member so far"),
+        "{}",
+        given.body
+    );
+    assert!(given.body.contains("You gave 40 points."), "{}", given.body);
+    assert_eq!(app.balance(&app.a, &member.id).await, 60);
 }

@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod admin;
+pub mod charities;
 pub mod events;
 pub mod expiry;
 pub mod imports;

@@ -1,6 +1,7 @@
 //! The route table: one line per endpoint, so the whole API is visible in one place. The
 //! OpenAPI document (`openapi.json`) describes exactly these routes; a test keeps them in step.
 
+mod charities;
 mod events;
 mod expiry;
 mod insights;
@@ -151,6 +152,22 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         .route("/segments/{segment}/changes", get(segments::changes::<D>))
         .route("/segments/{segment}/sizes", get(segments::sizes::<D>))
         .route("/members/{member}/segments", get(segments::of_member::<D>))
+        .route(
+            "/programs/{program}/charities",
+            get(charities::list::<D>).post(charities::create::<D>),
+        )
+        .route(
+            "/charities/{charity}",
+            get(charities::get::<D>).patch(charities::set_status::<D>),
+        )
+        .route(
+            "/charities/{charity}/settlements",
+            post(charities::settle::<D>),
+        )
+        .route(
+            "/members/{member}/donations",
+            get(charities::of_member::<D>).post(charities::donate::<D>),
+        )
         .route(
             "/programs/{program}/voucher-pools",
             get(vouchers::list_pools::<D>).post(vouchers::create_pool::<D>),

@@ -12,6 +12,7 @@ mod common;
 
 mod auth_and_isolation;
 mod balances;
+mod charities;
 mod events;
 mod expiry;
 mod idempotency_and_paging;

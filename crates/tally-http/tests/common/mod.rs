@@ -61,6 +61,9 @@ const TABLES: &[&str] = &[
     "voucher_pools",
     "voucher_codes",
     "voucher_failures",
+    "charities",
+    "donations",
+    "charity_settlements",
 ];
 
 /// A tenant with its keys and a program.

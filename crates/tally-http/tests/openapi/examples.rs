@@ -847,6 +847,70 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
     )
     .await;
 
+    // Charities: a cause, a member's gift, a payout, and what everyone reads.
+    let top_up = json!({ "points": 500, "reason": "charity top-up" });
+    assert_eq!(
+        server
+            .send("POST", &adjustments, Some("write"), Some(&top_up))
+            .await
+            .status,
+        201
+    );
+    let charity = run(
+        &server,
+        &spec,
+        &ids,
+        ("createCharity", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/charities"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let charity_id = charity["id"].as_str().unwrap().to_owned();
+    ids.insert(example_id(&spec, "CharityId"), charity_id.clone());
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("donate", None),
+        (
+            "POST",
+            &format!("/api/v1/members/{m}/donations"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    run(
+        &server,
+        &spec,
+        &ids,
+        ("settleCharity", None),
+        (
+            "POST",
+            &format!("/api/v1/charities/{charity_id}/settlements"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    reads_match(
+        &server,
+        &spec,
+        [
+            ("listCharities", format!("/api/v1/programs/{p}/charities")),
+            ("getCharity", format!("/api/v1/charities/{charity_id}")),
+            (
+                "listMemberDonations",
+                format!("/api/v1/members/{m}/donations"),
+            ),
+        ],
+    )
+    .await;
+
     // A refusal is a documented problem.
     let invalid = server
         .send(

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod cashier;
+pub mod charities;
 pub mod dashboard;
 pub mod insights;
 pub mod keys;
@@ -19,7 +20,9 @@ pub mod stamps;
 pub mod tiers;
 pub mod vouchers;
 pub mod wallet;
+pub mod wallet_charities;
 pub mod wallet_referrals;
+pub mod wallet_rewards;
 pub mod wallet_stamps;
 pub mod wallet_vouchers;
 

@@ -27,7 +27,7 @@ use tally_core::{Command, WALLET_TENANT};
 use tally_domain::Timestamp;
 use tally_domain::display::ProgramDisplay;
 use tally_domain::ids::{MemberId, PersonId, TenantId};
-use tally_domain::inputs::{MemberPatch, RedeemRequest};
+use tally_domain::inputs::MemberPatch;
 use tally_domain::model::{Channel, HistoryEntry, Location, Member, Redemption, Reward};
 use tally_domain::program::Program;
 use tally_domain::text::Email;
@@ -164,6 +164,7 @@ struct CardPage {
     invite: Option<super::wallet_referrals::Invite>,
     /// The member's personal voucher codes still to use: `(code, pool name, QR code as SVG)`.
     vouchers: Vec<(String, String, String)>,
+    causes: Vec<super::wallet_charities::Cause>,
 }
 
 impl CardPage {
@@ -537,7 +538,7 @@ pub async fn home<D: Database>(State(state): State<WebState<D>>, wallet: Wallet)
 }
 
 /// The tenant of one of the person's cards, or "not found" for anyone else's.
-async fn own_card<D: Database>(
+pub(super) async fn own_card<D: Database>(
     state: &WebState<D>,
     wallet: &Wallet,
     member: &str,
@@ -635,6 +636,7 @@ pub(super) async fn card_page<D: Database>(
     let stamps = super::wallet_stamps::progress(state, wallet.lang, &tenant, &id, &rewards).await?;
     let invite = super::wallet_referrals::invite(state, &tenant, &program, &id).await?;
     let vouchers = super::wallet_vouchers::unused(state, &tenant, &id).await?;
+    let causes = super::wallet_charities::causes(state, wallet.lang, &card.program, &id).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -654,6 +656,7 @@ pub(super) async fn card_page<D: Database>(
         stamps,
         invite,
         vouchers,
+        causes,
     })
 }
 
@@ -683,47 +686,6 @@ pub async fn show<D: Database>(
         FormErrors::default(),
     )
     .await
-}
-
-pub async fn redeem<D: Database>(
-    State(state): State<WebState<D>>,
-    Path(member): Path<String>,
-    wallet: Wallet,
-    axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
-) -> PageResult {
-    let fields = Fields::from_pairs(pairs)?;
-    wallet.check(&fields)?;
-    let (tenant, id) = own_card(&state, &wallet, &member).await?;
-    let m = state.tally.member(&tenant, &id).await?;
-    let command = RedeemRequest::parse(
-        &json!({ "member": { "id": id }, "reward_id": fields.raw("reward_id") }),
-    )
-    .map(|request| Command::Redeem {
-        program: m.program_id.clone(),
-        request,
-    });
-    match write_as(&state, &tenant, "wallet", wallet.lang, command, &[]).await? {
-        Ok(answer) => {
-            let r: Redemption =
-                serde_json::from_value(answer).map_err(|e| WebError::Internal(e.to_string()))?;
-            let notice = wallet.lang.tf(
-                "wallet.redeemed",
-                &[("reward", &r.reward_name), ("code", &r.code)],
-            );
-            card_page(
-                &state,
-                &wallet,
-                &member,
-                None,
-                notice,
-                FormErrors::default(),
-            )
-            .await
-        }
-        Err(errors) => Ok(unprocessable(
-            card_page(&state, &wallet, &member, None, String::new(), errors).await?,
-        )),
-    }
 }
 
 /// The preferred channel and the consent per channel, as the member sets them (recorded with

@@ -1,0 +1,55 @@
+//! Redeeming a reward in the wallet: the code to show at the till (and, for a reward that hands
+//! out vouchers, the voucher code).
+
+use super::wallet::{Wallet, card_page, own_card};
+use super::{FormErrors, PageResult, unprocessable, write_as};
+use crate::WebState;
+use crate::error::WebError;
+use crate::session::Fields;
+use axum::extract::{Path, State};
+use serde_json::json;
+use tally_core::Command;
+use tally_domain::inputs::RedeemRequest;
+use tally_domain::model::Redemption;
+use tally_store::Database;
+
+pub async fn redeem<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(member): Path<String>,
+    wallet: Wallet,
+    axum::extract::Form(pairs): axum::extract::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let fields = Fields::from_pairs(pairs)?;
+    wallet.check(&fields)?;
+    let (tenant, id) = own_card(&state, &wallet, &member).await?;
+    let m = state.tally.member(&tenant, &id).await?;
+    let command = RedeemRequest::parse(
+        &json!({ "member": { "id": id }, "reward_id": fields.raw("reward_id") }),
+    )
+    .map(|request| Command::Redeem {
+        program: m.program_id.clone(),
+        request,
+    });
+    match write_as(&state, &tenant, "wallet", wallet.lang, command, &[]).await? {
+        Ok(answer) => {
+            let r: Redemption =
+                serde_json::from_value(answer).map_err(|e| WebError::Internal(e.to_string()))?;
+            let notice = wallet.lang.tf(
+                "wallet.redeemed",
+                &[("reward", &r.reward_name), ("code", &r.code)],
+            );
+            card_page(
+                &state,
+                &wallet,
+                &member,
+                None,
+                notice,
+                FormErrors::default(),
+            )
+            .await
+        }
+        Err(errors) => Ok(unprocessable(
+            card_page(&state, &wallet, &member, None, String::new(), errors).await?,
+        )),
+    }
+}
