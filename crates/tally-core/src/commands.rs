@@ -50,6 +50,7 @@ pub struct RewardPatch {
     pub tiers: Option<Vec<String>>,
     /// `Some(None)`: the reward no longer hands out vouchers.
     pub voucher_pool_id: Option<Option<tally_domain::ids::VoucherPoolId>>,
+    pub segments: Option<Vec<String>>,
     pub active: Option<bool>,
 }
 

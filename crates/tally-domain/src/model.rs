@@ -175,6 +175,8 @@ pub struct Reward {
     pub per_member_limit: Option<i64>,
     /// Only members of these tiers may redeem it (a tier benefit); empty: everyone.
     pub tiers: Vec<String>,
+    /// Only members of one of these segments (keys) may redeem it; empty: everyone.
+    pub segments: Vec<String>,
     /// Redeeming it gives the member the next free code of this voucher pool.
     pub voucher_pool_id: Option<crate::ids::VoucherPoolId>,
     pub active: bool,

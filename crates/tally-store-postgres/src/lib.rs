@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_vouchers.sql")),
     (13, include_str!("../migrations/0013_reward_vouchers.sql")),
     (14, include_str!("../migrations/0014_charities.sql")),
+    (15, include_str!("../migrations/0015_reward_segments.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

@@ -727,3 +727,60 @@ async fn a_member_gives_points_to_a_cause_and_sees_the_total_grow() {
     assert!(given.body.contains("You gave 40 points."), "{}", given.body);
     assert_eq!(app.balance(&app.a, &member.id).await, 60);
 }
+
+#[tokio::test]
+async fn a_reward_kept_for_a_segment_says_so_to_everyone_else() {
+    let (app, sink) = app_with_mail().await;
+    let member = app
+        .enrol(&app.a, json!({"name": "Zoe", "email": EMAIL}))
+        .await;
+    let run = |command| app.tally.write(&app.a.tenant, "setup", None, command);
+    let segment = run(tally_core::Command::CreateSegment {
+        program: app.a.program.clone(),
+        input: tally_domain::segments::SegmentInput::parse(&json!({
+            "key": "vip_club", "name": "VIP club",
+            "definition": {"field": "tags", "op": "has_any", "value": ["vip"]}
+        }))
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    app.tally
+        .evaluate_segment(
+            &app.a.tenant,
+            &tally_domain::ids::SegmentId::parse(segment["id"].as_str().unwrap()).unwrap(),
+        )
+        .await
+        .unwrap();
+    run(tally_core::Command::CreateReward {
+        program: app.a.program.clone(),
+        reward: tally_domain::inputs::NewReward::parse(
+            &json!({"name": "Backstage pass", "cost_points": 10, "segments": ["vip_club"]}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    run(tally_core::Command::Adjust {
+        member: member.id.clone(),
+        request: tally_domain::inputs::AdjustmentRequest::parse(
+            &json!({"points": 50, "reason": "welcome"}),
+        )
+        .unwrap(),
+    })
+    .await
+    .unwrap();
+    let mut b = signed_in(&app, &sink).await;
+    let card = b.get(&format!("/wallet/cards/{}", member.id)).await;
+    assert!(
+        card.body.contains("For VIP club members only"),
+        "{}",
+        card.body
+    );
+    let pass = &card.body[card.body.find("Backstage pass").unwrap()..];
+    let button = &pass[pass.find("<button").unwrap()..];
+    assert!(
+        button.starts_with("<button type=\"submit\" disabled"),
+        "{button}"
+    );
+}

@@ -16,7 +16,7 @@ use tally_domain::inputs::{NewReward, RedeemRequest};
 use tally_domain::model::{Redemption, RedemptionStatus, Reward, TransferKind, TransferReason};
 use tally_domain::{DomainError, Points};
 use tally_store::Conn;
-use tally_store::queries::{rewards, vouchers};
+use tally_store::queries::{rewards, segments as segment_rows, vouchers};
 
 /// A reward's voucher pool must be an active pool of the program.
 async fn check_pool<C: Conn>(
@@ -36,6 +36,52 @@ async fn check_pool<C: Conn>(
         )
         .into()),
     }
+}
+
+/// A reward's segments must be active segments of the program.
+async fn check_segments<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    keys: &[String],
+) -> StepResult<()> {
+    let mut f = tally_domain::error::Fields::new();
+    for (i, key) in keys.iter().enumerate() {
+        let found = segment_rows::get_by_key(c, program, key).await?;
+        if found.is_none_or(|s| s.status != "active") {
+            f.push(
+                format!("/segments/{i}"),
+                "is not an active segment of this program",
+            );
+        }
+    }
+    f.finish()?;
+    Ok(())
+}
+
+/// Whether the member may have a reward kept for some segments: `Err` names them.
+async fn segment_allows<C: Conn>(
+    c: &mut C,
+    reward: &Reward,
+    member: &tally_domain::ids::MemberId,
+) -> StepResult<()> {
+    if reward.segments.is_empty() {
+        return Ok(());
+    }
+    let mine = segment_rows::keys_of_member(c, member).await?;
+    if reward.segments.iter().any(|k| mine.contains(k)) {
+        return Ok(());
+    }
+    let mut names = Vec::new();
+    for key in &reward.segments {
+        if let Some(s) = segment_rows::get_by_key(c, &reward.program_id, key).await? {
+            names.push(s.name);
+        }
+    }
+    Err(DomainError::refused(
+        "reward_not_available",
+        format!("`{}` is for {} only", reward.name, names.join(" and ")),
+    )
+    .into())
 }
 
 /// A reward's tiers must be levels of the program's tier plan.
@@ -105,6 +151,7 @@ pub async fn create<C: Conn>(
     if let Some(pool) = &r.voucher_pool_id {
         check_pool(c, ctx, program, pool).await?;
     }
+    check_segments(c, program, &r.segments).await?;
     let reward = Reward {
         id: RewardId::generate(),
         program_id: program.clone(),
@@ -117,6 +164,7 @@ pub async fn create<C: Conn>(
         per_member_limit: r.per_member_limit,
         tiers: r.tiers.clone(),
         voucher_pool_id: r.voucher_pool_id.clone(),
+        segments: r.segments.clone(),
         active: true,
         created_at: ctx.now,
     };
@@ -164,6 +212,10 @@ pub async fn update<C: Conn>(
             check_pool(c, ctx, &reward.program_id, pool).await?;
         }
         reward.voucher_pool_id = pool.clone();
+    }
+    if let Some(keys) = &patch.segments {
+        check_segments(c, &reward.program_id, keys).await?;
+        reward.segments = keys.clone();
     }
     if let Some(tiers) = &patch.tiers {
         let program = load_program(c, ctx, &reward.program_id).await?;
@@ -249,6 +301,7 @@ pub async fn redeem<C: Conn>(
         .into());
     }
     tier_allows(c, &program_row, &reward, &member_id).await?;
+    segment_allows(c, &reward, &member_id).await?;
     if member.balance.available < reward.cost {
         return Err(insufficient(reward.cost, member.balance.available));
     }

@@ -15,6 +15,8 @@ pub struct NewReward {
     pub tiers: Vec<String>,
     /// A voucher pool of the program: redeeming gives its next free code.
     pub voucher_pool_id: Option<crate::ids::VoucherPoolId>,
+    /// Segment keys; empty: every member.
+    pub segments: Vec<String>,
 }
 
 pub const MAX_COST: i64 = 1_000_000_000;
@@ -35,6 +37,7 @@ impl NewReward {
                 "per_member_limit",
                 "tiers",
                 "voucher_pool_id",
+                "segments",
             ],
         );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
@@ -45,6 +48,7 @@ impl NewReward {
         let active_until = o.opt(&mut f, "active_until", timestamp);
         let per_member_limit = o.opt(&mut f, "per_member_limit", int(1, 1_000_000));
         let tiers = o.opt(&mut f, "tiers", tier_names).unwrap_or_default();
+        let segments = o.opt(&mut f, "segments", segment_keys).unwrap_or_default();
         let voucher_pool_id = o.opt(
             &mut f,
             "voucher_pool_id",
@@ -66,8 +70,27 @@ impl NewReward {
             per_member_limit,
             tiers,
             voucher_pool_id,
+            segments,
         })
     }
+}
+
+/// Segment keys a reward is kept for: at most 10, each a segment key (lowercase letters, digits
+/// and `_`).
+pub fn segment_keys(v: &Value) -> Result<Vec<String>, String> {
+    let items = v.as_array().ok_or("must be an array of segment keys")?;
+    if items.len() > 10 {
+        return Err("must have at most 10 segment keys".into());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let key = string(item)?;
+        crate::events::snake_name(key, "vip_at_risk")?;
+        if !out.iter().any(|k| k == key) {
+            out.push(key.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// Tier names (as a tier plan names its levels): at most 10, each 1 to 40 characters.

@@ -72,6 +72,7 @@ fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::Do
             "per_member_limit",
             "tiers",
             "voucher_pool_id",
+            "segments",
             "active",
         ],
     );
@@ -86,6 +87,7 @@ fn parse_patch(body: &serde_json::Value) -> Result<RewardPatch, tally_domain::Do
             let raw = tally_domain::inputs::string(v)?;
             tally_domain::ids::VoucherPoolId::parse(raw).map_err(|e| e.to_string())
         }),
+        segments: o.opt(&mut f, "segments", tally_domain::inputs::segment_keys),
         active: o.opt(&mut f, "active", tally_domain::inputs::boolean),
     };
     f.finish()?;

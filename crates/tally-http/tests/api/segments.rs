@@ -432,3 +432,58 @@ async fn segments_over_insights_follow_the_nightly_run() {
     assert_eq!(keys_of(&app, &ann).await, json!(["slipping"]));
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn a_reward_kept_for_a_segment_is_for_its_members_only() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    let ann = id(&app.enroll(json!({"name": "Ann", "tags": ["vip"]})).await);
+    let bob = id(&app.enroll(json!({"name": "Bob"})).await);
+    app.post(
+        &app.a.admin,
+        &format!("/programs/{p}/segments"),
+        &json!({"key": "vip_club", "name": "VIP club",
+                "definition": {"field": "tags", "op": "has_any", "value": ["vip"]}}),
+    )
+    .await
+    .ok(201);
+    // An unknown segment is named by its place.
+    app.post(
+        &app.a.admin,
+        &format!("/programs/{p}/rewards"),
+        &json!({"name": "Lounge", "cost_points": 10, "segments": ["vip_club", "no_such"]}),
+    )
+    .await
+    .invalid(&["/segments/1"]);
+    let reward = app
+        .create_reward(json!({"name": "Lounge", "cost_points": 10, "segments": ["vip_club"]}))
+        .await;
+    assert_eq!(reward["segments"], json!(["vip_club"]));
+    app.adjust(&ann, 50).await;
+    app.adjust(&bob, 50).await;
+    let redemptions = format!("/programs/{p}/redemptions");
+    let redeem = |m: &str| json!({"member": {"id": m}, "reward_id": id(&reward)});
+    let refused = app
+        .post(&app.a.write, &redemptions, &redeem(&bob))
+        .await
+        .problem(422, "reward_not_available");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("VIP club"),
+        "{refused}"
+    );
+    app.post(&app.a.write, &redemptions, &redeem(&ann))
+        .await
+        .ok(201);
+    // Opening it to everyone: Bob may have it now.
+    app.patch(
+        &app.a.admin,
+        &format!("/rewards/{}", id(&reward)),
+        &json!({"segments": []}),
+    )
+    .await
+    .ok(200);
+    app.post(&app.a.write, &redemptions, &redeem(&bob))
+        .await
+        .ok(201);
+    app.check_end_state().await;
+}

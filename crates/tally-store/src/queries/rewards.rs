@@ -14,8 +14,8 @@ pub async fn insert_reward<C: Conn>(
 ) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO rewards (id, tenant_id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us,
-             per_member_limit, active, created_at_us, tiers, voucher_pool_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             per_member_limit, active, created_at_us, tiers, voucher_pool_id, segments)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         &[
             r.id.as_str().into(),
             tenant.as_str().into(),
@@ -31,6 +31,7 @@ pub async fn insert_reward<C: Conn>(
             ts(r.created_at),
             super::to_json(&r.tiers),
             r.voucher_pool_id.as_ref().map(|p| p.as_str()).into(),
+            super::to_json(&r.segments),
         ],
     )
     .await?;
@@ -42,7 +43,8 @@ pub async fn insert_reward<C: Conn>(
 pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreError> {
     c.execute(
         "UPDATE rewards SET name = $2, description = $3, cost = $4, stock_remaining = $5, active_from_us = $6, active_until_us = $7,
-             per_member_limit = $8, active = $9, tiers = $10, voucher_pool_id = $11 WHERE id = $1",
+             per_member_limit = $8, active = $9, tiers = $10, voucher_pool_id = $11, segments = $12
+         WHERE id = $1",
         &[
             r.id.as_str().into(),
             r.name.as_str().into(),
@@ -55,13 +57,14 @@ pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreEr
             r.active.into(),
             super::to_json(&r.tiers),
             r.voucher_pool_id.as_ref().map(|p| p.as_str()).into(),
+            super::to_json(&r.segments),
         ],
     )
     .await?;
     Ok(())
 }
 
-const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq, tiers, voucher_pool_id";
+const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq, tiers, voucher_pool_id, segments";
 
 fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
     Ok((
@@ -80,6 +83,7 @@ fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
             voucher_pool_id: r
                 .opt_text(13)?
                 .map(tally_domain::ids::VoucherPoolId::from_trusted),
+            segments: super::json(&r.text(14)?)?,
             active: r.boolean(9)?,
             created_at: to_ts(r.int(10)?)?,
         },

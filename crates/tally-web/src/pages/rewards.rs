@@ -54,6 +54,7 @@ impl RewardPage {
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
             "tiers" => r.tiers.join(", "),
+            "segments" => r.segments.join(", "),
             "voucher_pool_id" => r
                 .voucher_pool_id
                 .as_ref()
@@ -65,7 +66,8 @@ impl RewardPage {
 }
 
 /// Pointers of reward fields → form fields.
-const FIELDS: [(&str, &str); 7] = [
+const FIELDS: [(&str, &str); 8] = [
+    ("/segments", "segments"),
     ("/voucher_pool_id", "voucher_pool_id"),
     ("/name", "name"),
     ("/description", "description"),
@@ -91,6 +93,13 @@ fn reward_body(f: &Fields) -> Value {
         .filter(|t| !t.is_empty())
         .collect();
     body.insert("tiers".into(), tiers.into());
+    let segments: Vec<&str> = f
+        .raw("segments")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    body.insert("segments".into(), segments.into());
     if let Some(pool) = f.get("voucher_pool_id") {
         body.insert("voucher_pool_id".into(), pool.into());
     }
@@ -230,6 +239,7 @@ pub async fn update<D: Database>(
             per_member_limit: Some(r.per_member_limit),
             tiers: Some(r.tiers),
             voucher_pool_id: Some(r.voucher_pool_id),
+            segments: Some(r.segments),
             active: Some(form.fields.get("active").is_some()),
         },
     });

@@ -165,6 +165,8 @@ struct CardPage {
     /// The member's personal voucher codes still to use: `(code, pool name, QR code as SVG)`.
     vouchers: Vec<(String, String, String)>,
     causes: Vec<super::wallet_charities::Cause>,
+    /// The member's segment keys, and `(key, name)` of the program's segments rewards are kept for.
+    segments: (Vec<String>, Vec<(String, String)>),
 }
 
 impl CardPage {
@@ -244,7 +246,23 @@ impl CardPage {
     }
 
     fn affordable(&self, r: &Reward) -> bool {
-        self.card.member.balance.available.value() >= r.cost.value() && self.tier_lock(r).is_none()
+        self.card.member.balance.available.value() >= r.cost.value()
+            && self.tier_lock(r).is_none()
+            && self.segment_lock(r).is_none()
+    }
+
+    /// "For VIP club members only" for a reward kept for segments the member is not in.
+    fn segment_lock(&self, r: &Reward) -> Option<String> {
+        let (mine, names) = &self.segments;
+        (!r.segments.is_empty() && !r.segments.iter().any(|k| mine.contains(k))).then(|| {
+            let named: Vec<&str> = names
+                .iter()
+                .filter(|(k, _)| r.segments.contains(k))
+                .map(|(_, n)| n.as_str())
+                .collect();
+            self.lang
+                .tf("wallet.segments_only", &[("segments", &named.join(", "))])
+        })
     }
 
     /// "Gold only" for a reward kept for tiers the member is not in.
@@ -258,7 +276,7 @@ impl CardPage {
 
     /// "Gold only", or "120 more points" for a reward the member cannot have yet.
     fn missing(&self, r: &Reward) -> String {
-        if let Some(lock) = self.tier_lock(r) {
+        if let Some(lock) = self.tier_lock(r).or_else(|| self.segment_lock(r)) {
             return lock;
         }
         let missing = r.cost.value() - self.card.member.balance.available.value();
@@ -637,6 +655,7 @@ pub(super) async fn card_page<D: Database>(
     let invite = super::wallet_referrals::invite(state, &tenant, &program, &id).await?;
     let vouchers = super::wallet_vouchers::unused(state, &tenant, &id).await?;
     let causes = super::wallet_charities::causes(state, wallet.lang, &card.program, &id).await?;
+    let segments = super::wallet_rewards::segments(state, &tenant, &program, &id, &rewards).await?;
     render(&CardPage {
         lang: wallet.lang,
         csrf: wallet.csrf.clone(),
@@ -657,6 +676,7 @@ pub(super) async fn card_page<D: Database>(
         invite,
         vouchers,
         causes,
+        segments,
     })
 }
 

@@ -1,5 +1,5 @@
-//! Redeeming a reward in the wallet: the code to show at the till (and, for a reward that hands
-//! out vouchers, the voucher code).
+//! Rewards in the wallet: redeeming one (the code to show at the till and, for a reward that
+//! hands out vouchers, the voucher code), and which segments keep rewards for whom.
 
 use super::wallet::{Wallet, card_page, own_card};
 use super::{FormErrors, PageResult, unprocessable, write_as};
@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use serde_json::json;
 use tally_core::Command;
 use tally_domain::inputs::RedeemRequest;
-use tally_domain::model::Redemption;
+use tally_domain::model::{Redemption, Reward};
 use tally_store::Database;
 
 pub async fn redeem<D: Database>(
@@ -52,4 +52,33 @@ pub async fn redeem<D: Database>(
             card_page(&state, &wallet, &member, None, String::new(), errors).await?,
         )),
     }
+}
+
+/// The member's segment keys and the names of the segments rewards are kept for (nothing to
+/// read when no reward is kept for a segment).
+pub(super) async fn segments<D: Database>(
+    state: &WebState<D>,
+    tenant: &tally_domain::ids::TenantId,
+    program: &tally_domain::ids::ProgramId,
+    member: &tally_domain::ids::MemberId,
+    rewards: &[Reward],
+) -> Result<(Vec<String>, Vec<(String, String)>), WebError> {
+    if rewards.iter().all(|r| r.segments.is_empty()) {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mine = state.tally.segments_of_member(tenant, member).await?;
+    let names = state
+        .tally
+        .segments(tenant, program, None, Some(200))
+        .await?
+        .items
+        .iter()
+        .map(|s| {
+            (
+                s["key"].as_str().unwrap_or_default().to_owned(),
+                s["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    Ok((mine, names))
 }
