@@ -210,7 +210,7 @@ impl<D: Database> Tally<D> {
         let Some(m) = &r.member else {
             return Ok(None);
         };
-        let key = crate::usecases::vouchers::member_key(m);
+        let key = crate::usecases::member_key(m);
         Ok(tally_store::queries::members::find_member_id(
             &mut self.read().await?,
             tenant,

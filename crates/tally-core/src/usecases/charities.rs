@@ -119,7 +119,8 @@ pub async fn donate<C: Conn>(
         )
         .into());
     }
-    let display = programs::get_display(c, &member.program_id).await?;
+    let program = load_program(c, ctx, &member.program_id).await?;
+    let display = programs::get_display(c, &program.id).await?;
     let amount = amount_minor(r.points, display.point_value_milli);
     let reason = TransferReason {
         charity_id: Some(charity.id.clone()),
@@ -165,9 +166,7 @@ pub async fn donate<C: Conn>(
         "member_id": member_id,
         "points": r.points,
         "amount_minor": amount,
-        "currency": programs::get_program(c, &ctx.tenant, &member.program_id)
-            .await?
-            .map(|p| p.currency.code().to_owned()),
+        "currency": program.currency.code(),
         "balance": {"available": balance, "pending": member.balance.pending},
         "created_at": ctx.now,
     }))

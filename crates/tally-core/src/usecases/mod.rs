@@ -53,6 +53,15 @@ pub(crate) async fn load_member<C: Conn>(
         .ok_or_else(|| DomainError::not_found("member").into())
 }
 
+/// How the store looks up the member a request names.
+pub(crate) fn member_key(r: &MemberRef) -> member_rows::MemberKey<'_> {
+    match r {
+        MemberRef::Id(id) => member_rows::MemberKey::Id(id),
+        MemberRef::ExternalId(x) => member_rows::MemberKey::ExternalId(x),
+        MemberRef::CardNumber(x) => member_rows::MemberKey::CardNumber(x),
+    }
+}
+
 /// Finds the member a request body names; an unknown member is an invalid `/member` field.
 pub(crate) async fn resolve_member<C: Conn>(
     c: &mut C,
@@ -60,11 +69,7 @@ pub(crate) async fn resolve_member<C: Conn>(
     program: &ProgramId,
     r: &MemberRef,
 ) -> StepResult<MemberId> {
-    let key = match r {
-        MemberRef::Id(id) => member_rows::MemberKey::Id(id),
-        MemberRef::ExternalId(x) => member_rows::MemberKey::ExternalId(x),
-        MemberRef::CardNumber(x) => member_rows::MemberKey::CardNumber(x),
-    };
+    let key = member_key(r);
     let what = match r {
         MemberRef::Id(_) => "/member/id",
         MemberRef::ExternalId(_) => "/member/external_id",

@@ -6,7 +6,7 @@
 //! answer. An unknown code and another member's code get the same answer, so probing tells a
 //! guesser nothing (and each such failure counts towards a lock-out: see `voucher_reads.rs`).
 
-use super::{load_program, resolve_member};
+use super::{load_program, member_key, resolve_member};
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::usecases::admin::record;
@@ -22,7 +22,7 @@ use tally_domain::vouchers::{
     generate_code,
 };
 use tally_store::Conn;
-use tally_store::queries::members::{MemberKey, find_member_id};
+use tally_store::queries::members::find_member_id;
 use tally_store::queries::vouchers::{self as store, CodeRow, PoolRow};
 
 /// Most problems named when an upload is refused.
@@ -334,14 +334,6 @@ pub(crate) async fn check_use<C: Conn>(
         pool,
         discount_minor,
     })
-}
-
-pub(crate) fn member_key(m: &MemberRef) -> MemberKey<'_> {
-    match m {
-        MemberRef::Id(id) => MemberKey::Id(id),
-        MemberRef::ExternalId(x) => MemberKey::ExternalId(x),
-        MemberRef::CardNumber(x) => MemberKey::CardNumber(x),
-    }
 }
 
 /// The answer to a use of a code.

@@ -3,7 +3,7 @@
 use super::*;
 
 /// The JSON request example `key` (or the single `example`) of an operation.
-fn request_example(spec: &Value, operation_id: &str, key: Option<&str>) -> Value {
+pub(super) fn request_example(spec: &Value, operation_id: &str, key: Option<&str>) -> Value {
     let op = operations(spec)
         .into_iter()
         .find(|o| o.op["operationId"] == operation_id)
@@ -17,7 +17,7 @@ fn request_example(spec: &Value, operation_id: &str, key: Option<&str>) -> Value
 }
 
 /// The success schema of an operation, by status.
-fn response_schema(spec: &Value, operation_id: &str, status: u16) -> Value {
+pub(super) fn response_schema(spec: &Value, operation_id: &str, status: u16) -> Value {
     let op = operations(spec)
         .into_iter()
         .find(|o| o.op["operationId"] == operation_id)
@@ -28,7 +28,7 @@ fn response_schema(spec: &Value, operation_id: &str, status: u16) -> Value {
 }
 
 /// GETs each operation's URL with a read key: 200, with an answer of the documented shape.
-async fn reads_match<'a>(
+pub(super) async fn reads_match<'a>(
     server: &Server,
     spec: &Value,
     reads: impl IntoIterator<Item = (&'a str, String)>,
@@ -59,11 +59,40 @@ fn substitute(value: &Value, ids: &BTreeMap<String, String>) -> Value {
     }
 }
 
-fn example_id(spec: &Value, schema: &str) -> String {
+pub(super) fn example_id(spec: &Value, schema: &str) -> String {
     spec["components"]["schemas"][schema]["examples"][0]
         .as_str()
         .expect("an example id")
         .to_owned()
+}
+
+// Runs the example of an operation and checks the answer against the documented schema.
+pub(super) async fn run(
+    server: &Server,
+    spec: &Value,
+    ids: &BTreeMap<String, String>,
+    (operation_id, example): (&str, Option<&str>),
+    (method, url, scope, status): (&str, &str, &str, u16),
+) -> Value {
+    let body = substitute(&request_example(spec, operation_id, example), ids);
+    assert!(
+        body.is_object(),
+        "{operation_id} has an example {example:?}"
+    );
+    let answer = server.send(method, url, Some(scope), Some(&body)).await;
+    let value = answer.json();
+    assert_eq!(
+        answer.status, status,
+        "{operation_id} example {example:?} answered {value:#}"
+    );
+    assert_eq!(answer.content_type, "application/json");
+    assert_matches(
+        spec,
+        &response_schema(spec, operation_id, status),
+        &value,
+        &format!("the answer of {operation_id}"),
+    );
+    value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,35 +100,6 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
     let spec = spec();
     let server = Server::start().await;
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
-
-    // Runs the example of an operation and checks the answer against the documented schema.
-    async fn run(
-        server: &Server,
-        spec: &Value,
-        ids: &BTreeMap<String, String>,
-        (operation_id, example): (&str, Option<&str>),
-        (method, url, scope, status): (&str, &str, &str, u16),
-    ) -> Value {
-        let body = substitute(&request_example(spec, operation_id, example), ids);
-        assert!(
-            body.is_object(),
-            "{operation_id} has an example {example:?}"
-        );
-        let answer = server.send(method, url, Some(scope), Some(&body)).await;
-        let value = answer.json();
-        assert_eq!(
-            answer.status, status,
-            "{operation_id} example {example:?} answered {value:#}"
-        );
-        assert_eq!(answer.content_type, "application/json");
-        assert_matches(
-            spec,
-            &response_schema(spec, operation_id, status),
-            &value,
-            &format!("the answer of {operation_id}"),
-        );
-        value
-    }
 
     let program = run(
         &server,
@@ -740,176 +740,7 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
         "the answer of cancelRedemption",
     );
 
-    // Vouchers: a pool, generated codes, a till validating, redeeming and releasing one, and a
-    // personal code.
-    let pool = run(
-        &server,
-        &spec,
-        &ids,
-        ("createVoucherPool", None),
-        (
-            "POST",
-            &format!("/api/v1/programs/{p}/voucher-pools"),
-            "admin",
-            201,
-        ),
-    )
-    .await;
-    let pool_id = pool["id"].as_str().unwrap().to_owned();
-    ids.insert(example_id(&spec, "VoucherPoolId"), pool_id.clone());
-    run(
-        &server,
-        &spec,
-        &ids,
-        ("addVoucherCodes", None),
-        (
-            "POST",
-            &format!("/api/v1/voucher-pools/{pool_id}/codes"),
-            "admin",
-            201,
-        ),
-    )
-    .await;
-    let codes = server
-        .send(
-            "GET",
-            &format!("/api/v1/voucher-pools/{pool_id}/codes?limit=1"),
-            Some("read"),
-            None,
-        )
-        .await
-        .json();
-    let example_code = request_example(&spec, "validateVoucher", None)["code"].clone();
-    ids.insert(
-        example_code.as_str().unwrap().to_owned(),
-        codes["items"][0]["code"].as_str().unwrap().to_owned(),
-    );
-    let valid = run(
-        &server,
-        &spec,
-        &ids,
-        ("validateVoucher", None),
-        (
-            "POST",
-            &format!("/api/v1/programs/{p}/vouchers/validate"),
-            "write",
-            200,
-        ),
-    )
-    .await;
-    assert_eq!(valid["valid"], true, "{valid}");
-    for (operation_id, action) in [("redeemVoucher", "redeem"), ("releaseVoucher", "release")] {
-        run(
-            &server,
-            &spec,
-            &ids,
-            (operation_id, None),
-            (
-                "POST",
-                &format!("/api/v1/programs/{p}/vouchers/{action}"),
-                "write",
-                200,
-            ),
-        )
-        .await;
-    }
-    run(
-        &server,
-        &spec,
-        &ids,
-        ("assignVoucher", None),
-        (
-            "POST",
-            &format!("/api/v1/voucher-pools/{pool_id}/assign"),
-            "write",
-            201,
-        ),
-    )
-    .await;
-    reads_match(
-        &server,
-        &spec,
-        [
-            (
-                "listVoucherPools",
-                format!("/api/v1/programs/{p}/voucher-pools"),
-            ),
-            ("getVoucherPool", format!("/api/v1/voucher-pools/{pool_id}")),
-            (
-                "listVoucherCodes",
-                format!("/api/v1/voucher-pools/{pool_id}/codes"),
-            ),
-            (
-                "listMemberVouchers",
-                format!("/api/v1/members/{m}/vouchers"),
-            ),
-        ],
-    )
-    .await;
-
-    // Charities: a cause, a member's gift, a payout, and what everyone reads.
-    let top_up = json!({ "points": 500, "reason": "charity top-up" });
-    assert_eq!(
-        server
-            .send("POST", &adjustments, Some("write"), Some(&top_up))
-            .await
-            .status,
-        201
-    );
-    let charity = run(
-        &server,
-        &spec,
-        &ids,
-        ("createCharity", None),
-        (
-            "POST",
-            &format!("/api/v1/programs/{p}/charities"),
-            "admin",
-            201,
-        ),
-    )
-    .await;
-    let charity_id = charity["id"].as_str().unwrap().to_owned();
-    ids.insert(example_id(&spec, "CharityId"), charity_id.clone());
-    run(
-        &server,
-        &spec,
-        &ids,
-        ("donate", None),
-        (
-            "POST",
-            &format!("/api/v1/members/{m}/donations"),
-            "write",
-            201,
-        ),
-    )
-    .await;
-    run(
-        &server,
-        &spec,
-        &ids,
-        ("settleCharity", None),
-        (
-            "POST",
-            &format!("/api/v1/charities/{charity_id}/settlements"),
-            "admin",
-            201,
-        ),
-    )
-    .await;
-    reads_match(
-        &server,
-        &spec,
-        [
-            ("listCharities", format!("/api/v1/programs/{p}/charities")),
-            ("getCharity", format!("/api/v1/charities/{charity_id}")),
-            (
-                "listMemberDonations",
-                format!("/api/v1/members/{m}/donations"),
-            ),
-        ],
-    )
-    .await;
+    super::examples_vouchers::vouchers_and_charities(&server, &spec, &mut ids, &p, &m).await;
 
     // A refusal is a documented problem.
     let invalid = server
