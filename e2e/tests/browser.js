@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: the system Chromium (installed by .ci/run from the
 // distribution's packages), started headless with the flags this closed network needs.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 export const baseUrl = process.env.TALLY_URL ?? 'http://127.0.0.1:8080';
@@ -40,4 +40,20 @@ export async function seriousA11yViolations(page) {
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')} — ${v.help}`));
+}
+
+/// Where `tally smtp-sink` writes the mail it receives (.ci/run sets it).
+export const mailbox = process.env.TALLY_MAIL_FILE;
+
+/// The newest wallet sign-in code sent to `email`, waiting for it to arrive.
+export async function codeFor(email) {
+  for (let i = 0; i < 50; i++) {
+    if (existsSync(mailbox)) {
+      const lines = readFileSync(mailbox, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const mine = lines.filter((m) => m.to.includes(email));
+      if (mine.length > 0) return mine[mine.length - 1].subject.match(/(\d{6})/)[1];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no email to ${email} in ${mailbox}`);
 }

@@ -4,23 +4,7 @@
 // consent, collects a stamp by scanning a till screen's code, and still sees the card offline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
-import { launch, baseUrl, artifacts, viewports, tally, seriousA11yViolations } from './browser.js';
-
-const mailbox = process.env.TALLY_MAIL_FILE;
-
-/// The newest sign-in code sent to `email`, waiting for it to arrive.
-async function codeFor(email) {
-  for (let i = 0; i < 50; i++) {
-    if (existsSync(mailbox)) {
-      const lines = readFileSync(mailbox, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      const mine = lines.filter((m) => m.to.includes(email));
-      if (mine.length > 0) return mine[mine.length - 1].subject.match(/(\d{6})/)[1];
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no email to ${email} in ${mailbox}`);
-}
+import { launch, baseUrl, artifacts, viewports, tally, seriousA11yViolations, mailbox, codeFor } from './browser.js';
 
 test('a member signs in with the emailed code, sees the card and balance, changes a consent, and goes offline', { skip: !mailbox && 'set TALLY_MAIL_FILE (.ci/run does)', timeout: 60000 }, async () => {
   const shop = `wallet-e2e-${Date.now()}`;

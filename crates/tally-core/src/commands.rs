@@ -79,6 +79,18 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    CreateOffer {
+        program: ProgramId,
+        input: tally_domain::offers::OfferInput,
+    },
+    SetOfferStatus {
+        offer: tally_domain::ids::OfferId,
+        status: String,
+    },
+    ActivateOffer {
+        member: MemberId,
+        offer: tally_domain::ids::OfferId,
+    },
     CreateCharity {
         program: ProgramId,
         input: tally_domain::charities::CharityInput,
@@ -384,6 +396,15 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::CreateOffer { program, input } => {
+                usecases::offers::create(c, ctx, program, input).await
+            }
+            Command::SetOfferStatus { offer, status } => {
+                usecases::offers::set_status(c, ctx, offer, status).await
+            }
+            Command::ActivateOffer { member, offer } => {
+                usecases::offers::activate(c, ctx, member, offer).await
+            }
             Command::CreateCharity { program, input } => {
                 usecases::charities::create(c, ctx, program, input).await
             }

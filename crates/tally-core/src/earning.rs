@@ -45,6 +45,8 @@ pub struct CompiledRules {
     pub stamp_cards: Vec<crate::stamps::Card>,
     /// The referral policy, if the program has one.
     pub referral: Option<tally_domain::referrals::ReferralPolicy>,
+    /// Active offers and deals (`usecases::offers`).
+    pub offers: Vec<crate::usecases::offers::ActiveOffer>,
 }
 
 type Cache = Mutex<HashMap<ProgramId, (i64, Arc<CompiledRules>)>>;
@@ -94,7 +96,11 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     let mut policy = None;
     let mut stamp_cards = Vec::new();
     let mut referral = None;
+    let mut offers = Vec::new();
     if program.rules_revision > 0 {
+        for row in tally_store::queries::offers::active(c, &program.id).await? {
+            offers.push(crate::usecases::offers::ActiveOffer::from_row(&row)?);
+        }
         referral = tally_store::queries::referrals::get_policy(c, &program.id).await?;
         tier_plan = tiers::get_plan(c, &program.id).await?;
         policy = lots::get_policy(c, &program.id).await?;
@@ -118,6 +124,7 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     compiled.tier_plan = tier_plan;
     compiled.stamp_cards = stamp_cards;
     compiled.referral = referral;
+    compiled.offers = offers;
     compiled.expiry = policy.filter(|p| !p.is_never()).map(|policy| Expiry {
         policy,
         time_zone: compiled.time_zone.clone(),
@@ -196,6 +203,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         budgeted,
         stamp_cards: Vec::new(),
         referral: None,
+        offers: Vec::new(),
     })
 }
 

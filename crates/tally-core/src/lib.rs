@@ -21,6 +21,7 @@ pub mod insights;
 pub mod invariants;
 pub mod lots;
 pub mod occasions;
+mod offer_reads;
 pub mod pending;
 pub mod reads;
 mod referral_reads;

@@ -127,6 +127,8 @@ prefixed_id!(/// A pool of voucher codes with their terms.
     VoucherPoolId, "vpl");
 prefixed_id!(/// A charity partner of a program, to which members give points.
     CharityId, "cha");
+prefixed_id!(/// An offer or deal of a program.
+    OfferId, "ofr");
 
 #[cfg(test)]
 mod tests {

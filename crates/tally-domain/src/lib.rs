@@ -17,6 +17,7 @@ pub mod ids;
 pub mod inputs;
 pub mod model;
 pub mod money;
+pub mod offers;
 pub mod operators;
 pub mod points;
 pub mod program;

@@ -353,6 +353,9 @@ pub struct TransferReason {
     /// The charity a donation went to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charity_id: Option<CharityId>,
+    /// The offer whose use gave the points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<crate::ids::OfferId>,
     /// The API key or operator that asked for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,

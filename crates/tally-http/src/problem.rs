@@ -397,4 +397,16 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "too_many_failures",
         "Too many unknown voucher codes from this API key, member or address: look-ups are refused until the window ends (see Retry-After).",
     ),
+    (
+        "offer_not_available",
+        "The offer cannot be activated by this member now: it is paused, over or not started, or it is not for them.",
+    ),
+    (
+        "offer_not_activatable",
+        "The offer is automatic: every member of its audience has it, so there is nothing to activate.",
+    ),
+    (
+        "offer_ended",
+        "An ended offer cannot start again; create a new one.",
+    ),
 ];

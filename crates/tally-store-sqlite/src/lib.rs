@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_reward_vouchers.sql")),
     (14, include_str!("../migrations/0014_charities.sql")),
     (15, include_str!("../migrations/0015_reward_segments.sql")),
+    (16, include_str!("../migrations/0016_offers.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

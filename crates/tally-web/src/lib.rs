@@ -21,9 +21,9 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    audit, cashier, charities, dashboard, insights, keys, locations, members, referrals, rewards,
-    rules, segments, settings, setup, sign_in, stamps, tiers, vouchers, wallet, wallet_charities,
-    wallet_referrals, wallet_rewards, wallet_stamps,
+    audit, cashier, charities, dashboard, insights, keys, locations, members, offers, referrals,
+    rewards, rules, segments, settings, setup, sign_in, stamps, tiers, vouchers, wallet,
+    wallet_charities, wallet_offers, wallet_referrals, wallet_rewards, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -213,6 +213,18 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/charities/{charity}/settlements",
             post(charities::settle::<D>),
         )
+        .route(
+            "/console/{program}/offers",
+            get(offers::list::<D>).post(offers::create::<D>),
+        )
+        .route(
+            "/console/{program}/offers/{offer}",
+            get(offers::report::<D>),
+        )
+        .route(
+            "/console/{program}/offers/{offer}/status",
+            post(offers::set_status::<D>),
+        )
         .route("/console/{program}/cashier", get(cashier::page::<D>))
         .route(
             "/console/{program}/cashier/purchase",
@@ -253,6 +265,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/wallet/cards/{member}/donate",
             post(wallet_charities::donate::<D>),
+        )
+        .route(
+            "/wallet/cards/{member}/offers/{offer}/activate",
+            post(wallet_offers::activate::<D>),
         )
         .route(
             "/join/{code}",

@@ -4,56 +4,8 @@
 
 mod common;
 
-use common::{App, Browser, Page};
+use common::{App, EMAIL, app_with_mail, request_code, signed_in};
 use serde_json::json;
-use std::time::Duration;
-use tally_mail::sink::SmtpSink;
-use tally_mail::{MailConfig, Mailer};
-
-const EMAIL: &str = "kasia@example.com";
-
-async fn app_with_mail() -> (App, SmtpSink) {
-    let sink = SmtpSink::start().await.unwrap();
-    let config = MailConfig::parse(&sink.url(), "Tally <tally@example.com>").unwrap();
-    let app = App::start(Some(Mailer::new(&config).unwrap())).await;
-    (app, sink)
-}
-
-/// Asks for a code and returns it, read from the email that arrived.
-async fn request_code(b: &mut Browser, sink: &SmtpSink, email: &str) -> (Page, String) {
-    let form = b.get("/wallet/sign-in").await;
-    let csrf = form.csrf();
-    let sent = b
-        .post("/wallet/sign-in", &[("csrf", &csrf), ("email", email)])
-        .await;
-    assert_eq!(sent.status, 200);
-    let message = sink
-        .wait_for_message_to(email, Duration::from_secs(5))
-        .await
-        .expect("the code arrives");
-    let text = message.text().unwrap();
-    let code: String = message
-        .subject()
-        .unwrap()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    assert_eq!(code.len(), 6, "{:?}", message.subject());
-    assert!(text.contains(&code));
-    (sent, code)
-}
-
-/// A browser signed in to the wallet of `EMAIL` with a code from the email.
-async fn signed_in(app: &App, sink: &SmtpSink) -> Browser {
-    let mut b = app.browser();
-    let (page, code) = request_code(&mut b, sink, EMAIL).await;
-    b.post(
-        "/wallet/sign-in/code",
-        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &code)],
-    )
-    .await;
-    b
-}
 
 #[tokio::test]
 async fn a_member_signs_in_with_an_emailed_code_and_sees_every_card() {
@@ -162,7 +114,7 @@ async fn five_wrong_codes_use_the_code_up_and_unknown_emails_get_no_mail() {
         unknown.body.contains(r#"id="code-sent""#),
         "the same page either way"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(sink.message_to("nobody@example.com").is_none());
 }
 

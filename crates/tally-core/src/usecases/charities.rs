@@ -3,8 +3,9 @@
 //! A gift is a `donate` transfer from the member into the program's donations account, spent
 //! like a redemption (a conditional write: only what the balance covers, oldest points first),
 //! converted to money at the program's point value at that moment and recorded next to it.
-//! Payouts are money the program paid the charity; what it still owes is the money given less
-//! the money paid.
+//! Charity deals (`usecases::offers`) add the merchant's own gifts for members' purchases.
+//! Payouts are money the program paid the charity; what it still owes is the money given (by
+//! members' points and by the merchant) less the money paid.
 
 use super::{Guard, Posting, load_program, post, require_active, to_json};
 use crate::StepResult;
@@ -31,8 +32,9 @@ pub(crate) fn view(c: &CharityRow) -> Value {
         "donated_points": c.donated_points,
         "donated_minor": c.donated_minor,
         "donors": c.donors,
+        "merchant_minor": c.merchant_minor,
         "settled_minor": c.settled_minor,
-        "owed_minor": c.donated_minor - c.settled_minor,
+        "owed_minor": c.donated_minor + c.merchant_minor - c.settled_minor,
     })
 }
 
@@ -60,6 +62,7 @@ pub async fn create<C: Conn>(
         donated_minor: 0,
         donors: 0,
         settled_minor: 0,
+        merchant_minor: 0,
     };
     store::insert(c, &ctx.tenant, &row).await?;
     record(
@@ -180,7 +183,7 @@ pub async fn settle<C: Conn>(
     s: &SettlementInput,
 ) -> StepResult<Value> {
     let charity = load(c, ctx, id).await?;
-    let owed = charity.donated_minor - charity.settled_minor;
+    let owed = charity.donated_minor + charity.merchant_minor - charity.settled_minor;
     if s.amount_minor > owed {
         return Err(DomainError::refused(
             "settlement_exceeds_owed",

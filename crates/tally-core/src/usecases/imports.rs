@@ -1,6 +1,6 @@
 //! Imports of purchases in bulk: a chunk's members and known order ids are read in two
 //! queries, then each new purchase costs only its writes. Programs with rules, tiers, expiring
-//! or pending points take the API's path row by row instead.
+//! or pending points, stamp cards, referrals or offers take the API's path row by row instead.
 
 use super::load_program;
 use super::purchases::{
@@ -52,6 +52,7 @@ pub async fn import<C: Conn>(
         || program.earning.pending_days > 0
         || !earning.stamp_cards.is_empty()
         || earning.referral.is_some()
+        || !earning.offers.is_empty()
     {
         return import_row_by_row(c, ctx, program_id, rows).await;
     }

@@ -10,6 +10,7 @@ pub mod expiry;
 pub mod imports;
 pub mod insights;
 pub mod members;
+pub mod offers;
 pub mod operators;
 pub mod purchases;
 pub mod referrals;

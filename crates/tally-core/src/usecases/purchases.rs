@@ -47,6 +47,7 @@ pub async fn record<C: Conn>(
     if let Some(profile) = profile.as_mut() {
         profile.segments = earning::member_segments(c, &setup, &member_id).await?;
     }
+    let offers = setup.clone();
     let known = crate::beyond::Known {
         setup,
         profile,
@@ -68,7 +69,11 @@ pub async fn record<C: Conn>(
         .into());
     }
     require_active(&member)?;
-    write_new(c, ctx, &program, &member_id, &member, p, &content, known).await
+    let offers = &offers.offers;
+    write_new(
+        c, ctx, &program, &member_id, &member, p, &content, known, offers,
+    )
+    .await
 }
 
 /// What the member's state query reads besides: the profile when some purchase rule reads
@@ -138,6 +143,7 @@ async fn write_new<C: Conn>(
     p: &NewPurchase,
     content: &str,
     known: crate::beyond::Known,
+    offers: &[crate::usecases::offers::ActiveOffer],
 ) -> StepResult<Value> {
     let base = base_points(program, p);
     let purchase_id = PurchaseId::generate();
@@ -169,6 +175,29 @@ async fn write_new<C: Conn>(
         credits.push((base, reason));
     }
     credits.extend(beyond.credits.iter().cloned());
+    let offered = if offers.is_empty() {
+        crate::usecases::offers::Applied::default()
+    } else {
+        let purchase = crate::usecases::offers::OfferPurchase {
+            id: &purchase_id,
+            order_id: &p.order_id,
+            facts: tally_domain::offers::PurchaseFacts {
+                total_minor: p.total.amount_minor,
+                categories: p
+                    .lines
+                    .iter()
+                    .filter_map(|l| l.category.as_deref())
+                    .collect(),
+                channel: p.channel,
+                location: p.location_id.as_ref(),
+            },
+            base,
+            occurred_at,
+        };
+        let tier = member.tier.as_deref();
+        crate::usecases::offers::apply(c, ctx, offers, member_id, tier, &purchase).await?
+    };
+    credits.extend(offered.credits.iter().cloned());
     // Inside a return window the points wait in the pending account.
     let release_at = crate::pending::release_at(program, occurred_at)?;
     let to = match release_at {
@@ -184,7 +213,7 @@ async fn write_new<C: Conn>(
         Some(after) => (after, member.balance.pending),
         None => (member.balance.available, member.balance.pending),
     };
-    let points = base + beyond.points();
+    let points = base + beyond.points() + offered.points();
     let tier =
         crate::beyond::finish_beyond_base(c, ctx, &beyond, &program.id, member_id, p, points)
             .await?;
@@ -264,6 +293,7 @@ async fn write_new<C: Conn>(
         "tier": tier,
         "stamps": stamped,
         "granted": granted,
+        "offers": offered.answer,
         "balance": { "available": available, "pending": pending },
     });
     let answer_text = answer.to_string();

@@ -38,18 +38,20 @@ async fn check_pool<C: Conn>(
     }
 }
 
-/// A reward's segments must be active segments of the program.
-async fn check_segments<C: Conn>(
+/// Segments a reward or an offer is kept for must be active segments of the program; `at` is
+/// the list's pointer.
+pub(crate) async fn check_segments<C: Conn>(
     c: &mut C,
     program: &ProgramId,
     keys: &[String],
+    at: &str,
 ) -> StepResult<()> {
     let mut f = tally_domain::error::Fields::new();
     for (i, key) in keys.iter().enumerate() {
         let found = segment_rows::get_by_key(c, program, key).await?;
         if found.is_none_or(|s| s.status != "active") {
             f.push(
-                format!("/segments/{i}"),
+                format!("{at}/{i}"),
                 "is not an active segment of this program",
             );
         }
@@ -84,11 +86,13 @@ async fn segment_allows<C: Conn>(
     .into())
 }
 
-/// A reward's tiers must be levels of the program's tier plan.
-async fn check_tiers<C: Conn>(
+/// Tiers a reward or an offer is kept for must be levels of the program's tier plan; `at` is
+/// the list's pointer.
+pub(crate) async fn check_tiers<C: Conn>(
     c: &mut C,
     program: &tally_domain::program::Program,
     tiers: &[String],
+    at: &str,
 ) -> StepResult<()> {
     if tiers.is_empty() {
         return Ok(());
@@ -98,14 +102,14 @@ async fn check_tiers<C: Conn>(
         .tier_plan
         .clone();
     let Some(plan) = plan else {
-        return Err(DomainError::invalid("/tiers", "the program has no tiers").into());
+        return Err(DomainError::invalid(at, "the program has no tiers").into());
     };
     let mut f = tally_domain::error::Fields::new();
     for (i, name) in tiers.iter().enumerate() {
         if plan.level_named(name).is_none() {
             let names: Vec<&str> = plan.levels.iter().map(|l| l.name.as_str()).collect();
             f.push(
-                format!("/tiers/{i}"),
+                format!("{at}/{i}"),
                 format!("is not a tier of this program ({})", names.join(", ")),
             );
         }
@@ -147,11 +151,11 @@ pub async fn create<C: Conn>(
     r: &NewReward,
 ) -> StepResult<Value> {
     let program_row = load_program(c, ctx, program).await?;
-    check_tiers(c, &program_row, &r.tiers).await?;
+    check_tiers(c, &program_row, &r.tiers, "/tiers").await?;
     if let Some(pool) = &r.voucher_pool_id {
         check_pool(c, ctx, program, pool).await?;
     }
-    check_segments(c, program, &r.segments).await?;
+    check_segments(c, program, &r.segments, "/segments").await?;
     let reward = Reward {
         id: RewardId::generate(),
         program_id: program.clone(),
@@ -214,12 +218,12 @@ pub async fn update<C: Conn>(
         reward.voucher_pool_id = pool.clone();
     }
     if let Some(keys) = &patch.segments {
-        check_segments(c, &reward.program_id, keys).await?;
+        check_segments(c, &reward.program_id, keys, "/segments").await?;
         reward.segments = keys.clone();
     }
     if let Some(tiers) = &patch.tiers {
         let program = load_program(c, ctx, &reward.program_id).await?;
-        check_tiers(c, &program, tiers).await?;
+        check_tiers(c, &program, tiers, "/tiers").await?;
         reward.tiers = tiers.clone();
     }
     rewards::update_reward(c, &reward).await?;

@@ -7,6 +7,7 @@ mod expiry;
 mod insights;
 mod locations;
 mod members;
+mod offers;
 mod orders;
 mod programs;
 mod referrals;
@@ -152,6 +153,20 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         .route("/segments/{segment}/changes", get(segments::changes::<D>))
         .route("/segments/{segment}/sizes", get(segments::sizes::<D>))
         .route("/members/{member}/segments", get(segments::of_member::<D>))
+        .route(
+            "/programs/{program}/offers",
+            get(offers::list::<D>).post(offers::create::<D>),
+        )
+        .route(
+            "/offers/{offer}",
+            get(offers::get::<D>).patch(offers::set_status::<D>),
+        )
+        .route("/offers/{offer}/report", get(offers::report::<D>))
+        .route("/members/{member}/offers", get(offers::of_member::<D>))
+        .route(
+            "/members/{member}/offers/{offer}/activate",
+            post(offers::activate::<D>),
+        )
         .route(
             "/programs/{program}/charities",
             get(charities::list::<D>).post(charities::create::<D>),

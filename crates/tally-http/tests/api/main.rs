@@ -19,6 +19,7 @@ mod idempotency_and_paging;
 mod insights;
 mod members_and_programs;
 mod occasions;
+mod offers;
 mod orders;
 mod pending;
 mod protocol;

@@ -64,6 +64,9 @@ const TABLES: &[&str] = &[
     "charities",
     "donations",
     "charity_settlements",
+    "offers",
+    "offer_activations",
+    "offer_uses",
 ];
 
 /// A tenant with its keys and a program.

@@ -20,6 +20,8 @@ pub struct CharityRow {
     pub donated_minor: i64,
     pub donors: i64,
     pub settled_minor: i64,
+    /// Money the merchant gave for members' purchases (charity deals, `offer_uses`).
+    pub merchant_minor: i64,
 }
 
 const COLS: &str = "c.id, c.program_id, c.name, c.description, c.status, c.created_at_us, c.seq,
@@ -28,7 +30,9 @@ const COLS: &str = "c.id, c.program_id, c.name, c.description, c.status, c.creat
          AS BIGINT),
     (SELECT COUNT(DISTINCT member_id) FROM donations d WHERE d.charity_id = c.id),
     CAST(COALESCE((SELECT SUM(amount_minor) FROM charity_settlements s
-                   WHERE s.charity_id = c.id), 0) AS BIGINT)";
+                   WHERE s.charity_id = c.id), 0) AS BIGINT),
+    CAST(COALESCE((SELECT SUM(amount_minor) FROM offer_uses u WHERE u.charity_id = c.id), 0)
+         AS BIGINT)";
 
 fn decode(r: &Row) -> Result<(i64, CharityRow), StoreError> {
     Ok((
@@ -44,6 +48,7 @@ fn decode(r: &Row) -> Result<(i64, CharityRow), StoreError> {
             donated_minor: r.int(8)?,
             donors: r.int(9)?,
             settled_minor: r.int(10)?,
+            merchant_minor: r.int(11)?,
         },
     ))
 }

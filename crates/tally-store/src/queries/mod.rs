@@ -16,6 +16,7 @@ pub mod locations;
 pub mod lots;
 pub mod members;
 pub mod occasions;
+pub mod offers;
 pub mod operators;
 pub mod pending;
 pub mod programs;

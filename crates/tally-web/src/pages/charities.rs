@@ -1,7 +1,7 @@
 //! Charities in the console: the program's causes with what members gave and what is owed, a
 //! new cause, archive / resume, and recording a payout.
 
-use super::{FormErrors, PageResult, Ui, form_value, render, unprocessable, write_or_errors};
+use super::{FormErrors, PageResult, Ui, money_field, render, unprocessable, write_or_errors};
 use crate::WebState;
 use crate::session::{Console, ConsoleForm, Fields};
 use askama::Template;
@@ -136,9 +136,7 @@ pub async fn settle<D: Database>(
     let ui = Ui::load(&state, &form.console, &program, "charities").await?;
     let charity = CharityId::parse(&charity).map_err(|_| crate::error::WebError::NotFound)?;
     let f = &form.fields;
-    let typed = ui.lang.normalise_decimal(f.raw("amount"));
-    let amount = tally_domain::money::parse_decimal_minor(&typed, ui.program.currency)
-        .map_or_else(|_| form_value(f.raw("amount")), Value::from);
+    let amount = money_field(&ui, f.raw("amount"));
     let command = SettlementInput::parse(&json!({
         "amount_minor": amount,
         "reference": f.raw("reference").trim(),

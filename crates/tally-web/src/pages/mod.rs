@@ -9,6 +9,7 @@ pub mod insights;
 pub mod keys;
 pub mod locations;
 pub mod members;
+pub mod offers;
 pub mod referrals;
 pub mod rewards;
 pub mod rules;
@@ -21,6 +22,7 @@ pub mod tiers;
 pub mod vouchers;
 pub mod wallet;
 pub mod wallet_charities;
+pub mod wallet_offers;
 pub mod wallet_referrals;
 pub mod wallet_rewards;
 pub mod wallet_stamps;
@@ -167,6 +169,37 @@ pub fn form_value(raw: &str) -> serde_json::Value {
         Ok(x) if x.is_finite() && raw.contains('.') => x.into(),
         _ => raw.into(),
     }
+}
+
+/// A money field typed in major units (`12.50`, or `12,50` in Polish) as minor units; what
+/// does not parse goes on as typed, so the parser names the field.
+pub fn money_field(ui: &Ui, raw: &str) -> serde_json::Value {
+    let typed = ui.lang.normalise_decimal(raw);
+    tally_domain::money::parse_decimal_minor(&typed, ui.program.currency)
+        .map_or_else(|_| form_value(raw), serde_json::Value::from)
+}
+
+/// A day typed as `YYYY-MM-DD` as the start of that day in the program's time zone (`plus_days`
+/// later: `1` gives the end of the day, for "valid until").
+pub fn day_start(ui: &Ui, raw: &str, plus_days: i64) -> serde_json::Value {
+    raw.trim()
+        .parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.checked_add(jiff::Span::new().days(plus_days)).ok())
+        .and_then(|d| d.to_zoned(ui.zone.clone()).ok())
+        .map_or_else(
+            || form_value(raw),
+            |z| serde_json::Value::String(z.timestamp().to_string()),
+        )
+}
+
+/// A field typed as a comma-separated list, without empty items.
+pub fn comma_list(raw: &str) -> Vec<serde_json::Value> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| serde_json::Value::String(s.to_owned()))
+        .collect()
 }
 
 /// A stored JSON value as a form field shows it: strings as they are, nothing for null.

@@ -1,6 +1,8 @@
 //! The reward catalogue in the console: list, create, edit, deactivate.
 
-use super::{FormErrors, PageResult, Ui, form_value, render, unprocessable, write_or_errors};
+use super::{
+    FormErrors, PageResult, Ui, comma_list, form_value, render, unprocessable, write_or_errors,
+};
 use crate::WebState;
 use crate::error::WebError;
 use crate::session::{Console, ConsoleForm, Fields};
@@ -86,20 +88,8 @@ fn reward_body(f: &Fields) -> Value {
         }
     }
     // Tiers are typed comma-separated.
-    let tiers: Vec<&str> = f
-        .raw("tiers")
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
-    body.insert("tiers".into(), tiers.into());
-    let segments: Vec<&str> = f
-        .raw("segments")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    body.insert("segments".into(), segments.into());
+    body.insert("tiers".into(), comma_list(f.raw("tiers")).into());
+    body.insert("segments".into(), comma_list(f.raw("segments")).into());
     if let Some(pool) = f.get("voucher_pool_id") {
         body.insert("voucher_pool_id".into(), pool.into());
     }

@@ -3,7 +3,8 @@
 //! "try it" dry run of the rule as typed against a purchase.
 
 use super::{
-    FormErrors, PageResult, Ui, form_text, form_value, render, unprocessable, write_or_errors,
+    FormErrors, PageResult, Ui, comma_list, form_text, form_value, render, unprocessable,
+    write_or_errors,
 };
 use crate::WebState;
 use crate::error::WebError;
@@ -158,14 +159,6 @@ impl RulesPage {
             None => self.ui.url("rules"),
         }
     }
-}
-
-fn comma_list(raw: &str) -> Vec<Value> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| Value::String(s.to_owned()))
-        .collect()
 }
 
 /// The form as a rule document: what is empty is left out, so the parser's messages name

@@ -2,7 +2,10 @@
 //! generated or imported from a CSV file (all or nothing, each bad row named), the export as
 //! CSV, and archive / resume.
 
-use super::{FormErrors, PageResult, Ui, form_value, render, unprocessable, write_or_errors};
+use super::{
+    FormErrors, PageResult, Ui, comma_list, day_start, form_value, money_field, render,
+    unprocessable, write_or_errors,
+};
 use crate::WebState;
 use crate::error::WebError;
 use crate::session::{Console, ConsoleForm, Fields};
@@ -114,28 +117,6 @@ const FIELDS: [(&str, &str); 11] = [
     ("/prefix", "prefix"),
 ];
 
-/// A money field typed in major units (`12.50`, `12,50`) as minor units; what cannot be read is
-/// passed on as typed, so the parser names the field.
-fn minor(ui: &Ui, raw: &str) -> Value {
-    let typed = ui.lang.normalise_decimal(raw);
-    tally_domain::money::parse_decimal_minor(&typed, ui.program.currency)
-        .map_or_else(|_| form_value(raw), Value::from)
-}
-
-/// A day typed as `YYYY-MM-DD` as the start of that day in the program's time zone (`plus_days`
-/// later: the day after the last valid day for `valid_until`).
-fn day_start(ui: &Ui, raw: &str, plus_days: i64) -> Value {
-    raw.trim()
-        .parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| d.checked_add(jiff::Span::new().days(plus_days)).ok())
-        .and_then(|d| d.to_zoned(ui.zone.clone()).ok())
-        .map_or_else(
-            || form_value(raw),
-            |z| Value::String(z.timestamp().to_string()),
-        )
-}
-
 /// The pool form as the API's body: empty optional fields are left out.
 fn pool_body(ui: &Ui, f: &Fields) -> Value {
     let mut body = Map::new();
@@ -146,23 +127,17 @@ fn pool_body(ui: &Ui, f: &Fields) -> Value {
     let discount = if f.raw("kind") == "percent" {
         let mut d = json!({"kind": "percent", "percent": form_value(f.raw("value"))});
         if let Some(max) = f.get("max") {
-            d["max_minor"] = minor(ui, max);
+            d["max_minor"] = money_field(ui, max);
         }
         d
     } else {
-        json!({"kind": "amount", "amount_minor": minor(ui, f.raw("value"))})
+        json!({"kind": "amount", "amount_minor": money_field(ui, f.raw("value"))})
     };
     body.insert("discount".into(), discount);
     if let Some(min) = f.get("min_basket") {
-        body.insert("min_basket_minor".into(), minor(ui, min));
+        body.insert("min_basket_minor".into(), money_field(ui, min));
     }
-    let categories: Vec<&str> = f
-        .raw("categories")
-        .split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect();
-    body.insert("categories".into(), json!(categories));
+    body.insert("categories".into(), comma_list(f.raw("categories")).into());
     if let Some(from) = f.get("valid_from") {
         body.insert("valid_from".into(), day_start(ui, from, 0));
     }

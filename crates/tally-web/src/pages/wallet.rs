@@ -165,6 +165,7 @@ struct CardPage {
     /// The member's personal voucher codes still to use: `(code, pool name, QR code as SVG)`.
     vouchers: Vec<(String, String, String)>,
     causes: Vec<super::wallet_charities::Cause>,
+    offers: Vec<super::wallet_offers::WalletOffer>,
     /// The member's segment keys, and `(key, name)` of the program's segments rewards are kept for.
     segments: (Vec<String>, Vec<(String, String)>),
 }
@@ -655,6 +656,7 @@ pub(super) async fn card_page<D: Database>(
     let invite = super::wallet_referrals::invite(state, &tenant, &program, &id).await?;
     let vouchers = super::wallet_vouchers::unused(state, &tenant, &id).await?;
     let causes = super::wallet_charities::causes(state, wallet.lang, &card.program, &id).await?;
+    let offers = super::wallet_offers::offers(state, wallet.lang, &card.program, &id).await?;
     let segments = super::wallet_rewards::segments(state, &tenant, &program, &id, &rewards).await?;
     render(&CardPage {
         lang: wallet.lang,
@@ -676,6 +678,7 @@ pub(super) async fn card_page<D: Database>(
         invite,
         vouchers,
         causes,
+        offers,
         segments,
     })
 }

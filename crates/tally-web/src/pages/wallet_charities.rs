@@ -66,7 +66,12 @@ pub async fn causes<D: Database>(
                     &[
                         (
                             "amount",
-                            &lang.money(c["donated_minor"].as_i64().unwrap_or(0), program.currency),
+                            // Members' points and the merchant's charity deals.
+                            &lang.money(
+                                c["donated_minor"].as_i64().unwrap_or(0)
+                                    + c["merchant_minor"].as_i64().unwrap_or(0),
+                                program.currency,
+                            ),
                         ),
                         (
                             "donors",

@@ -323,3 +323,55 @@ pub fn with_csrf<'a>(csrf: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a s
     all.extend_from_slice(fields);
     all
 }
+
+// ---- the wallet, signed in with a code sent over real SMTP ----------------------------------
+
+pub const EMAIL: &str = "kasia@example.com";
+
+/// An app whose mail goes over SMTP to a real SMTP server on loopback (tally-mail's sink).
+pub async fn app_with_mail() -> (App, tally_mail::sink::SmtpSink) {
+    let sink = tally_mail::sink::SmtpSink::start().await.unwrap();
+    let config = tally_mail::MailConfig::parse(&sink.url(), "Tally <tally@example.com>").unwrap();
+    let app = App::start(Some(tally_mail::Mailer::new(&config).unwrap())).await;
+    (app, sink)
+}
+
+/// Asks for a code and returns it, read from the email that arrived.
+pub async fn request_code(
+    b: &mut Browser,
+    sink: &tally_mail::sink::SmtpSink,
+    email: &str,
+) -> (Page, String) {
+    let form = b.get("/wallet/sign-in").await;
+    let csrf = form.csrf();
+    let sent = b
+        .post("/wallet/sign-in", &[("csrf", &csrf), ("email", email)])
+        .await;
+    assert_eq!(sent.status, 200);
+    let message = sink
+        .wait_for_message_to(email, std::time::Duration::from_secs(5))
+        .await
+        .expect("the code arrives");
+    let text = message.text().unwrap();
+    let code: String = message
+        .subject()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "{:?}", message.subject());
+    assert!(text.contains(&code));
+    (sent, code)
+}
+
+/// A browser signed in to the wallet of `EMAIL` with a code from the email.
+pub async fn signed_in(app: &App, sink: &tally_mail::sink::SmtpSink) -> Browser {
+    let mut b = app.browser();
+    let (page, code) = request_code(&mut b, sink, EMAIL).await;
+    b.post(
+        "/wallet/sign-in/code",
+        &[("csrf", &page.csrf()), ("email", EMAIL), ("code", &code)],
+    )
+    .await;
+    b
+}
