@@ -1,5 +1,6 @@
 //! What rules give, once decided: their points as `earn` transfers naming rule and version,
-//! the usage that limits and budgets count, and the grants of `stamp` and `reward` rules.
+//! the usage that limits and budgets count, and the grants of `stamp`, `reward` and `cashback`
+//! rules.
 
 use crate::StepResult;
 use crate::commands::Ctx;
@@ -192,6 +193,33 @@ pub async fn give_grants<C: Conn>(
                 )
                 .await?;
                 ("reward", free)
+            }
+            tally_rules::Grant::Cashback => {
+                let reason = TransferReason {
+                    purchase_id: purchase.cloned(),
+                    rule: Some(d.rule.id.clone()),
+                    rule_version: Some(d.rule.version),
+                    actor: Some(ctx.actor.clone()),
+                    note: Some(d.name.clone()),
+                    ..TransferReason::default()
+                };
+                if d.points == 0 {
+                    continue;
+                }
+                let balance = crate::usecases::cashback::credit(
+                    c,
+                    ctx,
+                    &program.id,
+                    member,
+                    d.points,
+                    &reason,
+                    occurred_at,
+                )
+                .await?;
+                (
+                    "cashback",
+                    serde_json::json!({ "amount_minor": d.points, "balance_minor": balance }),
+                )
             }
         };
         let mut entry = head;

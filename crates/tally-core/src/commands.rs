@@ -79,6 +79,14 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    PayWithCashback {
+        program: ProgramId,
+        request: tally_domain::cashback::CashbackPayment,
+    },
+    RefundCashback {
+        program: ProgramId,
+        order_id: String,
+    },
     CreateOffer {
         program: ProgramId,
         input: tally_domain::offers::OfferInput,
@@ -396,6 +404,12 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::PayWithCashback { program, request } => {
+                usecases::cashback::pay(c, ctx, program, request).await
+            }
+            Command::RefundCashback { program, order_id } => {
+                usecases::cashback::refund(c, ctx, program, order_id).await
+            }
             Command::CreateOffer { program, input } => {
                 usecases::offers::create(c, ctx, program, input).await
             }

@@ -270,6 +270,10 @@ fn decisions(outcome: &tally_rules::Outcome) -> Vec<Value> {
                     v["points"] = json!(0);
                     v["grant"] = json!({ "rewards": d.points, "reward_id": reward });
                 }
+                Some(tally_rules::Grant::Cashback) => {
+                    v["points"] = json!(0);
+                    v["grant"] = json!({ "cashback_minor": d.points });
+                }
                 None => {}
             }
             v

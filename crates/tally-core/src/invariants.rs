@@ -4,7 +4,7 @@
 
 use crate::CoreError;
 use tally_domain::ids::ProgramId;
-use tally_ledger::{CachedAccount, Movement, Violation, check_invariants};
+use tally_ledger::{AccountKind, CachedAccount, Movement, Violation, check_invariants};
 use tally_store::Conn;
 use tally_store::queries::ledger;
 
@@ -20,24 +20,47 @@ pub async fn check_program<C: Conn>(
         .enumerate()
         .map(|(i, (id, _))| (id.as_str(), i))
         .collect();
-    let cached: Vec<CachedAccount<usize>> = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, (_, balance))| CachedAccount {
-            id: i,
-            cached_balance: *balance,
-        })
-        .collect();
     let unknown = accounts.len();
-    let movements: Vec<Movement<usize>> = transfers
-        .iter()
-        .map(|(debit, credit, amount)| Movement {
-            debit: index.get(debit.as_str()).copied().unwrap_or(unknown),
-            credit: index.get(credit.as_str()).copied().unwrap_or(unknown),
-            amount: *amount,
+    let position = |id: &str| index.get(id).copied().unwrap_or(unknown);
+    // Points and cashback are two ledgers in one table: each must balance on its own, and a
+    // transfer that crossed from one to the other shows as an unknown account in both.
+    let is_cashback = |i: usize| {
+        accounts.get(i).is_some_and(|(id, _)| {
+            id.rsplit(':')
+                .next()
+                .and_then(AccountKind::parse)
+                .is_some_and(AccountKind::is_cashback)
         })
-        .collect();
-    Ok(check_invariants(&cached, &movements))
+    };
+    for cashback in [false, true] {
+        let cached: Vec<CachedAccount<usize>> = accounts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| is_cashback(*i) == cashback)
+            .map(|(i, (_, balance))| CachedAccount {
+                id: i,
+                cached_balance: *balance,
+            })
+            .collect();
+        let movements: Vec<Movement<usize>> = transfers
+            .iter()
+            .map(|(debit, credit, amount)| Movement {
+                debit: position(debit),
+                credit: position(credit),
+                amount: *amount,
+            })
+            .filter(|m| {
+                [m.debit, m.credit]
+                    .into_iter()
+                    .any(|a| a != unknown && is_cashback(a) == cashback)
+                    || (m.debit == unknown && m.credit == unknown && !cashback)
+            })
+            .collect();
+        if let Err(v) = check_invariants(&cached, &movements) {
+            return Ok(Err(v));
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// For a program whose points expire: members whose open lots do not add up to their positive

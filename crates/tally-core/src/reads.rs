@@ -367,11 +367,23 @@ pub async fn totals<C: Conn>(c: &mut C, program: &ProgramId) -> Result<ProgramTo
         adjusted: Points::ZERO,
         donated: Points::ZERO,
         outstanding: Points::ZERO,
+        cashback: Default::default(),
     };
     for (kind, flow) in flows::flows(c, program).await? {
         let kind = TransferKind::parse(kind).expect("flows are keyed by kind names");
         if kind == TransferKind::Release {
             // Between two accounts of one member: nothing is issued or outstanding anew.
+            continue;
+        }
+        if kind.is_cashback() {
+            let c = &mut t.cashback;
+            c.outstanding_minor += flow.to_members - flow.to_program;
+            match kind {
+                TransferKind::CashbackEarn => c.issued_minor += flow.to_members,
+                TransferKind::CashbackReverse => c.issued_minor -= flow.to_program,
+                TransferKind::CashbackSpend => c.spent_minor += flow.to_program,
+                _ => c.spent_minor -= flow.to_members,
+            }
             continue;
         }
         let (to_members, to_program) = (Points(flow.to_members), Points(flow.to_program));
@@ -384,7 +396,7 @@ pub async fn totals<C: Conn>(c: &mut C, program: &ProgramId) -> Result<ProgramTo
             TransferKind::Expire => t.expired = t.expired + to_program,
             TransferKind::Adjust => t.adjusted = t.adjusted + to_members - to_program,
             TransferKind::Donate => t.donated = t.donated + to_program,
-            TransferKind::Release => {}
+            _ => {}
         }
     }
     Ok(t)

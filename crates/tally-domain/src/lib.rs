@@ -7,6 +7,7 @@
 //! only ever sees the parsed type.
 
 pub mod card;
+pub mod cashback;
 pub mod charities;
 pub mod clock;
 pub mod display;

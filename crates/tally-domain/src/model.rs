@@ -273,10 +273,18 @@ pub enum TransferKind {
     Release,
     /// Points a member gives to one of the program's charities.
     Donate,
+    /// Cashback (money, in minor units) a member earned.
+    CashbackEarn,
+    /// Cashback taken back (a return of the order that earned it).
+    CashbackReverse,
+    /// Cashback a member paid part of a basket with.
+    CashbackSpend,
+    /// A payment from cashback given back (the order was cancelled).
+    CashbackRefund,
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 8] = [
+    pub const ALL: [TransferKind; 12] = [
         TransferKind::Earn,
         TransferKind::Reverse,
         TransferKind::Redeem,
@@ -285,6 +293,10 @@ impl TransferKind {
         TransferKind::Expire,
         TransferKind::Release,
         TransferKind::Donate,
+        TransferKind::CashbackEarn,
+        TransferKind::CashbackReverse,
+        TransferKind::CashbackSpend,
+        TransferKind::CashbackRefund,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -297,7 +309,22 @@ impl TransferKind {
             TransferKind::Expire => "expire",
             TransferKind::Release => "release",
             TransferKind::Donate => "donate",
+            TransferKind::CashbackEarn => "cashback_earn",
+            TransferKind::CashbackReverse => "cashback_reverse",
+            TransferKind::CashbackSpend => "cashback_spend",
+            TransferKind::CashbackRefund => "cashback_refund",
         }
+    }
+
+    /// Whether the transfer moves cashback (money in minor units) rather than points.
+    pub fn is_cashback(self) -> bool {
+        matches!(
+            self,
+            TransferKind::CashbackEarn
+                | TransferKind::CashbackReverse
+                | TransferKind::CashbackSpend
+                | TransferKind::CashbackRefund
+        )
     }
 
     pub fn parse(raw: &str) -> Option<TransferKind> {
@@ -377,6 +404,17 @@ pub struct ProgramTotals {
     pub donated: Points,
     /// Sum of all member balances: the program's liability.
     pub outstanding: Points,
+    /// The cashback ledger, in minor units of the program's currency.
+    pub cashback: CashbackTotals,
+}
+
+/// A program's cashback: given less taken back, paid with less given back, and what members
+/// hold (the program's liability in money).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashbackTotals {
+    pub issued_minor: i64,
+    pub spent_minor: i64,
+    pub outstanding_minor: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

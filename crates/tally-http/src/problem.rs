@@ -406,6 +406,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "The offer is automatic: every member of its audience has it, so there is nothing to activate.",
     ),
     (
+        "insufficient_cashback",
+        "The member's cashback does not cover the amount to pay; nothing was taken.",
+    ),
+    (
         "offer_ended",
         "An ended offer cannot start again; create a new one.",
     ),

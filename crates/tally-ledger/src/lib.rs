@@ -32,10 +32,16 @@ pub enum AccountKind {
     Adjustments,
     /// Where points members give to a charity go.
     Donations,
+    /// A member's cashback: money in minor units of the program's currency (a second wallet).
+    MemberCashback,
+    /// The source of every cashback the program gives: minus everything given.
+    CashbackIssuance,
+    /// Where cashback members pay with goes.
+    CashbackSpent,
 }
 
 impl AccountKind {
-    pub const ALL: [AccountKind; 7] = [
+    pub const ALL: [AccountKind; 10] = [
         AccountKind::MemberAvailable,
         AccountKind::MemberPending,
         AccountKind::Issuance,
@@ -43,6 +49,9 @@ impl AccountKind {
         AccountKind::Breakage,
         AccountKind::Adjustments,
         AccountKind::Donations,
+        AccountKind::MemberCashback,
+        AccountKind::CashbackIssuance,
+        AccountKind::CashbackSpent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +63,9 @@ impl AccountKind {
             AccountKind::Breakage => "breakage",
             AccountKind::Adjustments => "adjustments",
             AccountKind::Donations => "donations",
+            AccountKind::MemberCashback => "member_cashback",
+            AccountKind::CashbackIssuance => "cashback_issuance",
+            AccountKind::CashbackSpent => "cashback_spent",
         }
     }
 
@@ -65,7 +77,18 @@ impl AccountKind {
     pub fn is_member(self) -> bool {
         matches!(
             self,
-            AccountKind::MemberAvailable | AccountKind::MemberPending
+            AccountKind::MemberAvailable | AccountKind::MemberPending | AccountKind::MemberCashback
+        )
+    }
+
+    /// Whether the account holds cashback (money in minor units) rather than points. The two
+    /// never meet in one transfer, and each sums to zero on its own.
+    pub fn is_cashback(self) -> bool {
+        matches!(
+            self,
+            AccountKind::MemberCashback
+                | AccountKind::CashbackIssuance
+                | AccountKind::CashbackSpent
         )
     }
 }
@@ -76,11 +99,13 @@ pub fn account_id(owner: &str, kind: AccountKind) -> String {
     format!("{owner}:{}", kind.as_str())
 }
 
-/// Which account is the counterpart of a member's available account for a kind of transfer (a
-/// program account, except for `release`, whose counterpart is the member's pending account),
-/// and whether the available account is credited (points come in) or debited (points go out).
+/// Which of the member's accounts a kind of transfer moves (`member_available` for points,
+/// `member_cashback` for cashback), its counterpart (a program account, except for `release`,
+/// whose counterpart is the member's pending account), and whether the member's account is
+/// credited (value comes in) or debited (value goes out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Direction {
+    pub member: AccountKind,
     pub counterpart: AccountKind,
     pub member_credited: bool,
 }
@@ -98,8 +123,18 @@ pub fn direction(kind: TransferKind, adjustment_positive: bool) -> Direction {
         // The one kind between two accounts of the member: available is credited from pending.
         TransferKind::Release => (AccountKind::MemberPending, true),
         TransferKind::Donate => (AccountKind::Donations, false),
+        TransferKind::CashbackEarn => (AccountKind::CashbackIssuance, true),
+        TransferKind::CashbackReverse => (AccountKind::CashbackIssuance, false),
+        TransferKind::CashbackSpend => (AccountKind::CashbackSpent, false),
+        TransferKind::CashbackRefund => (AccountKind::CashbackSpent, true),
+    };
+    let member = if kind.is_cashback() {
+        AccountKind::MemberCashback
+    } else {
+        AccountKind::MemberAvailable
     };
     Direction {
+        member,
         counterpart,
         member_credited,
     }
@@ -263,6 +298,15 @@ mod tests {
         assert!(direction(TransferKind::Earn, true).member_credited);
         assert!(!direction(TransferKind::Redeem, true).member_credited);
         assert!(!direction(TransferKind::Adjust, false).member_credited);
+    }
+
+    #[test]
+    fn cashback_and_points_never_meet_in_one_transfer() {
+        for kind in TransferKind::ALL {
+            let d = direction(kind, true);
+            assert_eq!(d.member.is_cashback(), kind.is_cashback(), "{kind:?}");
+            assert_eq!(d.counterpart.is_cashback(), kind.is_cashback(), "{kind:?}");
+        }
     }
 
     #[test]

@@ -97,12 +97,22 @@ pub enum Effect {
     Stamp { card: String, count: i64 },
     /// A free redemption of a catalog reward: limits and budgets count rewards.
     Reward { reward: String },
+    /// Cashback (money in minor units into the member's cashback wallet): a share of the
+    /// purchase's total in basis points (5 % is 500), or a fixed amount. Limits and budgets
+    /// count minor units.
+    Cashback {
+        basis_points: i64,
+        amount_minor: i64,
+    },
 }
 
 impl Effect {
     /// Whether the effect grants something other than points (a stamp, a reward).
     pub fn is_grant(&self) -> bool {
-        matches!(self, Effect::Stamp { .. } | Effect::Reward { .. })
+        matches!(
+            self,
+            Effect::Stamp { .. } | Effect::Reward { .. } | Effect::Cashback { .. }
+        )
     }
 }
 
@@ -336,13 +346,14 @@ fn expression(v: &Value, trigger: Trigger, item: bool, want: Want) -> Result<Str
 }
 
 fn parse_effect(e: &Obj<'_>, f: &mut Fields, trigger: Trigger) -> Option<Effect> {
-    const KINDS: [&str; 6] = [
+    const KINDS: [&str; 7] = [
         "points",
         "per_item",
         "multiplier",
         "bonus",
         "stamp",
         "reward",
+        "cashback",
     ];
     e.only(f, &KINDS);
     let given: Vec<&str> = KINDS.into_iter().filter(|k| e.has(k)).collect();
@@ -397,6 +408,46 @@ fn parse_effect(e: &Obj<'_>, f: &mut Fields, trigger: Trigger) -> Option<Effect>
             });
             let count = s.opt(f, "count", int(1, 10)).unwrap_or(1);
             Some(Effect::Stamp { card: card?, count })
+        }
+        "cashback" => {
+            let cb = e.obj(f, "cashback", true)?;
+            cb.only(f, &["percent", "amount_minor"]);
+            match (cb.has("percent"), cb.has("amount_minor")) {
+                (true, false) if trigger != Trigger::Purchase => {
+                    f.push(
+                        "/effect/cashback/percent",
+                        "applies only to trigger purchase (give amount_minor otherwise)",
+                    );
+                    None
+                }
+                (true, false) => cb
+                    .req(f, "percent", |v| match v.as_f64() {
+                        Some(p) if p > 0.0 && p <= 100.0 && (p * 100.0).fract().abs() < 1e-9 => {
+                            Ok((p * 100.0).round() as i64)
+                        }
+                        _ => Err(
+                            "must be a percentage above 0 and at most 100, with at most 2 decimals"
+                                .to_owned(),
+                        ),
+                    })
+                    .map(|basis_points| Effect::Cashback {
+                        basis_points,
+                        amount_minor: 0,
+                    }),
+                (false, true) => cb
+                    .req(f, "amount_minor", int(1, MAX_BONUS))
+                    .map(|amount_minor| Effect::Cashback {
+                        basis_points: 0,
+                        amount_minor,
+                    }),
+                _ => {
+                    f.push(
+                        "/effect/cashback",
+                        "must have exactly one of percent and amount_minor",
+                    );
+                    None
+                }
+            }
         }
         "reward" => {
             let r = e.obj(f, "reward", true)?;

@@ -68,8 +68,14 @@ pub struct Decision {
 /// What a grant rule gives instead of points.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Grant {
-    Stamps { card: String },
-    Reward { reward: String },
+    Stamps {
+        card: String,
+    },
+    Reward {
+        reward: String,
+    },
+    /// Minor units into the member's cashback wallet.
+    Cashback,
 }
 
 /// Decisions of the rules for the event's trigger, in the order they ran.
@@ -112,6 +118,8 @@ enum CompiledEffect {
     },
     Multiplier(i64),
     Bonus(i64),
+    /// Cashback: this many basis points of the purchase's total, rounded down.
+    CashbackShare(i64),
     /// A stamp or a reward: this many units.
     Grant(i64),
 }
@@ -170,6 +178,10 @@ impl RuleSet {
                     Effect::Bonus { points } => CompiledEffect::Bonus(*points),
                     Effect::Stamp { count, .. } => CompiledEffect::Grant(*count),
                     Effect::Reward { .. } => CompiledEffect::Grant(1),
+                    Effect::Cashback { basis_points, .. } if *basis_points > 0 => {
+                        CompiledEffect::CashbackShare(*basis_points)
+                    }
+                    Effect::Cashback { amount_minor, .. } => CompiledEffect::Grant(*amount_minor),
                 };
                 CompiledRule {
                     rule,
@@ -269,6 +281,7 @@ impl RuleSet {
                     Effect::Reward { reward } => Some(Grant::Reward {
                         reward: reward.clone(),
                     }),
+                    Effect::Cashback { .. } => Some(Grant::Cashback),
                     _ => None,
                 },
             };
@@ -343,6 +356,21 @@ fn decide(rule: &CompiledRule, shared: &Shared<'_, '_>) -> Result<(i64, String),
     match &rule.effect {
         CompiledEffect::Bonus(points) => Ok((clamp(*points), "matched".into())),
         CompiledEffect::Grant(units) => Ok((*units, "matched".into())),
+        CompiledEffect::CashbackShare(basis_points) => {
+            let Some(purchase) = &event.purchase else {
+                return Err("evaluation error: no purchase".into());
+            };
+            let share =
+                i128::from(purchase.total_minor.max(0)) * i128::from(*basis_points) / 10_000;
+            Ok((
+                clamp_wide(share),
+                format!(
+                    "matched: {} % of {} (minor units)",
+                    *basis_points as f64 / 100.0,
+                    purchase.total_minor
+                ),
+            ))
+        }
         CompiledEffect::Multiplier(permille) => {
             let extra = divide(
                 event.rounding,

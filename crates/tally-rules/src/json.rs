@@ -32,6 +32,12 @@ impl RuleDoc {
                 json!({ "stamp": { "card_id": card, "count": count } })
             }
             Effect::Reward { reward } => json!({ "reward": { "reward_id": reward } }),
+            Effect::Cashback { basis_points, .. } if *basis_points > 0 => {
+                json!({ "cashback": { "percent": *basis_points as f64 / 100.0 } })
+            }
+            Effect::Cashback { amount_minor, .. } => {
+                json!({ "cashback": { "amount_minor": amount_minor } })
+            }
         };
         doc.insert("effect".into(), effect);
         let l = &self.limits;

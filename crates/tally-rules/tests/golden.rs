@@ -109,6 +109,7 @@ fn every_rule_template_decides_as_recorded() {
             "grant": d.grant.as_ref().map(|g| match g {
                 Grant::Stamps { card } => json!({ "stamps": card }),
                 Grant::Reward { reward } => json!({ "reward": reward }),
+                Grant::Cashback => json!({ "cashback": true }),
             }),
         });
         if decided != case["expected"] {

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_charities.sql")),
     (15, include_str!("../migrations/0015_reward_segments.sql")),
     (16, include_str!("../migrations/0016_offers.sql")),
+    (17, include_str!("../migrations/0017_cashback.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

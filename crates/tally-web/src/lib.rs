@@ -247,6 +247,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             post(cashier::voucher::<D>),
         )
         .route(
+            "/console/{program}/cashier/cashback",
+            post(cashier::cashback::<D>),
+        )
+        .route(
             "/console/{program}/cashier/enrol",
             post(cashier::enrol::<D>),
         )

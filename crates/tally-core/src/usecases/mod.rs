@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod admin;
+pub mod cashback;
 pub mod charities;
 pub mod events;
 pub mod expiry;
@@ -30,7 +31,7 @@ use tally_domain::inputs::MemberRef;
 use tally_domain::model::{Member, MemberStatus, TransferKind, TransferReason};
 use tally_domain::program::Program;
 use tally_domain::{DomainError, Points, Timestamp};
-use tally_ledger::{AccountKind, direction};
+use tally_ledger::direction;
 use tally_store::Conn;
 use tally_store::queries::{ledger, members as member_rows, programs};
 
@@ -124,7 +125,7 @@ pub(crate) async fn post<C: Conn>(
 ) -> StepResult<Option<Points>> {
     assert!(p.amount.is_positive(), "postings move a positive amount");
     let d = direction(p.kind, p.adjustment_positive);
-    let member_account = tally_ledger::account_id(p.member.as_str(), AccountKind::MemberAvailable);
+    let member_account = tally_ledger::account_id(p.member.as_str(), d.member);
     let program_account = programs::program_account(p.program, d.counterpart);
     let balance_after = if d.member_credited {
         ledger::change_balance(c, &member_account, p.amount.value()).await?
@@ -136,8 +137,9 @@ pub(crate) async fn post<C: Conn>(
     } else {
         ledger::change_balance(c, &member_account, -p.amount.value()).await?
     };
-    // Lots follow the balance (an expiry posts its own lots' end itself).
+    // Lots follow the balance of points (an expiry posts its own lots' end itself).
     if p.kind != TransferKind::Expire
+        && !p.kind.is_cashback()
         && let Some(setup) = crate::earning::setup_by_id(c, p.program).await?
         && let Some(e) = &setup.expiry
     {

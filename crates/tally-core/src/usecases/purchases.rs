@@ -299,6 +299,14 @@ async fn write_new<C: Conn>(
     let answer_text = answer.to_string();
     purchases::insert_purchase(c, &ctx.tenant, &purchase, content, &answer_text, release_at)
         .await?;
+    // What rules gave in cashback stays with the purchase, for returns to take back its share.
+    let cashback: i64 = granted
+        .iter()
+        .filter_map(|g| g["cashback"]["amount_minor"].as_i64())
+        .sum();
+    if cashback > 0 {
+        tally_store::queries::cashback::add_earned(c, &purchase_id, cashback).await?;
+    }
     Ok(answer)
 }
 

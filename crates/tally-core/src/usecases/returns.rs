@@ -120,6 +120,15 @@ pub async fn record<C: Conn>(
     if let Some(after) = rules.available {
         available = after;
     }
+    let (cashback_reversed, cashback_unrecovered) = super::cashback::after_return(
+        c,
+        ctx,
+        &purchase,
+        purchase.returned_minor + amount,
+        &reason,
+        occurred_at,
+    )
+    .await?;
     if purchase.returned_minor + amount == purchase.total_minor {
         crate::stamps::after_full_return(c, ctx, &purchase.member_id, &purchase.id).await?;
         crate::referrals::after_full_return(c, ctx, &purchase.id).await?;
@@ -152,6 +161,8 @@ pub async fn record<C: Conn>(
     answer["rule_awards"] = Value::Array(rules.awards);
     answer["points_earned"] = json!(rules.given);
     answer["granted"] = Value::Array(rules.granted);
+    answer["cashback_reversed_minor"] = json!(cashback_reversed);
+    answer["cashback_unrecovered_minor"] = json!(cashback_unrecovered);
     Ok(answer)
 }
 

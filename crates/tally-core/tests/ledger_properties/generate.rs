@@ -18,6 +18,8 @@ pub(crate) struct Setup {
     pub(crate) rate_milli: i64,
     pub(crate) rounding: &'static str,
     pub(crate) rewards: Vec<RewardSpec>,
+    /// Cashback a purchase rule gives, in basis points of the total (0: no cashback rule).
+    pub(crate) cashback_bp: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +112,15 @@ pub(crate) enum Op {
         who: usize,
         points: i64,
     },
+    /// Pays `amount` of a new order from the member's cashback.
+    PayCashback {
+        who: usize,
+        amount: i64,
+    },
+    /// Gives a payment from cashback back (again, sometimes).
+    RefundCashback {
+        pick: usize,
+    },
     /// Sends the previous command again with its idempotency key: with the same request hash it
     /// must get the same outcome and change nothing; with another hash it must be refused.
     Replay {
@@ -133,14 +144,16 @@ pub(crate) fn setup() -> impl Strategy<Value = Setup> {
         prop::sample::select(vec![1000i64, 1500, 250]),
         prop::sample::select(vec!["down", "nearest", "up"]),
         prop::collection::vec(reward_spec(), 2),
+        prop::sample::select(vec![0i64, 0, 250, 500, 1000]),
     )
         .prop_map(
-            |(floor_at_zero, pool, rate_milli, rounding, rewards)| Setup {
+            |(floor_at_zero, pool, rate_milli, rounding, rewards, cashback_bp)| Setup {
                 floor_at_zero,
                 pool,
                 rate_milli,
                 rounding,
                 rewards,
+                cashback_bp,
             },
         )
 }
@@ -211,5 +224,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..1000).prop_map(|pick| Op::Cancel { pick }),
         2 => (who, prop_oneof![-80i64..=-1, 1i64..=80]).prop_map(|(who, points)| Op::Adjust { who, points }),
         1 => any::<bool>().prop_map(|same_request| Op::Replay { same_request }),
+        2 => (0usize..1000, 1i64..=400).prop_map(|(who, amount)| Op::PayCashback { who, amount }),
+        1 => (0usize..1000).prop_map(|pick| Op::RefundCashback { pick }),
     ]
 }

@@ -1,5 +1,6 @@
 //! Property: whatever sequence of enrolments, purchases, returns, redemptions, cancellations,
-//! adjustments and idempotent retries a program sees, every answer is the one a small model of
+//! adjustments, payments from cashback and their refunds, and idempotent retries a program sees
+//! (with or without a rule giving cashback), every answer is the one a small model of
 //! the rules predicts, and after every step the ledger balances, each balance is what the
 //! answers add up to, stock is never negative and no member holds more of a reward than its
 //! per-member limit.
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use tally_core::{Command, CoreError, IdempotencyKey};
 use tally_domain::DomainError;
+use tally_domain::cashback::CashbackPayment;
 use tally_domain::ids::{MemberId, RedemptionId, RewardId};
 use tally_domain::inputs::{AdjustmentRequest, NewMember, NewPurchase, NewReturn, RedeemRequest};
 use tally_domain::model::RedemptionStatus;
@@ -100,6 +102,19 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
             limit: r.limit,
         });
     }
+    if setup.cashback_bp > 0 {
+        let percent = setup.cashback_bp as f64 / 100.0;
+        let rule = Command::CreateRule {
+            program: f.program.clone(),
+            document: json!({"name": "Cashback", "trigger": "purchase",
+                             "effect": {"cashback": {"percent": percent}}}),
+            status: "active".into(),
+        };
+        f.tally
+            .write(&f.tenant, ACTOR, None, rule)
+            .await
+            .map_err(|e| TestCaseError::fail(format!("a cashback rule: {e:?}")))?;
+    }
     let mut m = Model {
         members: vec![None; setup.pool],
         setup,
@@ -107,6 +122,7 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
         orders: BTreeMap::new(),
         redemptions: Vec::new(),
         sent_purchases: Vec::new(),
+        payments: Vec::new(),
         last: None,
     };
     check_all(&f, &m, "after set-up").await?;
@@ -253,6 +269,38 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
                     )
                 }
             }
+            Op::PayCashback { who, amount } => {
+                let slot = m.pick_member(*who);
+                let order = format!("P-{step}");
+                let body = json!({"member": {"id": m.member_id(slot)}, "order_id": order, "amount_minor": amount});
+                (
+                    Command::PayWithCashback {
+                        program: f.program.clone(),
+                        request: CashbackPayment::parse(&body).unwrap(),
+                    },
+                    m.expect_pay(slot, &order, *amount),
+                )
+            }
+            Op::RefundCashback { pick } => {
+                if m.payments.is_empty() {
+                    (
+                        Command::RefundCashback {
+                            program: f.program.clone(),
+                            order_id: "P-none".into(),
+                        },
+                        Expect::Refused("invalid /order_id".into()),
+                    )
+                } else {
+                    let index = pick % m.payments.len();
+                    (
+                        Command::RefundCashback {
+                            program: f.program.clone(),
+                            order_id: m.payments[index].order.clone(),
+                        },
+                        Expect::RefundedCashback { index },
+                    )
+                }
+            }
             Op::Adjust { who, points } => {
                 let slot = m.pick_member(*who);
                 let request = AdjustmentRequest::parse(
@@ -354,6 +402,7 @@ fn apply(
                 id,
                 balance: 0,
                 reported: Reported::default(),
+                cashback: 0,
             });
         }
         Expect::Earned {
@@ -367,8 +416,17 @@ fn apply(
                 *points,
                 "{at}: points earned"
             );
+            let cashback = m.cashback_for(basket.total());
+            let given: i64 = answer["granted"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g["cashback"]["amount_minor"].as_i64())
+                .sum();
+            check_eq!(given, cashback, "{at}: cashback given");
             let member = m.members[*slot].as_mut().unwrap();
             member.balance += points;
+            member.cashback += cashback;
             member.reported.earned += int(answer, "/points_earned")?;
             check_eq!(
                 int(answer, "/balance/available")?,
@@ -397,6 +455,8 @@ fn apply(
                     returned_minor: 0,
                     lines,
                     answer: answer.clone(),
+                    cashback_earned: cashback,
+                    cashback_reversed: 0,
                 },
             );
         }
@@ -428,12 +488,31 @@ fn apply(
                 reversal - taken,
                 "{at}: points not recovered"
             );
+            let cashback_due = reversal_of(
+                o.cashback_earned,
+                o.cashback_reversed,
+                o.total,
+                o.returned_minor + amount,
+            );
             o.returned_minor += amount;
             o.reversed += reversal;
+            o.cashback_reversed += cashback_due;
             for (n, q) in lines {
                 o.lines[*n].returned += q;
             }
             let member = m.members[o.slot].as_mut().unwrap();
+            let cashback_taken = cashback_due.min(member.cashback.max(0));
+            check_eq!(
+                int(answer, "/cashback_reversed_minor")?,
+                cashback_taken,
+                "{at}: cashback taken back"
+            );
+            check_eq!(
+                int(answer, "/cashback_unrecovered_minor")?,
+                cashback_due - cashback_taken,
+                "{at}: cashback not recovered"
+            );
+            member.cashback -= cashback_taken;
             member.balance -= taken;
             member.reported.reversed += int(answer, "/points_reversed")?;
             check_eq!(
@@ -480,6 +559,41 @@ fn apply(
                 "{at}: balance in the answer"
             );
         }
+        Expect::PaidCashback {
+            slot,
+            order,
+            amount,
+        } => {
+            check_eq!(answer["status"], json!("paid"), "{at}: status");
+            check_eq!(int(answer, "/amount_minor")?, *amount, "{at}: amount paid");
+            let member = m.members[*slot].as_mut().unwrap();
+            member.cashback -= amount;
+            check_eq!(
+                int(answer, "/cashback_balance_minor")?,
+                member.cashback,
+                "{at}: cashback in the answer"
+            );
+            m.payments.push(PaymentState {
+                order: order.clone(),
+                slot: *slot,
+                amount: *amount,
+                refunded: false,
+            });
+        }
+        Expect::RefundedCashback { index } => {
+            let p = &mut m.payments[*index];
+            check_eq!(answer["status"], json!("refunded"), "{at}: status");
+            let member = m.members[p.slot].as_mut().unwrap();
+            if !p.refunded {
+                p.refunded = true;
+                member.cashback += p.amount;
+            }
+            check_eq!(
+                int(answer, "/cashback_balance_minor")?,
+                member.cashback,
+                "{at}: cashback in the answer"
+            );
+        }
         Expect::Adjusted { slot, points } => {
             check_eq!(int(answer, "/points")?, *points, "{at}: points adjusted");
             let member = m.members[*slot].as_mut().unwrap();
@@ -508,6 +622,7 @@ async fn check_all(f: &Fixture, m: &Model, at: &str) -> Result<(), TestCaseError
 
     let (mut outstanding, mut earned, mut reversed, mut redeemed, mut refunded, mut adjusted) =
         (0, 0, 0, 0, 0, 0);
+    let mut cashback_outstanding = 0;
     for (slot, member) in m.members.iter().enumerate() {
         let Some(member) = member else { continue };
         let row = members::get_member(&mut c, &f.tenant, &member.id)
@@ -528,6 +643,12 @@ async fn check_all(f: &Fixture, m: &Model, at: &str) -> Result<(), TestCaseError
             !m.setup.floor_at_zero || member.balance >= 0,
             "{at}: member {slot} is negative under floor_at_zero"
         );
+        let cashback = tally_store::queries::cashback::balance(&mut c, &member.id)
+            .await
+            .map_err(store)?;
+        check_eq!(cashback, member.cashback, "{at}: cashback of member {slot}");
+        check!(cashback >= 0, "{at}: member {slot} has negative cashback");
+        cashback_outstanding += member.cashback;
         outstanding += member.balance;
         earned += member.reported.earned;
         reversed += member.reported.reversed;
@@ -628,6 +749,11 @@ async fn check_all(f: &Fixture, m: &Model, at: &str) -> Result<(), TestCaseError
     );
     check_eq!(totals.adjusted.value(), adjusted, "{at}: adjusted");
     check_eq!(totals.outstanding.value(), outstanding, "{at}: outstanding");
+    check_eq!(
+        totals.cashback.outstanding_minor,
+        cashback_outstanding,
+        "{at}: cashback outstanding"
+    );
     Ok(())
 }
 
@@ -680,6 +806,8 @@ fn random_histories_keep_the_ledger_and_the_model_in_step() {
             "redeemed",
             "cancelled",
             "adjusted",
+            "paidcashback",
+            "refundedcashback",
             "totals snapshot advanced",
         ] {
             assert!(
@@ -695,6 +823,7 @@ fn random_histories_keep_the_ledger_and_the_model_in_step() {
             "already_returned",
             "order_conflict",
             "invalid /amount_minor",
+            "insufficient_cashback",
         ] {
             assert!(
                 seen.contains_key(&format!("refused {code}")),

@@ -25,6 +25,8 @@ pub(crate) struct MemberState {
     pub(crate) balance: i64,
     /// What the answers reported.
     pub(crate) reported: Reported,
+    /// The cashback the model predicts, in minor units.
+    pub(crate) cashback: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +50,18 @@ pub(crate) struct Order {
     pub(crate) returned_minor: i64,
     pub(crate) lines: Vec<OrderLine>,
     pub(crate) answer: Value,
+    /// Cashback the purchase earned, and what its returns took back by the proportional rule.
+    pub(crate) cashback_earned: i64,
+    pub(crate) cashback_reversed: i64,
+}
+
+/// A payment from cashback.
+#[derive(Clone, Debug)]
+pub(crate) struct PaymentState {
+    pub(crate) order: String,
+    pub(crate) slot: usize,
+    pub(crate) amount: i64,
+    pub(crate) refunded: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +96,7 @@ pub(crate) struct Model {
     pub(crate) redemptions: Vec<RedemptionState>,
     /// Every purchase request sent: (member named, order id, basket).
     pub(crate) sent_purchases: Vec<(MemberId, String, Basket)>,
+    pub(crate) payments: Vec<PaymentState>,
     pub(crate) last: Option<Last>,
 }
 
@@ -169,7 +184,7 @@ impl Model {
 
 /// Points a return takes back: cumulative and rounded down, so partial returns never add up to
 /// more than was earned and the last one takes exactly what is left.
-pub(crate) fn reversal(earned: i64, already: i64, total: i64, returned_after: i64) -> i64 {
+pub(crate) fn reversal_of(earned: i64, already: i64, total: i64, returned_after: i64) -> i64 {
     if total <= 0 || earned <= 0 {
         return 0;
     }
@@ -210,6 +225,15 @@ pub(crate) enum Expect {
     Adjusted {
         slot: usize,
         points: i64,
+    },
+    PaidCashback {
+        slot: usize,
+        order: String,
+        amount: i64,
+    },
+    /// A refund of payment `index`; a payment refunded before answers the same again.
+    RefundedCashback {
+        index: usize,
     },
 }
 
@@ -362,7 +386,7 @@ impl Model {
             Ok(x) => x,
             Err(code) => return (b, Expect::Refused(code)),
         };
-        let reversal = reversal(
+        let reversal = reversal_of(
             order.earned,
             order.reversed,
             order.total,
@@ -406,6 +430,25 @@ impl Model {
             return Expect::Refused("out_of_stock".into());
         }
         Expect::Redeemed { slot, reward }
+    }
+
+    /// Cashback the rule gives for a purchase: its share of the total, rounded down.
+    pub(crate) fn cashback_for(&self, total: i64) -> i64 {
+        total.max(0) * self.setup.cashback_bp / 10_000
+    }
+
+    pub(crate) fn expect_pay(&self, slot: Option<usize>, order: &str, amount: i64) -> Expect {
+        let Some((slot, member)) = slot.and_then(|s| Some((s, self.member(s)?))) else {
+            return Expect::Refused("invalid /member/id".into());
+        };
+        if member.cashback < amount {
+            return Expect::Refused("insufficient_cashback".into());
+        }
+        Expect::PaidCashback {
+            slot,
+            order: order.to_owned(),
+            amount,
+        }
     }
 
     pub(crate) fn expect_adjust(&self, slot: Option<usize>, points: i64) -> Expect {

@@ -1,6 +1,7 @@
 //! The route table: one line per endpoint, so the whole API is visible in one place. The
 //! OpenAPI document (`openapi.json`) describes exactly these routes; a test keeps them in step.
 
+mod cashback;
 mod charities;
 mod events;
 mod expiry;
@@ -153,6 +154,12 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         .route("/segments/{segment}/changes", get(segments::changes::<D>))
         .route("/segments/{segment}/sizes", get(segments::sizes::<D>))
         .route("/members/{member}/segments", get(segments::of_member::<D>))
+        .route("/programs/{program}/cashback/pay", post(cashback::pay::<D>))
+        .route(
+            "/programs/{program}/cashback/refund",
+            post(cashback::refund::<D>),
+        )
+        .route("/members/{member}/cashback", get(cashback::of_member::<D>))
         .route(
             "/programs/{program}/offers",
             get(offers::list::<D>).post(offers::create::<D>),

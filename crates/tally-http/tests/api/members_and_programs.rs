@@ -70,7 +70,8 @@ async fn programs_are_created_listed_read_and_totalled() {
         .ok(200);
     assert_eq!(
         totals,
-        json!({"members": 0, "issued": 0, "redeemed": 0, "expired": 0, "adjusted": 0, "donated": 0, "outstanding": 0})
+        json!({"members": 0, "issued": 0, "redeemed": 0, "expired": 0, "adjusted": 0, "donated": 0, "outstanding": 0,
+              "cashback": {"issued_minor": 0, "spent_minor": 0, "outstanding_minor": 0}})
     );
 
     // Bad program bodies name every field and create nothing.

@@ -197,7 +197,8 @@ async fn purchases_and_returns_earn_and_reverse_points_at_locations() {
     let totals = app.totals().await;
     assert_eq!(
         totals,
-        json!({"members": 1, "issued": 0, "redeemed": 0, "expired": 0, "adjusted": 0, "donated": 0, "outstanding": 0})
+        json!({"members": 1, "issued": 0, "redeemed": 0, "expired": 0, "adjusted": 0, "donated": 0, "outstanding": 0,
+              "cashback": {"issued_minor": 0, "spent_minor": 0, "outstanding_minor": 0}})
     );
 
     // Refused and invalid returns write nothing.

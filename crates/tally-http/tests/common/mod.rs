@@ -67,6 +67,7 @@ const TABLES: &[&str] = &[
     "offers",
     "offer_activations",
     "offer_uses",
+    "cashback_payments",
 ];
 
 /// A tenant with its keys and a program.

@@ -1,5 +1,5 @@
 //! The document's examples for offers and deals, run against the server as part of the tour in
-//! `examples.rs` (after a program `p`, a member `m` and a charity exist).
+//! `examples.rs` (after a program `p`, a member `m` and a charity exist), and cashback.
 
 use super::examples::{example_id, reads_match, response_schema, run};
 use super::*;
@@ -62,6 +62,57 @@ pub(super) async fn offers(
         ids,
         ("setOfferStatus", None),
         ("PATCH", &format!("/api/v1/offers/{offer_id}"), "admin", 200),
+    )
+    .await;
+}
+
+/// Cashback: a rule gives it, the till pays with it and gives it back, the member's cashback.
+pub(super) async fn cashback(
+    server: &Server,
+    spec: &Value,
+    ids: &mut BTreeMap<String, String>,
+    p: &str,
+    m: &str,
+) {
+    let rule =
+        json!({"name": "5 % back", "trigger": "purchase", "effect": {"cashback": {"percent": 5}}});
+    let rules = format!("/api/v1/programs/{p}/rules");
+    assert_eq!(
+        server
+            .send("POST", &rules, Some("admin"), Some(&rule))
+            .await
+            .status,
+        201
+    );
+    let purchase = json!({"order_id": "cashback-1", "member": {"id": m},
+        "total": {"amount_minor": 10000, "currency": "PLN"}});
+    let purchases = format!("/api/v1/programs/{p}/purchases");
+    let bought = server
+        .send("POST", &purchases, Some("write"), Some(&purchase))
+        .await;
+    assert_eq!(bought.status, 201, "{:#}", bought.json());
+    for (operation_id, action) in [("payWithCashback", "pay"), ("refundCashback", "refund")] {
+        run(
+            server,
+            spec,
+            ids,
+            (operation_id, None),
+            (
+                "POST",
+                &format!("/api/v1/programs/{p}/cashback/{action}"),
+                "write",
+                200,
+            ),
+        )
+        .await;
+    }
+    reads_match(
+        server,
+        spec,
+        [
+            ("getMemberCashback", format!("/api/v1/members/{m}/cashback")),
+            ("getProgramTotals", format!("/api/v1/programs/{p}/totals")),
+        ],
     )
     .await;
 }

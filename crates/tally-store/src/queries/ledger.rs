@@ -163,6 +163,7 @@ pub async fn spend_if_covered<C: Conn>(
     row.map(|r| Ok(Points(r.int(0)?))).transpose()
 }
 
+/// The member's points history, newest first (cashback has its own: `queries::cashback`).
 pub async fn history<C: Conn>(
     c: &mut C,
     member: &MemberId,
@@ -178,6 +179,8 @@ pub async fn history<C: Conn>(
             "SELECT t.seq, t.id, t.kind, t.amount, t.balance_after, t.reason, t.occurred_at_us, t.credit_account_id, t.debit_account_id
              FROM transfers t
              WHERE t.member_id = $1 AND t.seq < $2
+               AND t.kind NOT IN ('cashback_earn', 'cashback_reverse', 'cashback_spend',
+                                  'cashback_refund')
              ORDER BY t.seq DESC LIMIT $3",
             &[
                 member.as_str().into(),

@@ -41,6 +41,8 @@ struct CashierPage {
     typed: Fields,
     /// The member's progress on each active stamp card: `{"card_id", "name", "stamps", …}`.
     stamps: Vec<Value>,
+    /// The member's cashback in minor units (the panel to pay with it shows when positive).
+    cashback_minor: i64,
 }
 
 impl CashierPage {
@@ -57,6 +59,7 @@ impl CashierPage {
             errors: FormErrors::default(),
             typed: Fields::default(),
             stamps: Vec::new(),
+            cashback_minor: 0,
         }
     }
 
@@ -144,6 +147,12 @@ async fn with_member<D: Database>(
         .filter(|r| r.active && r.stock_remaining != Some(0))
         .collect();
     page.stamps = state.tally.member_stamps(tenant, member).await?;
+    page.cashback_minor = state
+        .tally
+        .member_cashback(tenant, member, None, Some(1))
+        .await?["balance_minor"]
+        .as_i64()
+        .unwrap_or(0);
     Ok(())
 }
 
@@ -550,4 +559,45 @@ pub async fn voucher<D: Database>(
     } else {
         response
     })
+}
+
+/// Pays part of the order from the member's cashback (the amount in major units).
+pub async fn cashback<D: Database>(
+    State(state): State<WebState<D>>,
+    Path(program): Path<String>,
+    form: ConsoleForm,
+) -> PageResult {
+    let member = member_id(&form.fields)?;
+    let ui = Ui::load(&state, &form.console, &program, "cashier").await?;
+    let program_id = ui.program.id.clone();
+    let command = tally_domain::cashback::CashbackPayment::parse(&json!({
+        "member": {"id": member},
+        "order_id": form.fields.raw("order_id"),
+        "amount_minor": super::money_field(&ui, form.fields.raw("cashback_amount")),
+    }))
+    .map(|request| Command::PayWithCashback {
+        program: program_id,
+        request,
+    });
+    let fields = [("/amount_minor", "cashback_amount")];
+    let (lang, currency) = (ui.lang, ui.program.currency);
+    run(
+        &state,
+        &form,
+        &program,
+        Some(member),
+        command,
+        &fields,
+        |page, answer| {
+            let money = |field: &str| lang.money(answer[field].as_i64().unwrap_or(0), currency);
+            page.notice = lang.tf(
+                "cashier.cashback_paid",
+                &[
+                    ("amount", &money("amount_minor")),
+                    ("left", &money("cashback_balance_minor")),
+                ],
+            );
+        },
+    )
+    .await
 }

@@ -23,13 +23,14 @@ use tally_store::Database;
 
 pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 pub const CHANNELS: [&str; 3] = ["pos", "online", "app"];
-pub const EFFECTS: [&str; 6] = [
+pub const EFFECTS: [&str; 7] = [
     "bonus",
     "points",
     "per_item",
     "multiplier",
     "stamp",
     "reward",
+    "cashback",
 ];
 
 /// Pointers of the rule document → form fields; the first prefix that matches wins, so the
@@ -192,6 +193,8 @@ pub fn rule_document(f: &Fields) -> Value {
             json!({ "stamp": stamp })
         }
         "reward" => json!({ "reward": { "reward_id": f.raw("reward_id") } }),
+        // The console gives a share of the purchase; a fixed amount is the API's.
+        "cashback" => json!({ "cashback": { "percent": form_value(value) } }),
         _ => json!({ "bonus": form_value(value) }),
     };
     doc.insert("effect".into(), effect);
@@ -288,6 +291,7 @@ pub fn form_of(doc: &Value) -> Fields {
                     put("stamp_card", form_text(&v["card_id"]));
                 }
                 "reward" => put("reward_id", form_text(&v["reward_id"])),
+                "cashback" => put("effect_value", form_text(&v["percent"])),
                 _ => put("effect_value", form_text(v)),
             }
         }

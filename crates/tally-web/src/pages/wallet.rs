@@ -166,6 +166,8 @@ struct CardPage {
     vouchers: Vec<(String, String, String)>,
     causes: Vec<super::wallet_charities::Cause>,
     offers: Vec<super::wallet_offers::WalletOffer>,
+    /// The member's cashback in minor units, once they have had some.
+    cashback_minor: Option<i64>,
     /// The member's segment keys, and `(key, name)` of the program's segments rewards are kept for.
     segments: (Vec<String>, Vec<(String, String)>),
 }
@@ -236,6 +238,10 @@ impl CardPage {
 
     fn points(&self, n: i64) -> String {
         self.lang.count("unit.points", n)
+    }
+
+    fn money(&self, minor: &i64) -> String {
+        self.lang.money(*minor, self.card.program.currency)
     }
 
     fn number(&self, n: i64) -> String {
@@ -657,6 +663,14 @@ pub(super) async fn card_page<D: Database>(
     let vouchers = super::wallet_vouchers::unused(state, &tenant, &id).await?;
     let causes = super::wallet_charities::causes(state, wallet.lang, &card.program, &id).await?;
     let offers = super::wallet_offers::offers(state, wallet.lang, &card.program, &id).await?;
+    let cashback = state
+        .tally
+        .member_cashback(&tenant, &id, None, Some(1))
+        .await?;
+    let cashback_minor = cashback["items"]
+        .as_array()
+        .is_some_and(|items| !items.is_empty())
+        .then(|| cashback["balance_minor"].as_i64().unwrap_or(0));
     let segments = super::wallet_rewards::segments(state, &tenant, &program, &id, &rewards).await?;
     render(&CardPage {
         lang: wallet.lang,
@@ -679,6 +693,7 @@ pub(super) async fn card_page<D: Database>(
         vouchers,
         causes,
         offers,
+        cashback_minor,
         segments,
     })
 }
