@@ -99,6 +99,14 @@ pub enum Command {
         member: MemberId,
         offer: tally_domain::ids::OfferId,
     },
+    StartOfferGroup {
+        member: MemberId,
+        offer: tally_domain::ids::OfferId,
+    },
+    JoinOfferGroup {
+        member: MemberId,
+        code: String,
+    },
     CreateCharity {
         program: ProgramId,
         input: tally_domain::charities::CharityInput,
@@ -294,6 +302,10 @@ pub enum Command {
     CancelRedemption {
         redemption: RedemptionId,
     },
+    FulfilRedemption {
+        redemption: RedemptionId,
+        update: tally_domain::fulfilment::FulfilmentUpdate,
+    },
     ConsumeRedemption {
         redemption: RedemptionId,
     },
@@ -418,6 +430,12 @@ impl Command {
             }
             Command::ActivateOffer { member, offer } => {
                 usecases::offers::activate(c, ctx, member, offer).await
+            }
+            Command::StartOfferGroup { member, offer } => {
+                usecases::offer_groups::start(c, ctx, member, offer).await
+            }
+            Command::JoinOfferGroup { member, code } => {
+                usecases::offer_groups::join(c, ctx, member, code).await
             }
             Command::CreateCharity { program, input } => {
                 usecases::charities::create(c, ctx, program, input).await
@@ -574,6 +592,9 @@ impl Command {
             }
             Command::CancelRedemption { redemption } => {
                 usecases::rewards::cancel(c, ctx, redemption).await
+            }
+            Command::FulfilRedemption { redemption, update } => {
+                usecases::rewards::fulfil(c, ctx, redemption, update).await
             }
             Command::ConsumeRedemption { redemption } => {
                 usecases::rewards::consume(c, ctx, redemption).await

@@ -110,9 +110,35 @@ impl<D: Database> Tally<D> {
                     "within_days": v.within_days,
                 })),
                 "charity_name": charity_name,
+                "group": match doc.group {
+                    Some(_) => tally_store::queries::offer_groups::of_member(&mut c, &row.id, member, now)
+                        .await?
+                        .map(|g| crate::usecases::offer_groups::view(&g)),
+                    None => None,
+                },
+                "group_size": doc.group.map(|g| g.size),
             }));
         }
         Ok(json!({ "items": items }))
+    }
+
+    /// A friend deal's group by its code, for the page its share link opens: `{"group",
+    /// "offer_name", "program_id", "open"}` (`open`: it takes members now).
+    pub async fn offer_group(&self, code: &str) -> Result<Option<Value>, CoreError> {
+        let now = self.clock.now();
+        let mut c = self.read().await?;
+        let code = code.trim().to_ascii_uppercase();
+        let Some(g) = tally_store::queries::offer_groups::by_code(&mut c, &code).await? else {
+            return Ok(None);
+        };
+        let name = tally_store::queries::offer_groups::offer_name(&mut c, &g.offer_id).await?;
+        let open = g.unlocked_at.is_none() && g.joined < g.size && g.expires_at > now;
+        Ok(Some(json!({
+            "group": crate::usecases::offer_groups::view(&g),
+            "offer_name": name,
+            "program_id": g.program_id,
+            "open": open,
+        })))
     }
 
     /// What an offer did: activations, uses and their cost, and the purchases in its window of

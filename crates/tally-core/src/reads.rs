@@ -149,6 +149,20 @@ impl<D: Database> Tally<D> {
         Ok(rewards::member_redemptions(&mut c, member, cursor, limit).await?)
     }
 
+    /// Physical rewards to send, on their way, or delivered (`status` picks one), oldest first.
+    pub async fn fulfilment_queue(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        status: Option<&str>,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Redemption>, CoreError> {
+        let mut c = self.read().await?;
+        program_of(&mut c, tenant, program).await?;
+        Ok(rewards::fulfilment_queue(&mut c, program, status, cursor, limit).await?)
+    }
+
     /// The program's declared event types, by name, as the API shows them.
     pub async fn event_types(
         &self,

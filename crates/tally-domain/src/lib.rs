@@ -14,6 +14,7 @@ pub mod display;
 pub mod error;
 pub mod events;
 pub mod expiry;
+pub mod fulfilment;
 pub mod ids;
 pub mod inputs;
 pub mod model;

@@ -179,6 +179,12 @@ pub struct Reward {
     pub segments: Vec<String>,
     /// Redeeming it gives the member the next free code of this voucher pool.
     pub voucher_pool_id: Option<crate::ids::VoucherPoolId>,
+    /// What the member gets: a code, something sent, a product at the till, an experience.
+    #[serde(default)]
+    pub kind: crate::fulfilment::RewardKind,
+    /// The product a `free_product` reward hands over.
+    #[serde(default)]
+    pub sku: Option<String>,
     pub active: bool,
     pub created_at: Timestamp,
 }
@@ -225,6 +231,9 @@ pub struct Redemption {
     pub code: String,
     /// The voucher code it gave, for a reward that hands out vouchers (used like any voucher).
     pub voucher_code: Option<String>,
+    /// For a physical reward: where it goes and how far it has got.
+    #[serde(default)]
+    pub fulfilment: Option<crate::fulfilment::Fulfilment>,
     pub status: RedemptionStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

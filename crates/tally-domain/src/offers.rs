@@ -8,7 +8,8 @@
 //! - a **loyalty deal** gives its benefit after N qualifying purchases within a period
 //!   (`qualify.visits`);
 //! - a **charity deal**'s benefit is money the merchant gives a charity of the program for each
-//!   qualifying purchase (`benefit.charity`).
+//!   qualifying purchase (`benefit.charity`);
+//! - a **friend deal** (`group`) unlocks when enough members join one member's group in time.
 //!
 //! Limits: uses per member, uses in all, and a budget (points, or minor units for a charity
 //! deal). The definition is pure data; what a purchase gets is decided here, written by
@@ -146,6 +147,14 @@ pub struct Limits {
     pub budget: Option<i64>,
 }
 
+/// A friend deal: `size` members of the program join one member's group within
+/// `within_hours`, and then all of them have the offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub size: i64,
+    pub within_hours: i64,
+}
+
 /// An offer's definition: everything but its name and window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OfferDoc {
@@ -154,12 +163,16 @@ pub struct OfferDoc {
     pub audience: Audience,
     pub qualify: Qualify,
     pub limits: Limits,
+    pub group: Option<Group>,
 }
 
 impl OfferDoc {
-    /// The deal this offer is, for people: `charity`, `loyalty`, `individual` or `offer`.
+    /// The deal this offer is, for people: `friend`, `charity`, `loyalty`, `individual` or
+    /// `offer`.
     pub fn deal(&self) -> &'static str {
-        if matches!(self.benefit, Benefit::Charity { .. }) {
+        if self.group.is_some() {
+            "friend"
+        } else if matches!(self.benefit, Benefit::Charity { .. }) {
             "charity"
         } else if self.qualify.visits.is_some() {
             "loyalty"
@@ -200,6 +213,7 @@ impl OfferDoc {
                 "total_uses": self.limits.total_uses,
                 "budget": self.limits.budget,
             },
+            "group": self.group.map(|g| json!({ "size": g.size, "within_hours": g.within_hours })),
         })
     }
 }
@@ -225,6 +239,7 @@ const FIELDS: &[&str] = &[
     "audience",
     "qualify",
     "limits",
+    "group",
 ];
 
 impl OfferInput {
@@ -338,12 +353,28 @@ fn parse_doc(o: &Obj, f: &mut Fields) -> Option<OfferDoc> {
             budget: None,
         },
     };
+    let group = o.obj(f, "group", false).and_then(|g| {
+        g.only(f, &["size", "within_hours"]);
+        let size = g.req(f, "size", int(2, 20));
+        let within_hours = g.req(f, "within_hours", int(1, 24 * 90));
+        Some(Group {
+            size: size?,
+            within_hours: within_hours?,
+        })
+    });
+    if o.map.get("group").is_some_and(|g| !g.is_null()) && activation == Activation::Automatic {
+        f.push(
+            o.pointer("activation"),
+            "a friend deal is taken by a group, not given to everyone",
+        );
+    }
     Some(OfferDoc {
         benefit: benefit?,
         activation,
         audience,
         qualify,
         limits,
+        group,
     })
 }
 
@@ -427,12 +458,25 @@ mod tests {
     }
 
     #[test]
+    fn an_automatic_offer_survives_storage_too() {
+        let doc = offer(json!({"name": "Every fifth", "benefit": {"points": 10},
+            "activation": "automatic", "qualify": {"visits": {"count": 5, "within_days": 30}}}));
+        assert_eq!(stored_doc(&doc.to_json()).unwrap(), doc);
+    }
+
+    #[test]
     fn deals_are_named_by_their_shape() {
         let charity = offer(json!({"name": "Trees",
             "benefit": {"charity": {"charity_id": "cha_01J00000000000000000000000", "amount_minor": 50}}}));
         assert_eq!(charity.deal(), "charity");
         assert_eq!(charity.benefit.points(Points(100)), Points::ZERO);
         assert_eq!(charity.benefit.cost(Points(100)), 50);
+        let friends = offer(
+            json!({"name": "Bring three friends", "benefit": {"points": 100},
+            "group": {"size": 4, "within_hours": 48}}),
+        );
+        assert_eq!(friends.deal(), "friend");
+        assert_eq!(stored_doc(&friends.to_json()).unwrap(), friends);
         let mine = offer(json!({"name": "For you", "benefit": {"points": 300},
             "audience": {"members": ["mem_01J00000000000000000000000"]}}));
         assert_eq!(mine.deal(), "individual");

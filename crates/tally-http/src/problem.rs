@@ -406,6 +406,14 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "The offer is automatic: every member of its audience has it, so there is nothing to activate.",
     ),
     (
+        "friend_group_refused",
+        "The member cannot join this group: it is full or its time is over, they are in another group for the offer, or someone in it is the same person or has the same email or phone.",
+    ),
+    (
+        "fulfilment_not_allowed",
+        "The redemption is not a physical reward, is cancelled or delivered, or cannot move to that fulfilment status (requested → shipped → delivered).",
+    ),
+    (
         "insufficient_cashback",
         "The member's cashback does not cover the amount to pay; nothing was taken.",
     ),

@@ -35,6 +35,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_reward_segments.sql")),
     (16, include_str!("../migrations/0016_offers.sql")),
     (17, include_str!("../migrations/0017_cashback.sql")),
+    (18, include_str!("../migrations/0018_fulfilment.sql")),
+    (19, include_str!("../migrations/0019_offer_groups.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

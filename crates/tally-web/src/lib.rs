@@ -116,6 +116,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             post(members::set_status::<D>),
         )
         .route(
+            "/console/{program}/rewards/fulfilment/{redemption}",
+            post(rewards::fulfil::<D>),
+        )
+        .route(
             "/console/{program}/rewards",
             get(rewards::list::<D>).post(rewards::create::<D>),
         )
@@ -273,6 +277,14 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/wallet/cards/{member}/offers/{offer}/activate",
             post(wallet_offers::activate::<D>),
+        )
+        .route(
+            "/wallet/cards/{member}/offers/{offer}/group",
+            post(wallet_offers::start_group::<D>),
+        )
+        .route(
+            "/wallet/deals/{code}",
+            get(wallet_offers::deal::<D>).post(wallet_offers::join_deal::<D>),
         )
         .route(
             "/join/{code}",

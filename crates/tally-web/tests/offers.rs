@@ -215,3 +215,82 @@ async fn a_member_activates_an_offer_in_the_wallet_and_sees_it_used() {
         .await;
     assert_eq!(foreign.status, 404);
 }
+
+#[tokio::test]
+async fn friends_fill_a_group_through_the_share_link() {
+    let (app, sink) = app_with_mail().await;
+    let kasia = app
+        .enrol(&app.a, json!({"name": "Kasia", "email": common::EMAIL}))
+        .await;
+    app.enrol(&app.a, json!({"name": "Olek", "email": "olek@example.com"}))
+        .await;
+    app.tally
+        .write(
+            &app.a.tenant,
+            "setup",
+            None,
+            tally_core::Command::CreateOffer {
+                program: app.a.program.clone(),
+                input: tally_domain::offers::OfferInput::parse(&json!({
+                    "name": "Bring a friend", "benefit": {"points": 50},
+                    "group": {"size": 2, "within_hours": 48}}))
+                .unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut b = signed_in(&app, &sink).await;
+    let card = format!("/wallet/cards/{}", kasia.id);
+    let page = b.get(&card).await;
+    let offer = page
+        .body
+        .split("/offers/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let started = b
+        .post(
+            &format!("{card}/offers/{offer}/group"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert!(started.body.contains("1 of 2 joined"), "{}", started.body);
+    let link = started
+        .body
+        .split(r#"class="share-link" readonly value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let path = &link[link.find("/wallet/deals/").unwrap()..];
+
+    // Olek opens the link in his own wallet and joins.
+    let mut olek = app.browser();
+    let (form, code) = common::request_code(&mut olek, &sink, "olek@example.com").await;
+    olek.post(
+        "/wallet/sign-in/code",
+        &[
+            ("csrf", &form.csrf()),
+            ("email", "olek@example.com"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    let deal = olek.get(path).await;
+    assert!(
+        deal.body.contains("Bring a friend") && deal.body.contains("1 of 2 joined"),
+        "{}",
+        deal.body
+    );
+    let joined = olek.post(path, &[("csrf", &deal.csrf())]).await;
+    assert_eq!(joined.status, 200, "{}", joined.body);
+    assert!(joined.body.contains("The group is full"), "{}", joined.body);
+    let page = b.get(&card).await;
+    let section = &page.body[page.body.find(r#"id="offers""#).expect("offers")..];
+    assert!(
+        section.contains("Activated: it applies at your next qualifying purchase."),
+        "{section}"
+    );
+}

@@ -226,6 +226,13 @@ pub async fn activate<C: Conn>(
         .filter(|o| o.program_id == member.program_id)
         .ok_or_else(|| DomainError::not_found("offer"))?;
     let doc = parse_definition(&row.definition)?;
+    if doc.group.is_some() {
+        return Err(DomainError::refused(
+            "offer_not_activatable",
+            format!("`{}` is a friend deal: start a group or join one", row.name),
+        )
+        .into());
+    }
     if doc.activation == Activation::Automatic {
         return Err(DomainError::refused(
             "offer_not_activatable",

@@ -11,6 +11,7 @@ use crate::StepResult;
 use crate::commands::{Ctx, RewardPatch};
 use crate::usecases::admin::record;
 use serde_json::{Value, json};
+use tally_domain::fulfilment::{Fulfilment, FulfilmentStatus, FulfilmentUpdate, RewardKind};
 use tally_domain::ids::{ProgramId, RedemptionId, RewardId};
 use tally_domain::inputs::{NewReward, RedeemRequest};
 use tally_domain::model::{Redemption, RedemptionStatus, Reward, TransferKind, TransferReason};
@@ -169,6 +170,8 @@ pub async fn create<C: Conn>(
         tiers: r.tiers.clone(),
         voucher_pool_id: r.voucher_pool_id.clone(),
         segments: r.segments.clone(),
+        kind: r.kind,
+        sku: r.sku.clone(),
         active: true,
         created_at: ctx.now,
     };
@@ -258,6 +261,7 @@ pub(crate) async fn grant_free<C: Conn>(
         cost: Points::ZERO,
         code: new_redemption_code(),
         voucher_code: None,
+        fulfilment: None,
         status: RedemptionStatus::Issued,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -293,6 +297,28 @@ pub async fn redeem<C: Conn>(
         .ok_or_else(|| {
             DomainError::invalid("/reward_id", "no reward of this program has this id")
         })?;
+    let fulfilment = match (reward.kind, &r.delivery_address) {
+        (RewardKind::Physical, Some(address)) => Some(Fulfilment {
+            status: FulfilmentStatus::Requested,
+            address: address.clone(),
+            tracking: None,
+        }),
+        (RewardKind::Physical, None) => {
+            return Err(DomainError::invalid(
+                "/delivery_address",
+                format!("is required: `{}` is sent to the member", reward.name),
+            )
+            .into());
+        }
+        (_, Some(_)) => {
+            return Err(DomainError::invalid(
+                "/delivery_address",
+                format!("`{}` is not sent, so it takes no address", reward.name),
+            )
+            .into());
+        }
+        (_, None) => None,
+    };
     let member = load_member(c, ctx, &member_id).await?;
     require_active(&member)?;
     let in_window = reward.active_from.is_none_or(|from| ctx.now >= from)
@@ -352,6 +378,7 @@ pub async fn redeem<C: Conn>(
         cost: reward.cost,
         code: new_redemption_code(),
         voucher_code,
+        fulfilment,
         status: RedemptionStatus::Issued,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -438,6 +465,72 @@ pub async fn cancel<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepRes
     let mut answer = to_json(&redemption);
     answer["balance"] = json!({ "available": balance });
     Ok(answer)
+}
+
+/// A physical reward moves on: shipped (with the carrier's tracking) or delivered (which uses the
+/// redemption up, like a code used at the till).
+pub async fn fulfil<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &RedemptionId,
+    update: &FulfilmentUpdate,
+) -> StepResult<Value> {
+    let redemption = rewards::get_redemption(c, &ctx.tenant, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("redemption"))?;
+    let Some(mut fulfilment) = redemption.fulfilment.clone() else {
+        return Err(DomainError::refused(
+            "fulfilment_not_allowed",
+            format!("`{}` is not a physical reward", redemption.reward_name),
+        )
+        .into());
+    };
+    if redemption.status != RedemptionStatus::Issued {
+        return Err(DomainError::conflict(
+            "fulfilment_not_allowed",
+            format!("the redemption is {}", redemption.status.as_str()),
+        )
+        .into());
+    }
+    if !fulfilment.status.may_become(update.status) {
+        return Err(DomainError::conflict(
+            "fulfilment_not_allowed",
+            format!(
+                "a reward {} cannot become {}",
+                fulfilment.status.as_str(),
+                update.status.as_str()
+            ),
+        )
+        .into());
+    }
+    fulfilment.status = update.status;
+    if update.tracking.is_some() {
+        fulfilment.tracking = update.tracking.clone();
+    }
+    rewards::set_fulfilment(c, id, &fulfilment, ctx.now).await?;
+    if update.status == FulfilmentStatus::Delivered {
+        settle(
+            c,
+            ctx,
+            id,
+            RedemptionStatus::Consumed,
+            "fulfilment_not_allowed",
+            "cannot be delivered",
+        )
+        .await?;
+    }
+    record(
+        c,
+        ctx,
+        "redemption.fulfilment",
+        id.as_str(),
+        json!({ "status": update.status.as_str(), "tracking": fulfilment.tracking }),
+    )
+    .await?;
+    let redemption = rewards::get_redemption(c, &ctx.tenant, id)
+        .await?
+        .expect("read above");
+    Ok(to_json(&redemption))
 }
 
 pub async fn consume<C: Conn>(c: &mut C, ctx: &Ctx, id: &RedemptionId) -> StepResult<Value> {

@@ -17,6 +17,9 @@ pub struct NewReward {
     pub voucher_pool_id: Option<crate::ids::VoucherPoolId>,
     /// Segment keys; empty: every member.
     pub segments: Vec<String>,
+    pub kind: crate::fulfilment::RewardKind,
+    /// The product a `free_product` reward hands over.
+    pub sku: Option<String>,
 }
 
 pub const MAX_COST: i64 = 1_000_000_000;
@@ -38,6 +41,8 @@ impl NewReward {
                 "tiers",
                 "voucher_pool_id",
                 "segments",
+                "kind",
+                "sku",
             ],
         );
         let name = o.req(&mut f, "name", text(NAME_CHARS));
@@ -59,6 +64,28 @@ impl NewReward {
         {
             f.push("/active_until", "must be after active_from");
         }
+        let kind = o
+            .opt(
+                &mut f,
+                "kind",
+                parse_with(crate::fulfilment::RewardKind::parse),
+            )
+            .unwrap_or_default();
+        let sku = o.opt(&mut f, "sku", identifier);
+        match (kind, &sku) {
+            (crate::fulfilment::RewardKind::FreeProduct, None) => f.push(
+                "/sku",
+                "is required for a free product (the product handed over)",
+            ),
+            (crate::fulfilment::RewardKind::FreeProduct, Some(_)) | (_, None) => {}
+            (_, Some(_)) => f.push("/sku", "only a free_product reward names a product"),
+        }
+        if kind == crate::fulfilment::RewardKind::Physical && voucher_pool_id.is_some() {
+            f.push(
+                "/voucher_pool_id",
+                "a physical reward is sent, not a voucher code",
+            );
+        }
         f.finish()?;
         Ok(NewReward {
             name: name.expect("checked"),
@@ -71,6 +98,8 @@ impl NewReward {
             tiers,
             voucher_pool_id,
             segments,
+            kind,
+            sku,
         })
     }
 }
@@ -113,21 +142,27 @@ pub fn tier_names(v: &Value) -> Result<Vec<String>, String> {
 pub struct RedeemRequest {
     pub member: MemberRef,
     pub reward_id: RewardId,
+    /// Where a physical reward goes (required for one, refused for the others).
+    pub delivery_address: Option<crate::fulfilment::DeliveryAddress>,
 }
 
 impl RedeemRequest {
     pub fn parse(body: &Value) -> Result<RedeemRequest, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["member", "reward_id"]);
+        o.only(&mut f, &["member", "reward_id", "delivery_address"]);
         let member = o
             .obj(&mut f, "member", true)
             .and_then(|m| MemberRef::parse(&m, &mut f));
         let reward_id = o.req(&mut f, "reward_id", parse_with(RewardId::parse));
+        let delivery_address = o
+            .obj(&mut f, "delivery_address", false)
+            .and_then(|a| crate::fulfilment::DeliveryAddress::parse(&a, &mut f));
         f.finish()?;
         Ok(RedeemRequest {
             member: member.expect("checked"),
             reward_id: reward_id.expect("checked"),
+            delivery_address,
         })
     }
 }

@@ -66,6 +66,14 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             post(rewards::redeem::<D>),
         )
         .route(
+            "/programs/{program}/fulfilment",
+            get(rewards::fulfilment_queue::<D>),
+        )
+        .route(
+            "/redemptions/{redemption}/fulfilment",
+            post(rewards::fulfil::<D>),
+        )
+        .route(
             "/programs/{program}/redemptions/check",
             get(rewards::check_code::<D>),
         )
@@ -173,6 +181,14 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         .route(
             "/members/{member}/offers/{offer}/activate",
             post(offers::activate::<D>),
+        )
+        .route(
+            "/members/{member}/offers/{offer}/group",
+            post(offers::start_group::<D>),
+        )
+        .route(
+            "/members/{member}/offer-groups",
+            post(offers::join_group::<D>),
         )
         .route(
             "/programs/{program}/charities",

@@ -99,6 +99,41 @@ pub async fn of_member<D: Database>(
     ok(app.tally.member_offers(&caller.tenant, &member).await?)
 }
 
+/// The member starts a group for a friend deal (or gets the one they are in); no body.
+pub async fn start_group<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path((member, offer)): Path<(String, String)>,
+    body: NoBody,
+) -> ApiResult {
+    caller.require(Scope::Write)?;
+    let member = path_id(&member, MemberId::parse, "member")?;
+    let offer = offer_id(&offer)?;
+    let command = Command::StartOfferGroup { member, offer };
+    ok(write(&app, &caller, body.idempotency, command).await?)
+}
+
+/// `{"code"}`: the member joins a friend deal's group.
+pub async fn join_group<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(member): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Write)?;
+    let member = path_id(&member, MemberId::parse, "member")?;
+    let o = Obj::root(&body.value)?;
+    let mut f = Fields::new();
+    o.only(&mut f, &["code"]);
+    let code = o.req(&mut f, "code", tally_domain::inputs::text(40));
+    f.finish()?;
+    let command = Command::JoinOfferGroup {
+        member,
+        code: code.expect("checked"),
+    };
+    ok(write(&app, &caller, body.idempotency, command).await?)
+}
+
 /// The member activates ("clips") the offer; no body.
 pub async fn activate<D: Database>(
     State(app): State<AppState<D>>,

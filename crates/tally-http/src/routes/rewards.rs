@@ -190,3 +190,40 @@ pub async fn consume<D: Database>(
     };
     ok(write(&app, &caller, body.idempotency, command).await?)
 }
+
+/// `{"status": "shipped" | "delivered", "tracking"?}` for a physical reward's redemption.
+pub async fn fulfil<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult {
+    caller.require(Scope::Write)?;
+    let redemption = redemption_id(&id)?;
+    let update = tally_domain::fulfilment::FulfilmentUpdate::parse(&body.value)?;
+    let command = Command::FulfilRedemption { redemption, update };
+    ok(write(&app, &caller, body.idempotency, command).await?)
+}
+
+/// `?status=requested|shipped|delivered`: physical rewards to send, on their way, delivered.
+pub async fn fulfilment_queue<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+    params: Params,
+) -> ApiResult {
+    params.only(&["status", "cursor", "limit"])?;
+    let program = path_id(&program, ProgramId::parse, "program")?;
+    let status = params.get("status");
+    if let Some(s) = status
+        && tally_domain::fulfilment::FulfilmentStatus::parse(s).is_none()
+    {
+        return Err(bad("status", "must be requested, shipped or delivered"));
+    }
+    let (cursor, limit) = params.page()?;
+    page(
+        app.tally
+            .fulfilment_queue(&caller.tenant, &program, status, cursor, limit)
+            .await?,
+    )
+}

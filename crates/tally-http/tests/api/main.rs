@@ -16,6 +16,8 @@ mod cashback;
 mod charities;
 mod events;
 mod expiry;
+mod friend_deals;
+mod fulfilment;
 mod idempotency_and_paging;
 mod insights;
 mod members_and_programs;

@@ -68,6 +68,8 @@ const TABLES: &[&str] = &[
     "offer_activations",
     "offer_uses",
     "cashback_payments",
+    "offer_groups",
+    "offer_group_members",
 ];
 
 /// A tenant with its keys and a program.

@@ -1,5 +1,6 @@
 //! The document's examples for offers and deals, run against the server as part of the tour in
-//! `examples.rs` (after a program `p`, a member `m` and a charity exist), and cashback.
+//! `examples.rs` (after a program `p`, a member `m` and a charity exist), cashback and the
+//! fulfilment of a physical reward.
 
 use super::examples::{example_id, reads_match, response_schema, run};
 use super::*;
@@ -115,4 +116,122 @@ pub(super) async fn cashback(
         ],
     )
     .await;
+}
+
+/// A physical reward redeemed with an address, shipped, and the queue of what to send.
+pub(super) async fn fulfilment(
+    server: &Server,
+    spec: &Value,
+    ids: &mut BTreeMap<String, String>,
+    p: &str,
+    m: &str,
+) {
+    let tote = json!({"name": "Tote bag", "cost_points": 1, "kind": "physical"});
+    let reward = server
+        .send(
+            "POST",
+            &format!("/api/v1/programs/{p}/rewards"),
+            Some("admin"),
+            Some(&tote),
+        )
+        .await;
+    assert_eq!(reward.status, 201, "{:#}", reward.json());
+    let top_up = json!({ "points": 5, "reason": "tote" });
+    let adjustments = format!("/api/v1/members/{m}/adjustments");
+    server
+        .send("POST", &adjustments, Some("write"), Some(&top_up))
+        .await;
+    let redeem = json!({"member": {"id": m}, "reward_id": reward.json()["id"],
+        "delivery_address": {"name": "Ann Nowak", "line1": "ul. Długa 5", "postal_code": "00-238",
+                             "city": "Warszawa", "country": "PL"}});
+    let redeemed = server
+        .send(
+            "POST",
+            &format!("/api/v1/programs/{p}/redemptions"),
+            Some("write"),
+            Some(&redeem),
+        )
+        .await;
+    assert_eq!(redeemed.status, 201, "{:#}", redeemed.json());
+    let id = redeemed.json()["id"].as_str().unwrap().to_owned();
+    run(
+        server,
+        spec,
+        ids,
+        ("fulfilRedemption", None),
+        (
+            "POST",
+            &format!("/api/v1/redemptions/{id}/fulfilment"),
+            "write",
+            200,
+        ),
+    )
+    .await;
+    reads_match(
+        server,
+        spec,
+        [("listFulfilment", format!("/api/v1/programs/{p}/fulfilment"))],
+    )
+    .await;
+}
+
+/// A friend deal: a member starts a group, another joins it with its code.
+pub(super) async fn friend_deal(server: &Server, spec: &Value, p: &str, m: &str) {
+    let deal = json!({"name": "Bring a friend", "benefit": {"points": 50},
+        "group": {"size": 2, "within_hours": 48}});
+    let created = server
+        .send(
+            "POST",
+            &format!("/api/v1/programs/{p}/offers"),
+            Some("admin"),
+            Some(&deal),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:#}", created.json());
+    let offer = created.json()["id"].as_str().unwrap().to_owned();
+    let started = server
+        .send(
+            "POST",
+            &format!("/api/v1/members/{m}/offers/{offer}/group"),
+            Some("write"),
+            None,
+        )
+        .await;
+    assert_eq!(started.status, 200, "{:#}", started.json());
+    assert_matches(
+        spec,
+        &response_schema(spec, "startOfferGroup", 200),
+        &started.json(),
+        "the answer of startOfferGroup",
+    );
+    let friend = server
+        .send(
+            "POST",
+            &format!("/api/v1/programs/{p}/members"),
+            Some("write"),
+            Some(&json!({"name": "A friend"})),
+        )
+        .await
+        .json();
+    let mut ids = BTreeMap::new();
+    let example = super::examples::request_example(spec, "joinOfferGroup", None);
+    ids.insert(
+        example["code"].as_str().unwrap().to_owned(),
+        started.json()["code"].as_str().unwrap().to_owned(),
+    );
+    let friend_id = friend["id"].as_str().unwrap();
+    let joined = run(
+        server,
+        spec,
+        &ids,
+        ("joinOfferGroup", None),
+        (
+            "POST",
+            &format!("/api/v1/members/{friend_id}/offer-groups"),
+            "write",
+            200,
+        ),
+    )
+    .await;
+    assert_eq!(joined["unlocked"], true);
 }

@@ -17,6 +17,7 @@ pub mod locations;
 pub mod lots;
 pub mod members;
 pub mod occasions;
+pub mod offer_groups;
 pub mod offers;
 pub mod operators;
 pub mod pending;

@@ -3,6 +3,7 @@
 
 use super::{Page, opt_ts, page_query, to_opt_ts, to_ts, ts};
 use crate::{Conn, Row, StoreError};
+use tally_domain::fulfilment::{Fulfilment, RewardKind};
 use tally_domain::ids::{MemberId, ProgramId, RedemptionId, RewardId, TenantId};
 use tally_domain::model::{Redemption, RedemptionStatus, Reward};
 use tally_domain::{Points, Timestamp};
@@ -14,8 +15,8 @@ pub async fn insert_reward<C: Conn>(
 ) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO rewards (id, tenant_id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us,
-             per_member_limit, active, created_at_us, tiers, voucher_pool_id, segments)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             per_member_limit, active, created_at_us, tiers, voucher_pool_id, segments, kind, sku)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         &[
             r.id.as_str().into(),
             tenant.as_str().into(),
@@ -32,6 +33,8 @@ pub async fn insert_reward<C: Conn>(
             super::to_json(&r.tiers),
             r.voucher_pool_id.as_ref().map(|p| p.as_str()).into(),
             super::to_json(&r.segments),
+            r.kind.as_str().into(),
+            r.sku.as_deref().into(),
         ],
     )
     .await?;
@@ -64,7 +67,7 @@ pub async fn update_reward<C: Conn>(c: &mut C, r: &Reward) -> Result<(), StoreEr
     Ok(())
 }
 
-const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq, tiers, voucher_pool_id, segments";
+const REWARD_COLS: &str = "id, program_id, name, description, cost, stock_remaining, active_from_us, active_until_us, per_member_limit, active, created_at_us, seq, tiers, voucher_pool_id, segments, kind, sku";
 
 fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
     Ok((
@@ -84,6 +87,8 @@ fn decode_reward(r: &Row) -> Result<(i64, Reward), StoreError> {
                 .opt_text(13)?
                 .map(tally_domain::ids::VoucherPoolId::from_trusted),
             segments: super::json(&r.text(14)?)?,
+            kind: RewardKind::parse(&r.text(15)?).map_err(StoreError::Decode)?,
+            sku: r.opt_text(16)?,
             active: r.boolean(9)?,
             created_at: to_ts(r.int(10)?)?,
         },
@@ -195,8 +200,9 @@ pub async fn insert_redemption<C: Conn>(
     r: &Redemption,
 ) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO redemptions (id, tenant_id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, voucher_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO redemptions (id, tenant_id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, voucher_code,
+             fulfilment_status, fulfilment)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         &[
             r.id.as_str().into(),
             tenant.as_str().into(),
@@ -210,13 +216,18 @@ pub async fn insert_redemption<C: Conn>(
             ts(r.created_at),
             ts(r.updated_at),
             r.voucher_code.as_deref().into(),
+            r.fulfilment.as_ref().map(|f| f.status.as_str()).into(),
+            r.fulfilment
+                .as_ref()
+                .map(|f| serde_json::to_string(f).expect("serialises"))
+                .into(),
         ],
     )
     .await?;
     Ok(())
 }
 
-const REDEMPTION_COLS: &str = "id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, seq, voucher_code";
+const REDEMPTION_COLS: &str = "id, program_id, member_id, reward_id, reward_name, cost, code, status, created_at_us, updated_at_us, seq, voucher_code, fulfilment";
 
 fn decode_redemption(r: &Row) -> Result<(i64, Redemption), StoreError> {
     Ok((
@@ -230,6 +241,10 @@ fn decode_redemption(r: &Row) -> Result<(i64, Redemption), StoreError> {
             cost: Points(r.int(5)?),
             code: r.text(6)?,
             voucher_code: r.opt_text(11)?,
+            fulfilment: r
+                .opt_text(12)?
+                .map(|raw| super::json::<Fulfilment>(&raw))
+                .transpose()?,
             status: RedemptionStatus::parse(&r.text(7)?)
                 .ok_or_else(|| StoreError::Decode("redemption status".into()))?,
             created_at: to_ts(r.int(8)?)?,
@@ -306,6 +321,57 @@ pub async fn member_redemptions<C: Conn>(
         vec![
             member.as_str().into(),
             before_seq.unwrap_or(i64::MAX).into(),
+        ],
+        limit,
+        decode_redemption,
+    )
+    .await
+}
+
+/// Writes a physical reward's fulfilment (its status kept in its own column for the queue).
+pub async fn set_fulfilment<C: Conn>(
+    c: &mut C,
+    id: &RedemptionId,
+    f: &Fulfilment,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE redemptions SET fulfilment_status = $2, fulfilment = $3, updated_at_us = $4
+         WHERE id = $1",
+        &[
+            id.as_str().into(),
+            f.status.as_str().into(),
+            serde_json::to_string(f).expect("serialises").into(),
+            ts(now),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Physical rewards of a program to send or on their way (still issued), and delivered ones,
+/// oldest first; with `status`, only those in it.
+pub async fn fulfilment_queue<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    status: Option<&str>,
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Page<Redemption>, StoreError> {
+    let sql = format!(
+        "SELECT {REDEMPTION_COLS} FROM redemptions
+         WHERE program_id = $1 AND fulfilment_status IS NOT NULL
+           AND (status = 'issued' OR fulfilment_status = 'delivered')
+           AND ($2 = '' OR fulfilment_status = $2) AND seq > $3
+         ORDER BY seq LIMIT $4"
+    );
+    page_query(
+        c,
+        &sql,
+        vec![
+            program.as_str().into(),
+            status.unwrap_or("").into(),
+            after_seq.unwrap_or(0).into(),
         ],
         limit,
         decode_redemption,

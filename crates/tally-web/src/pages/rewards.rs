@@ -27,6 +27,36 @@ struct RewardsPage {
     errors: FormErrors,
     /// Active voucher pools a reward can hand codes from: `(id, name)`.
     pools: Vec<(String, String)>,
+    /// Physical rewards to send or on their way.
+    to_send: Vec<tally_domain::model::Redemption>,
+}
+
+impl RewardsPage {
+    fn kind_selected(&self, kind: &str) -> bool {
+        self.form.raw("kind") == kind
+    }
+
+    /// One line of a delivery address.
+    fn address(&self, r: &tally_domain::model::Redemption) -> String {
+        r.fulfilment.as_ref().map_or_else(String::new, |f| {
+            let a = &f.address;
+            [
+                Some(a.name.as_str()),
+                Some(a.line1.as_str()),
+                a.line2.as_deref(),
+                Some(&format!("{} {}", a.postal_code, a.city)),
+                Some(a.country.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
+        })
+    }
+
+    fn fulfilment_status(&self, r: &tally_domain::model::Redemption) -> &'static str {
+        r.fulfilment.as_ref().map_or("", |f| f.status.as_str())
+    }
 }
 
 #[derive(Template)]
@@ -68,7 +98,9 @@ impl RewardPage {
 }
 
 /// Pointers of reward fields → form fields.
-const FIELDS: [(&str, &str); 8] = [
+const FIELDS: [(&str, &str); 10] = [
+    ("/kind", "kind"),
+    ("/sku", "sku"),
     ("/segments", "segments"),
     ("/voucher_pool_id", "voucher_pool_id"),
     ("/name", "name"),
@@ -85,6 +117,12 @@ fn reward_body(f: &Fields) -> Value {
     for (_, field) in FIELDS {
         if let Some(v) = f.get(field) {
             body.insert(field.to_owned(), form_value(v));
+        }
+    }
+    // Kind and product are names, whatever they look like.
+    for field in ["kind", "sku"] {
+        if let Some(v) = f.get(field) {
+            body.insert(field.into(), v.trim().into());
         }
     }
     // Tiers are typed comma-separated.
@@ -132,12 +170,27 @@ async fn list_page<D: Database>(
         .await?
         .items;
     let pools = pool_choices(state, console, &ui).await?;
+    let to_send = state
+        .tally
+        .fulfilment_queue(
+            &console.operator.tenant_id,
+            &ui.program.id,
+            None,
+            None,
+            Some(200),
+        )
+        .await?
+        .items
+        .into_iter()
+        .filter(|r| r.status == tally_domain::model::RedemptionStatus::Issued)
+        .collect();
     render(&RewardsPage {
         ui,
         rewards,
         form,
         errors,
         pools,
+        to_send,
     })
 }
 
@@ -245,5 +298,29 @@ pub async fn update<D: Database>(
                 pools,
             })?))
         }
+    }
+}
+
+/// A physical reward moves on: shipped (with the carrier's tracking) or delivered.
+pub async fn fulfil<D: Database>(
+    State(state): State<WebState<D>>,
+    Path((program, redemption)): Path<(String, String)>,
+    form: ConsoleForm,
+) -> PageResult {
+    form.console.require(Role::can_manage)?;
+    let ui = Ui::load(&state, &form.console, &program, "rewards").await?;
+    let redemption =
+        tally_domain::ids::RedemptionId::parse(&redemption).map_err(|_| WebError::NotFound)?;
+    let mut body = serde_json::json!({"status": form.fields.raw("status")});
+    if let Some(tracking) = form.fields.get("tracking") {
+        body["tracking"] = tracking.trim().into();
+    }
+    let command = tally_domain::fulfilment::FulfilmentUpdate::parse(&body)
+        .map(|update| Command::FulfilRedemption { redemption, update });
+    match write_or_errors(&state, &form.console, command, &[]).await? {
+        Ok(_) => Ok(Redirect::to(&ui.url("rewards")).into_response()),
+        Err(errors) => Ok(unprocessable(
+            list_page(&state, &form.console, &program, Fields::default(), errors).await?,
+        )),
     }
 }

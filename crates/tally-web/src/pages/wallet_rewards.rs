@@ -23,21 +23,36 @@ pub async fn redeem<D: Database>(
     wallet.check(&fields)?;
     let (tenant, id) = own_card(&state, &wallet, &member).await?;
     let m = state.tally.member(&tenant, &id).await?;
-    let command = RedeemRequest::parse(
-        &json!({ "member": { "id": id }, "reward_id": fields.raw("reward_id") }),
-    )
-    .map(|request| Command::Redeem {
+    let mut body = json!({ "member": { "id": id }, "reward_id": fields.raw("reward_id") });
+    // A physical reward's form carries the delivery address.
+    if fields.get("address_line1").is_some() {
+        let mut address = serde_json::Map::new();
+        for part in ["name", "line1", "line2", "postal_code", "city", "country"] {
+            if let Some(v) = fields.get(&format!("address_{part}")) {
+                address.insert(part.into(), v.trim().into());
+            }
+        }
+        body["delivery_address"] = address.into();
+    }
+    let command = RedeemRequest::parse(&body).map(|request| Command::Redeem {
         program: m.program_id.clone(),
         request,
     });
-    match write_as(&state, &tenant, "wallet", wallet.lang, command, &[]).await? {
+    let pointers = [("/delivery_address", "address")];
+    match write_as(&state, &tenant, "wallet", wallet.lang, command, &pointers).await? {
         Ok(answer) => {
             let r: Redemption =
                 serde_json::from_value(answer).map_err(|e| WebError::Internal(e.to_string()))?;
-            let notice = wallet.lang.tf(
-                "wallet.redeemed",
-                &[("reward", &r.reward_name), ("code", &r.code)],
-            );
+            let notice = if r.fulfilment.is_some() {
+                wallet
+                    .lang
+                    .tf("wallet.redeemed_sent", &[("reward", &r.reward_name)])
+            } else {
+                wallet.lang.tf(
+                    "wallet.redeemed",
+                    &[("reward", &r.reward_name), ("code", &r.code)],
+                )
+            };
             card_page(
                 &state,
                 &wallet,
