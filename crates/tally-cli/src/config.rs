@@ -25,6 +25,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of email, such as `Corner Café <loyalty@example.com>`.
     pub mail_from: String,
+    /// Reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` is believed for
+    /// the client's address (voucher lock-outs count failures per address). Empty: none.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -38,6 +41,7 @@ impl Default for Config {
             public_url: None,
             smtp_url: None,
             mail_from: "Tally <tally@localhost>".into(),
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -54,6 +58,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact))
             .field("mail_from", &self.mail_from)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -73,6 +78,19 @@ pub fn redact(url: &str) -> String {
 }
 
 impl Config {
+    /// `trusted_proxies` as addresses; a mistake names the entry.
+    pub fn trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, String> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| format!("trusted_proxies: `{s}` is not an IP address"))
+            })
+            .collect()
+    }
+
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
         let path = file.unwrap_or(Path::new("tally.toml"));
         if file.is_some() && !path.exists() {
@@ -89,6 +107,7 @@ impl Config {
                 "public_url",
                 "smtp_url",
                 "mail_from",
+                "trusted_proxies",
             ]))
             .extract()
             .map_err(|e| format!("configuration: {e}"))
@@ -130,6 +149,11 @@ secure_cookies = false
 #   smtps://user:password@host:465               TLS from the start
 # smtp_url = "smtp+starttls://loyalty:secret@mail.example.com:587"
 mail_from = "Tally <tally@localhost>"
+
+# Behind a reverse proxy, its IP addresses (comma-separated): its X-Forwarded-For header then
+# names the client, so voucher lock-outs count failures per real client, not per proxy.
+# trusted_proxies = "127.0.0.1, 10.0.0.2"
+trusted_proxies = ""
 "#;
 
 #[cfg(test)]
@@ -161,5 +185,23 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(parsed.database_url, defaults.database_url);
         assert_eq!(parsed.listen, defaults.listen);
+        assert_eq!(
+            parsed.trusted_proxies().unwrap(),
+            Vec::<std::net::IpAddr>::new()
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses() {
+        let config = Config {
+            trusted_proxies: "127.0.0.1, ::1".into(),
+            ..Config::default()
+        };
+        assert_eq!(config.trusted_proxies().unwrap().len(), 2);
+        let wrong = Config {
+            trusted_proxies: "127.0.0.1, proxy.local".into(),
+            ..Config::default()
+        };
+        assert!(wrong.trusted_proxies().unwrap_err().contains("proxy.local"));
     }
 }

@@ -14,12 +14,14 @@ pub async fn run(config: &Config) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
     let mailer = mailer(config)?;
+    let proxies = config.trusted_proxies()?;
     serve(
         tally,
         &config.listen,
         config.secure_cookies,
         &public_url,
         mailer,
+        proxies,
     )
     .await
 }
@@ -43,6 +45,7 @@ pub async fn serve(
     secure_cookies: bool,
     public_url: &str,
     mailer: Option<tally_mail::Mailer>,
+    trusted_proxies: Vec<std::net::IpAddr>,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -60,8 +63,11 @@ pub async fn serve(
     // With each connection's peer address: the voucher lock-out counts failures per client.
     axum::serve(
         listener,
-        tally_http::router_with(AppState::new(tally), pages)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        tally_http::router_with(
+            AppState::new(tally).with_trusted_proxies(trusted_proxies),
+            pages,
+        )
+        .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

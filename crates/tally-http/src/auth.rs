@@ -116,19 +116,102 @@ impl<D: Database> FromRequestParts<AppState<D>> for Caller {
     }
 }
 
-/// The client's address as this server saw it (the TCP peer), when the server was started with
-/// connection info (`tally serve` is). Behind a reverse proxy this is the proxy's address.
+/// The client's address: the TCP peer when the server was started with connection info
+/// (`tally serve` is), or, when that peer is a trusted reverse proxy (`trusted_proxies`), the
+/// address the proxies say they received the request from.
 pub struct ClientAddress(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl<D: Database> FromRequestParts<AppState<D>> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState<D>,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
         Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip().to_string()),
+            client_address(peer, forwarded, &app.trusted_proxies).map(|ip| ip.to_string()),
         ))
+    }
+}
+
+/// The peer, unless it is a trusted proxy: then the rightmost address of `X-Forwarded-For` that
+/// is not a trusted proxy (each proxy appends the address it received from, so entries left of
+/// the last untrusted one may be forged by the client). A header that does not parse is ignored.
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    forwarded: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let Some(list) = forwarded else {
+        return Some(peer);
+    };
+    let hops: Option<Vec<std::net::IpAddr>> =
+        list.split(',').map(|h| h.trim().parse().ok()).collect();
+    match hops {
+        Some(hops) => Some(
+            hops.into_iter()
+                .rev()
+                .find(|ip| !trusted.contains(ip))
+                .unwrap_or(peer),
+        ),
+        None => Some(peer),
+    }
+}
+
+#[cfg(test)]
+mod client_address_tests {
+    use super::client_address;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_is_believed() {
+        let proxy = [ip("10.0.0.1")];
+        // A client talking directly: its own address, whatever it claims.
+        assert_eq!(
+            client_address(Some(ip("203.0.113.7")), Some("1.2.3.4"), &proxy),
+            Some(ip("203.0.113.7"))
+        );
+        // Through the proxy: the address the proxy saw.
+        assert_eq!(
+            client_address(Some(ip("10.0.0.1")), Some("203.0.113.7"), &proxy),
+            Some(ip("203.0.113.7"))
+        );
+        // A forged entry left of it does not count.
+        assert_eq!(
+            client_address(Some(ip("10.0.0.1")), Some("1.2.3.4, 203.0.113.7"), &proxy),
+            Some(ip("203.0.113.7"))
+        );
+        // Two proxies in a row.
+        let both = [ip("10.0.0.1"), ip("10.0.0.2")];
+        assert_eq!(
+            client_address(Some(ip("10.0.0.1")), Some("203.0.113.7, 10.0.0.2"), &both),
+            Some(ip("203.0.113.7"))
+        );
+        // No header, or one that does not parse: the proxy itself.
+        assert_eq!(
+            client_address(Some(ip("10.0.0.1")), None, &proxy),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            client_address(Some(ip("10.0.0.1")), Some("nonsense"), &proxy),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(client_address(None, Some("1.2.3.4"), &proxy), None);
     }
 }

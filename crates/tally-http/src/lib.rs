@@ -26,6 +26,8 @@ pub struct AppState<D: Database> {
     pub tally: Tally<D>,
     pub metrics: Arc<Metrics>,
     keys: Arc<auth::KeyCache>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `auth::client_address`).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl<D: Database> Clone for AppState<D> {
@@ -34,6 +36,7 @@ impl<D: Database> Clone for AppState<D> {
             tally: self.tally.clone(),
             metrics: self.metrics.clone(),
             keys: self.keys.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 }
@@ -44,7 +47,14 @@ impl<D: Database> AppState<D> {
             tally,
             metrics: Arc::new(Metrics::default()),
             keys: Arc::new(auth::KeyCache::default()),
+            trusted_proxies: Arc::new(Vec::new()),
         }
+    }
+
+    /// Believes `X-Forwarded-For` from these reverse proxies.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> AppState<D> {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 }
 

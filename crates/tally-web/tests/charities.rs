@@ -38,15 +38,7 @@ async fn an_owner_adds_a_cause_sees_the_gifts_and_records_a_payout() {
     // A member gives 250 points (worth $2.50 at the default point value).
     let member = app.enrol(&app.a, json!({"name": "Ann"})).await;
     let run = |command| app.tally.write(&app.a.tenant, "test", None, command);
-    run(tally_core::Command::Adjust {
-        member: member.id.clone(),
-        request: tally_domain::inputs::AdjustmentRequest::parse(
-            &json!({"points": 300, "reason": "welcome"}),
-        )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
+    app.give_points(&app.a, &member.id, 300).await;
     let listed = app
         .tally
         .charities(&app.a.tenant, &app.a.program, None, None)

@@ -1,6 +1,6 @@
 //! Physical rewards over real HTTP: a member redeems one in the wallet with a delivery address
 //! (refused without one), the console lists it to send, marks it shipped with a tracking number,
-//! and the wallet shows it on its way.
+//! and the wallet shows it on its way; and why a reward cannot be had.
 
 mod common;
 
@@ -11,29 +11,17 @@ use tally_domain::operators::Role;
 #[tokio::test]
 async fn a_physical_reward_goes_from_the_wallet_to_the_console_and_back() {
     let (app, sink) = app_with_mail().await;
-    let run = |command| app.tally.write(&app.a.tenant, "setup", None, command);
-    let reward = run(tally_core::Command::CreateReward {
-        program: app.a.program.clone(),
-        reward: tally_domain::inputs::NewReward::parse(
-            &json!({"name": "Tote bag", "cost_points": 100, "kind": "physical"}),
+    let reward = app
+        .create_reward(
+            &app.a,
+            json!({"name": "Tote bag", "cost_points": 100, "kind": "physical"}),
         )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
+        .await;
     let reward_id = reward["id"].as_str().unwrap();
     let member = app
         .enrol(&app.a, json!({"name": "Kasia", "email": common::EMAIL}))
         .await;
-    run(tally_core::Command::Adjust {
-        member: member.id.clone(),
-        request: tally_domain::inputs::AdjustmentRequest::parse(
-            &json!({"points": 150, "reason": "welcome"}),
-        )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
+    app.give_points(&app.a, &member.id, 150).await;
 
     let mut wallet = signed_in(&app, &sink).await;
     let card = format!("/wallet/cards/{}", member.id);
@@ -132,5 +120,55 @@ async fn a_physical_reward_goes_from_the_wallet_to_the_console_and_back() {
             .contains(r#"<span class="fulfilment">on its way (PX123)</span>"#),
         "{}",
         page.body
+    );
+}
+
+#[tokio::test]
+async fn the_wallet_says_why_a_reward_cannot_be_had_and_shows_codes_as_qr() {
+    let (app, sink) = app_with_mail().await;
+    for body in [
+        json!({"name": "Poster", "cost_points": 10, "stock": 0}),
+        json!({"name": "Tote", "cost_points": 10, "per_member_limit": 1}),
+    ] {
+        app.create_reward(&app.a, body).await;
+    }
+    let member = app
+        .enrol(&app.a, json!({"name": "Kasia", "email": common::EMAIL}))
+        .await;
+    app.give_points(&app.a, &member.id, 100).await;
+    let mut b = signed_in(&app, &sink).await;
+    let card = format!("/wallet/cards/{}", member.id);
+    let page = b.get(&card).await;
+    assert!(page.body.contains("Out of stock"), "{}", page.body);
+    let tote = app
+        .tally
+        .rewards(&app.a.tenant, &app.a.program, None, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| r.name == "Tote")
+        .unwrap();
+    let redeemed = b
+        .post(
+            &format!("{card}/redeem"),
+            &[
+                ("csrf", page.csrf().as_str()),
+                ("reward_id", tote.id.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(redeemed.status, 200, "{}", redeemed.body);
+    assert!(
+        redeemed
+            .body
+            .contains("You have had it 1 time, the most allowed"),
+        "{}",
+        redeemed.body
+    );
+    assert!(
+        redeemed.body.contains(r#"class="qr redemption-qr""#),
+        "{}",
+        redeemed.body
     );
 }

@@ -563,24 +563,12 @@ async fn a_member_turns_points_into_a_voucher_and_sees_it_with_a_qr_code() {
     })
     .await
     .unwrap();
-    run(tally_core::Command::CreateReward {
-        program: app.a.program.clone(),
-        reward: tally_domain::inputs::NewReward::parse(
-            &json!({"name": "A 5.00 voucher", "cost_points": 50, "voucher_pool_id": pool_id}),
-        )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
-    run(tally_core::Command::Adjust {
-        member: member.id.clone(),
-        request: tally_domain::inputs::AdjustmentRequest::parse(
-            &json!({"points": 80, "reason": "welcome"}),
-        )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
+    app.create_reward(
+        &app.a,
+        json!({"name": "A 5.00 voucher", "cost_points": 50, "voucher_pool_id": pool_id}),
+    )
+    .await;
+    app.give_points(&app.a, &member.id, 80).await;
 
     let mut b = signed_in(&app, &sink).await;
     let card_page = b.get(&format!("/wallet/cards/{}", member.id)).await;
@@ -623,15 +611,7 @@ async fn a_member_gives_points_to_a_cause_and_sees_the_total_grow() {
     })
     .await
     .unwrap();
-    run(tally_core::Command::Adjust {
-        member: member.id.clone(),
-        request: tally_domain::inputs::AdjustmentRequest::parse(
-            &json!({"points": 100, "reason": "welcome"}),
-        )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
+    app.give_points(&app.a, &member.id, 100).await;
 
     let mut b = signed_in(&app, &sink).await;
     let card_page = b.get(&format!("/wallet/cards/{}", member.id)).await;
@@ -704,24 +684,12 @@ async fn a_reward_kept_for_a_segment_says_so_to_everyone_else() {
         )
         .await
         .unwrap();
-    run(tally_core::Command::CreateReward {
-        program: app.a.program.clone(),
-        reward: tally_domain::inputs::NewReward::parse(
-            &json!({"name": "Backstage pass", "cost_points": 10, "segments": ["vip_club"]}),
-        )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
-    run(tally_core::Command::Adjust {
-        member: member.id.clone(),
-        request: tally_domain::inputs::AdjustmentRequest::parse(
-            &json!({"points": 50, "reason": "welcome"}),
-        )
-        .unwrap(),
-    })
-    .await
-    .unwrap();
+    app.create_reward(
+        &app.a,
+        json!({"name": "Backstage pass", "cost_points": 10, "segments": ["vip_club"]}),
+    )
+    .await;
+    app.give_points(&app.a, &member.id, 50).await;
     let mut b = signed_in(&app, &sink).await;
     let card = b.get(&format!("/wallet/cards/{}", member.id)).await;
     assert!(

@@ -1,6 +1,6 @@
 //! Cashback: a rule fills a member's money wallet, the till pays part of an order with it once
 //! per order and gives it back on cancellation, a return takes back its share, and the two
-//! ledgers (points and money) each balance on their own.
+//! ledgers (points and money) each balance on their own; points expire, cashback stays.
 
 use super::*;
 
@@ -21,6 +21,16 @@ async fn pay(app: &TestApp, member: &str, order: &str, minor: i64) -> common::Re
         &json!({"member": {"id": member}, "order_id": order, "amount_minor": minor}),
     )
     .await
+}
+
+async fn return_order(app: &TestApp, body: Value) -> Value {
+    app.post(
+        &app.a.write,
+        &format!("/programs/{}/returns", app.a.program),
+        &body,
+    )
+    .await
+    .ok(201)
 }
 
 async fn wallet(app: &TestApp, member: &str) -> Value {
@@ -92,14 +102,7 @@ async fn a_rule_gives_cashback_and_the_till_pays_with_it_once_per_order() {
         .invalid(&["/order_id"]);
 
     // A return of half the order takes back half its cashback.
-    let returned = app
-        .post(
-            &app.a.write,
-            &format!("/programs/{}/returns", app.a.program),
-            &json!({"order_id": "A-1", "amount_minor": 2000}),
-        )
-        .await
-        .ok(201);
+    let returned = return_order(&app, json!({"order_id": "A-1", "amount_minor": 2000})).await;
     assert_eq!(returned["cashback_reversed_minor"], 100);
     assert_eq!(returned["cashback_unrecovered_minor"], 0);
     assert_eq!(wallet(&app, &ann).await["balance_minor"], 100);
@@ -123,14 +126,7 @@ async fn a_return_after_the_cashback_was_spent_takes_what_is_left_and_says_the_r
     let ann = id(&app.enroll(json!({"name": "Ann"})).await);
     app.purchase(&ann, "A-1", 1000).await;
     pay(&app, &ann, "B-1", 250).await.ok(200);
-    let returned = app
-        .post(
-            &app.a.write,
-            &format!("/programs/{}/returns", app.a.program),
-            &json!({"order_id": "A-1"}),
-        )
-        .await
-        .ok(201);
+    let returned = return_order(&app, json!({"order_id": "A-1"})).await;
     assert_eq!(returned["cashback_reversed_minor"], 50);
     assert_eq!(returned["cashback_unrecovered_minor"], 250);
     assert_eq!(wallet(&app, &ann).await["balance_minor"], 0);
@@ -209,5 +205,50 @@ async fn cashback_rules_are_checked_when_saved() {
     .ok(201);
     let ann = id(&app.enroll(json!({"name": "Ann"})).await);
     assert_eq!(wallet(&app, &ann).await["balance_minor"], 500);
+    app.check_end_state().await;
+}
+
+#[tokio::test]
+async fn points_expire_and_the_cashback_stays() {
+    let app = TestApp::new().await;
+    cashback_rule(&app, json!({"percent": 10})).await;
+    app.send(
+        app.api(
+            Method::PUT,
+            &format!("/programs/{}/expiry-policy", app.a.program),
+        )
+        .bearer_auth(&app.a.admin)
+        .json(&json!({"kind": "days_after_earning", "days": 30})),
+    )
+    .await
+    .ok(200);
+    let ann = id(&app.enroll(json!({"name": "Ann"})).await);
+    app.purchase(&ann, "A-1", 5000).await;
+    assert_eq!(app.balance(&ann).await, 50);
+    assert_eq!(wallet(&app, &ann).await["balance_minor"], 500);
+    app.clock.advance(jiff::SignedDuration::from_hours(24 * 31));
+    let expired = app
+        .tally
+        .write(
+            &app.a.id,
+            "housekeeping",
+            None,
+            Command::ExpirePoints {
+                program: tally_domain::ids::ProgramId::parse(&app.a.program).unwrap(),
+                limit: 1000,
+            },
+        )
+        .await
+        .expect("the expiry job");
+    assert_eq!(expired, json!({"members": 1, "expired": 50}));
+    assert_eq!(app.balance(&ann).await, 0, "the points expired");
+    assert_eq!(
+        wallet(&app, &ann).await["balance_minor"],
+        500,
+        "cashback does not expire with them"
+    );
+    // A return after the expiry still takes back its cashback share.
+    let returned = return_order(&app, json!({"order_id": "A-1"})).await;
+    assert_eq!(returned["cashback_reversed_minor"], 500);
     app.check_end_state().await;
 }

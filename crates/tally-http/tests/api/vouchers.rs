@@ -597,3 +597,29 @@ async fn a_reward_hands_out_voucher_codes_for_points_and_takes_them_back_on_canc
     assert_eq!(app.balance(&bob).await, 200);
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_lock_out_counts_the_forwarded_client() {
+    let app = TestApp::behind_proxy().await;
+    pool(
+        &app,
+        json!({"name": "Real codes", "discount": {"kind": "amount", "amount_minor": 500}}),
+    )
+    .await;
+    let validate = vouchers(&app, "validate");
+    let guess = |key: &str, client: &str| {
+        app.api(Method::POST, &validate)
+            .bearer_auth(key)
+            .header("x-forwarded-for", format!("198.51.100.9, {client}"))
+            .json(&json!({"code": "ZZZZ-ZZZZ-ZZZZZ", "basket": basket(5000)}))
+    };
+    for _ in 0..10 {
+        app.send(guess(&app.a.write, "203.0.113.5")).await.ok(200);
+    }
+    // The guessing client is locked out, also with another key; another client behind the same
+    // proxy is not (the forged first entry is ignored).
+    app.send(guess(&app.a.admin, "203.0.113.5"))
+        .await
+        .problem(429, "too_many_failures");
+    app.send(guess(&app.a.admin, "203.0.113.6")).await.ok(200);
+}

@@ -153,6 +153,15 @@ async fn create_tenant(
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        TestApp::start(Vec::new()).await
+    }
+
+    /// A server that believes `X-Forwarded-For` from 127.0.0.1, as behind a local proxy.
+    pub async fn behind_proxy() -> TestApp {
+        TestApp::start(vec![std::net::Ipv4Addr::LOCALHOST.into()]).await
+    }
+
+    async fn start(trusted_proxies: Vec<std::net::IpAddr>) -> TestApp {
         let db = TestDb::new().await;
         let clock = ManualClock::at(
             "2026-05-01T10:00:00Z"
@@ -182,8 +191,9 @@ impl TestApp {
             .await
             .expect("bind a free port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
-        let router = tally_http::router(AppState::new(tally.clone()))
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let state = AppState::new(tally.clone()).with_trusted_proxies(trusted_proxies);
+        let router =
+            tally_http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });

@@ -166,6 +166,8 @@ struct CardPage {
     vouchers: Vec<(String, String, String)>,
     causes: Vec<super::wallet_charities::Cause>,
     offers: Vec<super::wallet_offers::WalletOffer>,
+    /// Live (not cancelled) redemptions per reward id, for per-member limits.
+    claims: HashMap<String, i64>,
     /// The member's cashback in minor units, once they have had some.
     cashback_minor: Option<i64>,
     /// The member's segment keys, and `(key, name)` of the program's segments rewards are kept for.
@@ -253,9 +255,26 @@ impl CardPage {
     }
 
     fn affordable(&self, r: &Reward) -> bool {
-        self.card.member.balance.available.value() >= r.cost.value()
-            && self.tier_lock(r).is_none()
-            && self.segment_lock(r).is_none()
+        self.card.member.balance.available.value() >= r.cost.value() && self.lock(r).is_none()
+    }
+
+    /// Why the member cannot have a reward whatever their points: out of stock, had as often
+    /// as allowed, kept for a tier or a segment.
+    fn lock(&self, r: &Reward) -> Option<String> {
+        if r.stock_remaining == Some(0) {
+            return Some(self.lang.t("wallet.out_of_stock").to_owned());
+        }
+        if let Some(limit) = r.per_member_limit
+            && self.claims.get(r.id.as_str()).copied().unwrap_or(0) >= limit
+        {
+            return Some(self.lang.count("wallet.limit_reached", limit));
+        }
+        self.tier_lock(r).or_else(|| self.segment_lock(r))
+    }
+
+    /// The QR code of a code to show at the till.
+    fn qr(&self, code: &str) -> String {
+        qr::svg(code)
     }
 
     /// "For VIP club members only" for a reward kept for segments the member is not in.
@@ -283,7 +302,7 @@ impl CardPage {
 
     /// "Gold only", or "120 more points" for a reward the member cannot have yet.
     fn missing(&self, r: &Reward) -> String {
-        if let Some(lock) = self.tier_lock(r).or_else(|| self.segment_lock(r)) {
+        if let Some(lock) = self.lock(r) {
             return lock;
         }
         let missing = r.cost.value() - self.card.member.balance.available.value();
@@ -615,11 +634,24 @@ pub(super) async fn card_page<D: Database>(
         .await?
         .items
         .into_iter()
-        .filter(|r| r.active && r.stock_remaining != Some(0))
+        .filter(|r| r.active)
         .filter(|r| {
             r.active_from.is_none_or(|f| f <= now) && r.active_until.is_none_or(|u| u > now)
         })
         .collect();
+    let mut claims: HashMap<String, i64> = HashMap::new();
+    if rewards.iter().any(|r| r.per_member_limit.is_some()) {
+        for r in state
+            .tally
+            .member_redemptions(&tenant, &id, None, Some(200))
+            .await?
+            .items
+        {
+            if r.status != tally_domain::model::RedemptionStatus::Cancelled {
+                *claims.entry(r.reward_id.to_string()).or_default() += 1;
+            }
+        }
+    }
     let redemptions = state
         .tally
         .member_redemptions(&tenant, &id, None, Some(10))
@@ -693,6 +725,7 @@ pub(super) async fn card_page<D: Database>(
         vouchers,
         causes,
         offers,
+        claims,
         cashback_minor,
         segments,
     })

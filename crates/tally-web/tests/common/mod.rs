@@ -209,6 +209,34 @@ impl App {
         b
     }
 
+    /// Gives a member points by an adjustment (a test's set-up).
+    pub async fn give_points(&self, shop: &Shop, member: &MemberId, points: i64) {
+        let request = tally_domain::inputs::AdjustmentRequest::parse(
+            &json!({"points": points, "reason": "welcome"}),
+        )
+        .unwrap();
+        let command = Command::Adjust {
+            member: member.clone(),
+            request,
+        };
+        self.tally
+            .write(&shop.tenant, "setup", None, command)
+            .await
+            .unwrap();
+    }
+
+    /// Adds a reward to the shop's program; answers it as the API does.
+    pub async fn create_reward(&self, shop: &Shop, body: serde_json::Value) -> serde_json::Value {
+        let command = Command::CreateReward {
+            program: shop.program.clone(),
+            reward: tally_domain::inputs::NewReward::parse(&body).unwrap(),
+        };
+        self.tally
+            .write(&shop.tenant, "setup", None, command)
+            .await
+            .unwrap()
+    }
+
     pub async fn balance(&self, shop: &Shop, member: &MemberId) -> i64 {
         self.tally
             .member(&shop.tenant, member)
