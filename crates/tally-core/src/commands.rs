@@ -79,6 +79,14 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    CreateTemplate {
+        program: ProgramId,
+        input: tally_domain::templates::TemplateInput,
+    },
+    ReplaceTemplate {
+        template: tally_domain::ids::TemplateId,
+        input: tally_domain::templates::TemplateInput,
+    },
     PayWithCashback {
         program: ProgramId,
         request: tally_domain::cashback::CashbackPayment,
@@ -416,6 +424,12 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::CreateTemplate { program, input } => {
+                usecases::templates::create(c, ctx, program, input).await
+            }
+            Command::ReplaceTemplate { template, input } => {
+                usecases::templates::replace(c, ctx, template, input).await
+            }
             Command::PayWithCashback { program, request } => {
                 usecases::cashback::pay(c, ctx, program, request).await
             }

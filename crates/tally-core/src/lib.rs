@@ -30,6 +30,7 @@ pub mod secrets;
 mod segment_reads;
 pub mod segments;
 mod stamp_reads;
+mod template_reads;
 pub use stamp_reads::StampCodeView;
 pub use voucher_reads::Prober;
 pub mod stamps;

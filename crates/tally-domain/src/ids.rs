@@ -129,6 +129,8 @@ prefixed_id!(/// A charity partner of a program, to which members give points.
     CharityId, "cha");
 prefixed_id!(/// An offer or deal of a program.
     OfferId, "ofr");
+prefixed_id!(/// A message template of a program.
+    TemplateId, "tpl");
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,7 @@ pub mod referrals;
 pub mod search;
 pub mod segments;
 pub mod stamps;
+pub mod templates;
 pub mod text;
 pub mod tiers;
 pub mod vouchers;

@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_cashback.sql")),
     (18, include_str!("../migrations/0018_fulfilment.sql")),
     (19, include_str!("../migrations/0019_offer_groups.sql")),
+    (20, include_str!("../migrations/0020_templates.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

@@ -21,6 +21,7 @@ pub mod rewards;
 pub mod rules;
 pub mod segments;
 pub mod stamps;
+pub mod templates;
 pub mod tiers;
 pub mod vouchers;
 pub mod wallet;

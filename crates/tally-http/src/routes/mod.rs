@@ -17,6 +17,7 @@ mod rules;
 mod segments;
 mod stamps;
 mod system;
+mod templates;
 mod tiers;
 mod vouchers;
 
@@ -168,6 +169,18 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             post(cashback::refund::<D>),
         )
         .route("/members/{member}/cashback", get(cashback::of_member::<D>))
+        .route(
+            "/programs/{program}/templates",
+            get(templates::list::<D>).post(templates::create::<D>),
+        )
+        .route(
+            "/templates/{template}",
+            get(templates::get::<D>).put(templates::replace::<D>),
+        )
+        .route(
+            "/templates/{template}/preview",
+            get(templates::preview::<D>),
+        )
         .route(
             "/programs/{program}/offers",
             get(offers::list::<D>).post(offers::create::<D>),

@@ -32,6 +32,7 @@ mod rules;
 mod segments;
 mod stamps;
 mod system;
+mod templates;
 mod tiers;
 mod vouchers;
 

@@ -70,6 +70,7 @@ const TABLES: &[&str] = &[
     "cashback_payments",
     "offer_groups",
     "offer_group_members",
+    "message_templates",
 ];
 
 /// A tenant with its keys and a program.

@@ -24,6 +24,7 @@ use tally_http::AppState;
 use tally_store_any::testing::TestDb;
 
 mod examples;
+mod examples_messages;
 mod examples_offers;
 mod examples_vouchers;
 mod schema;

@@ -29,6 +29,7 @@ pub mod rules;
 pub mod segments;
 pub mod stamps;
 pub mod stats;
+pub mod templates;
 pub mod tiers;
 pub mod vouchers;
 pub mod wallet;
