@@ -11,6 +11,7 @@
 mod awards;
 mod backtest;
 pub mod beyond;
+mod cashback_reads;
 mod charity_reads;
 pub mod commands;
 pub mod console;

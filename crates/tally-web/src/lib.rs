@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use pages::{
     audit, cashier, charities, dashboard, insights, keys, locations, members, offers, referrals,
     rewards, rules, segments, settings, setup, sign_in, stamps, tiers, vouchers, wallet,
-    wallet_charities, wallet_offers, wallet_referrals, wallet_rewards, wallet_stamps,
+    wallet_card, wallet_charities, wallet_offers, wallet_referrals, wallet_rewards, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -265,7 +265,7 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         )
         .route("/wallet/sign-in/code", post(wallet::check_code::<D>))
         .route("/wallet/sign-out", post(wallet::sign_out::<D>))
-        .route("/wallet/cards/{member}", get(wallet::show::<D>))
+        .route("/wallet/cards/{member}", get(wallet_card::show::<D>))
         .route(
             "/wallet/cards/{member}/redeem",
             post(wallet_rewards::redeem::<D>),
@@ -296,7 +296,7 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         )
         .route(
             "/wallet/cards/{member}/preferences",
-            post(wallet::preferences::<D>),
+            post(wallet_card::preferences::<D>),
         )
         .route(
             "/wallet/manifest.webmanifest",

@@ -47,7 +47,8 @@ pub async fn record<C: Conn>(
     if let Some(profile) = profile.as_mut() {
         profile.segments = earning::member_segments(c, &setup, &member_id).await?;
     }
-    let offers = setup.clone();
+    // The offers stay with this purchase; the rest of the set-up goes to the earning plan.
+    let with_offers = setup.clone();
     let known = crate::beyond::Known {
         setup,
         profile,
@@ -69,7 +70,7 @@ pub async fn record<C: Conn>(
         .into());
     }
     require_active(&member)?;
-    let offers = &offers.offers;
+    let offers = &with_offers.offers;
     write_new(
         c, ctx, &program, &member_id, &member, p, &content, known, offers,
     )

@@ -21,6 +21,7 @@ pub mod stamps;
 pub mod tiers;
 pub mod vouchers;
 pub mod wallet;
+pub mod wallet_card;
 pub mod wallet_charities;
 pub mod wallet_offers;
 pub mod wallet_referrals;

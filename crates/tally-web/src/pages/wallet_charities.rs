@@ -1,7 +1,8 @@
 //! Giving in the wallet: the program's causes with what members gave so far and what this
 //! member gave, and giving points to one (`donate`).
 
-use super::wallet::{Wallet, card_page, own_card};
+use super::wallet::{Wallet, own_card};
+use super::wallet_card::card_page;
 use super::{FormErrors, PageResult, unprocessable, write_as};
 use crate::WebState;
 use crate::error::WebError;

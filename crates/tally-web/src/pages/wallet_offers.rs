@@ -2,7 +2,8 @@
 //! waiting for the next purchase, used, a loyalty deal's progress), and activating one.
 
 use super::offers::benefit_text;
-use super::wallet::{Wallet, card_page, own_card};
+use super::wallet::{Wallet, own_card};
+use super::wallet_card::card_page;
 use super::{FormErrors, PageResult, unprocessable, write_as};
 use crate::WebState;
 use crate::error::WebError;

@@ -1,7 +1,8 @@
 //! Rewards in the wallet: redeeming one (the code to show at the till and, for a reward that
 //! hands out vouchers, the voucher code), and which segments keep rewards for whom.
 
-use super::wallet::{Wallet, card_page, own_card};
+use super::wallet::{Wallet, own_card};
+use super::wallet_card::card_page;
 use super::{FormErrors, PageResult, unprocessable, write_as};
 use crate::WebState;
 use crate::error::WebError;

@@ -3,7 +3,8 @@
 //! shows what the stamp is for; collecting it is a POST (with the wallet's CSRF token), so a
 //! link preview or a prefetch never uses the code.
 
-use super::wallet::{Wallet, card_page};
+use super::wallet::Wallet;
+use super::wallet_card::card_page;
 use super::{FormErrors, PageResult, render, unprocessable, write_as};
 use crate::WebState;
 use crate::i18n::Lang;
