@@ -79,6 +79,28 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    PutMessagingSettings {
+        program: ProgramId,
+        settings: tally_domain::messaging::MessagingSettings,
+    },
+    QueueMessage {
+        member: MemberId,
+        request: tally_domain::messaging::MessageRequest,
+    },
+    /// The deliverer takes due messages (see `usecases::messages::claim`).
+    ClaimMessages(usecases::messages::ClaimRequest),
+    SettleMessage {
+        message: tally_domain::ids::MessageId,
+        outcome: usecases::messages::Outcome,
+    },
+    ReactToMessage {
+        token: String,
+        reaction: usecases::messages::Reaction,
+    },
+    ReadMessage {
+        member: MemberId,
+        message: tally_domain::ids::MessageId,
+    },
     CreateTemplate {
         program: ProgramId,
         input: tally_domain::templates::TemplateInput,
@@ -424,6 +446,22 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::PutMessagingSettings { program, settings } => {
+                usecases::messages::put_settings(c, ctx, program, settings).await
+            }
+            Command::QueueMessage { member, request } => {
+                usecases::messages::queue(c, ctx, member, request).await
+            }
+            Command::ClaimMessages(request) => usecases::messages::claim(c, ctx, request).await,
+            Command::SettleMessage { message, outcome } => {
+                usecases::messages::settle(c, ctx, message, outcome).await
+            }
+            Command::ReactToMessage { token, reaction } => {
+                usecases::messages::react(c, ctx, token, reaction).await
+            }
+            Command::ReadMessage { member, message } => {
+                usecases::messages::read(c, ctx, member, message).await
+            }
             Command::CreateTemplate { program, input } => {
                 usecases::templates::create(c, ctx, program, input).await
             }

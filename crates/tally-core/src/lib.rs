@@ -21,6 +21,7 @@ mod error;
 pub mod insights;
 pub mod invariants;
 pub mod lots;
+mod message_reads;
 pub mod occasions;
 mod offer_reads;
 pub mod pending;
@@ -32,6 +33,7 @@ mod segment_reads;
 pub mod segments;
 mod stamp_reads;
 mod template_reads;
+pub use message_reads::inbox_view;
 pub use stamp_reads::StampCodeView;
 pub use voucher_reads::Prober;
 pub mod stamps;
@@ -47,6 +49,12 @@ pub use usecases::rules::STATUSES as RULE_STATUSES;
 pub use usecases::segments::STATUSES as SEGMENT_STATUSES;
 pub use usecases::stamps::STATUSES as STAMP_CARD_STATUSES;
 pub use usecases::wallet::WALLET_TENANT;
+/// What the deliverer and the links in messages work with.
+pub mod messages {
+    pub use crate::usecases::messages::{
+        ClaimRequest, MAX_ATTEMPTS, Outcome, Outgoing, Reaction, backoff, unsubscribe_url,
+    };
+}
 
 pub use commands::{Command, Ctx, IdempotencyKey, NewOperator, NewSession};
 pub use error::{CoreError, StepError, StepResult};

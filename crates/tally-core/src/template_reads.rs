@@ -1,17 +1,23 @@
 //! Template reads: a program's templates, one template, and a template filled in for one member
 //! (the preview an operator checks before a campaign, and what a message will say).
 
+use crate::earning;
 use crate::reads::{found, member_of, program_of};
 use crate::usecases::templates::view;
-use crate::{CoreError, Tally};
+use crate::{CoreError, StepResult, Tally};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tally_domain::Currency;
+use tally_domain::Timestamp;
 use tally_domain::ids::{MemberId, ProgramId, TemplateId, TenantId};
+use tally_domain::model::Member;
+use tally_domain::program::Program;
 use tally_domain::templates::TemplateInput;
+use tally_store::Conn;
 use tally_store::Database;
 use tally_store::queries::Page;
 use tally_store::queries::templates as store;
+use tally_store::queries::{insights, lots};
 
 /// `1250` minor units of EUR → `12.50 EUR`.
 fn money(minor: i64, currency: Currency) -> String {
@@ -29,6 +35,60 @@ fn money(minor: i64, currency: Currency) -> String {
         abs % per,
         currency.code()
     )
+}
+
+/// What each placeholder says for a member: name, card, points, expiring points, tier,
+/// cashback, next-best products, the wallet link. On any connection, so a message is filled in
+/// inside the transaction that sends it.
+pub(crate) async fn placeholder_values<C: Conn>(
+    c: &mut C,
+    program: &Program,
+    m: &Member,
+    now: Timestamp,
+) -> StepResult<BTreeMap<&'static str, String>> {
+    let points = |n: i64| format!("{n} {}", program.points_name);
+    let name = m.name.clone().unwrap_or_default();
+    let mut v: BTreeMap<&'static str, String> = BTreeMap::new();
+    v.insert(
+        "member.first_name",
+        name.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    v.insert("member.name", name);
+    v.insert("member.card_number", m.card.number.clone());
+    v.insert("program.name", program.name.clone());
+    v.insert("points.balance", points(m.balance.available.value()));
+    v.insert("points.pending", points(m.balance.pending.value()));
+    if let Some((at, n)) = lots::upcoming(c, &m.id).await?.first() {
+        let day = at.to_zoned(jiff::tz::TimeZone::UTC).date();
+        v.insert("points.expiring", format!("{} on {day}", points(*n)));
+    }
+    let compiled = earning::active_rules(c, program).await?;
+    if let Some(plan) = compiled.tier_plan.as_ref() {
+        let tier = crate::tiers::status(c, plan, &compiled.time_zone, &m.id, now).await?;
+        v.insert("tier.name", tier.tier.clone().unwrap_or_default());
+        if let Some(next) = &tier.next {
+            v.insert(
+                "tier.next",
+                format!("{} more for {}", next.needed, next.name),
+            );
+        }
+    }
+    let cashback = tally_store::queries::cashback::balance(c, &m.id).await?;
+    v.insert("cashback.balance", money(cashback, program.currency));
+    if let Some(insights) = insights::member_details(c, &m.id).await? {
+        let products: Vec<&str> = insights["next_products"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        v.insert("products.next_best", products.join(", "));
+    }
+    v.insert("wallet_url", format!("/wallet/cards/{}", m.id));
+    Ok(v)
 }
 
 impl<D: Database> Tally<D> {
@@ -56,70 +116,16 @@ impl<D: Database> Tally<D> {
         Ok(view(&row))
     }
 
-    /// What each placeholder says for a member: name, card, points, expiring points, tier,
-    /// cashback, next-best products, the wallet link.
+    /// What each placeholder says for a member (see [`placeholder_values`]).
     pub async fn placeholder_values(
         &self,
         tenant: &TenantId,
         member: &MemberId,
     ) -> Result<BTreeMap<&'static str, String>, CoreError> {
-        let (m, program) = {
-            let mut c = self.read().await?;
-            let m = member_of(&mut c, tenant, member).await?;
-            let program = program_of(&mut c, tenant, &m.program_id).await?;
-            (m, program)
-        };
-        let points = |n: i64| format!("{n} {}", program.points_name);
-        let name = m.name.clone().unwrap_or_default();
-        let mut v: BTreeMap<&'static str, String> = BTreeMap::new();
-        v.insert(
-            "member.first_name",
-            name.split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        );
-        v.insert("member.name", name);
-        v.insert("member.card_number", m.card.number.clone());
-        v.insert("program.name", program.name.clone());
-        v.insert("points.balance", points(m.balance.available.value()));
-        v.insert("points.pending", points(m.balance.pending.value()));
-        if let Some(first) = self.upcoming_expiries(tenant, member).await?.first() {
-            let date = first["expires_at"].as_str().unwrap_or_default();
-            let day = date.get(..10).unwrap_or(date);
-            v.insert(
-                "points.expiring",
-                format!("{} on {day}", points(first["points"].as_i64().unwrap_or(0))),
-            );
-        }
-        if let Some(tier) = self.member_tier(tenant, member).await? {
-            v.insert("tier.name", tier.tier.clone().unwrap_or_default());
-            if let Some(next) = &tier.next {
-                v.insert(
-                    "tier.next",
-                    format!("{} more for {}", next.needed, next.name),
-                );
-            }
-        }
-        let cashback = self.member_cashback(tenant, member, None, Some(1)).await?;
-        v.insert(
-            "cashback.balance",
-            money(
-                cashback["balance_minor"].as_i64().unwrap_or(0),
-                program.currency,
-            ),
-        );
-        if let Some(insights) = self.member_insights(tenant, member).await? {
-            let products: Vec<&str> = insights["next_products"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            v.insert("products.next_best", products.join(", "));
-        }
-        v.insert("wallet_url", format!("/wallet/cards/{member}"));
-        Ok(v)
+        let mut c = self.read().await?;
+        let m = member_of(&mut c, tenant, member).await?;
+        let program = program_of(&mut c, tenant, &m.program_id).await?;
+        Ok(placeholder_values(&mut c, &program, &m, self.clock.now()).await?)
     }
 
     /// A template filled in for one member: `{"subject", "html", "text"}`.

@@ -131,6 +131,10 @@ prefixed_id!(/// An offer or deal of a program.
     OfferId, "ofr");
 prefixed_id!(/// A message template of a program.
     TemplateId, "tpl");
+prefixed_id!(/// One message to one member (the outbox's row), also its stable `Message-ID`.
+    MessageId, "msg");
+prefixed_id!(/// A one-off campaign: one message to a segment's members.
+    CampaignId, "cmp");
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ pub mod expiry;
 pub mod fulfilment;
 pub mod ids;
 pub mod inputs;
+pub mod messaging;
 pub mod model;
 pub mod money;
 pub mod offers;
@@ -30,6 +31,7 @@ pub mod stamps;
 pub mod templates;
 pub mod text;
 pub mod tiers;
+pub mod tracking;
 pub mod vouchers;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

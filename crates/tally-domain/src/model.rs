@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub type Date = jiff::civil::Date;
 
 /// A way to reach a member, for consent and preference.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,

@@ -25,6 +25,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "wallet_url",
         "the path of the member's card in the wallet (after the public URL)",
     ),
+    (
+        "unsubscribe_url",
+        "the link that stops the program's emails to the member, in one click",
+    ),
 ];
 
 /// The most characters of one template part.

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_fulfilment.sql")),
     (19, include_str!("../migrations/0019_offer_groups.sql")),
     (20, include_str!("../migrations/0020_templates.sql")),
+    (21, include_str!("../migrations/0021_messages.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

@@ -11,6 +11,7 @@ pub mod expiry;
 pub mod imports;
 pub mod insights;
 pub mod members;
+pub mod messages;
 pub mod offer_groups;
 pub mod offers;
 pub mod operators;

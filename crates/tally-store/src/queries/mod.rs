@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod locations;
 pub mod lots;
 pub mod members;
+pub mod messages;
 pub mod occasions;
 pub mod offer_groups;
 pub mod offers;

@@ -1,0 +1,90 @@
+//! Message reads: a program's messaging settings, one message, a member's messages and in-app
+//! inbox, and the message a link's token names.
+
+use crate::reads::{found, member_of, program_of};
+use crate::usecases::messages::{settings, view};
+use crate::{CoreError, Tally};
+use serde_json::{Value, json};
+use tally_domain::ids::{MemberId, MessageId, ProgramId, TenantId};
+use tally_store::Database;
+use tally_store::queries::Page;
+use tally_store::queries::messages::{self as store, MessageRow};
+
+fn page(p: Page<MessageRow>, show: impl Fn(&MessageRow) -> Value) -> Page<Value> {
+    Page {
+        items: p.items.iter().map(show).collect(),
+        next_cursor: p.next_cursor,
+    }
+}
+
+/// An in-app message as the wallet shows it.
+pub fn inbox_view(m: &MessageRow) -> Value {
+    json!({
+        "id": m.id,
+        "subject": m.subject,
+        "text": m.text,
+        "sent_at": m.settled_at,
+        "read_at": m.read_at,
+    })
+}
+
+impl<D: Database> Tally<D> {
+    pub async fn messaging_settings(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        program_of(&mut c, tenant, program).await?;
+        Ok(settings(&mut c, program).await?.to_json())
+    }
+
+    pub async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Value, CoreError> {
+        let row = found(
+            store::get(&mut self.read().await?, tenant, id).await?,
+            "message",
+        )?;
+        Ok(view(&row))
+    }
+
+    /// A member's messages, newest first.
+    pub async fn member_messages(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Value>, CoreError> {
+        let mut c = self.read().await?;
+        member_of(&mut c, tenant, member).await?;
+        Ok(page(
+            store::for_member(&mut c, member, cursor, limit).await?,
+            view,
+        ))
+    }
+
+    /// A member's in-app inbox, newest first.
+    pub async fn member_inbox(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Value>, CoreError> {
+        let mut c = self.read().await?;
+        member_of(&mut c, tenant, member).await?;
+        Ok(page(
+            store::inbox(&mut c, member, cursor, limit).await?,
+            inbox_view,
+        ))
+    }
+
+    /// The message a link's token names, with its tenant (links carry no API key).
+    pub async fn message_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(TenantId, Value, Option<String>)>, CoreError> {
+        let row = store::by_token(&mut self.read().await?, token).await?;
+        Ok(row.map(|m| (m.tenant_id.clone(), view(&m), m.html.clone())))
+    }
+}
