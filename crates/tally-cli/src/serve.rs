@@ -26,7 +26,7 @@ pub async fn run(config: &Config) -> Result<()> {
     .await
 }
 
-/// The SMTP relay wallet codes go out through, if `smtp_url` is set.
+/// The SMTP relay wallet codes and messages go out through, if `smtp_url` is set.
 pub fn mailer(config: &Config) -> Result<Option<tally_mail::Mailer>> {
     let Some(url) = &config.smtp_url else {
         return Ok(None);
@@ -53,6 +53,13 @@ pub async fn serve(
     tokio::spawn(purge_idempotency_keys(tally.clone()));
     tokio::spawn(per_program_housekeeping(tally.clone()));
     tokio::spawn(nightly_insights(tally.clone()));
+    // Messages go out from every node; each message is leased by one deliverer at a time.
+    let deliverer = tally_delivery::Deliverer::new(
+        tally.clone(),
+        mailer.clone(),
+        tally_delivery::DeliveryConfig::new(public_url),
+    );
+    tokio::spawn(deliverer.run());
     tracing::info!(address = %listen, "serving");
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),

@@ -421,4 +421,8 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "offer_ended",
         "An ended offer cannot start again; create a new one.",
     ),
+    (
+        "message_exists",
+        "A message with this dedupe_key was already queued for the program; it is not queued twice.",
+    ),
 ];

@@ -21,9 +21,10 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    audit, cashier, charities, dashboard, insights, keys, locations, members, offers, referrals,
-    rewards, rules, segments, settings, setup, sign_in, stamps, tiers, vouchers, wallet,
-    wallet_card, wallet_charities, wallet_offers, wallet_referrals, wallet_rewards, wallet_stamps,
+    audit, cashier, charities, dashboard, insights, keys, locations, members, message_links,
+    offers, referrals, rewards, rules, segments, settings, setup, sign_in, stamps, tiers, vouchers,
+    wallet, wallet_card, wallet_charities, wallet_offers, wallet_referrals, wallet_rewards,
+    wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -258,6 +259,12 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/cashier/enrol",
             post(cashier::enrol::<D>),
         )
+        .route(
+            "/unsubscribe/{token}",
+            get(message_links::confirm::<D>).post(message_links::unsubscribe::<D>),
+        )
+        .route("/m/{token}/open.gif", get(message_links::opened::<D>))
+        .route("/m/{token}/click", get(message_links::clicked::<D>))
         .route("/wallet", get(wallet::home::<D>))
         .route(
             "/wallet/sign-in",

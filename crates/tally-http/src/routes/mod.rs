@@ -8,6 +8,7 @@ mod expiry;
 mod insights;
 mod locations;
 mod members;
+mod messages;
 mod offers;
 mod orders;
 mod programs;
@@ -181,6 +182,20 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             "/templates/{template}/preview",
             get(templates::preview::<D>),
         )
+        .route(
+            "/programs/{program}/messaging",
+            get(messages::settings::<D>).put(messages::put_settings::<D>),
+        )
+        .route(
+            "/members/{member}/messages",
+            get(messages::of_member::<D>).post(messages::send::<D>),
+        )
+        .route("/members/{member}/inbox", get(messages::inbox::<D>))
+        .route(
+            "/members/{member}/inbox/{message}/read",
+            post(messages::read::<D>),
+        )
+        .route("/messages/{message}", get(messages::get::<D>))
         .route(
             "/programs/{program}/offers",
             get(offers::list::<D>).post(offers::create::<D>),

@@ -21,6 +21,7 @@ mod fulfilment;
 mod idempotency_and_paging;
 mod insights;
 mod members_and_programs;
+mod messages;
 mod occasions;
 mod offers;
 mod orders;

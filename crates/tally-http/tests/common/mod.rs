@@ -71,6 +71,9 @@ const TABLES: &[&str] = &[
     "offer_groups",
     "offer_group_members",
     "message_templates",
+    "messages",
+    "message_counts",
+    "program_messaging",
 ];
 
 /// A tenant with its keys and a program.

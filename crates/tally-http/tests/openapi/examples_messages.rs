@@ -1,7 +1,7 @@
 //! The document's examples for messages (templates), run against the server as part of the
 //! tour in `examples.rs` (after a program `p` and a member `m` exist).
 
-use super::examples::{reads_match, run};
+use super::examples::{example_id, reads_match, response_schema, run};
 use super::*;
 
 /// A message template, replaced, and previewed for the member.
@@ -26,6 +26,7 @@ pub(super) async fn templates(
     )
     .await;
     let t = created["id"].as_str().unwrap().to_owned();
+    ids.insert(example_id(spec, "TemplateId"), t.clone());
     run(
         server,
         spec,
@@ -44,6 +45,102 @@ pub(super) async fn templates(
                 "previewTemplate",
                 format!("/api/v1/templates/{t}/preview?member={m}"),
             ),
+        ],
+    )
+    .await;
+}
+
+/// The messaging settings, a message to the member (delivered to the in-app inbox, as this
+/// server has no SMTP relay), and the reads of both.
+pub(super) async fn messages(
+    server: &Server,
+    spec: &Value,
+    ids: &BTreeMap<String, String>,
+    p: &str,
+    m: &str,
+) {
+    run(
+        server,
+        spec,
+        ids,
+        ("putMessagingSettings", None),
+        (
+            "PUT",
+            &format!("/api/v1/programs/{p}/messaging"),
+            "admin",
+            200,
+        ),
+    )
+    .await;
+    let sent = run(
+        server,
+        spec,
+        ids,
+        ("sendMessage", None),
+        (
+            "POST",
+            &format!("/api/v1/members/{m}/messages"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    let email = sent["id"].as_str().unwrap().to_owned();
+    let t = sent["template_id"].as_str().unwrap();
+    let body = json!({ "template": t });
+    let inbox = server
+        .send(
+            "POST",
+            &format!("/api/v1/members/{m}/messages"),
+            Some("write"),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(inbox.status, 201, "{}", inbox.json());
+    let claim = Command::ClaimMessages(tally_core::messages::ClaimRequest {
+        usable: vec![tally_domain::model::Channel::InApp],
+        limit: 10,
+        lease: jiff::SignedDuration::from_secs(60),
+        public_url: server.base.clone(),
+    });
+    let system = TenantId::from_trusted("ten_system".into());
+    let claimed = server
+        .tally
+        .write(&system, "test", None, claim)
+        .await
+        .unwrap();
+    assert_eq!(claimed["in_app"], 1, "{claimed}");
+    assert_eq!(claimed["suppressed"], 1, "{claimed}");
+    let read = inbox.json()["id"].as_str().unwrap().to_owned();
+    let answer = server
+        .send(
+            "POST",
+            &format!("/api/v1/members/{m}/inbox/{read}/read"),
+            Some("write"),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_matches(
+        spec,
+        &response_schema(spec, "readInboxMessage", 200),
+        &answer.json(),
+        "the answer of readInboxMessage",
+    );
+    reads_match(
+        server,
+        spec,
+        [
+            (
+                "getMessagingSettings",
+                format!("/api/v1/programs/{p}/messaging"),
+            ),
+            (
+                "listMemberMessages",
+                format!("/api/v1/members/{m}/messages"),
+            ),
+            ("getMessage", format!("/api/v1/messages/{email}")),
+            ("getMemberInbox", format!("/api/v1/members/{m}/inbox")),
         ],
     )
     .await;

@@ -6,6 +6,8 @@ pub(crate) struct Server {
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
     pub(crate) keys: BTreeMap<&'static str, String>,
+    /// The engine behind the server, for what no API call does (delivering messages).
+    pub(crate) tally: Tally<tally_store_any::AnyDb>,
     pub(crate) _db: TestDb,
 }
 
@@ -69,7 +71,7 @@ impl Server {
                 .expect("create a key");
             keys.insert(scope, secret);
         }
-        let app = tally_http::router(AppState::new(tally));
+        let app = tally_http::router(AppState::new(tally.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a port");
@@ -79,6 +81,7 @@ impl Server {
             base,
             client: reqwest::Client::new(),
             keys,
+            tally,
             _db: db,
         }
     }

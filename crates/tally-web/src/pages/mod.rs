@@ -9,6 +9,7 @@ pub mod insights;
 pub mod keys;
 pub mod locations;
 pub mod members;
+pub mod message_links;
 pub mod offers;
 pub mod referrals;
 pub mod rewards;
