@@ -35,6 +35,7 @@ pub mod rfm;
 pub mod send_time;
 pub mod special;
 pub mod summary;
+pub mod uplift;
 
 pub use bgnbd::BgNbd;
 pub use by_customer::ByCustomer;

@@ -60,6 +60,7 @@ pub async fn serve(
         tally_delivery::DeliveryConfig::new(public_url),
     );
     tokio::spawn(deliverer.run());
+    tokio::spawn(fan_out_campaigns(tally.clone()));
     tracing::info!(address = %listen, "serving");
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),
@@ -99,6 +100,19 @@ async fn purge_idempotency_keys(tally: tally_core::Tally<AnyDb>) {
             tracing::warn!(error = %e, "purging idempotency keys failed");
         }
         tokio::time::sleep(Duration::from_secs(600)).await;
+    }
+}
+
+/// Every five seconds, the campaigns whose time has come are queued, a chunk of members per
+/// command; on several nodes each chunk is done once.
+async fn fan_out_campaigns(tally: tally_core::Tally<AnyDb>) {
+    loop {
+        match tally.run_campaigns().await {
+            Ok(0) => {}
+            Ok(members) => tracing::info!(members, "campaign messages queued"),
+            Err(e) => tracing::warn!(error = %e, "queuing campaign messages failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 

@@ -79,6 +79,20 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    CreateCampaign {
+        program: ProgramId,
+        input: tally_domain::campaigns::CampaignInput,
+    },
+    LaunchCampaign {
+        campaign: tally_domain::ids::CampaignId,
+    },
+    CancelCampaign {
+        campaign: tally_domain::ids::CampaignId,
+    },
+    /// One chunk of the campaign due first (see `usecases::campaigns::fan_out`).
+    FanOutCampaigns {
+        limit: i64,
+    },
     PutMessagingSettings {
         program: ProgramId,
         settings: tally_domain::messaging::MessagingSettings,
@@ -446,6 +460,18 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::CreateCampaign { program, input } => {
+                usecases::campaigns::create(c, ctx, program, input).await
+            }
+            Command::LaunchCampaign { campaign } => {
+                usecases::campaigns::launch(c, ctx, campaign).await
+            }
+            Command::CancelCampaign { campaign } => {
+                usecases::campaigns::cancel(c, ctx, campaign).await
+            }
+            Command::FanOutCampaigns { limit } => {
+                usecases::campaigns::fan_out(c, ctx, *limit).await
+            }
             Command::PutMessagingSettings { program, settings } => {
                 usecases::messages::put_settings(c, ctx, program, settings).await
             }

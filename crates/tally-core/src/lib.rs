@@ -11,6 +11,7 @@
 mod awards;
 mod backtest;
 pub mod beyond;
+mod campaign_reads;
 mod cashback_reads;
 mod charity_reads;
 pub mod commands;

@@ -3,165 +3,19 @@
 //! and link, consent refusal and fallback, quiet hours, weekly caps, bounces and retries, a
 //! deliverer that dies after claiming, and two deliverers (two nodes) sending each message once.
 
+mod common;
+
+use common::*;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::sync::Arc;
 use tally_core::messages::{ClaimRequest, MAX_ATTEMPTS, Reaction};
 use tally_core::{Command, Tally};
 use tally_delivery::{Deliverer, DeliveryConfig};
-use tally_domain::ids::{MemberId, ProgramId, TemplateId, TenantId};
-use tally_domain::inputs::{NewMember, NewProgram};
-use tally_domain::messaging::{MessageRequest, MessagingSettings};
-use tally_domain::model::{Channel, Member};
-use tally_domain::templates::TemplateInput;
-use tally_domain::{ManualClock, Timestamp};
-use tally_mail::sink::{SinkOptions, SmtpSink};
+use tally_domain::messaging::MessageRequest;
+use tally_domain::model::Channel;
+use tally_mail::sink::SmtpSink;
 use tally_mail::{MailConfig, Mailer};
-use tally_store_any::AnyDb;
-use tally_store_any::testing::TestDb;
-
-const PUBLIC: &str = "https://loyalty.example";
-
-struct World {
-    tally: Tally<AnyDb>,
-    clock: Arc<ManualClock>,
-    tenant: TenantId,
-    program: ProgramId,
-    template: TemplateId,
-    sink: SmtpSink,
-    deliverer: Deliverer<AnyDb>,
-    _db: TestDb,
-}
-
-/// A program in Warsaw, a template, an SMTP sink and a deliverer; the clock at 12:00 local on
-/// Wednesday 2 December 2026.
-async fn world(sink: SinkOptions) -> World {
-    let db = TestDb::new().await;
-    let clock = Arc::new(ManualClock::at(ts("2026-12-02T11:00:00Z")));
-    let tally = Tally::start(db.db.clone(), clock.clone());
-    let t = tally
-        .write(
-            &TenantId::generate(),
-            "setup",
-            None,
-            Command::CreateTenant {
-                name: "Vinyl Vault".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let tenant = TenantId::parse(t["id"].as_str().unwrap()).unwrap();
-    let program = NewProgram::parse(&json!({
-        "name": "Vinyl Vault Club", "currency": "EUR", "time_zone": "Europe/Warsaw",
-        "points_name": "notes",
-    }))
-    .unwrap();
-    let program: tally_domain::program::Program = tally
-        .write_as(&tenant, "setup", Command::CreateProgram(program))
-        .await
-        .unwrap();
-    let input = TemplateInput::parse(&json!({
-        "name": "Balance",
-        "subject": "{{ member.first_name }}, you have {{ points.balance }}",
-        "html": "<p>Hello {{ member.first_name }}</p><p><a href=\"https://vinylvault.example/new?from=mail&amp;x=1\">New records</a></p><p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>",
-        "text": "Hello {{ member.first_name }}, you have {{ points.balance }} at {{ program.name }}.\nStop these emails: {{ unsubscribe_url }}",
-    }))
-    .unwrap();
-    let template = tally
-        .write(
-            &tenant,
-            "setup",
-            None,
-            Command::CreateTemplate {
-                program: program.id.clone(),
-                input,
-            },
-        )
-        .await
-        .unwrap();
-    let template = TemplateId::parse(template["id"].as_str().unwrap()).unwrap();
-    let sink = sink.start().await.unwrap();
-    let config = MailConfig::parse(&sink.url(), "Vinyl Vault <club@vinylvault.example>").unwrap();
-    let mailer = Mailer::new(&config).unwrap();
-    let deliverer = Deliverer::new(tally.clone(), Some(mailer), DeliveryConfig::new(PUBLIC));
-    World {
-        tally,
-        clock,
-        tenant,
-        program: program.id,
-        template,
-        sink,
-        deliverer,
-        _db: db,
-    }
-}
-
-fn ts(raw: &str) -> Timestamp {
-    raw.parse().unwrap()
-}
-
-impl World {
-    async fn write(&self, command: Command) -> Value {
-        self.tally
-            .write(&self.tenant, "test", None, command)
-            .await
-            .unwrap()
-    }
-
-    async fn member(&self, body: Value) -> Member {
-        let command = Command::Enroll {
-            program: self.program.clone(),
-            member: NewMember::parse(&body).unwrap(),
-            source: "test".into(),
-        };
-        self.tally
-            .write_as(&self.tenant, "test", command)
-            .await
-            .unwrap()
-    }
-
-    /// Ada, with email consent and 120 points.
-    async fn ada(&self) -> Member {
-        let m = self
-            .member(json!({"name": "Ada Lovelace", "email": "ada@example.com", "consents": {"email": true}}))
-            .await;
-        self.write(Command::Adjust {
-            member: m.id.clone(),
-            request: tally_domain::inputs::AdjustmentRequest::parse(
-                &json!({"points": 120, "reason": "welcome"}),
-            )
-            .unwrap(),
-        })
-        .await;
-        m
-    }
-
-    async fn settings(&self, body: Value) {
-        self.write(Command::PutMessagingSettings {
-            program: self.program.clone(),
-            settings: MessagingSettings::parse(&body).unwrap(),
-        })
-        .await;
-    }
-
-    async fn queue(&self, member: &MemberId, extra: Value) -> Value {
-        let mut body = json!({"template": self.template});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        self.write(Command::QueueMessage {
-            member: member.clone(),
-            request: MessageRequest::parse(&body).unwrap(),
-        })
-        .await
-    }
-
-    async fn message(&self, id: &Value) -> Value {
-        let id = tally_domain::ids::MessageId::parse(id.as_str().unwrap()).unwrap();
-        self.tally.message(&self.tenant, &id).await.unwrap()
-    }
-}
 
 #[tokio::test]
 async fn a_message_arrives_filled_in_with_its_id_tracking_and_unsubscribe_link() {

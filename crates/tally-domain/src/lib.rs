@@ -6,6 +6,7 @@
 //! constructor that returns a [`FieldError`] naming what is wrong, and the rest of the system
 //! only ever sees the parsed type.
 
+pub mod campaigns;
 pub mod card;
 pub mod cashback;
 pub mod charities;

@@ -425,4 +425,12 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "message_exists",
         "A message with this dedupe_key was already queued for the program; it is not queued twice.",
     ),
+    (
+        "campaign_not_draft",
+        "Only a draft campaign can be launched; this one was launched or cancelled already.",
+    ),
+    (
+        "campaign_not_cancellable",
+        "The campaign was cancelled already.",
+    ),
 ];

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_offer_groups.sql")),
     (20, include_str!("../migrations/0020_templates.sql")),
     (21, include_str!("../migrations/0021_messages.sql")),
+    (22, include_str!("../migrations/0022_campaigns.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tally_domain::DomainError;
-use tally_domain::ids::{MemberId, MessageId, ProgramId};
+use tally_domain::ids::{MemberId, MessageId, ProgramId, TenantId};
 use tally_domain::messaging::{self, MessageRequest, MessagingSettings, Refusal};
 use tally_domain::model::{Channel, Consent, Member};
 use tally_domain::program::Program;
@@ -97,7 +97,9 @@ pub async fn put_settings<C: Conn>(
 
 /// A message row, queued (or held out) for a member.
 pub(crate) struct NewMessage<'a> {
-    pub member: &'a Member,
+    pub tenant: &'a TenantId,
+    pub program: &'a ProgramId,
+    pub member: &'a MemberId,
     pub template: &'a tally_domain::ids::TemplateId,
     pub channel: Option<Channel>,
     pub source: &'a str,
@@ -115,9 +117,9 @@ pub(crate) async fn enqueue<C: Conn>(
 ) -> StepResult<Option<MessageRow>> {
     let row = MessageRow {
         id: MessageId::generate(),
-        tenant_id: ctx.tenant.clone(),
-        program_id: new.member.program_id.clone(),
-        member_id: new.member.id.clone(),
+        tenant_id: new.tenant.clone(),
+        program_id: new.program.clone(),
+        member_id: new.member.clone(),
         template_id: new.template.clone(),
         channel: new.channel.map(|c| c.as_str().to_owned()),
         source: new.source.to_owned(),
@@ -163,7 +165,9 @@ pub async fn queue<C: Conn>(
         None => format!("api:{id_key}"),
     };
     let new = NewMessage {
-        member: &m,
+        tenant: &ctx.tenant,
+        program: &m.program_id,
+        member: &m.id,
         template: &request.template,
         channel: request.channel,
         source: "api",

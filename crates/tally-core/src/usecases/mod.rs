@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod admin;
+pub mod campaigns;
 pub mod cashback;
 pub mod charities;
 pub mod events;

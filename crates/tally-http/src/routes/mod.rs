@@ -1,6 +1,7 @@
 //! The route table: one line per endpoint, so the whole API is visible in one place. The
 //! OpenAPI document (`openapi.json`) describes exactly these routes; a test keeps them in step.
 
+mod campaigns;
 mod cashback;
 mod charities;
 mod events;
@@ -182,6 +183,14 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             "/templates/{template}/preview",
             get(templates::preview::<D>),
         )
+        .route(
+            "/programs/{program}/campaigns",
+            get(campaigns::list::<D>).post(campaigns::create::<D>),
+        )
+        .route("/campaigns/{campaign}", get(campaigns::get::<D>))
+        .route("/campaigns/{campaign}/launch", post(campaigns::launch::<D>))
+        .route("/campaigns/{campaign}/cancel", post(campaigns::cancel::<D>))
+        .route("/campaigns/{campaign}/report", get(campaigns::report::<D>))
         .route(
             "/programs/{program}/messaging",
             get(messages::settings::<D>).put(messages::put_settings::<D>),

@@ -12,6 +12,7 @@ mod common;
 
 mod auth_and_isolation;
 mod balances;
+mod campaigns;
 mod cashback;
 mod charities;
 mod events;

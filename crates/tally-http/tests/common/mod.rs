@@ -74,6 +74,7 @@ const TABLES: &[&str] = &[
     "messages",
     "message_counts",
     "program_messaging",
+    "campaigns",
 ];
 
 /// A tenant with its keys and a program.

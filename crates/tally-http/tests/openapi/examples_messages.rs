@@ -145,3 +145,67 @@ pub(super) async fn messages(
     )
     .await;
 }
+
+/// A campaign: created, launched, read, reported on and cancelled.
+pub(super) async fn campaigns(
+    server: &Server,
+    spec: &Value,
+    ids: &BTreeMap<String, String>,
+    p: &str,
+) {
+    let created = run(
+        server,
+        spec,
+        ids,
+        ("createCampaign", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/campaigns"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let k = created["id"].as_str().unwrap().to_owned();
+    let launched = server
+        .send(
+            "POST",
+            &format!("/api/v1/campaigns/{k}/launch"),
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(launched.status, 200);
+    assert_eq!(launched.json()["status"], "scheduled");
+    assert_matches(
+        spec,
+        &response_schema(spec, "launchCampaign", 200),
+        &launched.json(),
+        "the answer of launchCampaign",
+    );
+    reads_match(
+        server,
+        spec,
+        [
+            ("listCampaigns", format!("/api/v1/programs/{p}/campaigns")),
+            ("getCampaign", format!("/api/v1/campaigns/{k}")),
+            ("getCampaignReport", format!("/api/v1/campaigns/{k}/report")),
+        ],
+    )
+    .await;
+    let cancelled = server
+        .send(
+            "POST",
+            &format!("/api/v1/campaigns/{k}/cancel"),
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(cancelled.status, 200);
+    assert_matches(
+        spec,
+        &response_schema(spec, "cancelCampaign", 200),
+        &cancelled.json(),
+        "the answer of cancelCampaign",
+    );
+}

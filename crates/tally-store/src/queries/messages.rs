@@ -241,6 +241,21 @@ pub async fn settle<C: Conn>(
     Ok(n == 1)
 }
 
+/// Suppresses every queued message of a campaign or journey step; returns how many.
+pub async fn suppress_source<C: Conn>(
+    c: &mut C,
+    source_id: &str,
+    reason: &str,
+    at: Timestamp,
+) -> Result<u64, StoreError> {
+    c.execute(
+        "UPDATE messages SET status = 'suppressed', reason = $2, settled_at_us = $3
+         WHERE source_id = $1 AND status = 'queued'",
+        &[source_id.into(), reason.into(), ts(at)],
+    )
+    .await
+}
+
 /// Puts a queued message off until `due` (quiet hours, a relay that said "later").
 pub async fn put_off<C: Conn>(
     c: &mut C,

@@ -5,6 +5,7 @@
 //! tenant, so another tenant's id finds nothing (and the API answers 404).
 
 pub mod audit;
+pub mod campaigns;
 pub mod cashback;
 pub mod charities;
 pub mod events;
