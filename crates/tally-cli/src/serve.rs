@@ -61,6 +61,7 @@ pub async fn serve(
     );
     tokio::spawn(deliverer.run());
     tokio::spawn(fan_out_campaigns(tally.clone()));
+    tokio::spawn(run_journeys(tally.clone()));
     tracing::info!(address = %listen, "serving");
     let pages = tally_web::router(tally_web::WebState {
         tally: tally.clone(),
@@ -111,6 +112,19 @@ async fn fan_out_campaigns(tally: tally_core::Tally<AnyDb>) {
             Ok(0) => {}
             Ok(members) => tracing::info!(members, "campaign messages queued"),
             Err(e) => tracing::warn!(error = %e, "queuing campaign messages failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// Every five seconds, the journey steps that are due run (and today's birthdays enter their
+/// journeys); on several nodes each run's steps run once.
+async fn run_journeys(tally: tally_core::Tally<AnyDb>) {
+    loop {
+        match tally.run_journeys().await {
+            Ok(0) => {}
+            Ok(runs) => tracing::debug!(runs, "journey steps run"),
+            Err(e) => tracing::warn!(error = %e, "running journeys failed"),
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     }

@@ -65,7 +65,8 @@ impl<D: Database> Tally<D> {
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
         let row = found(store::get(&mut c, tenant, id).await?, "campaign")?;
-        let (statuses, [opened, clicked, unsubscribed]) = store::delivery(&mut c, id).await?;
+        let (statuses, [opened, clicked, unsubscribed]) =
+            store::delivery(&mut c, id.as_str()).await?;
         let mut delivery = json!({
             "queued": 0, "sent": 0, "bounced": 0, "failed": 0, "suppressed": 0, "held_out": 0,
             "opened": opened, "clicked": clicked, "unsubscribed": unsubscribed,

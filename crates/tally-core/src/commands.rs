@@ -79,6 +79,19 @@ pub struct NewSession {
 
 #[derive(Clone, Debug)]
 pub enum Command {
+    /// A journey document, checked when saved (see `tally_domain::journeys`).
+    CreateJourney {
+        program: ProgramId,
+        document: Value,
+    },
+    SetJourneyStatus {
+        journey: tally_domain::ids::JourneyId,
+        status: String,
+    },
+    /// Enters today's birthdays and runs the steps of due journey runs.
+    AdvanceJourneys {
+        limit: i64,
+    },
     CreateCampaign {
         program: ProgramId,
         input: tally_domain::campaigns::CampaignInput,
@@ -460,6 +473,13 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::CreateJourney { program, document } => {
+                usecases::journeys::create(c, ctx, program, document).await
+            }
+            Command::SetJourneyStatus { journey, status } => {
+                usecases::journeys::set_status(c, ctx, journey, status).await
+            }
+            Command::AdvanceJourneys { limit } => usecases::journeys::advance(c, ctx, *limit).await,
             Command::CreateCampaign { program, input } => {
                 usecases::campaigns::create(c, ctx, program, input).await
             }

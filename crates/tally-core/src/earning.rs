@@ -47,6 +47,8 @@ pub struct CompiledRules {
     pub referral: Option<tally_domain::referrals::ReferralPolicy>,
     /// Active offers and deals (`usecases::offers`).
     pub offers: Vec<crate::usecases::offers::ActiveOffer>,
+    /// Active journeys, which purchases, enrolments and events may start.
+    pub journeys: Vec<crate::usecases::journeys::ActiveJourney>,
 }
 
 type Cache = Mutex<HashMap<ProgramId, (i64, Arc<CompiledRules>)>>;
@@ -97,7 +99,11 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     let mut stamp_cards = Vec::new();
     let mut referral = None;
     let mut offers = Vec::new();
+    let mut journeys = Vec::new();
     if program.rules_revision > 0 {
+        for row in tally_store::queries::journeys::active(c, &program.id).await? {
+            journeys.push(crate::usecases::journeys::ActiveJourney::from_row(&row)?);
+        }
         for row in tally_store::queries::offers::active(c, &program.id).await? {
             offers.push(crate::usecases::offers::ActiveOffer::from_row(&row)?);
         }
@@ -125,6 +131,7 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     compiled.stamp_cards = stamp_cards;
     compiled.referral = referral;
     compiled.offers = offers;
+    compiled.journeys = journeys;
     compiled.expiry = policy.filter(|p| !p.is_never()).map(|policy| Expiry {
         policy,
         time_zone: compiled.time_zone.clone(),
@@ -204,6 +211,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         stamp_cards: Vec::new(),
         referral: None,
         offers: Vec::new(),
+        journeys: Vec::new(),
     })
 }
 

@@ -21,6 +21,7 @@ mod earning_reads;
 mod error;
 pub mod insights;
 pub mod invariants;
+mod journey_reads;
 pub mod lots;
 mod message_reads;
 pub mod occasions;
@@ -46,6 +47,7 @@ mod voucher_reads;
 pub const MAX_IMPORT_CHUNK: usize = usecases::imports::MAX_IMPORT_CHUNK;
 pub mod writer;
 
+pub use usecases::journeys::STATUSES as JOURNEY_STATUSES;
 pub use usecases::rules::STATUSES as RULE_STATUSES;
 pub use usecases::segments::STATUSES as SEGMENT_STATUSES;
 pub use usecases::stamps::STATUSES as STAMP_CARD_STATUSES;

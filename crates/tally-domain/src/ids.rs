@@ -135,6 +135,10 @@ prefixed_id!(/// One message to one member (the outbox's row), also its stable `
     MessageId, "msg");
 prefixed_id!(/// A one-off campaign: one message to a segment's members.
     CampaignId, "cmp");
+prefixed_id!(/// A journey: a trigger and the steps that follow it.
+    JourneyId, "jny");
+prefixed_id!(/// One member's way through a journey.
+    JourneyRunId, "jrn");
 
 #[cfg(test)]
 mod tests {

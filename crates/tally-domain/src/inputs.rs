@@ -223,6 +223,11 @@ pub fn identifier(v: &Value) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
+/// One tag, as a JSON string.
+pub(crate) fn tag_value(v: &Value) -> Result<String, String> {
+    tag(string(v)?)
+}
+
 fn tag(raw: &str) -> Result<String, String> {
     let ok = !raw.is_empty()
         && raw.len() <= 64

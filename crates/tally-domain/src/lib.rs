@@ -18,6 +18,7 @@ pub mod expiry;
 pub mod fulfilment;
 pub mod ids;
 pub mod inputs;
+pub mod journeys;
 pub mod messaging;
 pub mod model;
 pub mod money;

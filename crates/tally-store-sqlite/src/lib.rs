@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_templates.sql")),
     (21, include_str!("../migrations/0021_messages.sql")),
     (22, include_str!("../migrations/0022_campaigns.sql")),
+    (23, include_str!("../migrations/0023_journeys.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

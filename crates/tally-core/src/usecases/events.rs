@@ -235,6 +235,10 @@ pub async fn record_event<C: Conn>(
         "granted": granted,
         "balance": { "available": available, "pending": member.balance.pending },
     });
+    let started = tally_domain::journeys::Trigger::Event(e.event_type.to_string());
+    let cause = event_id.to_string();
+    crate::usecases::journeys::enter(c, ctx, &compiled.journeys, &member_id, &started, &cause)
+        .await?;
     let row = EventRow {
         id: event_id,
         program_id: program.id.clone(),

@@ -69,6 +69,10 @@ pub async fn enroll<C: Conn>(
     members::insert_member(c, &ctx.tenant, &member).await?;
     crate::referrals::on_enrol(c, ctx, &member, m.referral_code.as_deref()).await?;
     welcome(c, ctx, &program_row, &mut member).await?;
+    let setup = crate::earning::active_rules(c, &program_row).await?;
+    let (journeys, started) = (&setup.journeys, tally_domain::journeys::Trigger::Enrolled);
+    crate::usecases::journeys::enter(c, ctx, journeys, &member.id, &started, member.id.as_str())
+        .await?;
     Ok(to_json(&member))
 }
 

@@ -11,6 +11,7 @@ pub mod events;
 pub mod expiry;
 pub mod imports;
 pub mod insights;
+pub mod journeys;
 pub mod members;
 pub mod messages;
 pub mod offer_groups;

@@ -71,10 +71,15 @@ pub async fn record<C: Conn>(
     }
     require_active(&member)?;
     let offers = &with_offers.offers;
-    write_new(
+    let answer = write_new(
         c, ctx, &program, &member_id, &member, p, &content, known, offers,
     )
-    .await
+    .await?;
+    if !with_offers.journeys.is_empty() {
+        let journeys = &with_offers.journeys;
+        crate::usecases::journeys::after_purchase(c, ctx, journeys, &member_id, &answer).await?;
+    }
+    Ok(answer)
 }
 
 /// What the member's state query reads besides: the profile when some purchase rule reads

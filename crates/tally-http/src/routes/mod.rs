@@ -7,6 +7,7 @@ mod charities;
 mod events;
 mod expiry;
 mod insights;
+mod journeys;
 mod locations;
 mod members;
 mod messages;
@@ -183,6 +184,15 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             "/templates/{template}/preview",
             get(templates::preview::<D>),
         )
+        .route(
+            "/programs/{program}/journeys",
+            get(journeys::list::<D>).post(journeys::create::<D>),
+        )
+        .route(
+            "/journeys/{journey}",
+            get(journeys::get::<D>).patch(journeys::set_status::<D>),
+        )
+        .route("/members/{member}/journeys", get(journeys::of_member::<D>))
         .route(
             "/programs/{program}/campaigns",
             get(campaigns::list::<D>).post(campaigns::create::<D>),

@@ -21,6 +21,7 @@ mod friend_deals;
 mod fulfilment;
 mod idempotency_and_paging;
 mod insights;
+mod journeys;
 mod members_and_programs;
 mod messages;
 mod occasions;

@@ -75,6 +75,8 @@ const TABLES: &[&str] = &[
     "message_counts",
     "program_messaging",
     "campaigns",
+    "journeys",
+    "journey_runs",
 ];
 
 /// A tenant with its keys and a program.

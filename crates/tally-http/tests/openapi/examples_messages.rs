@@ -209,3 +209,48 @@ pub(super) async fn campaigns(
         "the answer of cancelCampaign",
     );
 }
+
+/// A journey: created (it sends the template), read, paused; the member's journeys.
+pub(super) async fn journeys(
+    server: &Server,
+    spec: &Value,
+    ids: &BTreeMap<String, String>,
+    p: &str,
+    m: &str,
+) {
+    let created = run(
+        server,
+        spec,
+        ids,
+        ("createJourney", None),
+        (
+            "POST",
+            &format!("/api/v1/programs/{p}/journeys"),
+            "admin",
+            201,
+        ),
+    )
+    .await;
+    let j = created["id"].as_str().unwrap().to_owned();
+    run(
+        server,
+        spec,
+        ids,
+        ("setJourneyStatus", None),
+        ("PATCH", &format!("/api/v1/journeys/{j}"), "admin", 200),
+    )
+    .await;
+    reads_match(
+        server,
+        spec,
+        [
+            ("listJourneys", format!("/api/v1/programs/{p}/journeys")),
+            ("getJourney", format!("/api/v1/journeys/{j}")),
+            (
+                "listMemberJourneys",
+                format!("/api/v1/members/{m}/journeys"),
+            ),
+        ],
+    )
+    .await;
+}

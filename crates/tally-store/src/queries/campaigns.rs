@@ -254,16 +254,17 @@ pub async fn advance<C: Conn>(
     Ok(n == 1)
 }
 
-/// A campaign's messages by status, and how many were opened, clicked and unsubscribed from.
+/// The messages of a campaign or journey (their `source_id`) by status, and how many were
+/// opened, clicked and unsubscribed from.
 pub async fn delivery<C: Conn>(
     c: &mut C,
-    id: &CampaignId,
+    id: &str,
 ) -> Result<(Vec<(String, i64)>, [i64; 3]), StoreError> {
     let statuses = c
         .query(
             "SELECT status, CAST(COUNT(*) AS BIGINT) FROM messages WHERE source_id = $1
              GROUP BY status ORDER BY status",
-            &[id.as_str().into()],
+            &[id.into()],
         )
         .await?
         .iter()
@@ -274,7 +275,7 @@ pub async fn delivery<C: Conn>(
             "SELECT CAST(COUNT(opened_at_us) AS BIGINT), CAST(COUNT(clicked_at_us) AS BIGINT),
                  CAST(COUNT(unsubscribed_at_us) AS BIGINT)
              FROM messages WHERE source_id = $1",
-            &[id.as_str().into()],
+            &[id.into()],
         )
         .await?
         .ok_or_else(|| StoreError::Decode("no counts".into()))?;

@@ -12,6 +12,7 @@ pub mod events;
 pub mod flows;
 pub mod idempotency;
 pub mod insights;
+pub mod journeys;
 pub mod keys;
 pub mod ledger;
 pub mod locations;

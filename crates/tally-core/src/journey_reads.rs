@@ -1,0 +1,89 @@
+//! Journey reads (a program's journeys, one journey with where its members stand, a member's
+//! journeys) and the runner `tally serve` calls every few seconds.
+
+use crate::reads::{found, member_of, program_of};
+use crate::usecases::journeys::{run_view, view};
+use crate::{Command, CoreError, Tally};
+use serde_json::{Value, json};
+use tally_domain::ids::{JourneyId, MemberId, ProgramId, TenantId};
+use tally_store::Database;
+use tally_store::queries::Page;
+use tally_store::queries::journeys as store;
+
+/// Runs advanced per command.
+const CHUNK: i64 = 500;
+
+impl<D: Database> Tally<D> {
+    pub async fn journeys(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Value>, CoreError> {
+        let mut c = self.read().await?;
+        program_of(&mut c, tenant, program).await?;
+        let page = store::list(&mut c, program, cursor, limit).await?;
+        Ok(Page {
+            items: page.items.iter().map(view).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// A journey with how many members are on it, finished it or left it, and what its messages
+    /// became.
+    pub async fn journey(&self, tenant: &TenantId, id: &JourneyId) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        let row = found(store::get(&mut c, tenant, id).await?, "journey")?;
+        let mut runs = json!({ "active": 0, "done": 0, "exited": 0 });
+        for (status, n) in store::run_counts(&mut c, id).await? {
+            runs[status] = json!(n);
+        }
+        let (statuses, [opened, clicked, unsubscribed]) =
+            tally_store::queries::campaigns::delivery(&mut c, id.as_str()).await?;
+        let mut messages = json!({
+            "queued": 0, "sent": 0, "bounced": 0, "failed": 0, "suppressed": 0,
+            "opened": opened, "clicked": clicked, "unsubscribed": unsubscribed,
+        });
+        for (status, n) in statuses {
+            messages[status] = json!(n);
+        }
+        let mut answer = view(&row);
+        answer["runs"] = runs;
+        answer["messages"] = messages;
+        Ok(answer)
+    }
+
+    /// The journeys a member is or was on, newest first.
+    pub async fn member_journeys(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+        cursor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Page<Value>, CoreError> {
+        let mut c = self.read().await?;
+        member_of(&mut c, tenant, member).await?;
+        let page = store::runs_of_member(&mut c, member, cursor, limit).await?;
+        Ok(Page {
+            items: page.items.iter().map(run_view).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// Runs every due journey step, a chunk of runs per command, until none is due; returns
+    /// how many runs moved.
+    pub async fn run_journeys(&self) -> Result<u64, CoreError> {
+        let system = TenantId::from_trusted("ten_system".into());
+        let mut moved = 0;
+        loop {
+            let command = Command::AdvanceJourneys { limit: CHUNK };
+            let answer = self.write(&system, "journeys", None, command).await?;
+            let runs = answer["runs"].as_u64().unwrap_or(0);
+            moved += runs;
+            if runs < CHUNK as u64 && answer["entered"].as_u64().unwrap_or(0) == 0 {
+                return Ok(moved);
+            }
+        }
+    }
+}
