@@ -117,11 +117,17 @@ async fn fan_out_campaigns(tally: tally_core::Tally<AnyDb>) {
     }
 }
 
-/// Every five seconds, the journey steps that are due run (and today's birthdays enter their
-/// journeys); on several nodes each run's steps run once.
+/// Every five seconds, the journey steps that are due run; every ten minutes, birthdays,
+/// expiring points and lifecycle stages enter their journeys. On several nodes each run's steps
+/// run once, and each entry is made once.
 async fn run_journeys(tally: tally_core::Tally<AnyDb>) {
-    loop {
-        match tally.run_journeys().await {
+    for round in 0u64.. {
+        if round % 120 == 0
+            && let Err(e) = tally.enter_scheduled_journeys().await
+        {
+            tracing::warn!(error = %e, "entering scheduled journeys failed");
+        }
+        match tally.advance_journeys().await {
             Ok(0) => {}
             Ok(runs) => tracing::debug!(runs, "journey steps run"),
             Err(e) => tracing::warn!(error = %e, "running journeys failed"),

@@ -88,10 +88,17 @@ pub enum Command {
         journey: tally_domain::ids::JourneyId,
         status: String,
     },
-    /// Enters today's birthdays and runs the steps of due journey runs.
+    SwitchOnPlaybook {
+        program: ProgramId,
+        playbook: String,
+    },
+    /// Runs the steps of due journey runs.
     AdvanceJourneys {
         limit: i64,
     },
+    /// Enters members on the journeys the runner starts itself (birthdays, expiring points,
+    /// lifecycle stages).
+    EnterScheduledJourneys,
     CreateCampaign {
         program: ProgramId,
         input: tally_domain::campaigns::CampaignInput,
@@ -480,6 +487,13 @@ impl Command {
                 usecases::journeys::set_status(c, ctx, journey, status).await
             }
             Command::AdvanceJourneys { limit } => usecases::journeys::advance(c, ctx, *limit).await,
+            Command::SwitchOnPlaybook { program, playbook } => {
+                usecases::journeys::switch_on_playbook(c, ctx, program, playbook).await
+            }
+            Command::EnterScheduledJourneys => {
+                let entered = usecases::journeys::enter_scheduled(c, ctx).await?;
+                Ok(serde_json::json!({ "entered": entered }))
+            }
             Command::CreateCampaign { program, input } => {
                 usecases::campaigns::create(c, ctx, program, input).await
             }

@@ -54,6 +54,31 @@ impl<D: Database> Tally<D> {
         Ok(answer)
     }
 
+    /// Every playbook, with the journey made from it in this program, if any (the latest).
+    pub async fn playbooks(
+        &self,
+        tenant: &TenantId,
+        program: &ProgramId,
+    ) -> Result<Vec<Value>, CoreError> {
+        let mut c = self.read().await?;
+        program_of(&mut c, tenant, program).await?;
+        let on = crate::usecases::journeys::from_playbooks(&mut c, program).await?;
+        Ok(tally_domain::playbooks::PLAYBOOKS
+            .iter()
+            .map(|p| {
+                let journey = on.iter().rev().find(|(k, _)| k == p.key).map(|(_, j)| j);
+                json!({
+                    "key": p.key,
+                    "title": p.title,
+                    "description": p.description,
+                    "on": journey.is_some_and(|j| j.status != "archived"),
+                    "journey_id": journey.map(|j| j.id.clone()),
+                    "journey_status": journey.map(|j| j.status.clone()),
+                })
+            })
+            .collect())
+    }
+
     /// The journeys a member is or was on, newest first.
     pub async fn member_journeys(
         &self,
@@ -71,9 +96,19 @@ impl<D: Database> Tally<D> {
         })
     }
 
+    /// Puts members on the journeys the runner starts itself (birthdays, expiring points,
+    /// lifecycle stages); returns how many entered. `tally serve` does it every ten minutes.
+    pub async fn enter_scheduled_journeys(&self) -> Result<u64, CoreError> {
+        let system = TenantId::from_trusted("ten_system".into());
+        let answer = self
+            .write(&system, "journeys", None, Command::EnterScheduledJourneys)
+            .await?;
+        Ok(answer["entered"].as_u64().unwrap_or(0))
+    }
+
     /// Runs every due journey step, a chunk of runs per command, until none is due; returns
     /// how many runs moved.
-    pub async fn run_journeys(&self) -> Result<u64, CoreError> {
+    pub async fn advance_journeys(&self) -> Result<u64, CoreError> {
         let system = TenantId::from_trusted("ten_system".into());
         let mut moved = 0;
         loop {
@@ -81,9 +116,15 @@ impl<D: Database> Tally<D> {
             let answer = self.write(&system, "journeys", None, command).await?;
             let runs = answer["runs"].as_u64().unwrap_or(0);
             moved += runs;
-            if runs < CHUNK as u64 && answer["entered"].as_u64().unwrap_or(0) == 0 {
+            if runs < CHUNK as u64 {
                 return Ok(moved);
             }
         }
+    }
+
+    /// Both: scheduled entries, then every due step. Returns how many runs moved.
+    pub async fn run_journeys(&self) -> Result<u64, CoreError> {
+        self.enter_scheduled_journeys().await?;
+        self.advance_journeys().await
     }
 }

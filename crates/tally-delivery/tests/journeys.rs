@@ -239,3 +239,60 @@ async fn two_nodes_run_one_journey_and_every_step_happens_once() {
     w.clock.advance(SignedDuration::from_hours(48));
     assert_eq!(w.tick().await, 0);
 }
+
+#[tokio::test]
+async fn a_reminder_goes_once_per_expiry_when_points_are_about_to_expire() {
+    let w = world(SmtpSink::options()).await;
+    w.write(Command::SetExpiryPolicy {
+        program: w.program.clone(),
+        policy: tally_domain::expiry::ExpiryPolicy::parse(
+            &json!({"kind": "days_after_earning", "days": 30}),
+        )
+        .unwrap(),
+    })
+    .await;
+    w.journey(json!({
+        "name": "Points expiring",
+        "trigger": {"type": "points_expiring", "within_days": 7},
+        "steps": [{"send": {"template": w.template}}],
+    }))
+    .await;
+    let m = w
+        .member(json!({"name": "Eve", "email": "eve@example.com", "consents": {"email": true}}))
+        .await;
+    w.purchase(&m.id, "eve-1", "2026-12-02T11:00:00Z").await;
+    // They expire on 1 January; a week before, the reminder goes, once.
+    assert_eq!(w.tick().await, 0, "not yet within a week");
+    w.clock.set(ts("2026-12-26T12:00:00Z"));
+    assert_eq!(w.tick().await, 1);
+    w.clock.set(ts("2026-12-28T12:00:00Z"));
+    assert_eq!(w.tick().await, 0, "once per expiry");
+    let runs = w.runs(&m.id).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["occurrence"], "expiry:2027-01-01");
+}
+
+#[tokio::test]
+async fn the_welcome_playbook_greets_a_new_member_in_one_click() {
+    let w = world(SmtpSink::options()).await;
+    let on = w
+        .write(Command::SwitchOnPlaybook {
+            program: w.program.clone(),
+            playbook: "welcome_series".into(),
+        })
+        .await;
+    assert_eq!(on["journey"]["trigger"]["type"], "enrolled");
+    w.member(
+        json!({"name": "Nina Nowak", "email": "nina@example.com", "consents": {"email": true}}),
+    )
+    .await;
+    assert_eq!(w.tick().await, 1);
+    let mail = w.sink.message_to("nina@example.com").unwrap();
+    assert_eq!(mail.subject().unwrap(), "Welcome to Vinyl Vault Club, Nina");
+    let text = mail.text().unwrap();
+    assert!(text.contains(&format!("{PUBLIC}/wallet/cards/")), "{text}");
+    assert!(text.contains(&format!("{PUBLIC}/unsubscribe/")), "{text}");
+    // Three days later, without a purchase, the reminder.
+    w.clock.advance(SignedDuration::from_hours(72));
+    assert_eq!(w.tick().await, 1);
+}

@@ -33,6 +33,14 @@ pub enum Trigger {
     Event(String),
     /// Their birthday, in their time zone (29 February on 28 February in other years).
     Birthday,
+    /// Some of their points expire within this many days.
+    PointsExpiring { within_days: i64 },
+    /// Their lifecycle stage (from insights) is this one, and their value percentile at least
+    /// this (the high-value members at risk, for a win-back).
+    Lifecycle {
+        stage: String,
+        min_value_percentile: Option<i64>,
+    },
 }
 
 impl Trigger {
@@ -44,12 +52,32 @@ impl Trigger {
             Trigger::TierUp => "tier_up",
             Trigger::Event(_) => "event",
             Trigger::Birthday => "birthday",
+            Trigger::PointsExpiring { .. } => "points_expiring",
+            Trigger::Lifecycle { .. } => "lifecycle",
         }
+    }
+
+    /// Whether the runner looks for members on its own (dates and states), rather than a
+    /// purchase, enrolment or event firing it.
+    pub fn is_scheduled(&self) -> bool {
+        matches!(
+            self,
+            Trigger::Birthday | Trigger::PointsExpiring { .. } | Trigger::Lifecycle { .. }
+        )
     }
 
     pub fn to_json(&self) -> Value {
         match self {
             Trigger::Event(t) => json!({ "type": "event", "event_type": t }),
+            Trigger::PointsExpiring { within_days } => {
+                json!({ "type": "points_expiring", "within_days": within_days })
+            }
+            Trigger::Lifecycle {
+                stage,
+                min_value_percentile,
+            } => {
+                json!({ "type": "lifecycle", "stage": stage, "min_value_percentile": min_value_percentile })
+            }
             other => json!({ "type": other.name() }),
         }
     }
@@ -124,6 +152,8 @@ pub enum Step {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JourneyDoc {
     pub name: String,
+    /// The playbook it was made from, if any.
+    pub playbook: Option<String>,
     pub trigger: Trigger,
     pub reentry: Reentry,
     pub steps: Vec<Step>,
@@ -131,7 +161,16 @@ pub struct JourneyDoc {
 
 fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
     let t = o.obj(f, "trigger", true)?;
-    t.only(f, &["type", "event_type"]);
+    t.only(
+        f,
+        &[
+            "type",
+            "event_type",
+            "within_days",
+            "stage",
+            "min_value_percentile",
+        ],
+    );
     let kind = t.req(f, "type", text(40))?;
     let trigger = match kind.as_str() {
         "enrolled" => Trigger::Enrolled,
@@ -140,16 +179,37 @@ fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
         "tier_up" => Trigger::TierUp,
         "birthday" => Trigger::Birthday,
         "event" => Trigger::Event(t.req(f, "event_type", identifier)?),
+        "points_expiring" => Trigger::PointsExpiring {
+            within_days: t.req(f, "within_days", int(1, 90))?,
+        },
+        "lifecycle" => Trigger::Lifecycle {
+            stage: t.req(f, "stage", |v| match crate::inputs::string(v)? {
+                s @ ("new" | "active" | "at_risk" | "lapsed" | "lost") => Ok(s.to_owned()),
+                _ => Err("must be one of new, active, at_risk, lapsed, lost".to_owned()),
+            })?,
+            min_value_percentile: t.opt(f, "min_value_percentile", int(0, 100)),
+        },
         _ => {
             f.push(
                 t.pointer("type"),
-                "must be one of enrolled, purchase, first_purchase, tier_up, event, birthday",
+                "must be one of enrolled, purchase, first_purchase, tier_up, event, birthday, points_expiring, lifecycle",
             );
             return None;
         }
     };
-    if !matches!(trigger, Trigger::Event(_)) && t.has("event_type") {
-        f.push(t.pointer("event_type"), "is only for the `event` trigger");
+    let allowed: &[&str] = match &trigger {
+        Trigger::Event(_) => &["event_type"],
+        Trigger::PointsExpiring { .. } => &["within_days"],
+        Trigger::Lifecycle { .. } => &["stage", "min_value_percentile"],
+        _ => &[],
+    };
+    for key in ["event_type", "within_days", "stage", "min_value_percentile"] {
+        if t.has(key) && !allowed.contains(&key) {
+            f.push(
+                t.pointer(key),
+                format!("is not a field of the `{}` trigger", trigger.name()),
+            );
+        }
     }
     Some(trigger)
 }
@@ -278,8 +338,9 @@ impl JourneyDoc {
     pub fn parse(body: &Value) -> Result<JourneyDoc, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["name", "trigger", "reentry", "steps"]);
+        o.only(&mut f, &["name", "trigger", "reentry", "steps", "playbook"]);
         let name = o.req(&mut f, "name", text(200));
+        let playbook = o.opt(&mut f, "playbook", identifier);
         let trigger = trigger(&o, &mut f);
         let reentry = o.opt(&mut f, "reentry", |v| match crate::inputs::string(v)? {
             "never" => Ok(Reentry::Never),
@@ -301,13 +362,15 @@ impl JourneyDoc {
             .collect();
         f.finish()?;
         let trigger = trigger.expect("checked");
-        let reentry = reentry.unwrap_or(if trigger == Trigger::Birthday {
-            Reentry::Yearly
-        } else {
-            Reentry::Never
+        // Defaults: a birthday once a year; an expiry reminder once per expiry date.
+        let reentry = reentry.unwrap_or(match trigger {
+            Trigger::Birthday => Reentry::Yearly,
+            Trigger::PointsExpiring { .. } => Reentry::Always,
+            _ => Reentry::Never,
         });
         Ok(JourneyDoc {
             name: name.expect("checked"),
+            playbook,
             trigger,
             reentry,
             steps: steps.into_iter().map(|s| s.expect("checked")).collect(),

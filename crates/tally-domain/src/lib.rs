@@ -24,6 +24,7 @@ pub mod model;
 pub mod money;
 pub mod offers;
 pub mod operators;
+pub mod playbooks;
 pub mod points;
 pub mod program;
 pub mod referrals;

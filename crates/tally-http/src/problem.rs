@@ -426,6 +426,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "A message with this dedupe_key was already queued for the program; it is not queued twice.",
     ),
     (
+        "playbook_on",
+        "The playbook is on already in this program; pause or archive its journey first.",
+    ),
+    (
         "campaign_not_draft",
         "Only a draft campaign can be launched; this one was launched or cancelled already.",
     ),

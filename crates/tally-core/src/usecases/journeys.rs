@@ -215,70 +215,123 @@ pub(crate) async fn after_purchase<C: Conn>(
     Ok(entered)
 }
 
-/// Puts members whose birthday it is (today or in the last week, in their time zone, for a
-/// server that was down) on the birthday journeys, once a year.
-async fn enter_birthdays<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize> {
+/// Puts members on the journeys the runner starts itself: birthdays (today or in the last
+/// week, in the member's time zone, for a server that was down), points about to expire, and
+/// lifecycle stages. Returns how many entered.
+pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize> {
     let mut entered = 0;
-    for row in store::active_with_trigger(c, "birthday").await? {
-        let Some(program) = programs::get_program(c, &row.tenant_id, &row.program_id).await? else {
-            continue;
-        };
-        let program_zone = zone(&program)?;
-        let days: Vec<jiff::civil::Date> = (0..8)
-            .filter_map(|back| {
-                (ctx.now - SignedDuration::from_hours(24 * back))
-                    .to_zoned(program_zone.clone())
-                    .date()
-                    .into()
-            })
-            .collect();
-        let mut month_days: Vec<String> = days
-            .iter()
-            .map(|d| d.strftime("%m-%d").to_string())
-            .collect();
-        if month_days.iter().any(|d| d == "02-28") {
-            month_days.push("02-29".into());
-        }
-        for (member, birthday, tz) in
-            store::members_with_birthdays(c, &program.id, &month_days).await?
-        {
-            let Ok(birthday) = birthday.parse::<jiff::civil::Date>() else {
-                continue;
-            };
-            let member_zone = tz
-                .as_deref()
-                .and_then(|tz| jiff::tz::TimeZone::get(tz).ok())
-                .unwrap_or_else(|| program_zone.clone());
-            let today = ctx.now.to_zoned(member_zone).date();
-            // The most recent birthday within the last week, in the member's own calendar.
-            let Some(day) = (0..8)
-                .filter_map(|back| today.checked_sub(jiff::Span::new().days(back)).ok())
-                .find(|d| is_birthday(birthday, *d))
+    for kind in ["birthday", "points_expiring", "lifecycle"] {
+        for row in store::active_with_trigger(c, kind).await? {
+            let Some(program) = programs::get_program(c, &row.tenant_id, &row.program_id).await?
             else {
                 continue;
             };
-            let run = RunRow {
-                id: JourneyRunId::generate(),
-                tenant_id: row.tenant_id.clone(),
-                journey_id: row.id.clone(),
-                member_id: member,
-                occurrence: day.year().to_string(),
-                step: 0,
-                status: "active".into(),
-                due_at: ctx.now,
-                entered_at: ctx.now,
-                ended_at: None,
+            let doc = parse(&row)?;
+            let found: Vec<(MemberId, String)> = match &doc.trigger {
+                Trigger::Birthday => birthdays(c, ctx, &program).await?,
+                Trigger::PointsExpiring { within_days } => {
+                    let until = ctx.now + SignedDuration::from_hours(24 * within_days);
+                    store::expiring_points(c, &program.id, ctx.now, until)
+                        .await?
+                        .into_iter()
+                        .map(|(m, at)| {
+                            (
+                                m,
+                                format!("expiry:{}", at.to_zoned(jiff::tz::TimeZone::UTC).date()),
+                            )
+                        })
+                        .collect()
+                }
+                Trigger::Lifecycle {
+                    stage,
+                    min_value_percentile,
+                } => {
+                    let min = min_value_percentile.unwrap_or(0);
+                    store::members_in_stage(c, &program.id, stage, min)
+                        .await?
+                        .into_iter()
+                        .map(|(m, at)| {
+                            (
+                                m,
+                                format!("{stage}:{}", at.to_zoned(jiff::tz::TimeZone::UTC).date()),
+                            )
+                        })
+                        .collect()
+                }
+                _ => Vec::new(),
             };
-            entered += usize::from(store::enter(c, &run).await?);
+            for (member, cause) in found {
+                // A birthday's cause is its year; the others' occurrence follows `reentry`.
+                let occurrence = if doc.trigger == Trigger::Birthday {
+                    cause
+                } else {
+                    let year = ctx.now.to_zoned(jiff::tz::TimeZone::UTC).year();
+                    doc.reentry.occurrence(year, &cause)
+                };
+                let run = RunRow {
+                    id: JourneyRunId::generate(),
+                    tenant_id: row.tenant_id.clone(),
+                    journey_id: row.id.clone(),
+                    member_id: member,
+                    occurrence,
+                    step: 0,
+                    status: "active".into(),
+                    due_at: ctx.now,
+                    entered_at: ctx.now,
+                    ended_at: None,
+                };
+                entered += usize::from(store::enter(c, &run).await?);
+            }
         }
     }
     Ok(entered)
 }
 
-/// Enters today's birthdays, then runs the steps of up to `limit` due runs:
-/// `{"entered", "runs", "steps"}`.
+/// Members whose birthday was today or in the last week in their own time zone, with the
+/// year of that birthday.
+async fn birthdays<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &tally_domain::program::Program,
+) -> StepResult<Vec<(MemberId, String)>> {
+    let program_zone = zone(program)?;
+    // Month-days of the last eight days in the program's zone, widened by a day each way for
+    // members in other zones.
+    let mut month_days: Vec<String> = (0..10)
+        .map(|back| {
+            (ctx.now + SignedDuration::from_hours(24) - SignedDuration::from_hours(24 * back))
+                .to_zoned(program_zone.clone())
+                .date()
+                .strftime("%m-%d")
+                .to_string()
+        })
+        .collect();
+    if month_days.iter().any(|d| d == "02-28") {
+        month_days.push("02-29".into());
+    }
+    let mut out = Vec::new();
+    for (member, birthday, tz) in store::members_with_birthdays(c, &program.id, &month_days).await?
+    {
+        let Ok(birthday) = birthday.parse::<jiff::civil::Date>() else {
+            continue;
+        };
+        let member_zone = tz
+            .as_deref()
+            .and_then(|tz| jiff::tz::TimeZone::get(tz).ok())
+            .unwrap_or_else(|| program_zone.clone());
+        let today = ctx.now.to_zoned(member_zone).date();
+        let day = (0..8)
+            .filter_map(|back| today.checked_sub(jiff::Span::new().days(back)).ok())
+            .find(|d| is_birthday(birthday, *d));
+        if let Some(day) = day {
+            out.push((member, day.year().to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the steps of up to `limit` due runs: `{"runs", "steps"}`.
 pub async fn advance<C: Conn>(c: &mut C, ctx: &Ctx, limit: i64) -> StepResult<Value> {
-    let entered = enter_birthdays(c, ctx).await?;
     let mut runs = 0;
     let mut steps = 0;
     for run in store::due(c, ctx.now, limit).await? {
@@ -288,7 +341,7 @@ pub async fn advance<C: Conn>(c: &mut C, ctx: &Ctx, limit: i64) -> StepResult<Va
         runs += 1;
         steps += run_steps(c, ctx, &run).await?;
     }
-    Ok(json!({ "entered": entered, "runs": runs, "steps": steps }))
+    Ok(json!({ "runs": runs, "steps": steps }))
 }
 
 /// Runs a run's steps from where it stands to the next wait or the end; returns how many ran.
@@ -417,4 +470,70 @@ async fn retag<C: Conn>(
     }
     member_rows::update_member(c, member, now).await?;
     Ok(())
+}
+
+/// The program's journeys made from each playbook: `(playbook key, journey)`.
+pub(crate) async fn from_playbooks<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+) -> StepResult<Vec<(String, JourneyRow)>> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store::list(c, program, cursor, Some(200)).await?;
+        for row in page.items {
+            let document: Value = serde_json::from_str(&row.document).unwrap_or(Value::Null);
+            if let Some(key) = document["playbook"].as_str() {
+                out.push((key.to_owned(), row));
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Switches a playbook on: its templates and its journey, made at once (then ordinary
+/// templates and a journey to edit, pause or archive). Once per program, unless its journey
+/// was archived.
+pub async fn switch_on_playbook<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    key: &str,
+) -> StepResult<Value> {
+    load_program(c, ctx, program).await?;
+    let playbook =
+        tally_domain::playbooks::find(key).ok_or_else(|| DomainError::not_found("playbook"))?;
+    let on = from_playbooks(c, program).await?;
+    if on.iter().any(|(k, j)| k == key && j.status != "archived") {
+        return Err(DomainError::conflict(
+            "playbook_on",
+            "this playbook is on already; pause or archive its journey first",
+        )
+        .into());
+    }
+    let mut templates = Vec::new();
+    for t in playbook.templates {
+        let html = format!("{}{}", t.html, tally_domain::playbooks::footer());
+        let input = tally_domain::templates::TemplateInput::parse(
+            &json!({ "name": t.name, "subject": t.subject, "html": html, "text": t.text }),
+        )?;
+        templates.push(super::templates::create(c, ctx, program, &input).await?);
+    }
+    let ids: Vec<String> = templates
+        .iter()
+        .map(|t| t["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let journey = create(c, ctx, program, &playbook.journey(&ids)).await?;
+    record(
+        c,
+        ctx,
+        "playbook.on",
+        program.as_str(),
+        json!({ "playbook": key }),
+    )
+    .await?;
+    Ok(json!({ "playbook": key, "journey": journey, "templates": templates }))
 }

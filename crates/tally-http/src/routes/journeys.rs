@@ -97,3 +97,29 @@ pub async fn of_member<D: Database>(
             .await?,
     )
 }
+
+/// Every playbook, and whether it is on in the program.
+pub async fn playbooks<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(program): Path<String>,
+) -> ApiResult {
+    let program = path_id(&program, ProgramId::parse, "program")?;
+    let items = app.tally.playbooks(&caller.tenant, &program).await?;
+    ok(serde_json::json!({ "items": items }))
+}
+
+/// Switches a playbook on: its templates and journey are made at once. No body.
+pub async fn switch_on<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path((program, key)): Path<(String, String)>,
+    body: crate::body::NoBody,
+) -> ApiResult {
+    caller.require(Scope::Admin)?;
+    let command = Command::SwitchOnPlaybook {
+        program: path_id(&program, ProgramId::parse, "program")?,
+        playbook: key,
+    };
+    created(write(&app, &caller, body.idempotency, command).await?)
+}

@@ -194,6 +194,14 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
         )
         .route("/members/{member}/journeys", get(journeys::of_member::<D>))
         .route(
+            "/programs/{program}/playbooks",
+            get(journeys::playbooks::<D>),
+        )
+        .route(
+            "/programs/{program}/playbooks/{playbook}",
+            post(journeys::switch_on::<D>),
+        )
+        .route(
             "/programs/{program}/campaigns",
             get(campaigns::list::<D>).post(campaigns::create::<D>),
         )

@@ -103,3 +103,72 @@ async fn a_journey_is_checked_started_by_its_trigger_and_paused() {
     let listed = app.get(&app.a.read, &journeys).await.ok(200);
     assert_eq!(listed["items"][0]["status"], "paused");
 }
+
+#[tokio::test]
+async fn a_playbook_is_switched_on_once_and_makes_its_templates_and_journey() {
+    let app = TestApp::new().await;
+    let playbooks = format!("/programs/{}/playbooks", app.a.program);
+    let listed = app.get(&app.a.read, &playbooks).await.ok(200);
+    let keys: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "welcome_series",
+            "birthday_letter",
+            "tier_up",
+            "points_expiring",
+            "win_back",
+            "next_best_product"
+        ]
+    );
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["on"] == false)
+    );
+
+    app.post_empty(&app.a.write, &format!("{playbooks}/win_back"))
+        .await
+        .problem(403, "forbidden");
+    app.post_empty(&app.a.admin, &format!("{playbooks}/nope"))
+        .await
+        .problem(404, "not_found");
+    let on = app
+        .post_empty(&app.a.admin, &format!("{playbooks}/win_back"))
+        .await
+        .ok(201);
+    assert_eq!(on["journey"]["trigger"]["stage"], "at_risk");
+    assert_eq!(on["templates"].as_array().unwrap().len(), 2);
+    let t = on["templates"][0]["id"].as_str().unwrap();
+    assert_eq!(on["journey"]["steps"][0]["send"]["template"], t);
+    app.post_empty(&app.a.admin, &format!("{playbooks}/win_back"))
+        .await
+        .problem(409, "playbook_on");
+    let listed = app.get(&app.a.read, &playbooks).await.ok(200);
+    let win_back = &listed["items"][4];
+    assert_eq!(win_back["on"], true);
+    assert_eq!(win_back["journey_id"], on["journey"]["id"]);
+    // Archived, it can be switched on again.
+    let j = on["journey"]["id"].as_str().unwrap();
+    app.send(
+        app.api(Method::PATCH, &format!("/journeys/{j}"))
+            .bearer_auth(&app.a.admin)
+            .json(&json!({"status": "archived"})),
+    )
+    .await
+    .ok(200);
+    app.post_empty(&app.a.admin, &format!("{playbooks}/win_back"))
+        .await
+        .ok(201);
+    // Another tenant does not see this program's playbooks.
+    app.get(&app.b.admin, &playbooks)
+        .await
+        .problem(404, "not_found");
+}

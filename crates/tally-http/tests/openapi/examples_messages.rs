@@ -254,3 +254,28 @@ pub(super) async fn journeys(
     )
     .await;
 }
+
+/// Playbooks: listed, one switched on.
+pub(super) async fn playbooks(server: &Server, spec: &Value, p: &str) {
+    let on = server
+        .send(
+            "POST",
+            &format!("/api/v1/programs/{p}/playbooks/tier_up"),
+            Some("admin"),
+            None,
+        )
+        .await;
+    assert_eq!(on.status, 201, "{}", on.json());
+    assert_matches(
+        spec,
+        &response_schema(spec, "switchOnPlaybook", 201),
+        &on.json(),
+        "the answer of switchOnPlaybook",
+    );
+    reads_match(
+        server,
+        spec,
+        [("listPlaybooks", format!("/api/v1/programs/{p}/playbooks"))],
+    )
+    .await;
+}

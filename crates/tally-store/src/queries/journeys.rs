@@ -349,3 +349,49 @@ pub async fn members_with_birthdays<C: Conn>(
         })
         .collect()
 }
+
+/// Members of a program with points expiring in `(from, until]`, with the first such expiry.
+pub async fn expiring_points<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    from: Timestamp,
+    until: Timestamp,
+) -> Result<Vec<(MemberId, Timestamp)>, StoreError> {
+    c.query(
+        "SELECT l.member_id, CAST(MIN(l.expires_at_us) AS BIGINT) FROM point_lots l
+         JOIN members m ON m.id = l.member_id AND m.status = 'active'
+         WHERE l.program_id = $1 AND l.remaining > 0 AND l.expires_at_us > $2
+           AND l.expires_at_us <= $3
+         GROUP BY l.member_id",
+        &[program.as_str().into(), ts(from), ts(until)],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((MemberId::from_trusted(r.text(0)?), to_ts(r.int(1)?)?)))
+    .collect()
+}
+
+/// Active members of a program in a lifecycle stage with at least this value percentile, with
+/// when their insights were computed.
+pub async fn members_in_stage<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    stage: &str,
+    min_value_percentile: i64,
+) -> Result<Vec<(MemberId, Timestamp)>, StoreError> {
+    c.query(
+        "SELECT mi.member_id, mi.computed_at_us FROM member_insights mi
+         JOIN members m ON m.id = mi.member_id AND m.status = 'active'
+         WHERE mi.program_id = $1 AND mi.lifecycle = $2
+           AND COALESCE(mi.value_percentile, 0) >= $3",
+        &[
+            program.as_str().into(),
+            stage.into(),
+            min_value_percentile.into(),
+        ],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((MemberId::from_trusted(r.text(0)?), to_ts(r.int(1)?)?)))
+    .collect()
+}
