@@ -22,9 +22,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
     audit, cashier, charities, dashboard, insights, keys, locations, members, message_links,
-    offers, referrals, rewards, rules, segments, settings, setup, sign_in, stamps, tiers, vouchers,
-    wallet, wallet_card, wallet_charities, wallet_offers, wallet_referrals, wallet_rewards,
-    wallet_stamps,
+    messages, offers, referrals, rewards, rules, segments, settings, setup, sign_in, stamps, tiers,
+    vouchers, wallet, wallet_card, wallet_charities, wallet_inbox, wallet_offers, wallet_referrals,
+    wallet_rewards, wallet_stamps,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -230,6 +230,35 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             "/console/{program}/offers/{offer}/status",
             post(offers::set_status::<D>),
         )
+        .route("/console/{program}/messages", get(messages::show::<D>))
+        .route(
+            "/console/{program}/messages/playbooks/{playbook}",
+            post(messages::switch_on::<D>),
+        )
+        .route(
+            "/console/{program}/messages/journeys/{journey}/status",
+            post(messages::journey_status::<D>),
+        )
+        .route(
+            "/console/{program}/messages/campaigns",
+            post(messages::create_campaign::<D>),
+        )
+        .route(
+            "/console/{program}/messages/campaigns/{campaign}",
+            get(messages::campaign::<D>),
+        )
+        .route(
+            "/console/{program}/messages/campaigns/{campaign}/{action}",
+            post(messages::campaign_action::<D>),
+        )
+        .route(
+            "/console/{program}/messages/templates",
+            post(messages::create_template::<D>),
+        )
+        .route(
+            "/console/{program}/messages/templates/{template}",
+            get(messages::template::<D>),
+        )
         .route("/console/{program}/cashier", get(cashier::page::<D>))
         .route(
             "/console/{program}/cashier/purchase",
@@ -276,6 +305,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         .route(
             "/wallet/cards/{member}/redeem",
             post(wallet_rewards::redeem::<D>),
+        )
+        .route(
+            "/wallet/cards/{member}/inbox/{message}/read",
+            post(wallet_inbox::read::<D>),
         )
         .route(
             "/wallet/cards/{member}/donate",

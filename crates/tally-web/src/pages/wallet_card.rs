@@ -54,6 +54,8 @@ struct CardPage {
     vouchers: Vec<(String, String, String)>,
     causes: Vec<super::wallet_charities::Cause>,
     offers: Vec<super::wallet_offers::WalletOffer>,
+    /// Messages the program delivered in the app, newest first.
+    inbox: Vec<super::wallet_inbox::InboxItem>,
     /// Live (not cancelled) redemptions per reward id, for per-member limits.
     claims: HashMap<String, i64>,
     /// The member's cashback in minor units, once they have had some.
@@ -321,6 +323,7 @@ pub(super) async fn card_page<D: Database>(
     let vouchers = super::wallet_vouchers::unused(state, &tenant, &id).await?;
     let causes = super::wallet_charities::causes(state, wallet.lang, &card.program, &id).await?;
     let offers = super::wallet_offers::offers(state, wallet.lang, &card.program, &id).await?;
+    let inbox = super::wallet_inbox::inbox(state, &tenant, &id).await?;
     let cashback = state
         .tally
         .member_cashback(&tenant, &id, None, Some(1))
@@ -351,6 +354,7 @@ pub(super) async fn card_page<D: Database>(
         vouchers,
         causes,
         offers,
+        inbox,
         claims,
         cashback_minor,
         segments,
