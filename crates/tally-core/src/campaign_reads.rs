@@ -1,6 +1,7 @@
 //! Campaign reads (a program's campaigns, one campaign, its report) and the fan-out runner that
 //! `tally serve` calls every few seconds.
 
+use crate::message_reads::delivery_figures;
 use crate::reads::{found, program_of};
 use crate::usecases::campaigns::{FAN_OUT_CHUNK, view};
 use crate::{Command, CoreError, Tally};
@@ -65,15 +66,7 @@ impl<D: Database> Tally<D> {
     ) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
         let row = found(store::get(&mut c, tenant, id).await?, "campaign")?;
-        let (statuses, [opened, clicked, unsubscribed]) =
-            store::delivery(&mut c, id.as_str()).await?;
-        let mut delivery = json!({
-            "queued": 0, "sent": 0, "bounced": 0, "failed": 0, "suppressed": 0, "held_out": 0,
-            "opened": opened, "clicked": clicked, "unsubscribed": unsubscribed,
-        });
-        for (status, n) in statuses {
-            delivery[status] = json!(n);
-        }
+        let delivery = delivery_figures(&mut c, id.as_str(), true).await?;
         let conversion = match row.send_at.filter(|_| row.launched_at.is_some()) {
             None => Value::Null,
             Some(from) => {

@@ -1,6 +1,7 @@
 //! Journey reads (a program's journeys, one journey with where its members stand, a member's
 //! journeys) and the runner `tally serve` calls every few seconds.
 
+use crate::message_reads::delivery_figures;
 use crate::reads::{found, member_of, program_of};
 use crate::usecases::journeys::{run_view, view};
 use crate::{Command, CoreError, Tally};
@@ -39,18 +40,9 @@ impl<D: Database> Tally<D> {
         for (status, n) in store::run_counts(&mut c, id).await? {
             runs[status] = json!(n);
         }
-        let (statuses, [opened, clicked, unsubscribed]) =
-            tally_store::queries::campaigns::delivery(&mut c, id.as_str()).await?;
-        let mut messages = json!({
-            "queued": 0, "sent": 0, "bounced": 0, "failed": 0, "suppressed": 0,
-            "opened": opened, "clicked": clicked, "unsubscribed": unsubscribed,
-        });
-        for (status, n) in statuses {
-            messages[status] = json!(n);
-        }
         let mut answer = view(&row);
         answer["runs"] = runs;
-        answer["messages"] = messages;
+        answer["messages"] = delivery_figures(&mut c, id.as_str(), false).await?;
         Ok(answer)
     }
 

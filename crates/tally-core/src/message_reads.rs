@@ -17,6 +17,27 @@ fn page(p: Page<MessageRow>, show: impl Fn(&MessageRow) -> Value) -> Page<Value>
     }
 }
 
+/// What became of the messages of a campaign or journey (`source_id`): how many per status
+/// (`held_out` only for a campaign), and how many were opened, clicked and unsubscribed from.
+pub(crate) async fn delivery_figures<C: tally_store::Conn>(
+    c: &mut C,
+    source_id: &str,
+    with_held_out: bool,
+) -> Result<Value, tally_store::StoreError> {
+    let (statuses, [opened, clicked, unsubscribed]) = store::by_source(c, source_id).await?;
+    let mut figures = json!({
+        "queued": 0, "sent": 0, "bounced": 0, "failed": 0, "suppressed": 0,
+        "opened": opened, "clicked": clicked, "unsubscribed": unsubscribed,
+    });
+    if with_held_out {
+        figures["held_out"] = json!(0);
+    }
+    for (status, n) in statuses {
+        figures[status] = json!(n);
+    }
+    Ok(figures)
+}
+
 /// An in-app message as the wallet shows it.
 pub fn inbox_view(m: &MessageRow) -> Value {
     json!({

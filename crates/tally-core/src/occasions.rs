@@ -12,6 +12,7 @@ use jiff::civil::Date;
 use serde_json::{Value, json};
 use tally_domain::Timestamp;
 use tally_domain::ids::MemberId;
+use tally_domain::model::birthdays_on;
 use tally_domain::program::Program;
 use tally_rules::Trigger;
 use tally_store::Conn;
@@ -19,16 +20,6 @@ use tally_store::queries::{members, occasions};
 
 /// How far back a run looks for occasions it has not given yet.
 pub const CATCH_UP_DAYS: i64 = 7;
-
-/// The month-days a birthday on `day` covers: its own, and 29 February on 28 February of a
-/// year that has no 29 February.
-fn birthdays_on(day: Date) -> Vec<String> {
-    let mut out = vec![format!("{:02}-{:02}", day.month(), day.day())];
-    if day.month() == 2 && day.day() == 28 && !day.in_leap_year() {
-        out.push("02-29".into());
-    }
-    out
-}
 
 /// The local days in past years whose enrolments have their anniversary on `day`, as
 /// `[start, end)` timestamps (29 February enrolments count on 28 February in other years).
@@ -76,7 +67,8 @@ pub async fn award_due<C: Conn>(c: &mut C, ctx: &Ctx, program: &Program) -> Step
             continue;
         };
         if compiled.set.for_trigger(Trigger::Birthday) {
-            for member in occasions::born_on(c, &program.id, &birthdays_on(day)).await? {
+            for born in occasions::born_on(c, &program.id, &birthdays_on(day)).await? {
+                let member = born.member_id;
                 if let Some(points) =
                     occasion(c, ctx, program, &compiled, &member, Trigger::Birthday, day).await?
                 {

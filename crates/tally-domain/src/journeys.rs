@@ -405,22 +405,10 @@ pub fn next_local(now: Timestamp, at: Time, zone: &TimeZone) -> Timestamp {
         .map_or(now, |z| z.timestamp())
 }
 
-/// Whether `today` is a member's birthday: the same month and day, and for a 29 February
-/// birthday, 28 February in a year without one.
-pub fn is_birthday(birthday: jiff::civil::Date, today: jiff::civil::Date) -> bool {
-    if birthday.month() == today.month() && birthday.day() == today.day() {
-        return true;
-    }
-    birthday.month() == 2
-        && birthday.day() == 29
-        && !today.in_leap_year()
-        && today.month() == 2
-        && today.day() == 28
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::is_birthday;
 
     fn ts(raw: &str) -> Timestamp {
         raw.parse().unwrap()

@@ -11,6 +11,22 @@ use serde::{Deserialize, Serialize};
 /// A calendar date (birthdays).
 pub type Date = jiff::civil::Date;
 
+/// The birthdays (`"MM-DD"`) celebrated on `day`: its own month and day, and 29 February on 28
+/// February of a year without one.
+pub fn birthdays_on(day: Date) -> Vec<String> {
+    let mut out = vec![format!("{:02}-{:02}", day.month(), day.day())];
+    if day.month() == 2 && day.day() == 28 && !day.in_leap_year() {
+        out.push("02-29".into());
+    }
+    out
+}
+
+/// Whether someone born on `birthday` celebrates it on `day`.
+pub fn is_birthday(birthday: Date, day: Date) -> bool {
+    let born = format!("{:02}-{:02}", birthday.month(), birthday.day());
+    birthdays_on(day).contains(&born)
+}
+
 /// A way to reach a member, for consent and preference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -14,17 +14,19 @@ use super::messages::{NewMessage, enqueue};
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::earning::zone;
+use crate::occasions::CATCH_UP_DAYS;
 use crate::usecases::admin::record;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 use tally_domain::DomainError;
 use tally_domain::ids::{JourneyId, JourneyRunId, MemberId, ProgramId};
 use tally_domain::inputs::AdjustmentRequest;
-use tally_domain::journeys::{Condition, JourneyDoc, Step, Trigger, is_birthday, next_local};
+use tally_domain::journeys::{Condition, JourneyDoc, Step, Trigger, next_local};
 use tally_domain::model::Member;
+use tally_domain::model::{birthdays_on, is_birthday};
 use tally_store::Conn;
 use tally_store::queries::journeys::{self as store, JourneyRow, RunRow};
-use tally_store::queries::{members as member_rows, programs, templates};
+use tally_store::queries::{members as member_rows, occasions, programs, templates};
 
 /// How long a node holds a run while it runs its steps.
 const LEASE: SignedDuration = SignedDuration::from_secs(120);
@@ -295,36 +297,29 @@ async fn birthdays<C: Conn>(
     program: &tally_domain::program::Program,
 ) -> StepResult<Vec<(MemberId, String)>> {
     let program_zone = zone(program)?;
-    // Month-days of the last eight days in the program's zone, widened by a day each way for
-    // members in other zones.
-    let mut month_days: Vec<String> = (0..10)
-        .map(|back| {
-            (ctx.now + SignedDuration::from_hours(24) - SignedDuration::from_hours(24 * back))
-                .to_zoned(program_zone.clone())
-                .date()
-                .strftime("%m-%d")
-                .to_string()
-        })
+    // The birthdays of the catch-up days in the program's zone, a day wider each way for
+    // members in other zones; each member's own day is then checked in their zone.
+    let today = ctx.now.to_zoned(program_zone.clone()).date();
+    let month_days: Vec<String> = (-1..=CATCH_UP_DAYS)
+        .filter_map(|back| today.checked_sub(jiff::Span::new().days(back)).ok())
+        .flat_map(birthdays_on)
         .collect();
-    if month_days.iter().any(|d| d == "02-28") {
-        month_days.push("02-29".into());
-    }
     let mut out = Vec::new();
-    for (member, birthday, tz) in store::members_with_birthdays(c, &program.id, &month_days).await?
-    {
-        let Ok(birthday) = birthday.parse::<jiff::civil::Date>() else {
+    for born in occasions::born_on(c, &program.id, &month_days).await? {
+        let Ok(birthday) = born.birthday.parse::<jiff::civil::Date>() else {
             continue;
         };
-        let member_zone = tz
+        let member_zone = born
+            .time_zone
             .as_deref()
             .and_then(|tz| jiff::tz::TimeZone::get(tz).ok())
             .unwrap_or_else(|| program_zone.clone());
         let today = ctx.now.to_zoned(member_zone).date();
-        let day = (0..8)
+        let day = (0..CATCH_UP_DAYS)
             .filter_map(|back| today.checked_sub(jiff::Span::new().days(back)).ok())
             .find(|d| is_birthday(birthday, *d));
         if let Some(day) = day {
-            out.push((member, day.year().to_string()));
+            out.push((born.member_id, day.year().to_string()));
         }
     }
     Ok(out)

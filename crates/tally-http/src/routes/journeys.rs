@@ -25,8 +25,6 @@ pub async fn create<D: Database>(
 ) -> ApiResult {
     caller.require(Scope::Admin)?;
     let program = path_id(&program, ProgramId::parse, "program")?;
-    // Checked here too, so a bad document is refused before it reaches the writer.
-    tally_domain::journeys::JourneyDoc::parse(&body.value)?;
     let command = Command::CreateJourney {
         program,
         document: body.value.clone(),

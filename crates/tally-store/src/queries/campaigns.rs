@@ -254,34 +254,6 @@ pub async fn advance<C: Conn>(
     Ok(n == 1)
 }
 
-/// The messages of a campaign or journey (their `source_id`) by status, and how many were
-/// opened, clicked and unsubscribed from.
-pub async fn delivery<C: Conn>(
-    c: &mut C,
-    id: &str,
-) -> Result<(Vec<(String, i64)>, [i64; 3]), StoreError> {
-    let statuses = c
-        .query(
-            "SELECT status, CAST(COUNT(*) AS BIGINT) FROM messages WHERE source_id = $1
-             GROUP BY status ORDER BY status",
-            &[id.into()],
-        )
-        .await?
-        .iter()
-        .map(|r| Ok((r.text(0)?, r.int(1)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let row = c
-        .query_one(
-            "SELECT CAST(COUNT(opened_at_us) AS BIGINT), CAST(COUNT(clicked_at_us) AS BIGINT),
-                 CAST(COUNT(unsubscribed_at_us) AS BIGINT)
-             FROM messages WHERE source_id = $1",
-            &[id.into()],
-        )
-        .await?
-        .ok_or_else(|| StoreError::Decode("no counts".into()))?;
-    Ok((statuses, [row.int(0)?, row.int(1)?, row.int(2)?]))
-}
-
 /// What one member of a campaign's audience did in the report's window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {

@@ -320,36 +320,6 @@ pub async fn purchased_since<C: Conn>(
     .is_some())
 }
 
-/// Active members of a program with a birthday, with their time zone: `(id, birthday, zone)`.
-pub async fn members_with_birthdays<C: Conn>(
-    c: &mut C,
-    program: &ProgramId,
-    month_days: &[String],
-) -> Result<Vec<(MemberId, String, Option<String>)>, StoreError> {
-    if month_days.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT id, birthday, time_zone FROM members
-         WHERE program_id = $1 AND status = 'active' AND birthday IS NOT NULL
-           AND SUBSTR(birthday, 6, 5) IN ({})",
-        super::placeholders(2, month_days.len())
-    );
-    let mut params: Vec<crate::Value> = vec![program.as_str().into()];
-    params.extend(month_days.iter().map(|d| crate::Value::from(d.as_str())));
-    c.query(&sql, &params)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                MemberId::from_trusted(r.text(0)?),
-                r.text(1)?,
-                r.opt_text(2)?,
-            ))
-        })
-        .collect()
-}
-
 /// Members of a program with points expiring in `(from, until]`, with the first such expiry.
 pub async fn expiring_points<C: Conn>(
     c: &mut C,

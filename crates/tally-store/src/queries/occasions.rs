@@ -5,14 +5,23 @@ use crate::{Conn, StoreError, Value};
 use tally_domain::Timestamp;
 use tally_domain::ids::{MemberId, ProgramId};
 
+/// An active member born on a month-day asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Born {
+    pub member_id: MemberId,
+    /// `YYYY-MM-DD`.
+    pub birthday: String,
+    pub time_zone: Option<String>,
+}
+
 /// Active members of a program born on one of `month_days` (`"MM-DD"`).
 pub async fn born_on<C: Conn>(
     c: &mut C,
     program: &ProgramId,
     month_days: &[String],
-) -> Result<Vec<MemberId>, StoreError> {
+) -> Result<Vec<Born>, StoreError> {
     let sql = format!(
-        "SELECT id FROM members WHERE program_id = $1 AND status = 'active' AND substr(birthday, 6, 5) IN ({}) ORDER BY id",
+        "SELECT id, birthday, time_zone FROM members WHERE program_id = $1 AND status = 'active' AND substr(birthday, 6, 5) IN ({}) ORDER BY id",
         placeholders(2, month_days.len())
     );
     let mut params: Vec<Value> = vec![program.as_str().into()];
@@ -20,7 +29,13 @@ pub async fn born_on<C: Conn>(
     c.query(&sql, &params)
         .await?
         .iter()
-        .map(|r| Ok(MemberId::from_trusted(r.text(0)?)))
+        .map(|r| {
+            Ok(Born {
+                member_id: MemberId::from_trusted(r.text(0)?),
+                birthday: r.text(1)?,
+                time_zone: r.opt_text(2)?,
+            })
+        })
         .collect()
 }
 
