@@ -1,0 +1,4 @@
+//! Mail over real SMTP: the mailer against the sink on loopback.
+
+mod mailer;
+mod sink;
