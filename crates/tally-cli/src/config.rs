@@ -25,6 +25,15 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of email, such as `Corner Café <loyalty@example.com>`.
     pub mail_from: String,
+    /// The HTTP gateway for text messages (`https://user:password@gateway/…`). Unset: no SMS.
+    pub sms_url: Option<String>,
+    /// A bearer token for the SMS gateway, if it wants one.
+    pub sms_token: Option<String>,
+    /// The sender of text messages: a number or a sender name.
+    pub sms_from: String,
+    /// What the SMS gateway expects: `json` (`{"id","to","from","text"}`) or `form`
+    /// (`To`, `From`, `Body`, as Twilio's API).
+    pub sms_format: String,
     /// Reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` is believed for
     /// the client's address (voucher lock-outs count failures per address). Empty: none.
     pub trusted_proxies: String,
@@ -41,6 +50,10 @@ impl Default for Config {
             public_url: None,
             smtp_url: None,
             mail_from: "Tally <tally@localhost>".into(),
+            sms_url: None,
+            sms_token: None,
+            sms_from: "Tally".into(),
+            sms_format: "json".into(),
             trusted_proxies: String::new(),
         }
     }
@@ -58,6 +71,10 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact))
             .field("mail_from", &self.mail_from)
+            .field("sms_url", &self.sms_url.as_deref().map(redact))
+            .field("sms_token", &self.sms_token.as_ref().map(|_| "***"))
+            .field("sms_from", &self.sms_from)
+            .field("sms_format", &self.sms_format)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
@@ -107,6 +124,10 @@ impl Config {
                 "public_url",
                 "smtp_url",
                 "mail_from",
+                "sms_url",
+                "sms_token",
+                "sms_from",
+                "sms_format",
                 "trusted_proxies",
             ]))
             .extract()
@@ -149,6 +170,15 @@ secure_cookies = false
 #   smtps://user:password@host:465               TLS from the start
 # smtp_url = "smtp+starttls://loyalty:secret@mail.example.com:587"
 mail_from = "Tally <tally@localhost>"
+
+# The HTTP gateway for text messages. Unset, no SMS is sent (messages fall back to other
+# channels). A user and password in the URL are sent as basic auth; sms_token as a bearer token.
+# sms_format: "json" posts {"id", "to", "from", "text"}; "form" posts To, From and Body fields
+# (the shape of Twilio's Messages API).
+# sms_url = "https://ACxxxx:authtoken@api.twilio.com/2010-04-01/Accounts/ACxxxx/Messages.json"
+# sms_token = ""
+sms_from = "Tally"
+sms_format = "json"
 
 # Behind a reverse proxy, its IP addresses (comma-separated): its X-Forwarded-For header then
 # names the client, so voucher lock-outs count failures per real client, not per proxy.

@@ -67,7 +67,8 @@ pub async fn run(url: &str, listen: &str, no_serve: bool, fresh: bool) -> Result
     if no_serve {
         return Ok(());
     }
-    crate::serve::serve(tally, listen, false, &base, None, Vec::new()).await
+    let senders = crate::serve::Senders::default();
+    crate::serve::serve(tally, listen, false, &base, senders, Vec::new()).await
 }
 
 /// Builds the demo into the SQLite file `url` names, unless a complete one is there already.

@@ -13,17 +13,40 @@ pub async fn run(config: &Config) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    let mailer = mailer(config)?;
+    let senders = Senders {
+        mailer: mailer(config)?,
+        sms: sms_gateway(config)?,
+    };
     let proxies = config.trusted_proxies()?;
     serve(
         tally,
         &config.listen,
         config.secure_cookies,
         &public_url,
-        mailer,
+        senders,
         proxies,
     )
     .await
+}
+
+/// What this server sends through: an SMTP relay, an SMS gateway (either may be missing).
+#[derive(Clone, Default)]
+pub struct Senders {
+    pub mailer: Option<tally_mail::Mailer>,
+    pub sms: Option<tally_delivery::SmsGateway>,
+}
+
+/// The HTTP gateway text messages go out through, if `sms_url` is set.
+pub fn sms_gateway(config: &Config) -> Result<Option<tally_delivery::SmsGateway>> {
+    let Some(url) = &config.sms_url else {
+        return Ok(None);
+    };
+    let format = tally_delivery::SmsFormat::parse(&config.sms_format)
+        .map_err(|e| format!("sms_format: {e}"))?;
+    let token = config.sms_token.as_deref();
+    let gateway = tally_delivery::SmsGateway::new(url, token, &config.sms_from, format)
+        .map_err(|e| format!("sms_url: {e}"))?;
+    Ok(Some(gateway))
 }
 
 /// The SMTP relay wallet codes and messages go out through, if `smtp_url` is set.
@@ -44,7 +67,7 @@ pub async fn serve(
     listen: &str,
     secure_cookies: bool,
     public_url: &str,
-    mailer: Option<tally_mail::Mailer>,
+    senders: Senders,
     trusted_proxies: Vec<std::net::IpAddr>,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -54,11 +77,15 @@ pub async fn serve(
     tokio::spawn(per_program_housekeeping(tally.clone()));
     tokio::spawn(nightly_insights(tally.clone()));
     // Messages go out from every node; each message is leased by one deliverer at a time.
-    let deliverer = tally_delivery::Deliverer::new(
+    let mailer = senders.mailer;
+    let mut deliverer = tally_delivery::Deliverer::new(
         tally.clone(),
         mailer.clone(),
         tally_delivery::DeliveryConfig::new(public_url),
     );
+    if let Some(gateway) = senders.sms {
+        deliverer = deliverer.with_sms(gateway);
+    }
     tokio::spawn(deliverer.run());
     tokio::spawn(fan_out_campaigns(tally.clone()));
     tokio::spawn(run_journeys(tally.clone()));

@@ -7,6 +7,10 @@
 //! the message falls due again, to go out under the same `Message-ID` (at least once). Any
 //! number of deliverers may run, on one node or several: a message is leased by one of them.
 
+pub mod sms;
+
+pub use sms::{SmsFormat, SmsGateway};
+
 use jiff::SignedDuration;
 use std::time::Duration;
 use tally_core::messages::{ClaimRequest, Outcome, Outgoing};
@@ -73,6 +77,7 @@ impl Round {
 pub struct Deliverer<D: Database> {
     tally: Tally<D>,
     mailer: Option<Mailer>,
+    sms: Option<SmsGateway>,
     config: DeliveryConfig,
 }
 
@@ -81,15 +86,26 @@ impl<D: Database> Deliverer<D> {
         Deliverer {
             tally,
             mailer,
+            sms: None,
             config,
         }
     }
 
-    /// The channels this deliverer can send on: email with an SMTP relay, and the in-app inbox.
+    /// Text messages go through this gateway.
+    pub fn with_sms(mut self, gateway: SmsGateway) -> Deliverer<D> {
+        self.sms = Some(gateway);
+        self
+    }
+
+    /// The channels this deliverer can send on: email with an SMTP relay, SMS with a gateway,
+    /// and the in-app inbox.
     pub fn usable(&self) -> Vec<Channel> {
         let mut usable = vec![Channel::InApp];
         if self.mailer.is_some() {
             usable.push(Channel::Email);
+        }
+        if self.sms.is_some() {
+            usable.push(Channel::Sms);
         }
         usable
     }
@@ -174,6 +190,13 @@ impl<D: Database> Deliverer<D> {
             Channel::Email => match &self.mailer {
                 Some(mailer) => send_email(mailer, message).await,
                 None => Outcome::Deferred("no SMTP relay is configured".into()),
+            },
+            Channel::Sms => match &self.sms {
+                Some(gateway) => {
+                    let id = message.id.as_str();
+                    gateway.send(id, &message.to, &message.text).await
+                }
+                None => Outcome::Deferred("no SMS gateway is configured".into()),
             },
             other => Outcome::Deferred(format!("{} cannot be sent yet", other.as_str())),
         }

@@ -2,6 +2,8 @@
 //! PostgreSQL (`TALLY_TEST_DATABASE_URL`), and the calls the tests make.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tally_core::{Command, Tally};

@@ -7,3 +7,4 @@ mod common;
 mod campaigns;
 mod email;
 mod journeys;
+mod sms;
