@@ -452,6 +452,8 @@ pub enum Command {
         operator: OperatorId,
         active: bool,
     },
+    /// Webhook endpoints, their deliveries and the deliverer's work (`usecases::webhooks`).
+    Webhooks(usecases::webhooks::WebhookCommand),
     /// A command that always hits a transient conflict: lets the writer's tests show that a
     /// command which keeps failing fails alone.
     #[cfg(test)]
@@ -480,6 +482,7 @@ impl Command {
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
+            Command::Webhooks(command) => command.apply(c, ctx).await,
             Command::CreateJourney { program, document } => {
                 usecases::journeys::create(c, ctx, program, document).await
             }

@@ -49,6 +49,8 @@ pub struct CompiledRules {
     pub offers: Vec<crate::usecases::offers::ActiveOffer>,
     /// Active journeys, which purchases, enrolments and events may start.
     pub journeys: Vec<crate::usecases::journeys::ActiveJourney>,
+    /// Active webhook endpoints, to which events are published.
+    pub webhooks: Vec<crate::usecases::webhooks::ActiveEndpoint>,
 }
 
 type Cache = Mutex<HashMap<ProgramId, (i64, Arc<CompiledRules>)>>;
@@ -100,7 +102,11 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     let mut referral = None;
     let mut offers = Vec::new();
     let mut journeys = Vec::new();
+    let mut webhooks = Vec::new();
     if program.rules_revision > 0 {
+        for row in tally_store::queries::webhooks::active_endpoints(c, &program.id).await? {
+            webhooks.push(crate::usecases::webhooks::ActiveEndpoint::from_row(&row));
+        }
         for row in tally_store::queries::journeys::active(c, &program.id).await? {
             journeys.push(crate::usecases::journeys::ActiveJourney::from_row(&row)?);
         }
@@ -132,6 +138,7 @@ pub async fn active_rules<C: Conn>(c: &mut C, program: &Program) -> StepResult<A
     compiled.referral = referral;
     compiled.offers = offers;
     compiled.journeys = journeys;
+    compiled.webhooks = webhooks;
     compiled.expiry = policy.filter(|p| !p.is_never()).map(|policy| Expiry {
         policy,
         time_zone: compiled.time_zone.clone(),
@@ -212,6 +219,7 @@ pub fn compile(program: &Program, docs: Vec<(RuleRef, RuleDoc)>) -> StepResult<C
         referral: None,
         offers: Vec::new(),
         journeys: Vec::new(),
+        webhooks: Vec::new(),
     })
 }
 

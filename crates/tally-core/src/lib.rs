@@ -42,6 +42,7 @@ pub mod stamps;
 pub mod tiers;
 mod usecases;
 mod voucher_reads;
+mod webhook_reads;
 
 /// Most purchases in one `Command::ImportPurchases`.
 pub const MAX_IMPORT_CHUNK: usize = usecases::imports::MAX_IMPORT_CHUNK;
@@ -57,6 +58,14 @@ pub mod messages {
     pub use crate::usecases::messages::{
         ClaimRequest, MAX_ATTEMPTS, Outcome, Outgoing, Reaction, backoff, unsubscribe_url,
     };
+}
+
+/// Webhook endpoints and deliveries: the commands, and what the deliverer works with.
+pub mod webhooks {
+    pub use crate::usecases::webhooks::{
+        Attempt, MAX_ATTEMPTS, OutgoingWebhook, REPLAY_BATCH, WebhookCommand, backoff,
+    };
+    pub use crate::webhook_reads::DELIVERY_STATUSES;
 }
 
 pub use commands::{Command, Ctx, IdempotencyKey, NewOperator, NewSession};

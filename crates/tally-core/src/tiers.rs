@@ -20,6 +20,36 @@ pub fn level_of(plan: &TierPlan, stored: Option<&str>) -> Option<usize> {
         .or_else(|| (plan.levels[0].threshold == 0).then_some(0))
 }
 
+/// Records a change in the member's tier history; a move to another tier is also an event
+/// for the program's webhooks.
+async fn record<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    member: &MemberId,
+    change: &TierChange,
+) -> StepResult<()> {
+    tiers::record_change(c, program, member, change).await?;
+    if change.from_tier == change.to_tier {
+        return Ok(());
+    }
+    let Some(setup) = crate::earning::setup_by_id(c, program).await? else {
+        return Ok(());
+    };
+    let data = json!({
+        "member_id": member,
+        "from_tier": change.from_tier,
+        "to_tier": change.to_tier,
+        "reason": change.reason,
+        "qualifying": change.qualifying,
+    });
+    let cause = format!("{member}:{}", change.at.as_microsecond());
+    let event = "member.tier_changed";
+    crate::usecases::webhooks::publish(c, ctx, &setup.webhooks, program, event, &cause, &data)
+        .await?;
+    Ok(())
+}
+
 /// The level a member holds now, and their tier row.
 pub async fn current_level<C: Conn>(
     c: &mut C,
@@ -114,7 +144,7 @@ pub async fn upgrade_after_purchase<C: Conn>(
         reason: "upgrade".into(),
         at: ctx.now,
     };
-    tiers::record_change(c, program, member, &change).await?;
+    record(c, ctx, program, member, &change).await?;
     Ok(to)
 }
 
@@ -153,7 +183,7 @@ pub async fn review_due<C: Conn>(
                     reason: "kept".into(),
                     at: ctx.now,
                 };
-                tiers::record_change(c, program, member, &change).await?;
+                record(c, ctx, program, member, &change).await?;
             }
             continue;
         }
@@ -174,7 +204,7 @@ pub async fn review_due<C: Conn>(
             reason: "downgrade".into(),
             at: ctx.now,
         };
-        tiers::record_change(c, program, member, &change).await?;
+        record(c, ctx, program, member, &change).await?;
     }
     Ok(json!({ "reviewed": due.len(), "lowered": lowered }))
 }

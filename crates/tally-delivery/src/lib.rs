@@ -8,8 +8,10 @@
 //! number of deliverers may run, on one node or several: a message is leased by one of them.
 
 pub mod sms;
+pub mod webhooks;
 
 pub use sms::{SmsFormat, SmsGateway};
+pub use webhooks::WebhookRound;
 
 use jiff::SignedDuration;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use tally_store::Database;
 use tokio::task::JoinSet;
 
 /// Who the deliverer's commands run as (they work across tenants, like housekeeping).
-const SYSTEM: &str = "ten_system";
+pub(crate) const SYSTEM: &str = "ten_system";
 
 /// How a deliverer works.
 #[derive(Clone, Debug)]
@@ -78,6 +80,8 @@ pub struct Deliverer<D: Database> {
     tally: Tally<D>,
     mailer: Option<Mailer>,
     sms: Option<SmsGateway>,
+    /// For webhooks.
+    http: reqwest::Client,
     config: DeliveryConfig,
 }
 
@@ -87,6 +91,10 @@ impl<D: Database> Deliverer<D> {
             tally,
             mailer,
             sms: None,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("a client with a timeout builds"),
             config,
         }
     }
@@ -110,13 +118,26 @@ impl<D: Database> Deliverer<D> {
         usable
     }
 
-    /// Runs rounds for ever: at once again after a full batch, else after a short pause.
+    /// Runs rounds of messages and of webhooks for ever: at once again after a full batch,
+    /// else after a short pause.
     pub async fn run(self) {
         loop {
-            match self.round().await {
-                Ok(r) if r.claimed() as i64 >= self.config.batch => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "delivering messages failed"),
+            let messages = match self.round().await {
+                Ok(r) => r.claimed(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivering messages failed");
+                    0
+                }
+            };
+            let webhooks = match self.webhook_round().await {
+                Ok(r) => r.claimed(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivering webhooks failed");
+                    0
+                }
+            };
+            if messages.max(webhooks) as i64 >= self.config.batch {
+                continue;
             }
             tokio::time::sleep(self.config.idle).await;
         }

@@ -102,17 +102,21 @@ impl SmsGateway {
     }
 }
 
-/// What an HTTP answer means for a send (shared with webhooks).
-pub(crate) fn outcome(status: u16, body: Option<String>) -> Outcome {
-    let said = body
-        .map(|b| b.chars().take(200).collect::<String>())
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| format!(": {}", b.trim()))
-        .unwrap_or_default();
+/// What an HTTP answer means for a send.
+fn outcome(status: u16, body: Option<String>) -> Outcome {
     match status {
         200..=299 => Outcome::Sent,
-        408 | 429 | 500..=599 => Outcome::Deferred(format!("HTTP {status}{said}")),
-        _ => Outcome::Rejected(format!("HTTP {status}{said}")),
+        408 | 429 | 500..=599 => Outcome::Deferred(said(status, body)),
+        _ => Outcome::Rejected(said(status, body)),
+    }
+}
+
+/// `HTTP 503: the start of the answer`, for the record.
+pub(crate) fn said(status: u16, body: Option<String>) -> String {
+    let body = body.map(|b| b.trim().chars().take(200).collect::<String>());
+    match body.filter(|b| !b.is_empty()) {
+        Some(b) => format!("HTTP {status}: {b}"),
+        None => format!("HTTP {status}"),
     }
 }
 

@@ -135,6 +135,10 @@ prefixed_id!(/// One message to one member (the outbox's row), also its stable `
     MessageId, "msg");
 prefixed_id!(/// A one-off campaign: one message to a segment's members.
     CampaignId, "cmp");
+prefixed_id!(/// A program's webhook endpoint in the merchant's systems.
+    WebhookId, "whk");
+prefixed_id!(/// One event for one webhook endpoint; its `webhook-id`, the same on every attempt.
+    WebhookDeliveryId, "whm");
 prefixed_id!(/// A journey: a trigger and the steps that follow it.
     JourneyId, "jny");
 prefixed_id!(/// One member's way through a journey.

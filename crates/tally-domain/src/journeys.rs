@@ -7,7 +7,7 @@
 
 use crate::Timestamp;
 use crate::error::{DomainError, Fields};
-use crate::ids::TemplateId;
+use crate::ids::{TemplateId, WebhookId};
 use crate::inputs::{Obj, identifier, int, parse_with, text};
 use crate::model::Channel;
 use jiff::SignedDuration;
@@ -140,6 +140,11 @@ pub enum Step {
     },
     AddTag(String),
     RemoveTag(String),
+    /// Calls one of the program's webhook endpoints with the member and `label`.
+    Webhook {
+        endpoint: WebhookId,
+        label: Option<String>,
+    },
     /// When the condition holds, go on at step `then` (a later step); else at the next one.
     Branch {
         condition: Condition,
@@ -229,6 +234,7 @@ const STEP_KINDS: &[&str] = &[
     "grant_points",
     "add_tag",
     "remove_tag",
+    "webhook",
     "branch",
     "exit",
 ];
@@ -284,6 +290,16 @@ fn step(s: &Obj<'_>, f: &mut Fields, index: usize, count: usize) -> Option<Step>
         "remove_tag" => s
             .req(f, "remove_tag", crate::inputs::tag_value)
             .map(Step::RemoveTag),
+        "webhook" => {
+            let o = s.obj(f, "webhook", true)?;
+            o.only(f, &["endpoint", "label"]);
+            let endpoint = o.req(f, "endpoint", parse_with(WebhookId::parse));
+            let label = o.opt(f, "label", text(100));
+            Some(Step::Webhook {
+                endpoint: endpoint?,
+                label,
+            })
+        }
         "branch" => {
             let b = s.obj(f, "branch", true)?;
             b.only(f, &["if", "then"]);

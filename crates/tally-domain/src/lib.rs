@@ -36,6 +36,7 @@ pub mod text;
 pub mod tiers;
 pub mod tracking;
 pub mod vouchers;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{DomainError, FieldError};

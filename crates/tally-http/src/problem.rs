@@ -437,4 +437,8 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
         "campaign_not_cancellable",
         "The campaign was cancelled already.",
     ),
+    (
+        "delivery_not_dead",
+        "Only a dead webhook delivery is replayed; this one is pending or was delivered.",
+    ),
 ];

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_messages.sql")),
     (22, include_str!("../migrations/0022_campaigns.sql")),
     (23, include_str!("../migrations/0023_journeys.sql")),
+    (24, include_str!("../migrations/0024_webhooks.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

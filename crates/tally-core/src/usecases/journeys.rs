@@ -88,6 +88,16 @@ pub async fn create<C: Conn>(
                 .into());
             }
         }
+        if let Step::Webhook { endpoint, .. } = step {
+            let e = tally_store::queries::webhooks::get_endpoint(c, &ctx.tenant, endpoint).await?;
+            if e.is_none_or(|e| &e.program_id != program) {
+                return Err(DomainError::invalid(
+                    format!("/steps/{i}/webhook/endpoint"),
+                    "is not a webhook endpoint of the program",
+                )
+                .into());
+            }
+        }
     }
     // Stored as given, with the defaults filled in, so the view shows what runs.
     let mut document = body.clone();
@@ -417,6 +427,25 @@ async fn run_steps<C: Conn>(c: &mut C, ctx: &Ctx, run: &RunRow) -> StepResult<us
             Step::AddTag(tag) | Step::RemoveTag(tag) => {
                 let add = matches!(step, Step::AddTag(_));
                 retag(c, &mut member, tag, add, ctx.now).await?;
+            }
+            Step::Webhook { endpoint, label } => {
+                let data = json!({
+                    "journey_id": journey.id,
+                    "journey": journey.name,
+                    "step": index,
+                    "label": label,
+                    "member": super::to_json(&member),
+                });
+                let cause = format!("{}:{index}", run.id);
+                super::webhooks::publish_to(
+                    c,
+                    &actor_ctx,
+                    endpoint,
+                    "journey.webhook",
+                    &cause,
+                    data,
+                )
+                .await?;
             }
             Step::Branch { condition, then } => {
                 if holds(c, condition, &member, run).await? {

@@ -73,7 +73,10 @@ pub async fn enroll<C: Conn>(
     let (journeys, started) = (&setup.journeys, tally_domain::journeys::Trigger::Enrolled);
     crate::usecases::journeys::enter(c, ctx, journeys, &member.id, &started, member.id.as_str())
         .await?;
-    Ok(to_json(&member))
+    let answer = to_json(&member);
+    let (hooks, cause) = (&setup.webhooks, member.id.as_str());
+    super::webhooks::publish(c, ctx, hooks, program, "member.enrolled", cause, &answer).await?;
+    Ok(answer)
 }
 
 /// Enrolment rules (a welcome bonus): awarded at once, as of the enrolment.

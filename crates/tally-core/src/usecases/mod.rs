@@ -28,6 +28,7 @@ pub mod templates;
 pub mod tiers;
 pub mod vouchers;
 pub mod wallet;
+pub mod webhooks;
 
 use crate::StepResult;
 use crate::commands::Ctx;

@@ -79,6 +79,20 @@ pub async fn record<C: Conn>(
         let journeys = &with_offers.journeys;
         crate::usecases::journeys::after_purchase(c, ctx, journeys, &member_id, &answer).await?;
     }
+    if !with_offers.webhooks.is_empty() {
+        let (hooks, cause) = (&with_offers.webhooks, answer["purchase_id"].as_str());
+        let cause = cause.unwrap_or_default();
+        super::webhooks::publish(
+            c,
+            ctx,
+            hooks,
+            program_id,
+            "purchase.recorded",
+            cause,
+            &answer,
+        )
+        .await?;
+    }
     Ok(answer)
 }
 

@@ -405,6 +405,11 @@ pub async fn redeem<C: Conn>(
     rewards::insert_redemption(c, &ctx.tenant, &redemption).await?;
     let mut answer = to_json(&redemption);
     answer["balance"] = json!({ "available": balance, "pending": member.balance.pending });
+    let hooks = &crate::earning::active_rules(c, &program_row)
+        .await?
+        .webhooks;
+    let cause = redemption.id.as_str();
+    super::webhooks::publish(c, ctx, hooks, program, "reward.redeemed", cause, &answer).await?;
     Ok(answer)
 }
 

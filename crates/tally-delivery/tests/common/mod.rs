@@ -156,6 +156,28 @@ impl World {
         .await
     }
 
+    pub async fn journey(&self, body: Value) -> Value {
+        self.write(Command::CreateJourney {
+            program: self.program.clone(),
+            document: body,
+        })
+        .await
+    }
+
+    /// A purchase of 25.00 EUR.
+    pub async fn purchase(&self, member: &MemberId, order: &str, at: &str) -> Value {
+        let purchase = tally_domain::inputs::NewPurchase::parse(&json!({
+            "order_id": order, "member": {"id": member},
+            "total": {"amount_minor": 2500, "currency": "EUR"}, "occurred_at": at,
+        }))
+        .unwrap();
+        self.write(Command::RecordPurchase {
+            program: self.program.clone(),
+            purchase,
+        })
+        .await
+    }
+
     pub async fn message(&self, id: &Value) -> Value {
         let id = tally_domain::ids::MessageId::parse(id.as_str().unwrap()).unwrap();
         self.tally.message(&self.tenant, &id).await.unwrap()

@@ -11,37 +11,15 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 use tally_core::{Command, Tally};
 use tally_domain::ids::MemberId;
-use tally_domain::inputs::NewPurchase;
 use tally_mail::sink::SmtpSink;
 
 impl World {
-    async fn journey(&self, body: Value) -> Value {
-        self.write(Command::CreateJourney {
-            program: self.program.clone(),
-            document: body,
-        })
-        .await
-    }
-
     async fn runs(&self, member: &MemberId) -> Vec<Value> {
         self.tally
             .member_journeys(&self.tenant, member, None, None)
             .await
             .unwrap()
             .items
-    }
-
-    async fn purchase(&self, member: &MemberId, order: &str, at: &str) {
-        let purchase = NewPurchase::parse(&json!({
-            "order_id": order, "member": {"id": member},
-            "total": {"amount_minor": 2500, "currency": "EUR"}, "occurred_at": at,
-        }))
-        .unwrap();
-        self.write(Command::RecordPurchase {
-            program: self.program.clone(),
-            purchase,
-        })
-        .await;
     }
 
     /// Runs due steps and delivers what they queued.

@@ -8,3 +8,4 @@ mod campaigns;
 mod email;
 mod journeys;
 mod sms;
+mod webhooks;

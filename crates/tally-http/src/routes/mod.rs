@@ -23,6 +23,7 @@ mod system;
 mod templates;
 mod tiers;
 mod vouchers;
+mod webhooks;
 
 use crate::problem::ApiError;
 use crate::{AppState, observe};
@@ -223,6 +224,36 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             post(messages::read::<D>),
         )
         .route("/messages/{message}", get(messages::get::<D>))
+        .route(
+            "/programs/{program}/webhooks",
+            get(webhooks::list::<D>).post(webhooks::create::<D>),
+        )
+        .route(
+            "/webhooks/{webhook}",
+            get(webhooks::get::<D>).patch(webhooks::update::<D>),
+        )
+        .route("/webhooks/{webhook}/secret", get(webhooks::secret::<D>))
+        .route(
+            "/webhooks/{webhook}/secret/rotate",
+            post(webhooks::rotate_secret::<D>),
+        )
+        .route("/webhooks/{webhook}/test", post(webhooks::test::<D>))
+        .route(
+            "/webhooks/{webhook}/deliveries",
+            get(webhooks::deliveries::<D>),
+        )
+        .route(
+            "/webhooks/{webhook}/deliveries/replay",
+            post(webhooks::replay_dead::<D>),
+        )
+        .route(
+            "/webhook-deliveries/{delivery}",
+            get(webhooks::delivery::<D>),
+        )
+        .route(
+            "/webhook-deliveries/{delivery}/replay",
+            post(webhooks::replay::<D>),
+        )
         .route(
             "/programs/{program}/offers",
             get(offers::list::<D>).post(offers::create::<D>),

@@ -38,6 +38,7 @@ mod system;
 mod templates;
 mod tiers;
 mod vouchers;
+mod webhooks;
 
 use common::{TestApp, id};
 use reqwest::Method;

@@ -77,6 +77,8 @@ const TABLES: &[&str] = &[
     "campaigns",
     "journeys",
     "journey_runs",
+    "webhook_endpoints",
+    "webhook_deliveries",
 ];
 
 /// A tenant with its keys and a program.

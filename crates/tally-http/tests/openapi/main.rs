@@ -27,6 +27,7 @@ mod examples;
 mod examples_messages;
 mod examples_offers;
 mod examples_vouchers;
+mod examples_webhooks;
 mod schema;
 mod server;
 mod source;

@@ -36,6 +36,7 @@ pub mod templates;
 pub mod tiers;
 pub mod vouchers;
 pub mod wallet;
+pub mod webhooks;
 
 use crate::{StoreError, Value};
 use tally_domain::Timestamp;
