@@ -24,7 +24,7 @@ use pages::{
     audit, cashier, charities, dashboard, insights, keys, locations, members, message_links,
     messages, offers, referrals, rewards, rules, segments, settings, setup, sign_in, stamps, tiers,
     vouchers, wallet, wallet_card, wallet_charities, wallet_inbox, wallet_offers, wallet_referrals,
-    wallet_rewards, wallet_stamps,
+    wallet_rewards, wallet_stamps, webhooks,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -145,6 +145,18 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             post(keys::revoke_key::<D>),
         )
         .route("/console/{program}/operators", post(keys::invite::<D>))
+        .route(
+            "/console/{program}/webhooks",
+            get(webhooks::show::<D>).post(webhooks::create::<D>),
+        )
+        .route(
+            "/console/{program}/webhooks/{webhook}/{action}",
+            post(webhooks::action::<D>),
+        )
+        .route(
+            "/console/{program}/webhook-deliveries/{delivery}/replay",
+            post(webhooks::replay::<D>),
+        )
         .route(
             "/console/{program}/operators/{operator}/active",
             post(keys::set_operator_active::<D>),

@@ -31,6 +31,7 @@ pub mod wallet_referrals;
 pub mod wallet_rewards;
 pub mod wallet_stamps;
 pub mod wallet_vouchers;
+pub mod webhooks;
 
 use crate::WebState;
 use crate::error::WebError;

@@ -18,3 +18,4 @@ mod rules;
 mod stamps;
 mod vouchers;
 mod wallet;
+mod webhooks;
