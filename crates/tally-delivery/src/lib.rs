@@ -7,6 +7,7 @@
 //! the message falls due again, to go out under the same `Message-ID` (at least once). Any
 //! number of deliverers may run, on one node or several: a message is leased by one of them.
 
+pub mod push;
 pub mod sms;
 pub mod webhooks;
 
