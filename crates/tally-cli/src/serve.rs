@@ -16,6 +16,7 @@ pub async fn run(config: &Config) -> Result<()> {
     let senders = Senders {
         mailer: mailer(config)?,
         sms: sms_gateway(config)?,
+        push_contact: push_contact(&config.mail_from),
     };
     let proxies = config.trusted_proxies()?;
     serve(
@@ -29,11 +30,33 @@ pub async fn run(config: &Config) -> Result<()> {
     .await
 }
 
-/// What this server sends through: an SMTP relay, an SMS gateway (either may be missing).
-#[derive(Clone, Default)]
+/// What this server sends through: an SMTP relay, an SMS gateway (either may be missing),
+/// and push services, to which it names `push_contact` (a `mailto:` URL).
+#[derive(Clone)]
 pub struct Senders {
     pub mailer: Option<tally_mail::Mailer>,
     pub sms: Option<tally_delivery::SmsGateway>,
+    pub push_contact: String,
+}
+
+impl Default for Senders {
+    fn default() -> Senders {
+        Senders {
+            mailer: None,
+            sms: None,
+            push_contact: "mailto:tally@localhost".into(),
+        }
+    }
+}
+
+/// `Corner Café <loyalty@example.com>` → `mailto:loyalty@example.com`: who push services may
+/// contact about this server's notifications (VAPID's `sub`).
+fn push_contact(mail_from: &str) -> String {
+    let address = match (mail_from.rfind('<'), mail_from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &mail_from[open + 1..close],
+        _ => mail_from.trim(),
+    };
+    format!("mailto:{address}")
 }
 
 /// The HTTP gateway text messages go out through, if `sms_url` is set.
@@ -85,6 +108,11 @@ pub async fn serve(
     );
     if let Some(gateway) = senders.sms {
         deliverer = deliverer.with_sms(gateway);
+    }
+    // Every node shares one VAPID key pair: browsers subscribe against its public key.
+    match tally_delivery::push::server_vapid(&tally, &senders.push_contact).await {
+        Ok(vapid) => deliverer = deliverer.with_push(vapid),
+        Err(e) => tracing::warn!(error = %e, "no VAPID key: push notifications are off"),
     }
     tokio::spawn(deliverer.run());
     tokio::spawn(fan_out_campaigns(tally.clone()));

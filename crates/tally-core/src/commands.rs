@@ -454,6 +454,8 @@ pub enum Command {
     },
     /// Webhook endpoints, their deliveries and the deliverer's work (`usecases::webhooks`).
     Webhooks(usecases::webhooks::WebhookCommand),
+    /// Push subscriptions and server keys (`usecases::push`).
+    Push(usecases::push::PushCommand),
     /// A command that always hits a transient conflict: lets the writer's tests show that a
     /// command which keeps failing fails alone.
     #[cfg(test)]
@@ -483,6 +485,7 @@ impl Command {
         match self {
             Command::CreateTenant { name } => usecases::admin::create_tenant(c, ctx, name).await,
             Command::Webhooks(command) => command.apply(c, ctx).await,
+            Command::Push(command) => command.apply(c, ctx).await,
             Command::CreateJourney { program, document } => {
                 usecases::journeys::create(c, ctx, program, document).await
             }

@@ -56,7 +56,8 @@ pub use usecases::wallet::WALLET_TENANT;
 /// What the deliverer and the links in messages work with.
 pub mod messages {
     pub use crate::usecases::messages::{
-        ClaimRequest, MAX_ATTEMPTS, Outcome, Outgoing, Reaction, backoff, unsubscribe_url,
+        ClaimRequest, MAX_ATTEMPTS, Outcome, Outgoing, PushTarget, Reaction, backoff,
+        unsubscribe_url,
     };
 }
 
@@ -66,6 +67,13 @@ pub mod webhooks {
         Attempt, MAX_ATTEMPTS, OutgoingWebhook, REPLAY_BATCH, WebhookCommand, backoff,
     };
     pub use crate::webhook_reads::DELIVERY_STATUSES;
+}
+
+/// Web push subscriptions and the keys every node shares.
+pub mod push {
+    pub use crate::usecases::push::PushCommand;
+    /// The name the VAPID key pair is kept under.
+    pub const VAPID_KEY: &str = "vapid";
 }
 
 pub use commands::{Command, Ctx, IdempotencyKey, NewOperator, NewSession};

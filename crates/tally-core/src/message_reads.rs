@@ -100,6 +100,24 @@ impl<D: Database> Tally<D> {
         ))
     }
 
+    /// A member's browsers subscribed to push notifications, newest first.
+    pub async fn push_subscriptions(
+        &self,
+        tenant: &TenantId,
+        member: &MemberId,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        member_of(&mut c, tenant, member).await?;
+        let rows = tally_store::queries::push::of_member(&mut c, member).await?;
+        Ok(json!({ "items": crate::usecases::push::views(&rows) }))
+    }
+
+    /// A value every node shares (`vapid`: the push key pair), if one was kept.
+    pub async fn server_key(&self, name: &str) -> Result<Option<String>, CoreError> {
+        let mut c = self.read().await?;
+        Ok(tally_store::queries::push::server_key(&mut c, name).await?)
+    }
+
     /// The message a link's token names, with its tenant (links carry no API key).
     pub async fn message_by_token(
         &self,

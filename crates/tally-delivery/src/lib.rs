@@ -7,6 +7,7 @@
 //! the message falls due again, to go out under the same `Message-ID` (at least once). Any
 //! number of deliverers may run, on one node or several: a message is leased by one of them.
 
+mod http;
 pub mod push;
 pub mod sms;
 pub mod webhooks;
@@ -81,7 +82,8 @@ pub struct Deliverer<D: Database> {
     tally: Tally<D>,
     mailer: Option<Mailer>,
     sms: Option<SmsGateway>,
-    /// For webhooks.
+    push: Option<push::Vapid>,
+    /// For webhooks and push services.
     http: reqwest::Client,
     config: DeliveryConfig,
 }
@@ -92,6 +94,7 @@ impl<D: Database> Deliverer<D> {
             tally,
             mailer,
             sms: None,
+            push: None,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
                 .build()
@@ -106,8 +109,14 @@ impl<D: Database> Deliverer<D> {
         self
     }
 
+    /// Push notifications go out signed with this key pair (see [`push::server_vapid`]).
+    pub fn with_push(mut self, vapid: push::Vapid) -> Deliverer<D> {
+        self.push = Some(vapid);
+        self
+    }
+
     /// The channels this deliverer can send on: email with an SMTP relay, SMS with a gateway,
-    /// and the in-app inbox.
+    /// push with a VAPID key, and the in-app inbox.
     pub fn usable(&self) -> Vec<Channel> {
         let mut usable = vec![Channel::InApp];
         if self.mailer.is_some() {
@@ -115,6 +124,9 @@ impl<D: Database> Deliverer<D> {
         }
         if self.sms.is_some() {
             usable.push(Channel::Sms);
+        }
+        if self.push.is_some() {
+            usable.push(Channel::Push);
         }
         usable
     }
@@ -219,6 +231,10 @@ impl<D: Database> Deliverer<D> {
                     gateway.send(id, &message.to, &message.text).await
                 }
                 None => Outcome::Deferred("no SMS gateway is configured".into()),
+            },
+            Channel::Push => match &self.push {
+                Some(vapid) => self.send_push(vapid, message).await,
+                None => Outcome::Deferred("no VAPID key is set up".into()),
             },
             other => Outcome::Deferred(format!("{} cannot be sent yet", other.as_str())),
         }

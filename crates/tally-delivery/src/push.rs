@@ -6,6 +6,7 @@
 //! browser's key and auth secret from its subscription make the content key, so only that
 //! browser can read it.
 
+use crate::Deliverer;
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
 use base64::Engine;
@@ -16,6 +17,11 @@ use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::{PublicKey, SecretKey};
 use sha2::Sha256;
+use tally_core::messages::{Outcome, Outgoing};
+use tally_core::push::{PushCommand, VAPID_KEY};
+use tally_core::{Command, CoreError, Tally};
+use tally_domain::ids::TenantId;
+use tally_store::Database;
 
 /// The record size announced in the header: one record holds the whole message.
 const RECORD_SIZE: u32 = 4096;
@@ -154,6 +160,69 @@ impl Vapid {
         let signature: Signature = self.key.sign(input.as_bytes());
         let jwt = format!("{input}.{}", B64.encode(signature.to_bytes()));
         Ok(format!("vapid t={jwt}, k={}", self.public))
+    }
+}
+
+/// The server's VAPID key pair: the one kept in the database, or a new one kept now (of
+/// several nodes starting at once, the first one's is kept and every node uses it). Stored
+/// as `private.public`, so pages can show the public key without the crypto.
+pub async fn server_vapid<D: Database>(
+    tally: &Tally<D>,
+    subject: &str,
+) -> Result<Vapid, CoreError> {
+    let new = Vapid::generate(subject);
+    let command = Command::Push(PushCommand::KeepServerKey {
+        name: VAPID_KEY.into(),
+        value: format!("{}.{}", new.private_base64url(), new.public_base64url()),
+    });
+    let system = TenantId::from_trusted(crate::SYSTEM.into());
+    let kept = tally.write(&system, "deliverer", None, command).await?;
+    let kept = kept["value"].as_str().unwrap_or_default();
+    let private = kept.split('.').next().unwrap_or_default();
+    Vapid::from_private(private, subject)
+        .map_err(|e| CoreError::Store(tally_store::StoreError::Decode(format!("vapid: {e}"))))
+}
+
+/// How long a push service keeps a message for a browser that is offline.
+const TTL_SECONDS: i64 = 24 * 3600;
+
+impl<D: Database> Deliverer<D> {
+    /// Encrypts the message for the member's browser and hands it to its push service. The
+    /// notification shows the subject and the start of the text, and opens the wallet.
+    pub(crate) async fn send_push(&self, vapid: &Vapid, message: &Outgoing) -> Outcome {
+        let Some(target) = &message.push else {
+            return Outcome::Rejected("no push subscription".into());
+        };
+        let body: String = message.text.chars().take(300).collect();
+        let payload = serde_json::json!({
+            "title": message.subject, "body": body, "url": message.wallet_url, "tag": message.id,
+        });
+        let keys = (B64.decode(&target.p256dh), B64.decode(&target.auth));
+        let (Ok(ua_public), Ok(auth)) = keys else {
+            return Outcome::Rejected("the subscription's keys are not base64url".into());
+        };
+        let sealed = match seal(&ua_public, &auth, payload.to_string().as_bytes()) {
+            Ok(sealed) => sealed,
+            Err(e) => return Outcome::Rejected(e),
+        };
+        let expires = self.tally.clock.now().as_second() + 12 * 3600;
+        let authorization = match vapid.authorization(&target.endpoint, expires) {
+            Ok(a) => a,
+            Err(e) => return Outcome::Rejected(e),
+        };
+        let request = self
+            .http
+            .post(&target.endpoint)
+            .header("authorization", authorization)
+            .header("content-encoding", "aes128gcm")
+            .header("content-type", "application/octet-stream")
+            .header("ttl", TTL_SECONDS.to_string())
+            .header("urgency", "normal")
+            .body(sealed);
+        match request.send().await {
+            Ok(answer) => crate::http::outcome(answer.status().as_u16(), answer.text().await.ok()),
+            Err(e) => Outcome::Deferred(format!("push service: {e}")),
+        }
     }
 }
 

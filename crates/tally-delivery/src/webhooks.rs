@@ -153,7 +153,7 @@ impl<D: Database> Deliverer<D> {
                 let error = if status.is_success() {
                     None
                 } else {
-                    Some(crate::sms::said(status.as_u16(), answer.text().await.ok()))
+                    Some(crate::http::said(status.as_u16(), answer.text().await.ok()))
                 };
                 Attempt {
                     status: Some(status.as_u16()),

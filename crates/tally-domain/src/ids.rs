@@ -139,6 +139,8 @@ prefixed_id!(/// A program's webhook endpoint in the merchant's systems.
     WebhookId, "whk");
 prefixed_id!(/// One event for one webhook endpoint; its `webhook-id`, the same on every attempt.
     WebhookDeliveryId, "whm");
+prefixed_id!(/// A member's browser that agreed to push notifications.
+    PushSubscriptionId, "psb");
 prefixed_id!(/// A journey: a trigger and the steps that follow it.
     JourneyId, "jny");
 prefixed_id!(/// One member's way through a journey.

@@ -27,6 +27,7 @@ pub mod operators;
 pub mod playbooks;
 pub mod points;
 pub mod program;
+pub mod push;
 pub mod referrals;
 pub mod search;
 pub mod segments;

@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (22, include_str!("../migrations/0022_campaigns.sql")),
     (23, include_str!("../migrations/0023_journeys.sql")),
     (24, include_str!("../migrations/0024_webhooks.sql")),
+    (25, include_str!("../migrations/0025_push.sql")),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

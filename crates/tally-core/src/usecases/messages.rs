@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tally_domain::DomainError;
-use tally_domain::ids::{MemberId, MessageId, ProgramId, TenantId};
+use tally_domain::ids::{MemberId, MessageId, ProgramId, PushSubscriptionId, TenantId};
 use tally_domain::messaging::{self, MessageRequest, MessagingSettings, Refusal};
 use tally_domain::model::{Channel, Consent, Member};
 use tally_domain::program::Program;
@@ -29,7 +29,7 @@ use tally_domain::templates::TemplateInput;
 use tally_domain::tracking;
 use tally_store::Conn;
 use tally_store::queries::messages::{self as store, Delivery, Mark, MessageRow};
-use tally_store::queries::{members as member_rows, programs, templates};
+use tally_store::queries::{members as member_rows, programs, push as push_rows, templates};
 
 /// Sends a message is tried before it is given up as `failed`.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -207,6 +207,18 @@ pub struct Outgoing {
     pub text: String,
     /// For `List-Unsubscribe` (email).
     pub unsubscribe_url: String,
+    /// Where a push message goes, and the keys it is encrypted for.
+    pub push: Option<PushTarget>,
+    /// The wallet's address, which a push notification opens.
+    pub wallet_url: String,
+}
+
+/// A browser's push subscription, as the deliverer needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushTarget {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
 }
 
 struct ProgramCache {
@@ -243,7 +255,7 @@ pub async fn claim<C: Conn>(c: &mut C, ctx: &Ctx, request: &ClaimRequest) -> Ste
             Decision::Suppressed => suppressed += 1,
             Decision::PutOff => put_off += 1,
             Decision::InApp => in_app += 1,
-            Decision::Send(o) => outgoing.push(o),
+            Decision::Send(o) => outgoing.push(*o),
         }
     }
     Ok(json!({
@@ -258,7 +270,7 @@ enum Decision {
     Suppressed,
     PutOff,
     InApp,
-    Send(Outgoing),
+    Send(Box<Outgoing>),
 }
 
 async fn decide<C: Conn>(
@@ -285,7 +297,16 @@ async fn decide<C: Conn>(
         None => p.zone.clone(),
     };
     let mut refusals = Vec::new();
-    for candidate in messaging::candidates(asked, &member, &p.settings, &request.usable, None) {
+    // The newest browser subscribed, looked up only when this server can push.
+    let push = match request.usable.contains(&Channel::Push) {
+        true => push_rows::of_member(c, &member.id)
+            .await?
+            .into_iter()
+            .next(),
+        false => None,
+    };
+    let push_id = push.as_ref().map(|s| s.id.as_str());
+    for candidate in messaging::candidates(asked, &member, &p.settings, &request.usable, push_id) {
         let channel = candidate.channel;
         let address = match candidate.route {
             Ok(address) => address,
@@ -330,7 +351,7 @@ async fn decide<C: Conn>(
             store::settle(c, &row.id, "sent", None, ctx.now).await?;
             return Ok(Decision::InApp);
         }
-        return Ok(Decision::Send(Outgoing {
+        return Ok(Decision::Send(Box::new(Outgoing {
             id: row.id.clone(),
             channel,
             to: address,
@@ -338,7 +359,15 @@ async fn decide<C: Conn>(
             html,
             text,
             unsubscribe_url,
-        }));
+            push: push
+                .filter(|_| channel == Channel::Push)
+                .map(|s| PushTarget {
+                    endpoint: s.endpoint,
+                    p256dh: s.p256dh,
+                    auth: s.auth,
+                }),
+            wallet_url: format!("{}/wallet", request.public_url.trim_end_matches('/')),
+        })));
     }
     let reason = if refusals.is_empty() {
         "no_channel".to_owned()
@@ -415,9 +444,20 @@ pub async fn settle<C: Conn>(
         Outcome::Sent => store::settle(c, id, "sent", None, ctx.now)
             .await?
             .then_some("sent"),
-        Outcome::Rejected(why) => store::settle(c, id, "bounced", Some(why), ctx.now)
-            .await?
-            .then_some("bounced"),
+        Outcome::Rejected(why) => {
+            // A push service that no longer knows the subscription: it is not used again.
+            let gone = why.starts_with("HTTP 404") || why.starts_with("HTTP 410");
+            if gone
+                && row.sent_channel.as_deref() == Some("push")
+                && let Some(address) = &row.address
+            {
+                let subscription = PushSubscriptionId::from_trusted(address.clone());
+                push_rows::set_gone(c, &subscription, ctx.now).await?;
+            }
+            store::settle(c, id, "bounced", Some(why), ctx.now)
+                .await?
+                .then_some("bounced")
+        }
         Outcome::Deferred(why) if row.attempts >= MAX_ATTEMPTS => {
             store::settle(c, id, "failed", Some(why), ctx.now)
                 .await?
@@ -479,6 +519,11 @@ pub async fn react<C: Conn>(
     Ok(json!({ "message_id": row.id, "member_id": row.member_id, "first_time": first }))
 }
 
+/// The inbox keeps in-app messages, and pushed ones (a notification is gone once dismissed).
+fn shown_in_inbox(channel: Option<&str>) -> bool {
+    matches!(channel, Some("in_app" | "push"))
+}
+
 /// The member read an in-app message.
 pub async fn read<C: Conn>(
     c: &mut C,
@@ -488,7 +533,7 @@ pub async fn read<C: Conn>(
 ) -> StepResult<Value> {
     let row = store::get(c, &ctx.tenant, id)
         .await?
-        .filter(|m| &m.member_id == member && m.sent_channel.as_deref() == Some("in_app"))
+        .filter(|m| &m.member_id == member && shown_in_inbox(m.sent_channel.as_deref()))
         .ok_or_else(|| DomainError::not_found("message"))?;
     store::mark(c, &row.id, Mark::Read, ctx.now).await?;
     Ok(json!({ "id": row.id, "read": true }))

@@ -18,6 +18,7 @@ pub mod offer_groups;
 pub mod offers;
 pub mod operators;
 pub mod purchases;
+pub mod push;
 pub mod referrals;
 pub mod returns;
 pub mod rewards;

@@ -12,7 +12,9 @@ pub struct Received {
     pub path: String,
     /// Header names in lower case.
     pub headers: BTreeMap<String, String>,
+    /// The body as text (lossy), and as it came.
     pub body: String,
+    pub raw: Vec<u8>,
 }
 
 #[derive(Clone, Default)]
@@ -50,18 +52,22 @@ async fn receive(
     State(shared): State<Shared>,
     uri: Uri,
     headers: HeaderMap,
-    body: String,
+    raw: axum::body::Bytes,
 ) -> (StatusCode, &'static str) {
     let headers = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
     let path = uri.path().to_owned();
-    shared.got.lock().unwrap().push(Received {
+    let body = String::from_utf8_lossy(&raw).into_owned();
+    let raw = raw.to_vec();
+    let got = Received {
         path,
         headers,
         body,
-    });
+        raw,
+    };
+    shared.got.lock().unwrap().push(got);
     let status = shared.answers.lock().unwrap().pop_front().unwrap_or(200);
     let status = StatusCode::from_u16(status).unwrap();
     (status, if status.is_success() { "" } else { "no thanks" })

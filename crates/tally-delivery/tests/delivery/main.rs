@@ -7,5 +7,6 @@ mod common;
 mod campaigns;
 mod email;
 mod journeys;
+mod push;
 mod sms;
 mod webhooks;

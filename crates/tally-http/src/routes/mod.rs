@@ -14,6 +14,7 @@ mod messages;
 mod offers;
 mod orders;
 mod programs;
+mod push;
 mod referrals;
 mod rewards;
 mod rules;
@@ -224,6 +225,14 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             post(messages::read::<D>),
         )
         .route("/messages/{message}", get(messages::get::<D>))
+        .route(
+            "/members/{member}/push-subscriptions",
+            get(push::list::<D>).post(push::subscribe::<D>),
+        )
+        .route(
+            "/members/{member}/push-subscriptions/{subscription}/remove",
+            post(push::remove::<D>),
+        )
         .route(
             "/programs/{program}/webhooks",
             get(webhooks::list::<D>).post(webhooks::create::<D>),

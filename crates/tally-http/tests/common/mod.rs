@@ -79,6 +79,7 @@ const TABLES: &[&str] = &[
     "journey_runs",
     "webhook_endpoints",
     "webhook_deliveries",
+    "push_subscriptions",
 ];
 
 /// A tenant with its keys and a program.

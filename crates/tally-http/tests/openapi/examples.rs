@@ -751,6 +751,7 @@ async fn the_request_examples_are_accepted_and_answers_have_the_documented_shape
     super::examples_messages::journeys(&server, &spec, &ids, &p, &m).await;
     super::examples_messages::playbooks(&server, &spec, &p).await;
     super::examples_webhooks::webhooks(&server, &spec, &mut ids, &p).await;
+    super::examples_webhooks::push(&server, &spec, &ids, &m).await;
 
     // A refusal is a documented problem.
     let invalid = server

@@ -1,6 +1,6 @@
-//! The document's examples for webhooks, run against the server as part of the tour in
-//! `examples.rs` (after a program `p` exists). This server runs no deliverer, so a test event
-//! stays pending.
+//! The document's examples for webhooks and push subscriptions, run against the server as part
+//! of the tour in `examples.rs` (after a program `p` and a member `m` exist). This server runs
+//! no deliverer, so a test event stays pending.
 
 use super::examples::{example_id, reads_match, response_schema, run};
 use super::*;
@@ -23,6 +23,42 @@ async fn post_empty(
         &format!("the answer of {operation_id}"),
     );
     value
+}
+
+/// A browser's push subscription added, listed and removed.
+pub(super) async fn push(server: &Server, spec: &Value, ids: &BTreeMap<String, String>, m: &str) {
+    let added = run(
+        server,
+        spec,
+        ids,
+        ("addPushSubscription", None),
+        (
+            "POST",
+            &format!("/api/v1/members/{m}/push-subscriptions"),
+            "write",
+            201,
+        ),
+    )
+    .await;
+    let s = added["id"].as_str().unwrap().to_owned();
+    reads_match(
+        server,
+        spec,
+        [(
+            "listPushSubscriptions",
+            format!("/api/v1/members/{m}/push-subscriptions"),
+        )],
+    )
+    .await;
+    let removed = post_empty(
+        server,
+        spec,
+        "removePushSubscription",
+        &format!("/api/v1/members/{m}/push-subscriptions/{s}/remove"),
+        200,
+    )
+    .await;
+    assert!(removed["gone_at"].is_string(), "{removed}");
 }
 
 /// An endpoint created, changed, tested and its secret read and rotated; its deliveries read

@@ -359,7 +359,7 @@ pub async fn inbox<C: Conn>(
 ) -> Result<Page<MessageRow>, StoreError> {
     let sql = format!(
         "SELECT {COLS} FROM messages
-         WHERE member_id = $1 AND sent_channel = 'in_app' AND status = 'sent' AND seq < $2
+         WHERE member_id = $1 AND sent_channel IN ('in_app', 'push') AND status = 'sent' AND seq < $2
          ORDER BY seq DESC LIMIT $3"
     );
     page_query(

@@ -26,6 +26,7 @@ pub mod operators;
 pub mod pending;
 pub mod programs;
 pub mod purchases;
+pub mod push;
 pub mod referrals;
 pub mod rewards;
 pub mod rules;
