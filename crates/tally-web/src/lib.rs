@@ -323,6 +323,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             post(wallet_inbox::read::<D>),
         )
         .route(
+            "/wallet/cards/{member}/push",
+            post(wallet_inbox::subscribe::<D>),
+        )
+        .route(
             "/wallet/cards/{member}/donate",
             post(wallet_charities::donate::<D>),
         )

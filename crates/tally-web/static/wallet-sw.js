@@ -1,5 +1,6 @@
 // The wallet's service worker: pages are fetched from the network first and kept in a cache,
-// so without a network the member still sees the last card (with its QR code) they opened.
+// so without a network the member still sees the last card (with its QR code) they opened; and
+// a push message from the program is shown as a notification that opens the wallet.
 const CACHE = "tally-wallet-v1";
 const SHELL = ["/static/tally.css", "/static/wallet.js", "/static/wallet-icon.svg"];
 
@@ -25,4 +26,21 @@ self.addEventListener("fetch", (event) => {
       })
       .catch(() => caches.match(request).then((hit) => hit || caches.match("/wallet")))
   );
+});
+
+self.addEventListener("push", (event) => {
+  const message = event.data ? event.data.json() : {};
+  event.waitUntil(
+    self.registration.showNotification(message.title || "Tally", {
+      body: message.body || "",
+      tag: message.tag,
+      icon: "/static/wallet-icon-192.png",
+      data: { url: message.url || "/wallet" },
+    })
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(self.clients.openWindow(event.notification.data.url));
 });

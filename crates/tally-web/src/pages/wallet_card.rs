@@ -56,6 +56,7 @@ struct CardPage {
     offers: Vec<super::wallet_offers::WalletOffer>,
     /// Messages the program delivered in the app, newest first.
     inbox: Vec<super::wallet_inbox::InboxItem>,
+    push: super::wallet_inbox::PushState,
     /// Live (not cancelled) redemptions per reward id, for per-member limits.
     claims: HashMap<String, i64>,
     /// The member's cashback in minor units, once they have had some.
@@ -324,6 +325,7 @@ pub(super) async fn card_page<D: Database>(
     let causes = super::wallet_charities::causes(state, wallet.lang, &card.program, &id).await?;
     let offers = super::wallet_offers::offers(state, wallet.lang, &card.program, &id).await?;
     let inbox = super::wallet_inbox::inbox(state, &tenant, &id).await?;
+    let push = super::wallet_inbox::push_state(state, &tenant, &id).await?;
     let cashback = state
         .tally
         .member_cashback(&tenant, &id, None, Some(1))
@@ -355,6 +357,7 @@ pub(super) async fn card_page<D: Database>(
         causes,
         offers,
         inbox,
+        push,
         claims,
         cashback_minor,
         segments,

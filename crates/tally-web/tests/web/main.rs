@@ -18,4 +18,5 @@ mod rules;
 mod stamps;
 mod vouchers;
 mod wallet;
+mod wallet_push;
 mod webhooks;
