@@ -44,6 +44,10 @@ async fn record<C: Conn>(
         "qualifying": change.qualifying,
     });
     let cause = format!("{member}:{}", change.at.as_microsecond());
+    if change.reason == "downgrade" {
+        let down = tally_domain::journeys::Trigger::TierDown;
+        crate::usecases::journeys::enter(c, ctx, &setup.journeys, member, &down, &cause).await?;
+    }
     let event = "member.tier_changed";
     crate::usecases::webhooks::publish(c, ctx, &setup.webhooks, program, event, &cause, &data)
         .await?;

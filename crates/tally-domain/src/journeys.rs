@@ -29,6 +29,16 @@ pub enum Trigger {
     FirstPurchase,
     /// A purchase moved them up a tier.
     TierUp,
+    /// A tier review moved them down a tier.
+    TierDown,
+    /// A purchase brought their points (available and pending) to at least this many.
+    PointsReached { points: i64 },
+    /// Their last purchase was this many days ago, and none since (once per lapse).
+    Inactive { days: i64 },
+    /// They entered the segment with this key.
+    SegmentEntered(String),
+    /// They left the segment with this key.
+    SegmentLeft(String),
     /// A custom event of this type.
     Event(String),
     /// Their birthday, in their time zone (29 February on 28 February in other years).
@@ -50,6 +60,11 @@ impl Trigger {
             Trigger::Purchase => "purchase",
             Trigger::FirstPurchase => "first_purchase",
             Trigger::TierUp => "tier_up",
+            Trigger::TierDown => "tier_down",
+            Trigger::PointsReached { .. } => "points_reached",
+            Trigger::Inactive { .. } => "inactive",
+            Trigger::SegmentEntered(_) => "segment_entered",
+            Trigger::SegmentLeft(_) => "segment_left",
             Trigger::Event(_) => "event",
             Trigger::Birthday => "birthday",
             Trigger::PointsExpiring { .. } => "points_expiring",
@@ -62,13 +77,23 @@ impl Trigger {
     pub fn is_scheduled(&self) -> bool {
         matches!(
             self,
-            Trigger::Birthday | Trigger::PointsExpiring { .. } | Trigger::Lifecycle { .. }
+            Trigger::Birthday
+                | Trigger::PointsExpiring { .. }
+                | Trigger::Lifecycle { .. }
+                | Trigger::Inactive { .. }
         )
     }
 
     pub fn to_json(&self) -> Value {
         match self {
             Trigger::Event(t) => json!({ "type": "event", "event_type": t }),
+            Trigger::PointsReached { points } => {
+                json!({ "type": "points_reached", "points": points })
+            }
+            Trigger::Inactive { days } => json!({ "type": "inactive", "days": days }),
+            Trigger::SegmentEntered(s) | Trigger::SegmentLeft(s) => {
+                json!({ "type": self.name(), "segment": s })
+            }
             Trigger::PointsExpiring { within_days } => {
                 json!({ "type": "points_expiring", "within_days": within_days })
             }
@@ -174,6 +199,9 @@ fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
             "within_days",
             "stage",
             "min_value_percentile",
+            "points",
+            "days",
+            "segment",
         ],
     );
     let kind = t.req(f, "type", text(40))?;
@@ -182,6 +210,15 @@ fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
         "purchase" => Trigger::Purchase,
         "first_purchase" => Trigger::FirstPurchase,
         "tier_up" => Trigger::TierUp,
+        "tier_down" => Trigger::TierDown,
+        "points_reached" => Trigger::PointsReached {
+            points: t.req(f, "points", int(1, 1_000_000_000))?,
+        },
+        "inactive" => Trigger::Inactive {
+            days: t.req(f, "days", int(1, 730))?,
+        },
+        "segment_entered" => Trigger::SegmentEntered(t.req(f, "segment", text(64))?),
+        "segment_left" => Trigger::SegmentLeft(t.req(f, "segment", text(64))?),
         "birthday" => Trigger::Birthday,
         "event" => Trigger::Event(t.req(f, "event_type", identifier)?),
         "points_expiring" => Trigger::PointsExpiring {
@@ -197,7 +234,7 @@ fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
         _ => {
             f.push(
                 t.pointer("type"),
-                "must be one of enrolled, purchase, first_purchase, tier_up, event, birthday, points_expiring, lifecycle",
+                "must be one of enrolled, purchase, first_purchase, tier_up, tier_down, points_reached, event, birthday, points_expiring, lifecycle, inactive, segment_entered, segment_left",
             );
             return None;
         }
@@ -206,9 +243,21 @@ fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
         Trigger::Event(_) => &["event_type"],
         Trigger::PointsExpiring { .. } => &["within_days"],
         Trigger::Lifecycle { .. } => &["stage", "min_value_percentile"],
+        Trigger::PointsReached { .. } => &["points"],
+        Trigger::Inactive { .. } => &["days"],
+        Trigger::SegmentEntered(_) | Trigger::SegmentLeft(_) => &["segment"],
         _ => &[],
     };
-    for key in ["event_type", "within_days", "stage", "min_value_percentile"] {
+    let fields = [
+        "event_type",
+        "within_days",
+        "stage",
+        "min_value_percentile",
+        "points",
+        "days",
+        "segment",
+    ];
+    for key in fields {
         if t.has(key) && !allowed.contains(&key) {
             f.push(
                 t.pointer(key),
@@ -381,7 +430,7 @@ impl JourneyDoc {
         // Defaults: a birthday once a year; an expiry reminder once per expiry date.
         let reentry = reentry.unwrap_or(match trigger {
             Trigger::Birthday => Reentry::Yearly,
-            Trigger::PointsExpiring { .. } => Reentry::Always,
+            Trigger::PointsExpiring { .. } | Trigger::Inactive { .. } => Reentry::Always,
             _ => Reentry::Never,
         });
         Ok(JourneyDoc {

@@ -224,6 +224,20 @@ pub(crate) async fn after_purchase<C: Conn>(
     if answer["tier"]["upgraded"] == true {
         entered += enter(c, ctx, journeys, member, &Trigger::TierUp, cause).await?;
     }
+    // Points collected (available and pending) that this purchase took past a threshold.
+    let balance = &answer["balance"];
+    let total =
+        balance["available"].as_i64().unwrap_or(0) + balance["pending"].as_i64().unwrap_or(0);
+    let before = total - answer["points_earned"].as_i64().unwrap_or(0);
+    for j in journeys {
+        if let Trigger::PointsReached { points } = j.doc.trigger
+            && before < points
+            && points <= total
+        {
+            let one = std::slice::from_ref(j);
+            entered += enter(c, ctx, one, member, &j.doc.trigger, cause).await?;
+        }
+    }
     Ok(entered)
 }
 
@@ -232,7 +246,7 @@ pub(crate) async fn after_purchase<C: Conn>(
 /// lifecycle stages. Returns how many entered.
 pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize> {
     let mut entered = 0;
-    for kind in ["birthday", "points_expiring", "lifecycle"] {
+    for kind in ["birthday", "points_expiring", "lifecycle", "inactive"] {
         for row in store::active_with_trigger(c, kind).await? {
             let Some(program) = programs::get_program(c, &row.tenant_id, &row.program_id).await?
             else {
@@ -268,6 +282,17 @@ pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize>
                                 format!("{stage}:{}", at.to_zoned(jiff::tz::TimeZone::UTC).date()),
                             )
                         })
+                        .collect()
+                }
+                Trigger::Inactive { days } => {
+                    // A lapse is looked for during a week after it, like birthdays, so a
+                    // server that was down still finds it; once per lapse (its last purchase).
+                    let until = ctx.now - SignedDuration::from_hours(24 * days);
+                    let from = until - SignedDuration::from_hours(24 * CATCH_UP_DAYS);
+                    store::lapsed(c, &program.id, from, until)
+                        .await?
+                        .into_iter()
+                        .map(|(m, last)| (m, format!("inactive:{}", last.as_microsecond())))
                         .collect()
                 }
                 _ => Vec::new(),

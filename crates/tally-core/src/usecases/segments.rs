@@ -164,17 +164,21 @@ pub async fn apply<C: Conn>(
     let day = local_day(c, ctx, program).await?;
     let mut deltas: BTreeMap<&SegmentId, i64> = BTreeMap::new();
     let (mut entered, mut left) = (0, 0);
+    let mut moved = Vec::new();
     for change in changes {
         if change.enter {
             if store::enter(c, &change.segment, &change.member, ctx.now).await? {
                 entered += 1;
                 *deltas.entry(&change.segment).or_default() += 1;
+                moved.push(change);
             }
         } else if store::leave(c, &change.segment, &change.member, ctx.now).await? {
             left += 1;
             *deltas.entry(&change.segment).or_default() -= 1;
+            moved.push(change);
         }
     }
+    start_journeys(c, ctx, program, &moved).await?;
     for segment in evaluated {
         deltas.entry(segment).or_default();
         store::set_evaluated(c, segment, ctx.now).await?;
@@ -183,6 +187,41 @@ pub async fn apply<C: Conn>(
         store::resize(c, segment, delta, &day).await?;
     }
     Ok(json!({ "entered": entered, "left": left }))
+}
+
+/// Members who entered or left a segment start the journeys that wait for it (by key).
+async fn start_journeys<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    moved: &[&SegmentChange],
+) -> StepResult<()> {
+    use tally_domain::journeys::Trigger;
+    let Some(setup) = crate::earning::setup_by_id(c, program).await? else {
+        return Ok(());
+    };
+    let wanted = |t: &Trigger| matches!(t, Trigger::SegmentEntered(_) | Trigger::SegmentLeft(_));
+    if moved.is_empty() || !setup.journeys.iter().any(|j| wanted(&j.doc.trigger)) {
+        return Ok(());
+    }
+    let mut keys: BTreeMap<SegmentId, String> = BTreeMap::new();
+    for change in moved {
+        if !keys.contains_key(&change.segment) {
+            let row = store::get(c, &ctx.tenant, &change.segment).await?;
+            let key = row.map(|s| s.key).unwrap_or_default();
+            keys.insert(change.segment.clone(), key);
+        }
+        let key = keys[&change.segment].clone();
+        let trigger = match change.enter {
+            true => Trigger::SegmentEntered(key),
+            false => Trigger::SegmentLeft(key),
+        };
+        let cause = format!("{}:{}", change.segment, ctx.now.as_microsecond());
+        let journeys = &setup.journeys;
+        crate::usecases::journeys::enter(c, ctx, journeys, &change.member, &trigger, &cause)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Replaces a static segment's members. Every member must exist, or nothing changes.

@@ -6,6 +6,7 @@ mod common;
 
 mod campaigns;
 mod email;
+mod journey_triggers;
 mod journeys;
 mod push;
 mod sms;

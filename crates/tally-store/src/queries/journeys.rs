@@ -343,6 +343,29 @@ pub async fn expiring_points<C: Conn>(
 
 /// Active members of a program in a lifecycle stage with at least this value percentile, with
 /// when their insights were computed.
+/// Active members whose last purchase was in `[from, until)`, with when it was: the members
+/// who lapsed in that window (none bought since).
+pub async fn lapsed<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    from: Timestamp,
+    until: Timestamp,
+) -> Result<Vec<(MemberId, Timestamp)>, StoreError> {
+    c.query(
+        "SELECT p.member_id, CAST(MAX(p.occurred_at_us) AS BIGINT) FROM purchases p
+         JOIN members m ON m.id = p.member_id AND m.status = 'active'
+         WHERE p.program_id = $1 AND p.occurred_at_us >= $2 AND p.occurred_at_us < $3
+           AND NOT EXISTS (SELECT 1 FROM purchases q
+                           WHERE q.member_id = p.member_id AND q.occurred_at_us >= $3)
+         GROUP BY p.member_id",
+        &[program.as_str().into(), ts(from), ts(until)],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((MemberId::from_trusted(r.text(0)?), to_ts(r.int(1)?)?)))
+    .collect()
+}
+
 pub async fn members_in_stage<C: Conn>(
     c: &mut C,
     program: &ProgramId,

@@ -1,0 +1,148 @@
+//! The journey triggers that follow a member's state, driven by the injected clock on SQLite
+//! or PostgreSQL: points reaching a threshold, a tier lost at its review, a lapse of N days
+//! (once per lapse), and entering or leaving a segment. Each journey tags the member, so the
+//! tags show who entered what, and how often.
+
+use crate::common;
+
+use common::*;
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+use tally_core::Command;
+use tally_domain::ids::{MemberId, SegmentId};
+use tally_domain::tiers::TierPlan;
+use tally_mail::sink::SmtpSink;
+
+impl World {
+    /// A journey that only tags the member.
+    async fn tagging(&self, trigger: Value, tag: &str) {
+        let body = json!({"name": tag, "trigger": trigger, "steps": [{"add_tag": tag}]});
+        self.journey(body).await;
+    }
+
+    /// The member's tags, sorted, after the due journey steps ran.
+    async fn tags(&self, member: &MemberId) -> Vec<String> {
+        self.tally.run_journeys().await.unwrap();
+        let mut tags = self.tally.member(&self.tenant, member).await.unwrap().tags;
+        tags.sort();
+        tags
+    }
+}
+
+#[tokio::test]
+async fn points_reached_and_a_tier_lost_start_their_journeys_once() {
+    let w = world(SmtpSink::options()).await;
+    let plan = TierPlan::parse(
+        &json!({"metric": "points_earned", "window": "calendar_year",
+        "levels": [{"name": "Member", "threshold": 0}, {"name": "Gold", "threshold": 20}]}),
+    )
+    .unwrap();
+    w.write(Command::SetTierPlan {
+        program: w.program.clone(),
+        plan,
+    })
+    .await;
+    w.tagging(json!({"type": "points_reached", "points": 40}), "forty")
+        .await;
+    w.tagging(json!({"type": "tier_down"}), "fell").await;
+    let m = w.member(json!({"name": "Ola"})).await;
+    let first = w.purchase(&m.id, "o-1", "2026-12-02T10:00:00Z").await;
+    assert_eq!(first["points_earned"], 25);
+    assert!(w.tags(&m.id).await.is_empty(), "25 points: not yet forty");
+    w.purchase(&m.id, "o-2", "2026-12-02T10:30:00Z").await;
+    assert_eq!(w.tags(&m.id).await, ["forty"], "50 points crossed forty");
+    w.purchase(&m.id, "o-3", "2026-12-02T10:45:00Z").await;
+    assert_eq!(w.tags(&m.id).await, ["forty"], "once");
+
+    // Gold for 2026; kept at the review of 2026, lost at the review of 2027 (nothing bought).
+    for (at, tags) in [
+        ("2027-01-02T12:00:00Z", vec!["forty"]),
+        ("2028-01-02T12:00:00Z", vec!["fell", "forty"]),
+    ] {
+        w.clock.set(ts(at));
+        let review = Command::ReviewTiers {
+            program: w.program.clone(),
+            limit: 100,
+        };
+        w.write(review).await;
+        assert_eq!(w.tags(&m.id).await, tags, "at {at}");
+    }
+}
+
+#[tokio::test]
+async fn a_lapse_of_thirty_days_starts_its_journey_once_per_lapse() {
+    let w = world(SmtpSink::options()).await;
+    w.tagging(json!({"type": "inactive", "days": 30}), "lapsed")
+        .await;
+    let m = w.member(json!({"name": "Ola"})).await;
+    let quiet = w.member(json!({"name": "Never bought"})).await;
+    w.purchase(&m.id, "o-1", "2026-12-02T10:00:00Z").await;
+    w.clock.advance(SignedDuration::from_hours(24 * 29));
+    assert_eq!(
+        w.tally.enter_scheduled_journeys().await.unwrap(),
+        0,
+        "29 days"
+    );
+    w.clock.advance(SignedDuration::from_hours(24 * 2));
+    assert_eq!(
+        w.tally.enter_scheduled_journeys().await.unwrap(),
+        1,
+        "31 days"
+    );
+    assert_eq!(w.tally.enter_scheduled_journeys().await.unwrap(), 0, "once");
+    assert_eq!(w.tags(&m.id).await, ["lapsed"]);
+    assert!(w.tags(&quiet.id).await.is_empty(), "no purchase, no lapse");
+    // They come back, then lapse again: a new lapse enters again (the journey's run ends, its
+    // tag stays; the second run is a new occurrence).
+    w.purchase(&m.id, "o-2", "2027-01-03T10:00:00Z").await;
+    w.clock.set(ts("2027-02-03T12:00:00Z"));
+    assert_eq!(
+        w.tally.enter_scheduled_journeys().await.unwrap(),
+        1,
+        "the second lapse"
+    );
+    let runs = w
+        .tally
+        .member_journeys(&w.tenant, &m.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(runs.items.len(), 2);
+}
+
+#[tokio::test]
+async fn entering_and_leaving_a_segment_start_their_journeys() {
+    let w = world(SmtpSink::options()).await;
+    let input = tally_domain::segments::SegmentInput::parse(&json!({"key": "vip", "name": "VIPs",
+        "definition": {"field": "tags", "op": "has_any", "value": ["vip"]}}))
+    .unwrap();
+    let segment = w
+        .write(Command::CreateSegment {
+            program: w.program.clone(),
+            input,
+        })
+        .await;
+    let segment = SegmentId::parse(segment["id"].as_str().unwrap()).unwrap();
+    w.tagging(
+        json!({"type": "segment_entered", "segment": "vip"}),
+        "welcomed_vip",
+    )
+    .await;
+    w.tagging(
+        json!({"type": "segment_left", "segment": "vip"}),
+        "missed_vip",
+    )
+    .await;
+    let m = w.member(json!({"name": "Ola", "tags": ["vip"]})).await;
+    w.tally.evaluate_segment(&w.tenant, &segment).await.unwrap();
+    assert_eq!(w.tags(&m.id).await, ["vip", "welcomed_vip"]);
+    let patch =
+        tally_domain::inputs::MemberPatch::parse(&json!({"tags": ["welcomed_vip"]})).unwrap();
+    w.write(Command::UpdateMember {
+        member: m.id.clone(),
+        patch,
+        source: "test".into(),
+    })
+    .await;
+    w.tally.evaluate_segment(&w.tenant, &segment).await.unwrap();
+    assert_eq!(w.tags(&m.id).await, ["missed_vip", "welcomed_vip"]);
+}
