@@ -7,7 +7,7 @@
 
 use crate::Timestamp;
 use crate::error::{DomainError, Fields};
-use crate::ids::{TemplateId, WebhookId};
+use crate::ids::{OfferId, RewardId, TemplateId, WebhookId};
 use crate::inputs::{Obj, identifier, int, parse_with, text};
 use crate::model::Channel;
 use jiff::SignedDuration;
@@ -165,6 +165,10 @@ pub enum Step {
     },
     AddTag(String),
     RemoveTag(String),
+    /// Gives the member a reward of the program, free (an issued redemption).
+    GrantReward(RewardId),
+    /// Activates an offer of the program for the member (one they would clip in the wallet).
+    ActivateOffer(OfferId),
     /// Calls one of the program's webhook endpoints with the member and `label`.
     Webhook {
         endpoint: WebhookId,
@@ -283,6 +287,8 @@ const STEP_KINDS: &[&str] = &[
     "grant_points",
     "add_tag",
     "remove_tag",
+    "grant_reward",
+    "activate_offer",
     "webhook",
     "branch",
     "exit",
@@ -339,6 +345,12 @@ fn step(s: &Obj<'_>, f: &mut Fields, index: usize, count: usize) -> Option<Step>
         "remove_tag" => s
             .req(f, "remove_tag", crate::inputs::tag_value)
             .map(Step::RemoveTag),
+        "grant_reward" => s
+            .req(f, "grant_reward", parse_with(RewardId::parse))
+            .map(Step::GrantReward),
+        "activate_offer" => s
+            .req(f, "activate_offer", parse_with(OfferId::parse))
+            .map(Step::ActivateOffer),
         "webhook" => {
             let o = s.obj(f, "webhook", true)?;
             o.only(f, &["endpoint", "label"]);

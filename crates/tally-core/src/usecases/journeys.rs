@@ -88,6 +88,26 @@ pub async fn create<C: Conn>(
                 .into());
             }
         }
+        if let Step::GrantReward(reward) = step {
+            let r = tally_store::queries::rewards::get_reward(c, &ctx.tenant, reward).await?;
+            if r.is_none_or(|r| &r.program_id != program) {
+                return Err(DomainError::invalid(
+                    format!("/steps/{i}/grant_reward"),
+                    "is not a reward of the program",
+                )
+                .into());
+            }
+        }
+        if let Step::ActivateOffer(offer) = step {
+            let o = tally_store::queries::offers::get(c, &ctx.tenant, offer).await?;
+            if o.is_none_or(|o| &o.program_id != program) {
+                return Err(DomainError::invalid(
+                    format!("/steps/{i}/activate_offer"),
+                    "is not an offer of the program",
+                )
+                .into());
+            }
+        }
         if let Step::Webhook { endpoint, .. } = step {
             let e = tally_store::queries::webhooks::get_endpoint(c, &ctx.tenant, endpoint).await?;
             if e.is_none_or(|e| &e.program_id != program) {
@@ -452,6 +472,22 @@ async fn run_steps<C: Conn>(c: &mut C, ctx: &Ctx, run: &RunRow) -> StepResult<us
             Step::AddTag(tag) | Step::RemoveTag(tag) => {
                 let add = matches!(step, Step::AddTag(_));
                 retag(c, &mut member, tag, add, ctx.now).await?;
+            }
+            Step::GrantReward(reward) => {
+                let found = tally_store::queries::rewards::get_reward(c, &run.tenant_id, reward);
+                // A reward deleted since the journey was saved is skipped.
+                if let Some(r) = found.await? {
+                    super::rewards::grant_free(c, &actor_ctx, &run.tenant_id, &r, &member.id)
+                        .await?;
+                }
+            }
+            Step::ActivateOffer(offer) => {
+                // An offer no longer open to the member (ended, paused, another audience) is
+                // skipped: the journey goes on. Its checks come before anything is written.
+                match super::offers::activate(c, &actor_ctx, &member.id, offer).await {
+                    Ok(_) | Err(crate::StepError::Domain(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
             Step::Webhook { endpoint, label } => {
                 let data = json!({

@@ -1,7 +1,8 @@
 //! The journey triggers that follow a member's state, driven by the injected clock on SQLite
 //! or PostgreSQL: points reaching a threshold, a tier lost at its review, a lapse of N days
 //! (once per lapse), and entering or leaving a segment. Each journey tags the member, so the
-//! tags show who entered what, and how often.
+//! tags show who entered what, and how often. And the steps that give: a free reward, an offer
+//! clipped (one that cannot be is skipped).
 
 use crate::common;
 
@@ -145,4 +146,69 @@ async fn entering_and_leaving_a_segment_start_their_journeys() {
     .await;
     w.tally.evaluate_segment(&w.tenant, &segment).await.unwrap();
     assert_eq!(w.tags(&m.id).await, ["missed_vip", "welcomed_vip"]);
+}
+
+#[tokio::test]
+async fn a_journey_gives_a_reward_and_clips_an_offer_and_skips_one_it_cannot() {
+    let w = world(SmtpSink::options()).await;
+    let reward = tally_domain::inputs::NewReward::parse(
+        &json!({"name": "Welcome coffee", "cost_points": 300}),
+    );
+    let reward = w
+        .write(Command::CreateReward {
+            program: w.program.clone(),
+            reward: reward.unwrap(),
+        })
+        .await;
+    let offer = |body: Value| Command::CreateOffer {
+        program: w.program.clone(),
+        input: tally_domain::offers::OfferInput::parse(&body).unwrap(),
+    };
+    let clip = w
+        .write(offer(
+            json!({"name": "Double notes", "benefit": {"points": 50}}),
+        ))
+        .await;
+    let auto = w
+        .write(offer(
+            json!({"name": "Always on", "benefit": {"points": 10}, "activation": "automatic"}),
+        ))
+        .await;
+    w.journey(json!({"name": "Welcome gifts", "trigger": {"type": "enrolled"}, "steps": [
+        {"grant_reward": reward["id"]}, {"activate_offer": auto["id"]}, {"activate_offer": clip["id"]},
+        {"add_tag": "gifted"}]}))
+        .await;
+    let m = w.member(json!({"name": "Ola"})).await;
+    assert_eq!(
+        w.tags(&m.id).await,
+        ["gifted"],
+        "the automatic offer was skipped, the rest ran"
+    );
+    let gifts = w
+        .tally
+        .member_redemptions(&w.tenant, &m.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(gifts.items.len(), 1);
+    assert_eq!(gifts.items[0].reward_name, "Welcome coffee");
+    assert_eq!(gifts.items[0].cost.value(), 0, "free");
+    let offers = w.tally.member_offers(&w.tenant, &m.id).await.unwrap();
+    let clipped = offers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["offer_id"] == clip["id"]);
+    assert_eq!(clipped.unwrap()["activated"], true, "{offers}");
+
+    let wrong = Command::CreateJourney {
+        program: w.program.clone(),
+        document: json!({"name": "Bad", "trigger": {"type": "enrolled"},
+            "steps": [{"grant_reward": "rwd_01J8Z3Q4R5S6T7V8W9X0Y1Z2C5"}]}),
+    };
+    let e = w
+        .tally
+        .write(&w.tenant, "test", None, wrong)
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("/steps/0/grant_reward"), "{e:?}");
 }
