@@ -11,9 +11,11 @@
 //! cargo run --release -p tally-bench -- segments                     # segment updates per purchase
 //! cargo run --release -p tally-bench -- rfm                          # RFM + segments, 10M purchases
 //! cargo run --release -p tally-bench -- vouchers                     # 1M codes; validation at 1,000/s
+//! cargo run --release -p tally-bench -- messages                     # emails/s; purchase → email
 //! ```
 
 mod ingest;
+mod messages;
 mod pages;
 mod rfm;
 mod rules;
@@ -64,6 +66,11 @@ fn main() {
             runs: flag("--runs", 3),
             out: text("--out").map(Into::into),
         }),
+        Some("messages") => block_on(messages::run(messages::Options {
+            emails: flag("--emails", 10_000),
+            purchases: flag("--purchases", 200),
+            backends: backends(),
+        })),
         Some("vouchers") => block_on(vouchers::run(vouchers::Options {
             codes: flag("--codes", 1_000_000),
             rate: flag("--rate", 1_000),
@@ -79,7 +86,7 @@ fn main() {
         })),
         _ => {
             eprintln!(
-                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]\n       tally-bench rfm [--members N] [--purchases N] [--runs N] [--out DIR]\n       tally-bench vouchers [--codes N] [--rate N] [--seconds N] [--backends sqlite,postgres]"
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]\n       tally-bench rfm [--members N] [--purchases N] [--runs N] [--out DIR]\n       tally-bench vouchers [--codes N] [--rate N] [--seconds N] [--backends sqlite,postgres]\n       tally-bench messages [--emails N] [--purchases N] [--backends sqlite,postgres]"
             );
             std::process::exit(2);
         }

@@ -172,22 +172,29 @@ async fn fan_out_campaigns(tally: tally_core::Tally<AnyDb>) {
     }
 }
 
-/// Every five seconds, the journey steps that are due run; every ten minutes, birthdays,
-/// expiring points and lifecycle stages enter their journeys. On several nodes each run's steps
-/// run once, and each entry is made once.
-async fn run_journeys(tally: tally_core::Tally<AnyDb>) {
-    for round in 0u64.. {
-        if round % 120 == 0
-            && let Err(e) = tally.enter_scheduled_journeys().await
-        {
-            tracing::warn!(error = %e, "entering scheduled journeys failed");
+/// The journey steps that are due run at once when this node's writes entered members on
+/// journeys (the bell), else every five seconds; every ten minutes, birthdays, expiring points,
+/// lifecycle stages and lapses enter their journeys. On several nodes each run's steps run
+/// once, and each entry is made once.
+pub async fn run_journeys(tally: tally_core::Tally<AnyDb>) {
+    const SCHEDULED_EVERY: Duration = Duration::from_secs(600);
+    let mut scheduled_at: Option<std::time::Instant> = None;
+    loop {
+        if scheduled_at.is_none_or(|at| at.elapsed() >= SCHEDULED_EVERY) {
+            scheduled_at = Some(std::time::Instant::now());
+            if let Err(e) = tally.enter_scheduled_journeys().await {
+                tracing::warn!(error = %e, "entering scheduled journeys failed");
+            }
         }
         match tally.advance_journeys().await {
             Ok(0) => {}
             Ok(runs) => tracing::debug!(runs, "journey steps run"),
             Err(e) => tracing::warn!(error = %e, "running journeys failed"),
         }
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            () = tally.bell.journeys() => {}
+        }
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Ctx {
     /// The API key id or operator name, recorded on transfers and in the audit log.
     pub actor: String,
     pub now: Timestamp,
+    /// What the command left for the background runners (see [`crate::bell`]).
+    pub marks: crate::bell::Marks,
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with.
@@ -123,10 +125,8 @@ pub enum Command {
     },
     /// The deliverer takes due messages (see `usecases::messages::claim`).
     ClaimMessages(usecases::messages::ClaimRequest),
-    SettleMessage {
-        message: tally_domain::ids::MessageId,
-        outcome: usecases::messages::Outcome,
-    },
+    /// What became of the sends of one round, settled together.
+    SettleMessages(Vec<(tally_domain::ids::MessageId, usecases::messages::Outcome)>),
     ReactToMessage {
         token: String,
         reaction: usecases::messages::Reaction,
@@ -519,8 +519,12 @@ impl Command {
                 usecases::messages::queue(c, ctx, member, request).await
             }
             Command::ClaimMessages(request) => usecases::messages::claim(c, ctx, request).await,
-            Command::SettleMessage { message, outcome } => {
-                usecases::messages::settle(c, ctx, message, outcome).await
+            Command::SettleMessages(outcomes) => {
+                let mut settled = Vec::with_capacity(outcomes.len());
+                for (message, outcome) in outcomes {
+                    settled.push(usecases::messages::settle(c, ctx, message, outcome).await?);
+                }
+                Ok(serde_json::json!({ "settled": settled }))
             }
             Command::ReactToMessage { token, reaction } => {
                 usecases::messages::react(c, ctx, token, reaction).await

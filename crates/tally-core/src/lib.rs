@@ -10,6 +10,7 @@
 
 mod awards;
 mod backtest;
+pub mod bell;
 pub mod beyond;
 mod campaign_reads;
 mod cashback_reads;
@@ -89,6 +90,8 @@ use writer::WriteQueue;
 pub struct Tally<D: Database> {
     pub db: D,
     pub clock: Arc<dyn Clock>,
+    /// Rung when committed writes leave work for the journey runner or the deliverer.
+    pub bell: Arc<bell::Bell>,
     writes: WriteQueue,
     /// None inside the updater itself.
     segments: Option<segments::Updater>,
@@ -97,10 +100,12 @@ pub struct Tally<D: Database> {
 impl<D: Database> Tally<D> {
     /// Starts the writers and the segment updater. The database must already be migrated.
     pub fn start(db: D, clock: Arc<dyn Clock>) -> Tally<D> {
-        let writes = writer::spawn(db.clone(), clock.clone());
+        let bell = Arc::new(bell::Bell::default());
+        let writes = writer::spawn(db.clone(), clock.clone(), bell.clone());
         let mut tally = Tally {
             db,
             clock,
+            bell,
             writes,
             segments: None,
         };

@@ -39,12 +39,15 @@ fn money(minor: i64, currency: Currency) -> String {
 
 /// What each placeholder says for a member: name, card, points, expiring points, tier,
 /// cashback, next-best products, the wallet link. On any connection, so a message is filled in
-/// inside the transaction that sends it.
+/// inside the transaction that sends it. `uses` says whether the template names a
+/// placeholder (or a group of them, `tier.`): what it does not use is not looked up, which
+/// spares a delivery the queries.
 pub(crate) async fn placeholder_values<C: Conn>(
     c: &mut C,
     program: &Program,
     m: &Member,
     now: Timestamp,
+    uses: &(dyn Fn(&str) -> bool + Sync),
 ) -> StepResult<BTreeMap<&'static str, String>> {
     let points = |n: i64| format!("{n} {}", program.points_name);
     let name = m.name.clone().unwrap_or_default();
@@ -61,12 +64,16 @@ pub(crate) async fn placeholder_values<C: Conn>(
     v.insert("program.name", program.name.clone());
     v.insert("points.balance", points(m.balance.available.value()));
     v.insert("points.pending", points(m.balance.pending.value()));
-    if let Some((at, n)) = lots::upcoming(c, &m.id).await?.first() {
+    if uses("points.expiring")
+        && let Some((at, n)) = lots::upcoming(c, &m.id).await?.first()
+    {
         let day = at.to_zoned(jiff::tz::TimeZone::UTC).date();
         v.insert("points.expiring", format!("{} on {day}", points(*n)));
     }
     let compiled = earning::active_rules(c, program).await?;
-    if let Some(plan) = compiled.tier_plan.as_ref() {
+    if uses("tier.")
+        && let Some(plan) = compiled.tier_plan.as_ref()
+    {
         let tier = crate::tiers::status(c, plan, &compiled.time_zone, &m.id, now).await?;
         v.insert("tier.name", tier.tier.clone().unwrap_or_default());
         if let Some(next) = &tier.next {
@@ -76,9 +83,13 @@ pub(crate) async fn placeholder_values<C: Conn>(
             );
         }
     }
-    let cashback = tally_store::queries::cashback::balance(c, &m.id).await?;
-    v.insert("cashback.balance", money(cashback, program.currency));
-    if let Some(insights) = insights::member_details(c, &m.id).await? {
+    if uses("cashback.") {
+        let cashback = tally_store::queries::cashback::balance(c, &m.id).await?;
+        v.insert("cashback.balance", money(cashback, program.currency));
+    }
+    if uses("products.")
+        && let Some(insights) = insights::member_details(c, &m.id).await?
+    {
         let products: Vec<&str> = insights["next_products"]
             .as_array()
             .into_iter()
@@ -125,7 +136,8 @@ impl<D: Database> Tally<D> {
         let mut c = self.read().await?;
         let m = member_of(&mut c, tenant, member).await?;
         let program = program_of(&mut c, tenant, &m.program_id).await?;
-        Ok(placeholder_values(&mut c, &program, &m, self.clock.now()).await?)
+        let every = |_: &str| true;
+        Ok(placeholder_values(&mut c, &program, &m, self.clock.now(), &every).await?)
     }
 
     /// A template filled in for one member: `{"subject", "html", "text"}`.

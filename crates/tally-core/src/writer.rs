@@ -13,6 +13,7 @@
 //! first, and the new outcome (success or domain error) is written in the same transaction as the
 //! effect.
 
+use crate::bell::{Bell, Marks};
 use crate::commands::{Command, Ctx, IdempotencyKey};
 use crate::{CoreError, StepError};
 use serde_json::Value;
@@ -68,11 +69,11 @@ impl WriteQueue {
     }
 }
 
-pub fn spawn<D: Database>(db: D, clock: Arc<dyn Clock>) -> WriteQueue {
+pub fn spawn<D: Database>(db: D, clock: Arc<dyn Clock>, bell: Arc<Bell>) -> WriteQueue {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let rx = Arc::new(Mutex::new(rx));
     for n in 0..db.writer_count() {
-        let (db, clock, rx) = (db.clone(), clock.clone(), rx.clone());
+        let (db, clock, rx, bell) = (db.clone(), clock.clone(), rx.clone(), bell.clone());
         std::thread::Builder::new()
             .name(format!("tally-writer-{n}"))
             .spawn(move || {
@@ -80,7 +81,7 @@ pub fn spawn<D: Database>(db: D, clock: Arc<dyn Clock>) -> WriteQueue {
                     .enable_all()
                     .build()
                     .expect("a writer runtime");
-                rt.block_on(run_writer(db, clock, rx));
+                rt.block_on(run_writer(db, clock, rx, bell));
             })
             .expect("spawn a writer thread");
     }
@@ -91,6 +92,7 @@ async fn run_writer<D: Database>(
     db: D,
     clock: Arc<dyn Clock>,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    bell: Arc<Bell>,
 ) {
     let mut conn: Option<D::Conn> = None;
     loop {
@@ -120,7 +122,7 @@ async fn run_writer<D: Database>(
             };
         }
         let c = conn.as_mut().expect("connected above");
-        let outcomes = run_batch(c, &batch, clock.as_ref()).await;
+        let outcomes = run_batch(c, &batch, clock.as_ref(), &bell).await;
         for (job, outcome) in batch.into_iter().zip(outcomes) {
             let _ = job.reply.send(outcome);
         }
@@ -134,8 +136,9 @@ async fn run_batch<C: Conn>(
     c: &mut C,
     batch: &[Job],
     clock: &dyn Clock,
+    bell: &Bell,
 ) -> Vec<Result<Value, CoreError>> {
-    match try_batch(c, batch, clock).await {
+    match try_batch(c, batch, clock, bell).await {
         Ok(outcomes) => return outcomes,
         Err(e) => {
             let _ = c.batch("ROLLBACK").await;
@@ -151,15 +154,20 @@ async fn run_batch<C: Conn>(
     }
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
-        outcomes.push(run_alone(c, job, clock).await);
+        outcomes.push(run_alone(c, job, clock, bell).await);
     }
     outcomes
 }
 
-async fn run_alone<C: Conn>(c: &mut C, job: &Job, clock: &dyn Clock) -> Result<Value, CoreError> {
+async fn run_alone<C: Conn>(
+    c: &mut C,
+    job: &Job,
+    clock: &dyn Clock,
+    bell: &Bell,
+) -> Result<Value, CoreError> {
     let mut attempt = 1;
     loop {
-        match try_batch(c, std::slice::from_ref(job), clock).await {
+        match try_batch(c, std::slice::from_ref(job), clock, bell).await {
             Ok(mut outcomes) => return outcomes.pop().expect("one outcome per command"),
             Err(e) => {
                 let _ = c.batch("ROLLBACK").await;
@@ -182,8 +190,10 @@ async fn try_batch<C: Conn>(
     c: &mut C,
     batch: &[Job],
     clock: &dyn Clock,
+    bell: &Bell,
 ) -> Result<Vec<Result<Value, CoreError>>, StoreError> {
     let now = clock.now();
+    let marks = Marks::default();
     c.batch(c.dialect().begin_write()).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
@@ -191,6 +201,7 @@ async fn try_batch<C: Conn>(
             tenant: job.tenant.clone(),
             actor: job.actor.clone(),
             now,
+            marks: marks.clone(),
         };
         // One savepoint per command: its effect is undone on refusal while its idempotency
         // record (and the rest of the batch) stays. Prepared once per connection.
@@ -214,6 +225,7 @@ async fn try_batch<C: Conn>(
         }
     }
     c.batch("COMMIT").await?;
+    bell.ring(&marks);
     Ok(outcomes)
 }
 

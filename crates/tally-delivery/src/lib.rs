@@ -2,7 +2,7 @@
 //!
 //! A round is one `ClaimMessages` command (which decides channel, consent, quiet hours and caps
 //! and fills in the content, see `tally_core::usecases::messages`), the sends of what it
-//! handed out, all at once up to the mailer's connections, then one `SettleMessage` per send.
+//! handed out, all at once up to the mailer's connections, then one `SettleMessages` for them all.
 //! A deliverer that dies between claim and settle loses nothing: the claim's lease runs out and
 //! the message falls due again, to go out under the same `Message-ID` (at least once). Any
 //! number of deliverers may run, on one node or several: a message is leased by one of them.
@@ -132,7 +132,8 @@ impl<D: Database> Deliverer<D> {
     }
 
     /// Runs rounds of messages and of webhooks for ever: at once again after a full batch,
-    /// else after a short pause.
+    /// else when this node's writes put something in the outbox (the bell), or after a short
+    /// pause.
     pub async fn run(self) {
         loop {
             let messages = match self.round().await {
@@ -152,7 +153,10 @@ impl<D: Database> Deliverer<D> {
             if messages.max(webhooks) as i64 >= self.config.batch {
                 continue;
             }
-            tokio::time::sleep(self.config.idle).await;
+            tokio::select! {
+                () = tokio::time::sleep(self.config.idle) => {}
+                () = self.tally.bell.outbox() => {}
+            }
         }
     }
 
@@ -200,6 +204,7 @@ impl<D: Database> Deliverer<D> {
                 (message.id, outcome)
             });
         }
+        let mut outcomes = Vec::new();
         while let Some(done) = sends.join_next().await {
             let Ok((id, outcome)) = done else { continue };
             match &outcome {
@@ -207,13 +212,13 @@ impl<D: Database> Deliverer<D> {
                 Outcome::Rejected(_) => round.bounced += 1,
                 Outcome::Deferred(_) => round.deferred += 1,
             }
-            let settle = Command::SettleMessage {
-                message: id,
-                outcome,
-            };
-            // Unsettled, the message falls due again after its lease: sent twice, never lost.
+            outcomes.push((id, outcome));
+        }
+        // Unsettled, the messages fall due again after their lease: sent twice, never lost.
+        if !outcomes.is_empty() {
+            let settle = Command::SettleMessages(outcomes);
             if let Err(e) = self.tally.write(&system, "deliverer", None, settle).await {
-                tracing::warn!(error = %e, "settling a message failed");
+                tracing::warn!(error = %e, "settling messages failed");
             }
         }
         Ok(round)

@@ -221,6 +221,9 @@ pub(crate) async fn enter<C: Conn>(
         };
         entered += usize::from(store::enter(c, &run).await?);
     }
+    if entered > 0 {
+        ctx.marks.journeys();
+    }
     Ok(entered)
 }
 
@@ -432,6 +435,7 @@ async fn run_steps<C: Conn>(c: &mut C, ctx: &Ctx, run: &RunRow) -> StepResult<us
         tenant: run.tenant_id.clone(),
         actor: format!("journey {}", journey.id),
         now: ctx.now,
+        marks: ctx.marks.clone(),
     };
     let mut index = run.step as usize;
     let mut ran = 0;

@@ -142,7 +142,11 @@ pub(crate) async fn enqueue<C: Conn>(
         unsubscribed_at: None,
         read_at: None,
     };
-    Ok(store::insert(c, &row).await?.then_some(row))
+    let queued = store::insert(c, &row).await?;
+    if queued && !new.held_out {
+        ctx.marks.outbox();
+    }
+    Ok(queued.then_some(row))
 }
 
 /// `POST /members/{m}/messages`: one message to one member, now or at `send_at`.
@@ -225,6 +229,8 @@ struct ProgramCache {
     program: Program,
     settings: MessagingSettings,
     zone: jiff::tz::TimeZone,
+    /// Templates read so far in this claim (most messages of a round share a few).
+    templates: std::sync::Mutex<HashMap<tally_domain::ids::TemplateId, TemplateInput>>,
 }
 
 /// Takes up to `limit` due messages, decides each (suppress, put off, deliver in-app, or hand
@@ -247,6 +253,7 @@ pub async fn claim<C: Conn>(c: &mut C, ctx: &Ctx, request: &ClaimRequest) -> Ste
                 settings: settings(c, &program.id).await?,
                 zone: zone(&program)?,
                 program,
+                templates: Default::default(),
             };
             cache.insert(row.program_id.clone(), entry);
         }
@@ -394,13 +401,41 @@ async fn content<C: Conn>(
     if let (Some(subject), Some(text)) = (&row.subject, &row.text) {
         return Ok((subject.clone(), row.html.clone(), text.clone()));
     }
-    let t = templates::get(c, &row.tenant_id, &row.template_id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("template"))?;
-    let template = TemplateInput::parse(&json!({
-        "name": t.name, "subject": t.subject, "html": t.html, "text": t.text,
-    }))?;
-    let mut values = placeholder_values(c, &p.program, member, ctx.now).await?;
+    let template = match p
+        .templates
+        .lock()
+        .expect("not poisoned")
+        .get(&row.template_id)
+    {
+        Some(t) => Some(t.clone()),
+        None => None,
+    };
+    let template = match template {
+        Some(t) => t,
+        None => {
+            let t = templates::get(c, &row.tenant_id, &row.template_id)
+                .await?
+                .ok_or_else(|| DomainError::not_found("template"))?;
+            let parsed = TemplateInput::parse(&json!({
+                "name": t.name, "subject": t.subject, "html": t.html, "text": t.text,
+            }))?;
+            let mut cache = p.templates.lock().expect("not poisoned");
+            cache.insert(row.template_id.clone(), parsed.clone());
+            parsed
+        }
+    };
+    let parts = [
+        Some(&template.subject),
+        template.html.as_ref(),
+        Some(&template.text),
+    ];
+    let named: Vec<&str> = parts
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p.placeholders())
+        .collect();
+    let uses = |placeholder: &str| named.iter().any(|n| n.starts_with(placeholder));
+    let mut values = placeholder_values(c, &p.program, member, ctx.now, &uses).await?;
     let base = request.public_url.trim_end_matches('/');
     values.insert("unsubscribe_url", unsubscribe_url(base, &row.token));
     let wallet = format!("{base}{}", values["wallet_url"]);
@@ -437,6 +472,10 @@ pub async fn settle<C: Conn>(
     id: &MessageId,
     outcome: &Outcome,
 ) -> StepResult<Value> {
+    // Most sends succeed: one conditional write, no read.
+    if *outcome == Outcome::Sent && store::settle(c, id, "sent", None, ctx.now).await? {
+        return Ok(json!({ "id": id, "status": "sent" }));
+    }
     let row = store::by_id(c, id)
         .await?
         .ok_or_else(|| DomainError::not_found("message"))?;

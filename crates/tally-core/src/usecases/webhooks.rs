@@ -250,7 +250,11 @@ async fn queue<C: Conn>(
         settled_at: None,
         replays: 0,
     };
-    Ok(store::insert_delivery(c, &row).await?.then_some(row))
+    let queued = store::insert_delivery(c, &row).await?;
+    if queued {
+        ctx.marks.outbox();
+    }
+    Ok(queued.then_some(row))
 }
 
 /// Publishes an event of the program to every active endpoint that wants it; `cause` names
