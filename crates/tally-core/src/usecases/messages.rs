@@ -401,16 +401,13 @@ async fn content<C: Conn>(
     if let (Some(subject), Some(text)) = (&row.subject, &row.text) {
         return Ok((subject.clone(), row.html.clone(), text.clone()));
     }
-    let template = match p
+    let cached = p
         .templates
         .lock()
         .expect("not poisoned")
         .get(&row.template_id)
-    {
-        Some(t) => Some(t.clone()),
-        None => None,
-    };
-    let template = match template {
+        .cloned();
+    let template = match cached {
         Some(t) => t,
         None => {
             let t = templates::get(c, &row.tenant_id, &row.template_id)
