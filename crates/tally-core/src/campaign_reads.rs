@@ -29,6 +29,32 @@ fn group_view(g: &Group) -> Value {
     })
 }
 
+/// Treated against held-out members: each group's conversion and revenue, and the uplift with
+/// its 95 % interval (for campaigns and journeys alike).
+pub(crate) fn comparison(outcomes: &[tally_store::queries::campaigns::Outcome]) -> Value {
+    let (mut treated, mut holdout) = (Group::default(), Group::default());
+    for o in outcomes {
+        let g = if o.held_out {
+            &mut holdout
+        } else {
+            &mut treated
+        };
+        g.members += 1;
+        g.converted += u64::from(o.purchases > 0);
+        let revenue = o.revenue_minor as f64;
+        g.revenue_sum += revenue;
+        g.revenue_sum_squares += revenue * revenue;
+    }
+    json!({
+        "treated": group_view(&treated),
+        "holdout": group_view(&holdout),
+        "uplift": {
+            "conversion": difference(uplift::conversion(&treated, &holdout)),
+            "revenue_per_member_minor": difference(uplift::revenue(&treated, &holdout)),
+        },
+    })
+}
+
 impl<D: Database> Tally<D> {
     pub async fn campaigns(
         &self,
@@ -74,29 +100,10 @@ impl<D: Database> Tally<D> {
                     + SignedDuration::from_hours(
                         row.conversion_days * 24 + row.best_hour_within_hours.unwrap_or(0),
                     );
-                let (mut treated, mut holdout) = (Group::default(), Group::default());
-                for o in store::outcomes(&mut c, id, from, until).await? {
-                    let g = if o.held_out {
-                        &mut holdout
-                    } else {
-                        &mut treated
-                    };
-                    g.members += 1;
-                    g.converted += u64::from(o.purchases > 0);
-                    let revenue = o.revenue_minor as f64;
-                    g.revenue_sum += revenue;
-                    g.revenue_sum_squares += revenue * revenue;
-                }
-                json!({
-                    "from": from,
-                    "until": until,
-                    "treated": group_view(&treated),
-                    "holdout": group_view(&holdout),
-                    "uplift": {
-                        "conversion": difference(uplift::conversion(&treated, &holdout)),
-                        "revenue_per_member_minor": difference(uplift::revenue(&treated, &holdout)),
-                    },
-                })
+                let mut compared = comparison(&store::outcomes(&mut c, id, from, until).await?);
+                compared["from"] = json!(from);
+                compared["until"] = json!(until);
+                compared
             }
         };
         Ok(json!({ "campaign": view(&row), "delivery": delivery, "conversion": conversion }))

@@ -36,7 +36,7 @@ impl<D: Database> Tally<D> {
     pub async fn journey(&self, tenant: &TenantId, id: &JourneyId) -> Result<Value, CoreError> {
         let mut c = self.read().await?;
         let row = found(store::get(&mut c, tenant, id).await?, "journey")?;
-        let mut runs = json!({ "active": 0, "done": 0, "exited": 0 });
+        let mut runs = json!({ "active": 0, "done": 0, "exited": 0, "held_out": 0 });
         for (status, n) in store::run_counts(&mut c, id).await? {
             runs[status] = json!(n);
         }
@@ -44,6 +44,27 @@ impl<D: Database> Tally<D> {
         answer["runs"] = runs;
         answer["messages"] = delivery_figures(&mut c, id.as_str(), false).await?;
         Ok(answer)
+    }
+
+    /// What the journey did: its messages by status, and the purchases of the members it ran
+    /// for against its held-out members in the `conversion_days` after each entered, with the
+    /// uplift and its 95 % interval.
+    pub async fn journey_report(
+        &self,
+        tenant: &TenantId,
+        id: &JourneyId,
+    ) -> Result<Value, CoreError> {
+        let mut c = self.read().await?;
+        let row = found(store::get(&mut c, tenant, id).await?, "journey")?;
+        let journey = view(&row);
+        let days = journey["conversion_days"].as_i64().unwrap_or(14);
+        let window = jiff::SignedDuration::from_hours(24 * days).as_micros() as i64;
+        let outcomes = store::outcomes(&mut c, id, window).await?;
+        Ok(json!({
+            "journey": journey,
+            "delivery": delivery_figures(&mut c, id.as_str(), true).await?,
+            "conversion": crate::campaign_reads::comparison(&outcomes),
+        }))
     }
 
     /// Every playbook, with the journey made from it in this program, if any (the latest).

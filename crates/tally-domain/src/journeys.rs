@@ -191,6 +191,10 @@ pub struct JourneyDoc {
     pub trigger: Trigger,
     pub reentry: Reentry,
     pub steps: Vec<Step>,
+    /// Members kept back at random, in percent (0–50): the journey's control group.
+    pub holdout_percent: i64,
+    /// How many days after entering a purchase counts as a conversion in the report.
+    pub conversion_days: i64,
 }
 
 fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
@@ -415,7 +419,24 @@ impl JourneyDoc {
     pub fn parse(body: &Value) -> Result<JourneyDoc, DomainError> {
         let o = Obj::root(body)?;
         let mut f = Fields::new();
-        o.only(&mut f, &["name", "trigger", "reentry", "steps", "playbook"]);
+        o.only(
+            &mut f,
+            &[
+                "name",
+                "trigger",
+                "reentry",
+                "steps",
+                "playbook",
+                "holdout_percent",
+                "conversion_days",
+            ],
+        );
+        let holdout = o.opt(
+            &mut f,
+            "holdout_percent",
+            int(0, crate::campaigns::MAX_HOLDOUT_PERCENT),
+        );
+        let conversion_days = o.opt(&mut f, "conversion_days", int(1, 90));
         let name = o.req(&mut f, "name", text(200));
         let playbook = o.opt(&mut f, "playbook", identifier);
         let trigger = trigger(&o, &mut f);
@@ -451,6 +472,8 @@ impl JourneyDoc {
             trigger,
             reentry,
             steps: steps.into_iter().map(|s| s.expect("checked")).collect(),
+            holdout_percent: holdout.unwrap_or(0),
+            conversion_days: conversion_days.unwrap_or(14),
         })
     }
 

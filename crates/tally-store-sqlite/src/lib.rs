@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (23, include_str!("../migrations/0023_journeys.sql")),
     (24, include_str!("../migrations/0024_webhooks.sql")),
     (25, include_str!("../migrations/0025_push.sql")),
+    (26, include_str!("../migrations/0026_journey_holdouts.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

@@ -43,6 +43,8 @@ pub(crate) fn view(j: &JourneyRow) -> Value {
         "trigger": document["trigger"],
         "reentry": document["reentry"],
         "steps": document["steps"],
+        "holdout_percent": document["holdout_percent"].as_i64().unwrap_or(0),
+        "conversion_days": document["conversion_days"].as_i64().unwrap_or(14),
         "status": j.status,
         "created_at": j.created_at,
         "updated_at": j.updated_at,
@@ -60,6 +62,7 @@ pub(crate) fn run_view(r: &RunRow) -> Value {
         "due_at": r.due_at,
         "entered_at": r.entered_at,
         "ended_at": r.ended_at,
+        "held_out": r.held_out,
     })
 }
 
@@ -193,6 +196,12 @@ impl ActiveJourney {
     }
 }
 
+/// Whether the member is in the journey's random control group (a stable hash of journey and
+/// member, as for campaigns).
+fn held_out(journey: &JourneyId, member: &MemberId, percent: i64) -> bool {
+    percent > 0 && tally_domain::campaigns::held_out(journey.as_str(), member.as_str(), percent)
+}
+
 /// Puts the member on every active journey of the program that `trigger` starts, in the
 /// transaction of what fired it. `cause` names the firing (a purchase or event id) for
 /// journeys a member re-enters every time.
@@ -218,6 +227,7 @@ pub(crate) async fn enter<C: Conn>(
             due_at: ctx.now,
             entered_at: ctx.now,
             ended_at: None,
+            held_out: held_out(&j.id, member, j.doc.holdout_percent),
         };
         entered += usize::from(store::enter(c, &run).await?);
     }
@@ -332,13 +342,14 @@ pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize>
                     id: JourneyRunId::generate(),
                     tenant_id: row.tenant_id.clone(),
                     journey_id: row.id.clone(),
-                    member_id: member,
+                    member_id: member.clone(),
                     occurrence,
                     step: 0,
                     status: "active".into(),
                     due_at: ctx.now,
                     entered_at: ctx.now,
                     ended_at: None,
+                    held_out: held_out(&row.id, &member, doc.holdout_percent),
                 };
                 entered += usize::from(store::enter(c, &run).await?);
             }

@@ -2,7 +2,7 @@
 //! or PostgreSQL: points reaching a threshold, a tier lost at its review, a lapse of N days
 //! (once per lapse), and entering or leaving a segment. Each journey tags the member, so the
 //! tags show who entered what, and how often. And the steps that give: a free reward, an offer
-//! clipped (one that cannot be is skipped).
+//! clipped (one that cannot be is skipped). And a random holdout with its report.
 
 use crate::common;
 
@@ -211,4 +211,52 @@ async fn a_journey_gives_a_reward_and_clips_an_offer_and_skips_one_it_cannot() {
         .await
         .unwrap_err();
     assert!(format!("{e:?}").contains("/steps/0/grant_reward"), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_journey_keeps_a_random_holdout_and_reports_the_uplift() {
+    let w = world(SmtpSink::options()).await;
+    let journey = w
+        .journey(
+            json!({"name": "Thanks", "trigger": {"type": "enrolled"}, "holdout_percent": 50,
+            "conversion_days": 7, "steps": [{"add_tag": "thanked"}]}),
+        )
+        .await;
+    let id = tally_domain::ids::JourneyId::parse(journey["id"].as_str().unwrap()).unwrap();
+    let mut members = Vec::new();
+    for i in 0..40 {
+        members.push(w.member(json!({"name": format!("M {i}")})).await);
+    }
+    w.tally.run_journeys().await.unwrap();
+    let detail = w.tally.journey(&w.tenant, &id).await.unwrap();
+    let (treated, held) = (
+        detail["runs"]["done"].as_i64().unwrap(),
+        detail["runs"]["held_out"].as_i64().unwrap(),
+    );
+    assert_eq!(treated + held, 40, "{detail}");
+    // Half at random: outside 8–32 of 40 is a one-in-100,000 chance.
+    assert!((8..=32).contains(&held), "{detail}");
+    // Held-out members never reach a step; the treated ones buy within the week.
+    w.clock.advance(SignedDuration::from_hours(24));
+    let mut tagged = 0;
+    for (i, m) in members.iter().enumerate() {
+        if w.tags(&m.id).await == ["thanked"] {
+            tagged += 1;
+            w.purchase(&m.id, &format!("t-{i}"), "2026-12-03T10:00:00Z")
+                .await;
+        }
+    }
+    assert_eq!(tagged, treated);
+    let report = w.tally.journey_report(&w.tenant, &id).await.unwrap();
+    let conversion = &report["conversion"];
+    assert_eq!(conversion["treated"]["members"], treated);
+    assert_eq!(conversion["treated"]["converted"], treated);
+    assert_eq!(conversion["holdout"]["members"], held);
+    assert_eq!(conversion["holdout"]["converted"], 0);
+    assert_eq!(conversion["uplift"]["conversion"]["estimate"], 1.0);
+    assert_eq!(
+        conversion["uplift"]["conversion"]["significant"], true,
+        "{report}"
+    );
+    assert_eq!(report["journey"]["holdout_percent"], 50);
 }

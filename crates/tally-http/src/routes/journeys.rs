@@ -121,3 +121,15 @@ pub async fn switch_on<D: Database>(
     };
     created(write(&app, &caller, body.idempotency, command).await?)
 }
+
+/// Delivery figures and the comparison with the journey's held-out members.
+pub async fn report<D: Database>(
+    State(app): State<AppState<D>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(app
+        .tally
+        .journey_report(&caller.tenant, &journey_id(&id)?)
+        .await?)
+}

@@ -194,6 +194,7 @@ pub fn router<D: Database>(state: AppState<D>, pages: Router) -> Router {
             "/journeys/{journey}",
             get(journeys::get::<D>).patch(journeys::set_status::<D>),
         )
+        .route("/journeys/{journey}/report", get(journeys::report::<D>))
         .route("/members/{member}/journeys", get(journeys::of_member::<D>))
         .route(
             "/programs/{program}/playbooks",

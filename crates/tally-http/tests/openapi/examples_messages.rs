@@ -246,6 +246,7 @@ pub(super) async fn journeys(
         [
             ("listJourneys", format!("/api/v1/programs/{p}/journeys")),
             ("getJourney", format!("/api/v1/journeys/{j}")),
+            ("getJourneyReport", format!("/api/v1/journeys/{j}/report")),
             (
                 "listMemberJourneys",
                 format!("/api/v1/members/{m}/journeys"),

@@ -150,10 +150,12 @@ pub struct RunRow {
     pub due_at: Timestamp,
     pub entered_at: Timestamp,
     pub ended_at: Option<Timestamp>,
+    /// Kept back at random (the journey's holdout): over at once, no step runs.
+    pub held_out: bool,
 }
 
 const RUN_COLS: &str = "id, tenant_id, journey_id, member_id, occurrence, step, status, due_at_us,
-    entered_at_us, ended_at_us, seq";
+    entered_at_us, ended_at_us, seq, held_out";
 
 fn decode_run(r: &Row) -> Result<(i64, RunRow), StoreError> {
     Ok((
@@ -169,6 +171,7 @@ fn decode_run(r: &Row) -> Result<(i64, RunRow), StoreError> {
             due_at: to_ts(r.int(7)?)?,
             entered_at: to_ts(r.int(8)?)?,
             ended_at: to_opt_ts(r.opt_int(9)?)?,
+            held_out: r.int(11)? == 1,
         },
     ))
 }
@@ -179,8 +182,8 @@ pub async fn enter<C: Conn>(c: &mut C, run: &RunRow) -> Result<bool, StoreError>
     let row = c
         .query_one(
             "INSERT INTO journey_runs (id, tenant_id, journey_id, member_id, occurrence, step,
-                 status, due_at_us, entered_at_us)
-             VALUES ($1, $2, $3, $4, $5, 0, 'active', $6, $7)
+                 status, due_at_us, entered_at_us, ended_at_us, held_out)
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)
              ON CONFLICT (journey_id, member_id, occurrence) DO NOTHING
              RETURNING id",
             &[
@@ -189,8 +192,11 @@ pub async fn enter<C: Conn>(c: &mut C, run: &RunRow) -> Result<bool, StoreError>
                 run.journey_id.as_str().into(),
                 run.member_id.as_str().into(),
                 run.occurrence.as_str().into(),
+                if run.held_out { "done" } else { "active" }.into(),
                 ts(run.due_at),
                 ts(run.entered_at),
+                super::opt_ts(run.held_out.then_some(run.entered_at)),
+                i64::from(run.held_out).into(),
             ],
         )
         .await?;
@@ -286,13 +292,44 @@ pub async fn run_counts<C: Conn>(
     journey: &JourneyId,
 ) -> Result<Vec<(String, i64)>, StoreError> {
     c.query(
-        "SELECT status, CAST(COUNT(*) AS BIGINT) FROM journey_runs WHERE journey_id = $1
-         GROUP BY status ORDER BY status",
+        "SELECT CASE WHEN held_out = 1 THEN 'held_out' ELSE status END,
+             CAST(COUNT(*) AS BIGINT) FROM journey_runs WHERE journey_id = $1
+         GROUP BY CASE WHEN held_out = 1 THEN 'held_out' ELSE status END ORDER BY 1",
         &[journey.as_str().into()],
     )
     .await?
     .iter()
     .map(|r| Ok((r.text(0)?, r.int(1)?)))
+    .collect()
+}
+
+/// Each run of the journey: whether it was held out, and the member's purchases in the
+/// `window_us` microseconds after entering (the purchase that started it, recorded as it
+/// entered, excluded).
+pub async fn outcomes<C: Conn>(
+    c: &mut C,
+    journey: &JourneyId,
+    window_us: i64,
+) -> Result<Vec<super::campaigns::Outcome>, StoreError> {
+    c.query(
+        "SELECT CAST(r.held_out AS BIGINT), CAST(COUNT(p.id) AS BIGINT),
+             CAST(COALESCE(SUM(p.total_minor - p.returned_minor), 0) AS BIGINT)
+         FROM journey_runs r
+         LEFT JOIN purchases p ON p.member_id = r.member_id
+             AND p.occurred_at_us > r.entered_at_us AND p.occurred_at_us < r.entered_at_us + $2
+         WHERE r.journey_id = $1
+         GROUP BY r.id, r.held_out",
+        &[journey.as_str().into(), window_us.into()],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(super::campaigns::Outcome {
+            held_out: r.int(0)? == 1,
+            purchases: r.int(1)?,
+            revenue_minor: r.int(2)?.max(0),
+        })
+    })
     .collect()
 }
 
