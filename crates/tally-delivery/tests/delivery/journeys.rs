@@ -92,7 +92,10 @@ async fn a_welcome_series_waits_branches_on_a_purchase_grants_points_and_tags_on
     assert_eq!(w.tick().await, 0);
     let id = tally_domain::ids::JourneyId::parse(journey["id"].as_str().unwrap()).unwrap();
     let report = w.tally.journey(&w.tenant, &id).await.unwrap();
-    assert_eq!(report["runs"], json!({"active": 0, "done": 0, "exited": 2, "held_out": 0}));
+    assert_eq!(
+        report["runs"],
+        json!({"active": 0, "done": 0, "exited": 2, "held_out": 0})
+    );
     assert_eq!(report["messages"]["sent"], 3);
     let quinn = w.tally.member(&w.tenant, &quiet.id).await.unwrap();
     assert_eq!(quinn.balance.available.value(), 50);

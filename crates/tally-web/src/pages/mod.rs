@@ -11,6 +11,7 @@ pub mod locations;
 pub mod members;
 pub mod message_links;
 pub mod messages;
+pub mod messaging_settings;
 pub mod offers;
 pub mod referrals;
 pub mod rewards;

@@ -12,6 +12,7 @@ mod fulfilment;
 mod insights;
 mod message_links;
 mod messages;
+mod messaging_settings;
 mod offers;
 mod referrals;
 mod rules;
