@@ -21,10 +21,10 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pages::{
-    audit, cashier, charities, dashboard, insights, keys, locations, members, message_links,
-    messages, messaging_settings, offers, referrals, rewards, rules, segments, settings, setup,
-    sign_in, stamps, tiers, vouchers, wallet, wallet_card, wallet_charities, wallet_inbox,
-    wallet_offers, wallet_referrals, wallet_rewards, wallet_stamps, webhooks,
+    audit, cashier, charities, dashboard, insights, journey_builder, keys, locations, members,
+    message_links, messages, messaging_settings, offers, referrals, rewards, rules, segments,
+    settings, setup, sign_in, stamps, tiers, vouchers, wallet, wallet_card, wallet_charities,
+    wallet_inbox, wallet_offers, wallet_referrals, wallet_rewards, wallet_stamps, webhooks,
 };
 use tally_core::Tally;
 use tally_store::Database;
@@ -243,6 +243,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             post(offers::set_status::<D>),
         )
         .route("/console/{program}/messages", get(messages::show::<D>))
+        .route(
+            "/console/{program}/messages/journeys",
+            post(journey_builder::create::<D>),
+        )
         .route(
             "/console/{program}/messages/settings",
             get(messaging_settings::show::<D>).post(messaging_settings::save::<D>),

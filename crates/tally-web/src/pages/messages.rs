@@ -31,6 +31,10 @@ struct MessagesPage {
     templates: Vec<Value>,
     /// Segment keys and names, for a campaign's audience.
     segments: Vec<(String, String)>,
+    /// The journey builder's choices.
+    triggers: &'static [(&'static str, Option<&'static str>)],
+    step_kinds: &'static [&'static str],
+    step_rows: usize,
     form: Fields,
     errors: FormErrors,
 }
@@ -101,6 +105,9 @@ async fn page<D: Database>(
         campaigns,
         templates,
         segments,
+        triggers: super::journey_builder::TRIGGERS,
+        step_kinds: super::journey_builder::STEP_KINDS,
+        step_rows: super::journey_builder::STEP_ROWS,
         form,
         errors,
     })
@@ -123,7 +130,7 @@ pub async fn show<D: Database>(
 }
 
 /// Writes `command` and goes back to the page, or shows it again with the errors.
-async fn write_then_back<D: Database>(
+pub(crate) async fn write_then_back<D: Database>(
     state: &WebState<D>,
     form: &ConsoleForm,
     program: &str,

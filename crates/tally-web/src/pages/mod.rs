@@ -6,6 +6,7 @@ pub mod cashier;
 pub mod charities;
 pub mod dashboard;
 pub mod insights;
+pub mod journey_builder;
 pub mod keys;
 pub mod locations;
 pub mod members;

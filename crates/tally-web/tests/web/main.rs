@@ -10,6 +10,7 @@ mod charities;
 mod console;
 mod fulfilment;
 mod insights;
+mod journey_builder;
 mod message_links;
 mod messages;
 mod messaging_settings;
