@@ -277,7 +277,7 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
         )
         .route(
             "/console/{program}/messages/templates/{template}",
-            get(messages::template::<D>),
+            get(messages::template::<D>).post(messages::save_template::<D>),
         )
         .route("/console/{program}/cashier", get(cashier::page::<D>))
         .route(

@@ -256,18 +256,78 @@ pub async fn create_template<D: Database>(
 ) -> PageResult {
     form.console.require(Role::can_manage)?;
     let ui = Ui::load(&state, &form.console, &program, "messages").await?;
-    let f = &form.fields;
+    let command =
+        TemplateInput::parse(&template_body(&form.fields)).map(|input| Command::CreateTemplate {
+            program: ui.program.id.clone(),
+            input,
+        });
+    write_then_back(&state, &form, &program, command, TEMPLATE_FIELDS).await
+}
+
+/// A template form as the API takes it.
+fn template_body(f: &Fields) -> Value {
     let mut body = json!({
         "name": f.raw("template_name").trim(), "subject": f.raw("subject"), "text": f.raw("text"),
     });
     if let Some(html) = f.get("html") {
         body["html"] = json!(html);
     }
-    let command = TemplateInput::parse(&body).map(|input| Command::CreateTemplate {
-        program: ui.program.id.clone(),
-        input,
-    });
-    write_then_back(&state, &form, &program, command, TEMPLATE_FIELDS).await
+    body
+}
+
+/// The template form filled with a saved template.
+fn template_fields(t: &Value) -> Fields {
+    let mut f = HashMap::new();
+    for (field, key) in [
+        ("template_name", "name"),
+        ("subject", "subject"),
+        ("text", "text"),
+        ("html", "html"),
+    ] {
+        f.insert(field.to_owned(), form_text(&t[key]));
+    }
+    Fields(f)
+}
+
+/// Saves a changed template: messages not yet filled in use it from now on.
+pub async fn save_template<D: Database>(
+    State(state): State<WebState<D>>,
+    Path((program, template)): Path<(String, String)>,
+    form: ConsoleForm,
+) -> PageResult {
+    form.console.require(Role::can_manage)?;
+    let ui = Ui::load(&state, &form.console, &program, "messages").await?;
+    let id = TemplateId::parse(&template).map_err(|_| WebError::NotFound)?;
+    let tenant = &form.console.operator.tenant_id;
+    let saved = state.tally.template(tenant, &id).await?;
+    if saved["program_id"] != ui.program.id.as_str() {
+        return Err(WebError::NotFound);
+    }
+    let command =
+        TemplateInput::parse(&template_body(&form.fields)).map(|input| Command::ReplaceTemplate {
+            template: id,
+            input,
+        });
+    match write_or_errors(&state, &form.console, command, TEMPLATE_FIELDS).await? {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}/templates/{template}?saved=1",
+            ui.url("messages")
+        ))
+        .into_response()),
+        Err(errors) => {
+            let page = TemplatePage {
+                ui,
+                template: saved,
+                form: form.fields.clone(),
+                errors,
+                saved: false,
+                member: String::new(),
+                preview: None,
+                error: String::new(),
+            };
+            Ok(unprocessable(render(&page)?))
+        }
+    }
 }
 
 #[derive(Template)]
@@ -275,6 +335,10 @@ pub async fn create_template<D: Database>(
 struct TemplatePage {
     ui: Ui,
     template: Value,
+    /// The edit form: the saved template, or what was typed when it was refused.
+    form: Fields,
+    errors: FormErrors,
+    saved: bool,
     /// The member typed in, and what the template says for them.
     member: String,
     preview: Option<Value>,
@@ -324,6 +388,9 @@ pub async fn template<D: Database>(
     }
     render(&TemplatePage {
         ui,
+        form: template_fields(&template),
+        errors: FormErrors::default(),
+        saved: query.contains_key("saved"),
         template,
         member,
         preview,

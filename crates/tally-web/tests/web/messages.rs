@@ -193,3 +193,85 @@ async fn an_owner_runs_messaging_from_the_console() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_template_is_edited_in_the_console_and_a_wrong_placeholder_refused() {
+    let app = App::new().await;
+    let owner = app.operator(&app.a, "editor", Role::Owner).await;
+    let mut b = app.signed_in(&owner).await;
+    let messages = format!("/console/{}/messages", app.a.program);
+    let page = b.get(&messages).await;
+    let made = b
+        .post(
+            &format!("{messages}/templates"),
+            &with_csrf(
+                &page.csrf(),
+                &[
+                    ("template_name", "News"),
+                    ("subject", "News"),
+                    ("text", "Hello"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(made.status, 303);
+    let t = app
+        .tally
+        .templates(&app.a.tenant, &app.a.program, None, None)
+        .await
+        .unwrap()
+        .items[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("{messages}/templates/{t}");
+    let page = b.get(&url).await;
+    assert!(
+        page.body
+            .contains(r#"id="subject" name="subject" type="text" value="News""#),
+        "{}",
+        page.body
+    );
+    let refused = b
+        .post(
+            &url,
+            &with_csrf(
+                &page.csrf(),
+                &[
+                    ("template_name", "News"),
+                    ("subject", "Hi {{ membr.name }}"),
+                    ("text", "Hello"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(r#"id="subject-error""#),
+        "{}",
+        refused.body
+    );
+    let saved = b
+        .post(
+            &url,
+            &with_csrf(
+                &page.csrf(),
+                &[
+                    ("template_name", "News"),
+                    ("subject", "{{ member.first_name }}, news"),
+                    ("text", "You have {{ points.balance }}."),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let member = app.enrol(&app.a, json!({"name": "Ola Kot"})).await;
+    let page = b.get(&format!("{url}?saved=1&member={}", member.id)).await;
+    assert!(page.body.contains(r#"id="notice""#), "{}", page.body);
+    assert!(
+        page.body
+            .contains(r#"<strong id="preview-subject">Ola, news</strong>"#),
+        "{}",
+        page.body
+    );
+}
