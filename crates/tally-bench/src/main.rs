@@ -69,6 +69,7 @@ fn main() {
         Some("messages") => block_on(messages::run(messages::Options {
             emails: flag("--emails", 10_000),
             purchases: flag("--purchases", 200),
+            campaign_members: flag("--campaign-members", 1_000_000),
             backends: backends(),
         })),
         Some("vouchers") => block_on(vouchers::run(vouchers::Options {
@@ -86,7 +87,7 @@ fn main() {
         })),
         _ => {
             eprintln!(
-                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]\n       tally-bench rfm [--members N] [--purchases N] [--runs N] [--out DIR]\n       tally-bench vouchers [--codes N] [--rate N] [--seconds N] [--backends sqlite,postgres]\n       tally-bench messages [--emails N] [--purchases N] [--backends sqlite,postgres]"
+                "usage: tally-bench ingest [--purchases N] [--import-rows N] [--clients N] [--members N]\n       tally-bench pages [--requests N] [--database sqlite://FILE]\n       tally-bench rules [--purchases N]\n       tally-bench segments [--members N] [--history N] [--purchases N] [--backends sqlite,postgres]\n       tally-bench rfm [--members N] [--purchases N] [--runs N] [--out DIR]\n       tally-bench vouchers [--codes N] [--rate N] [--seconds N] [--backends sqlite,postgres]\n       tally-bench messages [--emails N] [--purchases N] [--campaign-members N] [--backends sqlite,postgres]"
             );
             std::process::exit(2);
         }

@@ -10,6 +10,11 @@
 //!   first step emails the member, with the journey runner and the deliverer running as in
 //!   `tally serve`; the time from the purchase's answer until the email is in the sink (target:
 //!   p99 under 2 s), next to sending one ready-made email straight through the mailer.
+//! - **A campaign to a million members**: `--campaign-members` members (written straight into
+//!   the table: the set-up is not measured), a campaign to all of them launched and fanned out
+//!   into the outbox, a chunk of members per command as `tally serve` does it (target: under
+//!   60 s), next to the database alone writing as many outbox rows with one `INSERT … SELECT`.
+//!   The content is filled in when each message is sent (the throughput above), not here.
 
 use crate::ingest::setup;
 use crate::stats::{Run, machine, ms, thousands};
@@ -23,11 +28,13 @@ use tally_domain::messaging::{MessageRequest, MessagingSettings};
 use tally_domain::templates::TemplateInput;
 use tally_mail::sink::SmtpSink;
 use tally_mail::{Email, MailConfig, Mailbox, Mailer};
+use tally_store::{Conn, Database, Dialect};
 use tally_store_any::testing::TestDb;
 
 pub struct Options {
     pub emails: usize,
     pub purchases: usize,
+    pub campaign_members: usize,
     pub backends: String,
 }
 
@@ -235,6 +242,123 @@ async fn one_email_at_a_time(n: usize) -> Run {
     }
 }
 
+/// `n` active members written straight into the table (one person for all of them: the
+/// fan-out does not look at persons).
+async fn many_members(db: &TestDb, s: &crate::ingest::Setup, n: usize) {
+    let mut c = db.db.connect_writer().await.expect("a connection");
+    let series = match c.dialect() {
+        Dialect::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3) SELECT i FROM n"
+        }
+        Dialect::Postgres => "SELECT i FROM generate_series(1, CAST($3 AS BIGINT)) AS g(i)",
+    };
+    let person = format!("per_bench_{}", s.program);
+    c.batch(c.dialect().begin_write()).await.expect("begin");
+    c.execute(
+        "INSERT INTO persons (id, created_at_us) VALUES ($1, 0)",
+        &[person.as_str().into()],
+    )
+    .await
+    .expect("a person");
+    let sql = format!(
+        "INSERT INTO members (id, tenant_id, program_id, person_id, external_id, name, attributes,
+             tags, status, card_number, card_token, enrolled_at_us, updated_at_us)
+         SELECT 'mem_bench' || CAST(i AS TEXT), $1, $2, $4, 'x' || CAST(i AS TEXT),
+             'Member ' || CAST(i AS TEXT), '{{}}', '[]', 'active', 'c' || CAST(i AS TEXT),
+             't' || CAST(i AS TEXT), 0, 0
+         FROM ({series}) AS numbers"
+    );
+    c.execute(
+        &sql,
+        &[
+            s.tenant.as_str().into(),
+            s.program.as_str().into(),
+            (n as i64).into(),
+            person.as_str().into(),
+        ],
+    )
+    .await
+    .expect("members");
+    c.batch("COMMIT").await.expect("commit");
+}
+
+/// Ours: a campaign to every member, launched and fanned out into the outbox.
+async fn campaign(db: &TestDb, n: usize) -> Duration {
+    let (s, template, _) = program(db, 0).await;
+    many_members(db, &s, n).await;
+    let input = tally_domain::campaigns::CampaignInput::parse(
+        &json!({"name": "Spring records", "template": template, "holdout_percent": 10}),
+    )
+    .expect("campaign");
+    let command = Command::CreateCampaign {
+        program: s.program.clone(),
+        input,
+    };
+    let k = s
+        .tally
+        .write(&s.tenant, "bench", None, command)
+        .await
+        .expect("campaign");
+    let campaign = tally_domain::ids::CampaignId::parse(k["id"].as_str().expect("id")).expect("id");
+    let started = Instant::now();
+    let launch = Command::LaunchCampaign {
+        campaign: campaign.clone(),
+    };
+    s.tally
+        .write(&s.tenant, "bench", None, launch)
+        .await
+        .expect("launch");
+    let fanned = s.tally.run_campaigns().await.expect("fan-out");
+    let elapsed = started.elapsed();
+    assert_eq!(fanned, n as u64);
+    let k = s
+        .tally
+        .campaign(&s.tenant, &campaign)
+        .await
+        .expect("campaign");
+    assert_eq!(
+        k["queued"].as_u64().unwrap_or(0) + k["held_out"].as_u64().unwrap_or(0),
+        n as u64
+    );
+    elapsed
+}
+
+/// The floor: the database writes `n` outbox rows by itself.
+async fn outbox_alone(db: &TestDb, n: usize) -> Duration {
+    let (s, template, _) = program(db, 0).await;
+    let mut c = db.db.connect_writer().await.expect("a connection");
+    let series = match c.dialect() {
+        Dialect::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $4) SELECT i FROM n"
+        }
+        Dialect::Postgres => "SELECT i FROM generate_series(1, CAST($4 AS BIGINT)) AS g(i)",
+    };
+    many_members(db, &s, n).await;
+    let sql = format!(
+        "INSERT INTO messages (id, tenant_id, program_id, member_id, template_id, source,
+             source_id, dedupe_key, status, due_at_us, token, created_at_us)
+         SELECT 'msg_bench' || CAST(i AS TEXT), $1, $2, 'mem_bench' || CAST(i AS TEXT), $3,
+             'campaign', 'cmp_bench', 'campaign:cmp_bench:' || CAST(i AS TEXT), 'queued', 0,
+             'tok' || CAST(i AS TEXT), 0
+         FROM ({series}) AS numbers"
+    );
+    let started = Instant::now();
+    c.batch(c.dialect().begin_write()).await.expect("begin");
+    c.execute(
+        &sql,
+        &[
+            s.tenant.as_str().into(),
+            s.program.as_str().into(),
+            template.as_str().into(),
+            (n as i64).into(),
+        ],
+    )
+    .await
+    .expect("outbox rows");
+    c.batch("COMMIT").await.expect("commit");
+    started.elapsed()
+}
+
 pub async fn run(o: Options) {
     println!("machine: {}", machine());
     println!(
@@ -271,6 +395,17 @@ pub async fn run(o: Options) {
             thousands(floor.per_second()),
             ours.per_second() / floor.per_second()
         );
+        if o.campaign_members > 0 {
+            let ours = campaign(&open().await, o.campaign_members).await;
+            let floor = outbox_alone(&open().await, o.campaign_members).await;
+            println!(
+                "| {name} | a campaign to {} members, fanned out | {:.1} s | {:.1} s (database alone) | {:.2}× |",
+                thousands(o.campaign_members as f64),
+                ours.as_secs_f64(),
+                floor.as_secs_f64(),
+                ours.as_secs_f64() / floor.as_secs_f64()
+            );
+        }
         let db = open().await;
         let ours = event_to_message(&db, o.purchases).await;
         let floor = one_email_at_a_time(o.purchases).await;
