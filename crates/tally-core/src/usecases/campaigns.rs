@@ -9,7 +9,7 @@
 //! (`campaign:{id}:{member}`) would refuse a second copy anyway.
 
 use super::load_program;
-use super::messages::{NewMessage, enqueue};
+use super::messages::{NewMessage, enqueue_many};
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::earning::zone;
@@ -170,7 +170,7 @@ pub async fn fan_out<C: Conn>(c: &mut C, ctx: &Ctx, limit: i64) -> StepResult<Va
         channel.map_err(|e| tally_store::StoreError::Decode(format!("campaign channel: {e}")))?;
     let audience =
         store::audience(c, &k.program_id, k.segment_id.as_ref(), k.cursor, limit).await?;
-    let (mut queued, mut held) = (0, 0);
+    let mut news = Vec::with_capacity(audience.len());
     for r in &audience {
         let member_zone = r
             .time_zone
@@ -195,14 +195,9 @@ pub async fn fan_out<C: Conn>(c: &mut C, ctx: &Ctx, limit: i64) -> StepResult<Va
             ),
             held_out: is_held,
         };
-        if enqueue(c, ctx, new).await?.is_some() {
-            if is_held {
-                held += 1;
-            } else {
-                queued += 1;
-            }
-        }
+        news.push(new);
     }
+    let (queued, held) = enqueue_many(c, ctx, news).await?;
     let done = (audience.len() as i64) < limit;
     let to = audience.last().map_or(k.cursor, |r| r.seq);
     if !store::advance(c, &k.id, k.cursor, to, (queued, held), done, ctx.now).await? {

@@ -115,7 +115,35 @@ pub(crate) async fn enqueue<C: Conn>(
     ctx: &Ctx,
     new: NewMessage<'_>,
 ) -> StepResult<Option<MessageRow>> {
-    let row = MessageRow {
+    let held_out = new.held_out;
+    let row = row_of(ctx, new);
+    let queued = store::insert(c, &row).await?;
+    if queued && !held_out {
+        ctx.marks.outbox();
+    }
+    Ok(queued.then_some(row))
+}
+
+/// Queues many messages at once (a campaign's chunk), skipping dedupe keys used in the
+/// program. Answers how many were queued and how many held out.
+pub(crate) async fn enqueue_many<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    news: Vec<NewMessage<'_>>,
+) -> StepResult<(i64, i64)> {
+    let rows: Vec<MessageRow> = news.into_iter().map(|n| row_of(ctx, n)).collect();
+    let statuses = store::insert_many(c, &rows).await?;
+    let held = statuses.iter().filter(|s| *s == "held_out").count() as i64;
+    let queued = statuses.len() as i64 - held;
+    if queued > 0 {
+        ctx.marks.outbox();
+    }
+    Ok((queued, held))
+}
+
+/// The outbox row for a new message.
+fn row_of(ctx: &Ctx, new: NewMessage<'_>) -> MessageRow {
+    MessageRow {
         id: MessageId::generate(),
         tenant_id: new.tenant.clone(),
         program_id: new.program.clone(),
@@ -141,12 +169,7 @@ pub(crate) async fn enqueue<C: Conn>(
         clicked_at: None,
         unsubscribed_at: None,
         read_at: None,
-    };
-    let queued = store::insert(c, &row).await?;
-    if queued && !new.held_out {
-        ctx.marks.outbox();
     }
-    Ok(queued.then_some(row))
 }
 
 /// `POST /members/{m}/messages`: one message to one member, now or at `send_at`.

@@ -121,6 +121,57 @@ pub async fn insert<C: Conn>(c: &mut C, m: &MessageRow) -> Result<bool, StoreErr
     Ok(inserted.is_some())
 }
 
+/// Rows per statement in [`insert_many`]: 15 parameters each stays under SQLite's limit.
+const MANY: usize = 500;
+
+/// Queues many messages (a campaign's chunk), several rows per statement; a row whose
+/// `dedupe_key` exists is skipped. Answers the statuses of the rows queued.
+pub async fn insert_many<C: Conn>(
+    c: &mut C,
+    rows: &[MessageRow],
+) -> Result<Vec<String>, StoreError> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(MANY) {
+        let mut values = Vec::with_capacity(chunk.len());
+        let mut params = Vec::with_capacity(chunk.len() * 15);
+        for (i, m) in chunk.iter().enumerate() {
+            let n = i * 15;
+            let slots: Vec<String> = (1..=15).map(|k| format!("${}", n + k)).collect();
+            values.push(format!("({})", slots.join(", ")));
+            params.extend([
+                m.id.as_str().into(),
+                m.tenant_id.as_str().into(),
+                m.program_id.as_str().into(),
+                m.member_id.as_str().into(),
+                m.template_id.as_str().into(),
+                m.channel.clone().into(),
+                m.source.as_str().into(),
+                m.source_id.clone().into(),
+                m.dedupe_key.as_str().into(),
+                m.status.as_str().into(),
+                m.reason.clone().into(),
+                ts(m.due_at),
+                m.token.as_str().into(),
+                ts(m.created_at),
+                super::opt_ts(m.settled_at),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO messages (id, tenant_id, program_id, member_id, template_id, channel,
+                 source, source_id, dedupe_key, status, reason, due_at_us, token, created_at_us,
+                 settled_at_us)
+             VALUES {}
+             ON CONFLICT (program_id, dedupe_key) DO NOTHING
+             RETURNING status",
+            values.join(", ")
+        );
+        for r in c.query(&sql, &params).await? {
+            inserted.push(r.text(0)?);
+        }
+    }
+    Ok(inserted)
+}
+
 pub async fn get<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
