@@ -23,7 +23,7 @@ pub const CATCH_UP_DAYS: i64 = 7;
 
 /// The local days in past years whose enrolments have their anniversary on `day`, as
 /// `[start, end)` timestamps (29 February enrolments count on 28 February in other years).
-fn anniversaries_on(
+pub(crate) fn anniversaries_on(
     day: Date,
     tz: &jiff::tz::TimeZone,
     since_year: i16,

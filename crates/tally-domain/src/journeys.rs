@@ -43,6 +43,8 @@ pub enum Trigger {
     Event(String),
     /// Their birthday, in their time zone (29 February on 28 February in other years).
     Birthday,
+    /// The day they joined, in a later year, in the program's time zone.
+    Anniversary,
     /// Some of their points expire within this many days.
     PointsExpiring { within_days: i64 },
     /// Their lifecycle stage (from insights) is this one, and their value percentile at least
@@ -67,6 +69,7 @@ impl Trigger {
             Trigger::SegmentLeft(_) => "segment_left",
             Trigger::Event(_) => "event",
             Trigger::Birthday => "birthday",
+            Trigger::Anniversary => "anniversary",
             Trigger::PointsExpiring { .. } => "points_expiring",
             Trigger::Lifecycle { .. } => "lifecycle",
         }
@@ -78,6 +81,7 @@ impl Trigger {
         matches!(
             self,
             Trigger::Birthday
+                | Trigger::Anniversary
                 | Trigger::PointsExpiring { .. }
                 | Trigger::Lifecycle { .. }
                 | Trigger::Inactive { .. }
@@ -228,6 +232,7 @@ fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
         "segment_entered" => Trigger::SegmentEntered(t.req(f, "segment", text(64))?),
         "segment_left" => Trigger::SegmentLeft(t.req(f, "segment", text(64))?),
         "birthday" => Trigger::Birthday,
+        "anniversary" => Trigger::Anniversary,
         "event" => Trigger::Event(t.req(f, "event_type", identifier)?),
         "points_expiring" => Trigger::PointsExpiring {
             within_days: t.req(f, "within_days", int(1, 90))?,
@@ -242,7 +247,7 @@ fn trigger(o: &Obj<'_>, f: &mut Fields) -> Option<Trigger> {
         _ => {
             f.push(
                 t.pointer("type"),
-                "must be one of enrolled, purchase, first_purchase, tier_up, tier_down, points_reached, event, birthday, points_expiring, lifecycle, inactive, segment_entered, segment_left",
+                "must be one of enrolled, purchase, first_purchase, tier_up, tier_down, points_reached, event, birthday, anniversary, points_expiring, lifecycle, inactive, segment_entered, segment_left",
             );
             return None;
         }
@@ -462,7 +467,7 @@ impl JourneyDoc {
         let trigger = trigger.expect("checked");
         // Defaults: a birthday once a year; an expiry reminder once per expiry date.
         let reentry = reentry.unwrap_or(match trigger {
-            Trigger::Birthday => Reentry::Yearly,
+            Trigger::Birthday | Trigger::Anniversary => Reentry::Yearly,
             Trigger::PointsExpiring { .. } | Trigger::Inactive { .. } => Reentry::Always,
             _ => Reentry::Never,
         });

@@ -279,7 +279,13 @@ pub(crate) async fn after_purchase<C: Conn>(
 /// lifecycle stages. Returns how many entered.
 pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize> {
     let mut entered = 0;
-    for kind in ["birthday", "points_expiring", "lifecycle", "inactive"] {
+    for kind in [
+        "birthday",
+        "anniversary",
+        "points_expiring",
+        "lifecycle",
+        "inactive",
+    ] {
         for row in store::active_with_trigger(c, kind).await? {
             let Some(program) = programs::get_program(c, &row.tenant_id, &row.program_id).await?
             else {
@@ -288,6 +294,7 @@ pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize>
             let doc = parse(&row)?;
             let found: Vec<(MemberId, String)> = match &doc.trigger {
                 Trigger::Birthday => birthdays(c, ctx, &program).await?,
+                Trigger::Anniversary => anniversaries(c, ctx, &program).await?,
                 Trigger::PointsExpiring { within_days } => {
                     let until = ctx.now + SignedDuration::from_hours(24 * within_days);
                     store::expiring_points(c, &program.id, ctx.now, until)
@@ -331,8 +338,10 @@ pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize>
                 _ => Vec::new(),
             };
             for (member, cause) in found {
-                // A birthday's cause is its year; the others' occurrence follows `reentry`.
-                let occurrence = if doc.trigger == Trigger::Birthday {
+                // A birthday's or an anniversary's cause is its year; the others' occurrence
+                // follows `reentry`.
+                let occurrence = if matches!(doc.trigger, Trigger::Birthday | Trigger::Anniversary)
+                {
                     cause
                 } else {
                     let year = ctx.now.to_zoned(jiff::tz::TimeZone::UTC).year();
@@ -356,6 +365,28 @@ pub async fn enter_scheduled<C: Conn>(c: &mut C, ctx: &Ctx) -> StepResult<usize>
         }
     }
     Ok(entered)
+}
+
+/// Members whose anniversary of joining was today or in the last week (in the program's time
+/// zone), with its year.
+async fn anniversaries<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &tally_domain::program::Program,
+) -> StepResult<Vec<(MemberId, String)>> {
+    let program_zone = zone(program)?;
+    let today = ctx.now.to_zoned(program_zone.clone()).date();
+    let mut out = Vec::new();
+    for back in 0..CATCH_UP_DAYS {
+        let Ok(day) = today.checked_sub(jiff::Span::new().days(back)) else {
+            continue;
+        };
+        let days = crate::occasions::anniversaries_on(day, &program_zone, 1970);
+        for member in occasions::enrolled_within(c, &program.id, &days).await? {
+            out.push((member, day.year().to_string()));
+        }
+    }
+    Ok(out)
 }
 
 /// Members whose birthday was today or in the last week in their own time zone, with the

@@ -1,6 +1,6 @@
 //! The journey triggers that follow a member's state, driven by the injected clock on SQLite
 //! or PostgreSQL: points reaching a threshold, a tier lost at its review, a lapse of N days
-//! (once per lapse), and entering or leaving a segment. Each journey tags the member, so the
+//! (once per lapse), entering or leaving a segment, and the anniversary of joining. Each journey tags the member, so the
 //! tags show who entered what, and how often. And the steps that give: a free reward, an offer
 //! clipped (one that cannot be is skipped). And a random holdout with its report.
 
@@ -259,4 +259,35 @@ async fn a_journey_keeps_a_random_holdout_and_reports_the_uplift() {
         "{report}"
     );
     assert_eq!(report["journey"]["holdout_percent"], 50);
+}
+
+#[tokio::test]
+async fn the_anniversary_of_joining_starts_its_journey_once_a_year() {
+    let w = world(SmtpSink::options()).await;
+    w.tagging(json!({"type": "anniversary"}), "anniversary")
+        .await;
+    // Joined on 1 December 2025 (Warsaw); the clock is at 2 December 2026, noon.
+    let old = w
+        .member(json!({"name": "Ola", "enrolled_at": "2025-12-01T10:00:00Z"}))
+        .await;
+    let new = w.member(json!({"name": "New"})).await;
+    assert_eq!(
+        w.tally.enter_scheduled_journeys().await.unwrap(),
+        1,
+        "caught up the day after"
+    );
+    assert_eq!(w.tally.enter_scheduled_journeys().await.unwrap(), 0, "once");
+    assert_eq!(w.tags(&old.id).await, ["anniversary"]);
+    assert!(
+        w.tags(&new.id).await.is_empty(),
+        "joining today is not an anniversary"
+    );
+    // A year on: Ola's (yesterday) and New's (today), each once.
+    w.clock.set(ts("2027-12-02T12:00:00Z"));
+    assert_eq!(
+        w.tally.enter_scheduled_journeys().await.unwrap(),
+        2,
+        "a year on: both"
+    );
+    assert_eq!(w.tally.enter_scheduled_journeys().await.unwrap(), 0);
 }

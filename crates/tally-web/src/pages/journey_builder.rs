@@ -25,6 +25,7 @@ pub const TRIGGERS: &[(&str, Option<&str>)] = &[
     ("points_reached", Some("points")),
     ("event", Some("event_type")),
     ("birthday", None),
+    ("anniversary", None),
     ("points_expiring", Some("within_days")),
     ("lifecycle", Some("stage")),
     ("inactive", Some("days")),
