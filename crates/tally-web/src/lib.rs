@@ -248,6 +248,10 @@ pub fn router<D: Database>(state: WebState<D>) -> Router {
             post(journey_builder::create::<D>),
         )
         .route(
+            "/console/{program}/messages/journeys/{journey}",
+            get(messages::journey::<D>),
+        )
+        .route(
             "/console/{program}/messages/settings",
             get(messaging_settings::show::<D>).post(messaging_settings::save::<D>),
         )

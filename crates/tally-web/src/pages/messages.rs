@@ -402,8 +402,69 @@ pub async fn template<D: Database>(
 #[template(path = "campaign.html")]
 struct ReportPage {
     ui: Ui,
+    /// A campaign's or a journey's report (`delivery`, `conversion`).
     report: Value,
     chart: String,
+    title: String,
+    subtitle: String,
+}
+
+/// The delivery figures as bars.
+fn delivery_chart(ui: &Ui, d: &Value) -> String {
+    let bars: Vec<Bar> = [
+        "sent",
+        "opened",
+        "clicked",
+        "bounced",
+        "suppressed",
+        "unsubscribed",
+    ]
+    .iter()
+    .map(|k| {
+        let value = d[*k].as_i64().unwrap_or(0);
+        Bar {
+            label: ui.tk("delivery", k).to_owned(),
+            value,
+            shown: ui.number(value),
+        }
+    })
+    .collect();
+    chart::bars(ui.t("messages.delivery_chart"), &bars, |m| ui.number(m))
+}
+
+/// A journey's report: its messages, and its members against its held-out members.
+pub async fn journey<D: Database>(
+    State(state): State<WebState<D>>,
+    Path((program, journey)): Path<(String, String)>,
+    console: Console,
+) -> PageResult {
+    console.require(Role::can_manage)?;
+    let ui = Ui::load(&state, &console, &program, "messages").await?;
+    let id = JourneyId::parse(&journey).map_err(|_| WebError::NotFound)?;
+    let report = state
+        .tally
+        .journey_report(&console.operator.tenant_id, &id)
+        .await?;
+    let j = &report["journey"];
+    if j["program_id"] != ui.program.id.as_str() {
+        return Err(WebError::NotFound);
+    }
+    let title = form_text(&j["name"]);
+    let trigger = ui.tk("trigger", j["trigger"]["type"].as_str().unwrap_or_default());
+    let status = ui.tk("journey_status", j["status"].as_str().unwrap_or_default());
+    let holdout = j["holdout_percent"].as_i64().unwrap_or(0);
+    let subtitle = format!(
+        "{trigger} · {status} · {} {holdout} %",
+        ui.t("messages.holdout")
+    );
+    let chart = delivery_chart(&ui, &report["delivery"]);
+    render(&ReportPage {
+        ui,
+        report,
+        chart,
+        title,
+        subtitle,
+    })
 }
 
 impl ReportPage {
@@ -474,25 +535,20 @@ pub async fn campaign<D: Database>(
     if report["campaign"]["program_id"] != ui.program.id.as_str() {
         return Err(WebError::NotFound);
     }
-    let d = &report["delivery"];
-    let bars: Vec<Bar> = [
-        "sent",
-        "opened",
-        "clicked",
-        "bounced",
-        "suppressed",
-        "unsubscribed",
-    ]
-    .iter()
-    .map(|k| {
-        let value = d[*k].as_i64().unwrap_or(0);
-        Bar {
-            label: ui.tk("delivery", k).to_owned(),
-            value,
-            shown: ui.number(value),
-        }
+    let k = &report["campaign"];
+    let title = form_text(&k["name"]);
+    let mut subtitle = ui
+        .tk("campaign_status", k["status"].as_str().unwrap_or_default())
+        .to_owned();
+    if !k["send_at"].is_null() {
+        subtitle = format!("{subtitle} · {}", ui.datetime_of(&k["send_at"]));
+    }
+    let chart = delivery_chart(&ui, &report["delivery"]);
+    render(&ReportPage {
+        ui,
+        report,
+        chart,
+        title,
+        subtitle,
     })
-    .collect();
-    let chart = chart::bars(ui.t("messages.delivery_chart"), &bars, |m| ui.number(m));
-    render(&ReportPage { ui, report, chart })
 }

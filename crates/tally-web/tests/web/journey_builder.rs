@@ -1,5 +1,6 @@
 //! The console's journey builder over real HTTP: a journey from a trigger and a list of steps,
-//! a refusal shown next to the step it names, and the journey then running for a new member.
+//! a refusal shown next to the step it names, the journey then running for a new member, and
+//! its report.
 
 use crate::common;
 
@@ -78,4 +79,38 @@ async fn a_manager_builds_a_journey_from_a_list_of_steps() {
     let member = app.tally.member(&app.a.tenant, &member.id).await.unwrap();
     assert_eq!(member.tags, ["welcomed"]);
     assert_eq!(member.balance.available.value(), 25);
+
+    // Its report: the delivery chart and the comparison with its (empty) holdout.
+    let j = journeys[0]["id"].as_str().unwrap();
+    let report = b.get(&format!("{messages}/journeys/{j}")).await;
+    assert_eq!(report.status, 200);
+    assert!(
+        report.body.contains("<h1>Welcome gift</h1>"),
+        "{}",
+        report.body
+    );
+    assert!(
+        report.body.contains("Joining"),
+        "the trigger: {}",
+        report.body
+    );
+    assert!(
+        report.body.contains(r#"id="campaign-uplift""#),
+        "{}",
+        report.body
+    );
+    let page = b.get(&messages).await;
+    assert!(
+        page.body
+            .contains(&format!(r#"/messages/journeys/{j}">Welcome gift</a>"#)),
+        "{}",
+        page.body
+    );
+    let other = app.operator(&app.b, "other", Role::Manager).await;
+    let theirs = app
+        .signed_in(&other)
+        .await
+        .get(&format!("/console/{}/messages/journeys/{j}", app.b.program))
+        .await;
+    assert_eq!(theirs.status, 404);
 }
