@@ -65,7 +65,8 @@ pub mod messages {
 /// Webhook endpoints and deliveries: the commands, and what the deliverer works with.
 pub mod webhooks {
     pub use crate::usecases::webhooks::{
-        Attempt, MAX_ATTEMPTS, OutgoingWebhook, REPLAY_BATCH, WebhookCommand, backoff,
+        Attempt, MAX_ATTEMPTS, OutgoingWebhook, REPLAY_BATCH, ROTATION_GRACE, WebhookCommand,
+        backoff,
     };
     pub use crate::webhook_reads::DELIVERY_STATUSES;
 }

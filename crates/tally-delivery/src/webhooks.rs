@@ -3,7 +3,8 @@
 //! Every attempt carries `webhook-id` (the delivery's id, the same on every attempt and replay,
 //! so a receiver can drop a duplicate), `webhook-timestamp` (seconds since 1970, the time of
 //! the attempt) and `webhook-signature`: `v1,` and the base64 HMAC-SHA256, keyed with the
-//! endpoint's secret (the base64 after `whsec_`), of `{id}.{timestamp}.{body}`.
+//! endpoint's secret (the base64 after `whsec_`), of `{id}.{timestamp}.{body}`. For a day
+//! after a rotation it carries two, space-separated: one with each secret.
 
 use crate::{Deliverer, SYSTEM};
 use base64::Engine;
@@ -126,8 +127,13 @@ impl<D: Database> Deliverer<D> {
     async fn post(&self, delivery: &OutgoingWebhook) -> Attempt {
         let timestamp = self.tally.clock.now().as_second();
         let id = delivery.id.as_str();
-        let signature = match sign(&delivery.secret, id, timestamp, &delivery.payload) {
-            Ok(s) => s,
+        let signed: Result<Vec<String>, String> = delivery
+            .secrets
+            .iter()
+            .map(|secret| sign(secret, id, timestamp, &delivery.payload))
+            .collect();
+        let signature = match signed {
+            Ok(s) => s.join(" "),
             Err(e) => {
                 return Attempt {
                     status: None,

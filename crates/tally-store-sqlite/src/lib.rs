@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (24, include_str!("../migrations/0024_webhooks.sql")),
     (25, include_str!("../migrations/0025_push.sql")),
     (26, include_str!("../migrations/0026_journey_holdouts.sql")),
+    (
+        27,
+        include_str!("../migrations/0027_webhook_secret_rotation.sql"),
+    ),
 ];
 const READ_POOL_SIZE: usize = 8;
 

@@ -174,6 +174,8 @@ async fn create<C: Conn>(
         description: input.description.clone(),
         event_types: input.event_types.clone(),
         secret: new_secret(),
+        previous_secret: None,
+        previous_until: None,
         status: "active".into(),
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -214,9 +216,13 @@ async fn update<C: Conn>(
     Ok(answer)
 }
 
+/// How long a rotated secret keeps signing next to the new one.
+pub const ROTATION_GRACE: SignedDuration = SignedDuration::from_hours(24);
+
 async fn rotate<C: Conn>(c: &mut C, ctx: &Ctx, id: &WebhookId) -> StepResult<Value> {
     let mut row = load(c, ctx, id).await?;
-    row.secret = new_secret();
+    row.previous_secret = Some(std::mem::replace(&mut row.secret, new_secret()));
+    row.previous_until = Some(ctx.now + ROTATION_GRACE);
     row.updated_at = ctx.now;
     store::update_endpoint(c, &row).await?;
     record(c, ctx, "webhook.secret_rotated", id.as_str(), json!({})).await?;
@@ -361,7 +367,8 @@ async fn replay_dead<C: Conn>(c: &mut C, ctx: &Ctx, id: &WebhookId) -> StepResul
 pub struct OutgoingWebhook {
     pub id: WebhookDeliveryId,
     pub url: String,
-    pub secret: String,
+    /// The secrets that sign it: the endpoint's, and for a day after a rotation the one before.
+    pub secrets: Vec<String>,
     pub payload: String,
 }
 
@@ -396,12 +403,20 @@ async fn claim<C: Conn>(
             endpoints.insert(row.endpoint_id.clone(), e);
         }
         match &endpoints[&row.endpoint_id] {
-            Some(e) if e.status == "active" => outgoing.push(OutgoingWebhook {
-                id: row.id.clone(),
-                url: e.url.clone(),
-                secret: e.secret.clone(),
-                payload: row.payload.clone(),
-            }),
+            Some(e) if e.status == "active" => {
+                let mut secrets = vec![e.secret.clone()];
+                if let (Some(previous), Some(until)) = (&e.previous_secret, e.previous_until)
+                    && until > ctx.now
+                {
+                    secrets.push(previous.clone());
+                }
+                outgoing.push(OutgoingWebhook {
+                    id: row.id.clone(),
+                    url: e.url.clone(),
+                    secrets,
+                    payload: row.payload.clone(),
+                });
+            }
             _ => {
                 // Kept as a dead letter: replayed once the endpoint is active again.
                 let s = Settlement {

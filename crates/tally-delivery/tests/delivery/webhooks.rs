@@ -46,12 +46,27 @@ fn webhook_id(v: &Value) -> WebhookId {
     WebhookId::parse(v["id"].as_str().unwrap()).unwrap()
 }
 
-/// The request's signature is ours for its id, timestamp and body under `secret`.
+/// The request's signatures (space-separated) for its id, timestamp and body.
+fn signatures(r: &Received) -> Vec<String> {
+    r.headers["webhook-signature"]
+        .split(' ')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The request carries exactly the signatures of these secrets, in this order.
 fn check_signature(r: &Received, secret: &str) {
+    check_signatures(r, &[secret]);
+}
+
+fn check_signatures(r: &Received, secrets: &[&str]) {
     let id = &r.headers["webhook-id"];
     let timestamp: i64 = r.headers["webhook-timestamp"].parse().unwrap();
-    let expected = sign(secret, id, timestamp, &r.body).unwrap();
-    assert_eq!(r.headers["webhook-signature"], expected);
+    let expected: Vec<String> = secrets
+        .iter()
+        .map(|s| sign(s, id, timestamp, &r.body).unwrap())
+        .collect();
+    assert_eq!(signatures(r), expected);
     assert_eq!(r.headers["content-type"], "application/json");
 }
 
@@ -227,7 +242,7 @@ async fn a_disabled_endpoint_keeps_its_deliveries_as_dead_letters_until_replayed
     assert_eq!(replayed["replayed"], 1);
     assert_eq!(w.deliverer.drain_webhooks().await.unwrap().delivered, 1);
     assert_eq!(erp.received().len(), 1);
-    // Rotating the secret signs what follows with the new one.
+    // After a rotation, the new secret and, for a day, the old one sign what follows.
     let rotated = w
         .hook(WebhookCommand::RotateSecret {
             webhook: webhook_id(&hook),
@@ -241,7 +256,22 @@ async fn a_disabled_endpoint_keeps_its_deliveries_as_dead_letters_until_replayed
     assert_eq!(test["event_type"], "webhook.test");
     w.deliverer.drain_webhooks().await.unwrap();
     let last = erp.received().pop().unwrap();
-    check_signature(&last, rotated["secret"].as_str().unwrap());
+    let (new, old) = (
+        rotated["secret"].as_str().unwrap(),
+        hook["secret"].as_str().unwrap(),
+    );
+    check_signatures(&last, &[new, old]);
+    assert_eq!(last.headers["webhook-id"], test["id"].as_str().unwrap());
+    w.clock
+        .advance(tally_core::webhooks::ROTATION_GRACE + SignedDuration::from_secs(1));
+    let test = w
+        .hook(WebhookCommand::SendTest {
+            webhook: webhook_id(&hook),
+        })
+        .await;
+    w.deliverer.drain_webhooks().await.unwrap();
+    let last = erp.received().pop().unwrap();
+    check_signature(&last, new);
     assert_eq!(last.headers["webhook-id"], test["id"].as_str().unwrap());
 }
 

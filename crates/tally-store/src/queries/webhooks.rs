@@ -17,6 +17,9 @@ pub struct EndpointRow {
     pub event_types: Vec<String>,
     /// `whsec_` and the key in base64 (Standard Webhooks).
     pub secret: String,
+    /// After a rotation, the secret before, which also signs until `previous_until`.
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<Timestamp>,
     /// `active` or `disabled`.
     pub status: String,
     pub created_at: Timestamp,
@@ -24,7 +27,7 @@ pub struct EndpointRow {
 }
 
 const ENDPOINT_COLS: &str = "id, tenant_id, program_id, url, description, event_types, secret,
-    status, created_at_us, updated_at_us, seq";
+    status, created_at_us, updated_at_us, seq, previous_secret, previous_until_us";
 
 fn endpoint(r: &Row) -> Result<(i64, EndpointRow), StoreError> {
     let types: Vec<String> = serde_json::from_str(&r.text(5)?)
@@ -42,6 +45,8 @@ fn endpoint(r: &Row) -> Result<(i64, EndpointRow), StoreError> {
             status: r.text(7)?,
             created_at: to_ts(r.int(8)?)?,
             updated_at: to_ts(r.int(9)?)?,
+            previous_secret: r.opt_text(11)?,
+            previous_until: to_opt_ts(r.opt_int(12)?)?,
         },
     ))
 }
@@ -72,11 +77,11 @@ pub async fn insert_endpoint<C: Conn>(c: &mut C, e: &EndpointRow) -> Result<(), 
     Ok(())
 }
 
-/// Writes the endpoint's url, description, event types, secret and status as given.
+/// Writes the endpoint's url, description, event types, secrets and status as given.
 pub async fn update_endpoint<C: Conn>(c: &mut C, e: &EndpointRow) -> Result<(), StoreError> {
     c.execute(
         "UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, secret = $5,
-             status = $6, updated_at_us = $7
+             status = $6, updated_at_us = $7, previous_secret = $8, previous_until_us = $9
          WHERE id = $1",
         &[
             e.id.as_str().into(),
@@ -86,6 +91,8 @@ pub async fn update_endpoint<C: Conn>(c: &mut C, e: &EndpointRow) -> Result<(), 
             e.secret.as_str().into(),
             e.status.as_str().into(),
             ts(e.updated_at),
+            e.previous_secret.clone().into(),
+            super::opt_ts(e.previous_until),
         ],
     )
     .await?;
