@@ -3,6 +3,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 
 export const baseUrl = process.env.TALLY_URL ?? 'http://127.0.0.1:8080';
 export const artifacts = new URL('../artifacts/', import.meta.url).pathname;
@@ -56,4 +57,20 @@ export async function codeFor(email) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no email to ${email} in ${mailbox}`);
+}
+
+/// A real HTTP server on loopback standing in for a merchant's webhook endpoint or a push
+/// service: it keeps every request (`headers`, and `body` as bytes) and answers `status`.
+export async function receiver(path, status) {
+  const received = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, received, url: `http://127.0.0.1:${server.address().port}${path}` };
 }

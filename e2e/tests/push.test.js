@@ -6,24 +6,8 @@
 // decrypt what Tally sent (RFC 8291, with Node's own crypto) as the browser would.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { createECDH, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { launch, baseUrl, viewports, tally, seriousA11yViolations, mailbox, codeFor } from './browser.js';
-
-/// A push service stand-in: keeps each message's headers and body, answers 201.
-async function pushService() {
-  const received = [];
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(201).end();
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, received, url: `http://127.0.0.1:${server.address().port}/push/olek-phone` };
-}
+import { launch, baseUrl, viewports, tally, seriousA11yViolations, mailbox, codeFor, receiver } from './browser.js';
 
 /// RFC 8291 from the browser's side.
 function decrypt(body, ecdh, auth) {
@@ -63,7 +47,7 @@ test('a member turns push on in the wallet, gets a message pushed and reads it i
   });
   assert.equal(template.status, 201);
 
-  const service = await pushService();
+  const service = await receiver('/push/olek-phone', 201);
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   const auth = randomBytes(16);

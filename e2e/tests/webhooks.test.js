@@ -5,30 +5,13 @@
 // page then shows them delivered. Every page visited passes axe-core.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, baseUrl, viewports, tally, seriousA11yViolations } from './browser.js';
+import { launch, baseUrl, viewports, tally, seriousA11yViolations, receiver } from './browser.js';
 
 const pythonPath = process.env.TALLY_STANDARDWEBHOOKS;
-
-/// A receiver on a free port that keeps what it gets and answers 204.
-async function receiver() {
-  const received = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk) => { body += chunk; });
-    req.on('end', () => {
-      received.push({ path: req.url, headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, received, url: `http://127.0.0.1:${server.address().port}/hooks` };
-}
 
 test('an owner adds a webhook endpoint and what it receives verifies with standardwebhooks', { skip: !pythonPath && 'set TALLY_STANDARDWEBHOOKS (.ci/run does)', timeout: 90000 }, async () => {
   const shop = `webhooks-e2e-${Date.now()}`;
@@ -38,7 +21,7 @@ test('an owner adds a webhook endpoint and what it receives verifies with standa
   const invite = tally('operators', 'create', '--tenant', shop, '--email', `owner@${shop}.example`,
     '--name', 'Wiktor Webhooks', '--role', 'owner', '--base-url', baseUrl)
     .match(/https?:\/\/\S+\/console\/link\/[0-9a-f]{64}/)[0];
-  const erp = await receiver();
+  const erp = await receiver('/hooks', 204);
   const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: viewports.desktop });
@@ -69,7 +52,7 @@ test('an owner adds a webhook endpoint and what it receives verifies with standa
     for (let i = 0; i < 30 && erp.received.length < 2; i++) await new Promise((r) => setTimeout(r, 500));
     assert.equal(erp.received.length, 2, JSON.stringify(erp.received));
     const file = join(mkdtempSync(join(tmpdir(), 'tally-webhooks-')), 'received.json');
-    writeFileSync(file, JSON.stringify(erp.received));
+    writeFileSync(file, JSON.stringify(erp.received.map((r) => ({ headers: r.headers, body: r.body.toString('utf8') }))));
     const verified = execFileSync('python3', [new URL('../python/verify_webhooks.py', import.meta.url).pathname, secret, file], {
       encoding: 'utf8', env: { ...process.env, PYTHONPATH: pythonPath },
     });

@@ -242,16 +242,23 @@ async fn one_email_at_a_time(n: usize) -> Run {
     }
 }
 
+/// A query of the numbers 1 to the value of parameter `$param`, as column `i`.
+fn numbers(dialect: Dialect, param: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${param}) SELECT i FROM n"
+        ),
+        Dialect::Postgres => {
+            format!("SELECT i FROM generate_series(1, CAST(${param} AS BIGINT)) AS g(i)")
+        }
+    }
+}
+
 /// `n` active members written straight into the table (one person for all of them: the
 /// fan-out does not look at persons).
 async fn many_members(db: &TestDb, s: &crate::ingest::Setup, n: usize) {
     let mut c = db.db.connect_writer().await.expect("a connection");
-    let series = match c.dialect() {
-        Dialect::Sqlite => {
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3) SELECT i FROM n"
-        }
-        Dialect::Postgres => "SELECT i FROM generate_series(1, CAST($3 AS BIGINT)) AS g(i)",
-    };
+    let series = numbers(c.dialect(), 3);
     let person = format!("per_bench_{}", s.program);
     c.batch(c.dialect().begin_write()).await.expect("begin");
     c.execute(
@@ -327,12 +334,7 @@ async fn campaign(db: &TestDb, n: usize) -> Duration {
 async fn outbox_alone(db: &TestDb, n: usize) -> Duration {
     let (s, template, _) = program(db, 0).await;
     let mut c = db.db.connect_writer().await.expect("a connection");
-    let series = match c.dialect() {
-        Dialect::Sqlite => {
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $4) SELECT i FROM n"
-        }
-        Dialect::Postgres => "SELECT i FROM generate_series(1, CAST($4 AS BIGINT)) AS g(i)",
-    };
+    let series = numbers(c.dialect(), 4);
     many_members(db, &s, n).await;
     let sql = format!(
         "INSERT INTO messages (id, tenant_id, program_id, member_id, template_id, source,

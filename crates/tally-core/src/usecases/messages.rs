@@ -253,7 +253,7 @@ struct ProgramCache {
     settings: MessagingSettings,
     zone: jiff::tz::TimeZone,
     /// Templates read so far in this claim (most messages of a round share a few).
-    templates: std::sync::Mutex<HashMap<tally_domain::ids::TemplateId, TemplateInput>>,
+    templates: HashMap<tally_domain::ids::TemplateId, TemplateInput>,
 }
 
 /// Takes up to `limit` due messages, decides each (suppress, put off, deliver in-app, or hand
@@ -280,7 +280,7 @@ pub async fn claim<C: Conn>(c: &mut C, ctx: &Ctx, request: &ClaimRequest) -> Ste
             };
             cache.insert(row.program_id.clone(), entry);
         }
-        let p = &cache[&row.program_id];
+        let p = cache.get_mut(&row.program_id).expect("just cached");
         match decide(c, ctx, request, p, &row).await? {
             Decision::Suppressed => suppressed += 1,
             Decision::PutOff => put_off += 1,
@@ -307,7 +307,7 @@ async fn decide<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
     request: &ClaimRequest,
-    p: &ProgramCache,
+    p: &mut ProgramCache,
     row: &MessageRow,
 ) -> StepResult<Decision> {
     let Some(member) = member_rows::get_member(c, &row.tenant_id, &row.member_id).await? else {
@@ -417,33 +417,23 @@ async fn content<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
     request: &ClaimRequest,
-    p: &ProgramCache,
+    p: &mut ProgramCache,
     row: &MessageRow,
     member: &Member,
 ) -> StepResult<(String, Option<String>, String)> {
     if let (Some(subject), Some(text)) = (&row.subject, &row.text) {
         return Ok((subject.clone(), row.html.clone(), text.clone()));
     }
-    let cached = p
-        .templates
-        .lock()
-        .expect("not poisoned")
-        .get(&row.template_id)
-        .cloned();
-    let template = match cached {
-        Some(t) => t,
-        None => {
-            let t = templates::get(c, &row.tenant_id, &row.template_id)
-                .await?
-                .ok_or_else(|| DomainError::not_found("template"))?;
-            let parsed = TemplateInput::parse(&json!({
-                "name": t.name, "subject": t.subject, "html": t.html, "text": t.text,
-            }))?;
-            let mut cache = p.templates.lock().expect("not poisoned");
-            cache.insert(row.template_id.clone(), parsed.clone());
-            parsed
-        }
-    };
+    if !p.templates.contains_key(&row.template_id) {
+        let t = templates::get(c, &row.tenant_id, &row.template_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("template"))?;
+        let parsed = TemplateInput::parse(&json!({
+            "name": t.name, "subject": t.subject, "html": t.html, "text": t.text,
+        }))?;
+        p.templates.insert(row.template_id.clone(), parsed);
+    }
+    let template = &p.templates[&row.template_id];
     let parts = [
         Some(&template.subject),
         template.html.as_ref(),

@@ -3,7 +3,7 @@
 //! `usecases::messages` (the claim picks the member's newest subscription) and in
 //! `tally-delivery` (encryption and the push service).
 
-use super::{load_member, to_json};
+use super::load_member;
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::usecases::admin::record;
@@ -114,7 +114,7 @@ async fn unsubscribe<C: Conn>(
     id: &PushSubscriptionId,
 ) -> StepResult<Value> {
     load_member(c, ctx, member).await?;
-    let row = store::get(c, id)
+    let mut row = store::get(c, id)
         .await?
         .filter(|s| &s.member_id == member && s.tenant_id == ctx.tenant)
         .ok_or_else(|| DomainError::not_found("push subscription"))?;
@@ -127,11 +127,12 @@ async fn unsubscribe<C: Conn>(
         json!({ "id": id }),
     )
     .await?;
-    let gone = store::get(c, id).await?.unwrap_or(row);
-    Ok(view(&gone))
+    // Gone now, unless it was gone already (then it keeps that time, as the store does).
+    row.gone_at.get_or_insert(ctx.now);
+    Ok(view(&row))
 }
 
 /// A member's subscriptions in use (for reads).
 pub(crate) fn views(rows: &[SubscriptionRow]) -> Value {
-    to_json(&rows.iter().map(view).collect::<Vec<_>>())
+    Value::Array(rows.iter().map(view).collect())
 }

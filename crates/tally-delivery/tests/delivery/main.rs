@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bell;
 mod campaigns;
 mod email;
 mod journey_triggers;

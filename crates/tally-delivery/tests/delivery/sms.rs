@@ -114,24 +114,10 @@ async fn a_busy_gateway_is_tried_again_under_the_same_id_and_a_refused_number_bo
     );
 }
 
+/// A form body's fields, decoded (a form body is written as a query string is).
 fn url_decoded(body: &str) -> Vec<(String, String)> {
-    body.split('&')
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap();
-            let v = v.replace('+', " ");
-            let mut out = Vec::new();
-            let b = v.as_bytes();
-            let mut i = 0;
-            while i < b.len() {
-                if b[i] == b'%' {
-                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
-                    i += 3;
-                } else {
-                    out.push(b[i]);
-                    i += 1;
-                }
-            }
-            (k.to_owned(), String::from_utf8(out).unwrap())
-        })
+    let url = reqwest::Url::parse(&format!("http://gateway/?{body}")).unwrap();
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }

@@ -3,7 +3,7 @@
 //! so the same checks apply, and a refusal is shown next to the step it names.
 
 use super::messages::write_then_back;
-use super::{PageResult, Ui};
+use super::{PageResult, Ui, form_value};
 use crate::WebState;
 use crate::session::{ConsoleForm, Fields};
 use axum::extract::{Path, State};
@@ -47,19 +47,15 @@ pub const STEP_KINDS: &[&str] = &[
     "exit",
 ];
 
-fn number_or_text(raw: &str) -> Value {
-    super::form_value(raw)
-}
-
 /// One step row as the document's step, if the row names a kind.
 fn step(kind: &str, value: &str, journey_name: &str) -> Option<Value> {
     let value = value.trim();
     Some(match kind {
-        "wait_days" => json!({ "wait": { "days": number_or_text(value) } }),
+        "wait_days" => json!({ "wait": { "days": form_value(value) } }),
         "wait_until" => json!({ "wait_until": value }),
         "send" => json!({ "send": { "template": value } }),
         "grant_points" => {
-            json!({ "grant_points": { "points": number_or_text(value), "reason": journey_name } })
+            json!({ "grant_points": { "points": form_value(value), "reason": journey_name } })
         }
         "add_tag" => json!({ "add_tag": value }),
         "remove_tag" => json!({ "remove_tag": value }),
@@ -77,7 +73,7 @@ pub fn document(f: &Fields) -> Value {
     let kind = f.raw("trigger");
     let mut trigger = json!({ "type": kind });
     if let Some((_, Some(setting))) = TRIGGERS.iter().find(|(t, _)| *t == kind) {
-        trigger[*setting] = number_or_text(f.raw("trigger_value"));
+        trigger[*setting] = form_value(f.raw("trigger_value"));
     }
     let steps: Vec<Value> = (0..STEP_ROWS)
         .filter_map(|i| {
@@ -87,7 +83,7 @@ pub fn document(f: &Fields) -> Value {
         .collect();
     let mut doc = json!({ "name": name, "trigger": trigger, "steps": steps });
     if let Some(holdout) = f.get("journey_holdout") {
-        doc["holdout_percent"] = number_or_text(holdout);
+        doc["holdout_percent"] = form_value(holdout);
     }
     doc
 }
