@@ -28,6 +28,10 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 /// Most commands in one transaction: bounds the work lost to one retry and the latency of the
 /// last request in a batch.
 pub const MAX_BATCH: usize = 512;
+/// On PostgreSQL each command's savepoint is a subtransaction, and a transaction with more than
+/// 64 of them overflows the per-backend cache every other session's snapshots consult (they
+/// then read `pg_subtrans` from disk): batches stay below that.
+const MAX_BATCH_POSTGRES: usize = 60;
 /// Requests waiting for a writer before new ones are turned away (503): back-pressure instead
 /// of unbounded memory.
 pub const QUEUE_CAPACITY: usize = 16_384;
@@ -95,12 +99,16 @@ async fn run_writer<D: Database>(
     bell: Arc<Bell>,
 ) {
     let mut conn: Option<D::Conn> = None;
+    let max_batch = match db.dialect() {
+        tally_store::Dialect::Sqlite => MAX_BATCH,
+        tally_store::Dialect::Postgres => MAX_BATCH_POSTGRES,
+    };
     loop {
         let batch = {
             let mut rx = rx.lock().await;
             let Some(first) = rx.recv().await else { return };
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
+            while batch.len() < max_batch {
                 match rx.try_recv() {
                     Ok(job) => batch.push(job),
                     Err(_) => break,
@@ -203,14 +211,20 @@ async fn try_batch<C: Conn>(
             now,
             marks: marks.clone(),
         };
-        // One savepoint per command: its effect is undone on refusal while its idempotency
-        // record (and the rest of the batch) stays. Prepared once per connection.
-        c.execute("SAVEPOINT job", &[]).await?;
-        match run_job(c, job, &ctx).await {
-            Ok(outcome) => {
-                c.execute("RELEASE SAVEPOINT job", &[]).await?;
-                outcomes.push(outcome);
-            }
+        // One savepoint per command: its effect is undone on refusal, then its idempotency
+        // record is written (the rest of the batch stays). Prepared once per connection; held back
+        // with the command's other plain writes and sent together when it ends, so a failed
+        // write is reported for the command that made it.
+        c.execute_later("SAVEPOINT job", &[]).await?;
+        let mut ran = run_and_finish(c, job, &ctx, KeyLookup::Skip).await;
+        if matches!(&ran, Err(e) if idempotency::is_key_taken(e)) {
+            // The key had a record after all (a retry, a concurrent twin or an expired key):
+            // undo this run and answer from the record.
+            c.execute("ROLLBACK TO SAVEPOINT job", &[]).await?;
+            ran = run_and_finish(c, job, &ctx, KeyLookup::First).await;
+        }
+        match ran {
+            Ok(outcome) => outcomes.push(outcome),
             Err(e) if e.is_retryable() || matches!(e, StoreError::Unique(_)) => {
                 // A race with another writer (or node): retry everything; the re-run sees the
                 // winner's row and answers with a replay or a conflict.
@@ -229,6 +243,29 @@ async fn try_batch<C: Conn>(
     Ok(outcomes)
 }
 
+/// Whether a command looks its idempotency key up before it runs. Most keys are new, so the
+/// first run skips the lookup (a statement per request) and lets the key's unique index tell:
+/// storing the outcome of a key that has a record fails, and the command runs again with
+/// [`KeyLookup::First`].
+#[derive(Clone, Copy, PartialEq)]
+enum KeyLookup {
+    Skip,
+    First,
+}
+
+/// Runs a command, then releases its savepoint and sends what it held back.
+async fn run_and_finish<C: Conn>(
+    c: &mut C,
+    job: &Job,
+    ctx: &Ctx,
+    lookup: KeyLookup,
+) -> Result<Result<Value, CoreError>, StoreError> {
+    let outcome = run_job(c, job, ctx, lookup).await?;
+    c.execute_later("RELEASE SAVEPOINT job", &[]).await?;
+    c.flush().await?;
+    Ok(outcome)
+}
+
 /// The stored form of an outcome, for idempotent replay.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -237,67 +274,87 @@ enum StoredOutcome {
     Err(DomainError),
 }
 
-/// The outcome stored under an idempotency key, if any: the stored answer, or a mismatch when
-/// the key came with another request.
+/// What an idempotency key holds.
+pub(crate) enum KeyState {
+    /// No record: the request is new.
+    Unused,
+    /// A record past its time to live: the request is new and replaces it.
+    Expired,
+    /// The stored answer, or a mismatch when the key came with another request.
+    Answered(Result<Value, CoreError>),
+}
+
+pub(crate) async fn lookup<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    key: &IdempotencyKey,
+    now: tally_domain::Timestamp,
+) -> Result<KeyState, StoreError> {
+    let Some(record) = idempotency::find(c, tenant, &key.key).await? else {
+        return Ok(KeyState::Unused);
+    };
+    if record.created_at <= now - IDEMPOTENCY_TTL {
+        return Ok(KeyState::Expired);
+    }
+    if record.request_sha256 != key.request_sha256 {
+        return Ok(KeyState::Answered(Err(CoreError::IdempotencyMismatch)));
+    }
+    let stored: StoredOutcome =
+        serde_json::from_str(&record.outcome).map_err(|e| StoreError::Decode(e.to_string()))?;
+    Ok(KeyState::Answered(match stored {
+        StoredOutcome::Ok(v) => Ok(v),
+        StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
+    }))
+}
+
+/// The outcome stored under a live idempotency key, if any.
 pub(crate) async fn replay<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
     key: &IdempotencyKey,
     now: tally_domain::Timestamp,
 ) -> Result<Option<Result<Value, CoreError>>, StoreError> {
-    let Some((request_sha256, stored)) =
-        idempotency::find(c, tenant, &key.key, now - IDEMPOTENCY_TTL).await?
-    else {
-        return Ok(None);
-    };
-    if request_sha256 != key.request_sha256 {
-        return Ok(Some(Err(CoreError::IdempotencyMismatch)));
-    }
-    let stored: StoredOutcome =
-        serde_json::from_str(&stored).map_err(|e| StoreError::Decode(e.to_string()))?;
-    Ok(Some(match stored {
-        StoredOutcome::Ok(v) => Ok(v),
-        StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
-    }))
+    Ok(match lookup(c, tenant, key, now).await? {
+        KeyState::Answered(stored) => Some(stored),
+        KeyState::Unused | KeyState::Expired => None,
+    })
 }
 
 async fn run_job<C: Conn>(
     c: &mut C,
     job: &Job,
     ctx: &Ctx,
+    key_lookup: KeyLookup,
 ) -> Result<Result<Value, CoreError>, StoreError> {
-    let cutoff = ctx.now - IDEMPOTENCY_TTL;
-    if let Some(key) = &job.idempotency
-        && let Some(stored) = replay(c, &ctx.tenant, key, ctx.now).await?
-    {
+    let key_state = match &job.idempotency {
+        Some(key) if key_lookup == KeyLookup::First => lookup(c, &ctx.tenant, key, ctx.now).await?,
+        _ => KeyState::Unused,
+    };
+    if let KeyState::Answered(stored) = key_state {
         return Ok(stored);
     }
-    c.batch("SAVEPOINT effect").await?;
     let outcome = match job.command.apply(c, ctx).await {
-        Ok(value) => {
-            c.batch("RELEASE SAVEPOINT effect").await?;
-            StoredOutcome::Ok(value)
-        }
+        Ok(value) => StoredOutcome::Ok(value),
         Err(StepError::Domain(e)) => {
-            c.batch("ROLLBACK TO SAVEPOINT effect; RELEASE SAVEPOINT effect")
-                .await?;
+            // Undoes what the refused command wrote; the idempotency lookup before it was only
+            // a read, and the savepoint stays for the record written below.
+            c.batch("ROLLBACK TO SAVEPOINT job").await?;
             StoredOutcome::Err(e)
         }
         Err(StepError::Store(e)) => return Err(e),
     };
     if let Some(key) = &job.idempotency {
         let stored = serde_json::to_string(&outcome).expect("outcomes serialise");
-        if !idempotency::insert(
-            c,
-            &ctx.tenant,
-            &key.key,
-            &key.request_sha256,
-            &stored,
-            ctx.now,
-            cutoff,
-        )
-        .await?
-        {
+        let record = idempotency::NewRecord {
+            tenant: &ctx.tenant,
+            key: &key.key,
+            request_sha256: &key.request_sha256,
+            outcome: &stored,
+            at: ctx.now,
+        };
+        if matches!(key_state, KeyState::Unused) {
+            idempotency::insert_new(c, &record).await?;
+        } else if !idempotency::replace_expired(c, &record, ctx.now - IDEMPOTENCY_TTL).await? {
             return Err(StoreError::Retryable(
                 "a concurrent request with the same idempotency key won".into(),
             ));

@@ -87,6 +87,8 @@ pub struct PgConn {
     client: Client,
     /// Prepared statements and how many times each was used since it was prepared.
     statements: HashMap<String, (Statement, u32)>,
+    /// Writes held back by `execute_later`, sent ahead of the next statement.
+    held: Vec<(Statement, Vec<Value>)>,
     broken: bool,
 }
 
@@ -112,6 +114,7 @@ impl PgConn {
         Ok(PgConn {
             client,
             statements: HashMap::new(),
+            held: Vec::new(),
             broken: false,
         })
     }
@@ -206,6 +209,46 @@ impl ToSql for Param<'_> {
     to_sql_checked!();
 }
 
+/// The values of one statement, as `tokio_postgres` takes them.
+fn bind(params: &[Value]) -> Vec<Param<'_>> {
+    params.iter().map(Param).collect()
+}
+
+fn refs<'a>(params: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+/// Sends held writes, in order, each on its way before the first answer is awaited (the
+/// client pipelines requests that are polled together). Reports the first error.
+async fn send_held(
+    client: &Client,
+    held: &[(Statement, Vec<Value>)],
+) -> Result<(), tokio_postgres::Error> {
+    let sends = held.iter().map(|(stmt, values)| async move {
+        let params = bind(values);
+        client.execute(stmt, &refs(&params)).await
+    });
+    for sent in futures_util::future::join_all(sends).await {
+        sent?;
+    }
+    Ok(())
+}
+
+/// Runs `last` after the held writes, in one pipeline: the first error in order wins (after a
+/// failed write the transaction is aborted, so what follows fails too).
+async fn after_held<T>(
+    client: &Client,
+    held: &[(Statement, Vec<Value>)],
+    last: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, tokio_postgres::Error> {
+    if held.is_empty() {
+        return last.await;
+    }
+    let (earlier, last) = futures_util::future::join(send_held(client, held), last).await;
+    earlier?;
+    last
+}
+
 fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
     let decode = |e: tokio_postgres::Error| StoreError::Decode(e.to_string());
     let mut values = Vec::with_capacity(row.len());
@@ -250,19 +293,21 @@ impl Conn for PgConn {
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let stmt = self.statement(sql, params.len()).await?;
-        let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let result = self.client.execute(&stmt, &refs).await;
+        let held = std::mem::take(&mut self.held);
+        let params = bind(params);
+        let refs = refs(&params);
+        let run = self.client.execute(&stmt, &refs);
+        let result = after_held(&self.client, &held, run).await;
         result.map_err(|e| self.map_err(e))
     }
 
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let stmt = self.statement(sql, params.len()).await?;
-        let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let result = self.client.query(&stmt, &refs).await;
+        let held = std::mem::take(&mut self.held);
+        let params = bind(params);
+        let refs = refs(&params);
+        let run = self.client.query(&stmt, &refs);
+        let result = after_held(&self.client, &held, run).await;
         result
             .map_err(|e| self.map_err(e))?
             .iter()
@@ -271,12 +316,26 @@ impl Conn for PgConn {
     }
 
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        let result = self.client.batch_execute(sql).await;
+        let held = std::mem::take(&mut self.held);
+        let result = after_held(&self.client, &held, self.client.batch_execute(sql)).await;
         result.map_err(|e| self.map_err(e))
     }
 
+    async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+        let stmt = self.statement(sql, params.len()).await?;
+        self.held.push((stmt, params.to_vec()));
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        let held = std::mem::take(&mut self.held);
+        let result = send_held(&self.client, &held).await;
+        result.map_err(|e| self.map_err(e))
+    }
+
+    /// Also broken while writes are held: whoever held them has not finished its work.
     fn is_broken(&self) -> bool {
-        self.broken || self.client.is_closed()
+        self.broken || self.client.is_closed() || !self.held.is_empty()
     }
 }
 

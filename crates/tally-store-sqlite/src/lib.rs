@@ -155,15 +155,17 @@ fn sqlite_sql(sql: &str) -> std::borrow::Cow<'_, str> {
     if !sql.contains('$') {
         return std::borrow::Cow::Borrowed(sql);
     }
+    // Runs before every statement: copies the text between dollars in slices.
     let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(ch) = chars.next() {
-        if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+    let mut copied = 0;
+    for (at, _) in sql.match_indices('$') {
+        if sql.as_bytes().get(at + 1).is_some_and(u8::is_ascii_digit) {
+            out.push_str(&sql[copied..at]);
             out.push('?');
-        } else {
-            out.push(ch);
+            copied = at + 1;
         }
     }
+    out.push_str(&sql[copied..]);
     std::borrow::Cow::Owned(out)
 }
 
@@ -331,5 +333,10 @@ mod tests {
             "UPDATE t SET a = ?2 WHERE id = ?1 AND b >= ?2"
         );
         assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+        assert_eq!(
+            sqlite_sql("SELECT '$', 'zł' || $10 FROM t WHERE x = $3$"),
+            "SELECT '$', 'zł' || ?10 FROM t WHERE x = ?3$",
+            "a dollar not followed by a digit stays, and so does the text around it"
+        );
     }
 }

@@ -41,6 +41,27 @@ pub trait Conn: Send + 'static {
     /// Runs statements without parameters (transaction control, migrations).
     fn batch(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Runs a write whose answer the caller does not need: a backend may hold it back and send
+    /// it together with the next statement (PostgreSQL pipelines them, saving a round trip
+    /// each), so its error, if any, is reported by a later call, at the latest by [`flush`].
+    /// Statements still run in the order they were given. For writes that must succeed for the
+    /// transaction to be right (an insert whose unique violation fails the command, a
+    /// savepoint), never for one whose row count decides anything.
+    ///
+    /// [`flush`]: Conn::flush
+    fn execute_later(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { self.execute(sql, params).await.map(|_| ()) }
+    }
+
+    /// Sends what [`execute_later`](Conn::execute_later) held back and reports its first error.
+    fn flush(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Whether the connection has failed and must not go back to a pool.
     fn is_broken(&self) -> bool;
 

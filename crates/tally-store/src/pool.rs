@@ -117,6 +117,18 @@ impl<C: Conn> Conn for Pooled<C> {
         (**self).batch(sql)
     }
 
+    fn execute_later(
+        &mut self,
+        sql: &str,
+        params: &[crate::Value],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).execute_later(sql, params)
+    }
+
+    fn flush(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).flush()
+    }
+
     fn is_broken(&self) -> bool {
         (**self).is_broken()
     }

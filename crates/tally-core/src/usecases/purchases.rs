@@ -38,7 +38,10 @@ pub async fn record<C: Conn>(
         MemberRef::CardNumber(x) => (MemberKey::CardNumber(x), "/member/card_number"),
     };
     let setup = earning::active_rules(c, &program).await?;
-    let extras = state_extras(c, ctx, &setup);
+    let extras = StateExtras {
+        order_id: Some(&p.order_id),
+        ..state_extras(c, ctx, &setup)
+    };
     let (member_id, member, read) =
         members::find_member_state(c, &ctx.tenant, program_id, key, extras)
             .await?
@@ -55,8 +58,8 @@ pub async fn record<C: Conn>(
         qualifying: read.qualifying,
     };
     let content = content_hash(p, &member_id);
-    if let Some((stored_hash, answer)) = purchases::find_order(c, program_id, &p.order_id).await? {
-        return replay_or_conflict(p, &content, &stored_hash, &answer);
+    if let Some((stored_hash, answer)) = &read.order {
+        return replay_or_conflict(p, &content, stored_hash, answer);
     }
     if let Some(location) = &p.location_id
         && locations::get_location(c, &ctx.tenant, location)
@@ -101,7 +104,7 @@ pub async fn record<C: Conn>(
 /// is posted, which SQLite's single writer guarantees by holding the write lock for the whole
 /// transaction. With several PostgreSQL writers another may credit the member between this
 /// read and the purchase's lock, so there the tier is summed after the points are posted.
-fn state_extras<C: Conn>(c: &C, ctx: &Ctx, setup: &earning::CompiledRules) -> StateExtras {
+fn state_extras<C: Conn>(c: &C, ctx: &Ctx, setup: &earning::CompiledRules) -> StateExtras<'static> {
     let qualifying_since = setup
         .tier_plan
         .as_ref()
@@ -110,6 +113,7 @@ fn state_extras<C: Conn>(c: &C, ctx: &Ctx, setup: &earning::CompiledRules) -> St
     StateExtras {
         facts: setup.needs_profile && setup.set.for_trigger(tally_rules::Trigger::Purchase),
         qualifying_since,
+        order_id: None,
     }
 }
 

@@ -291,6 +291,52 @@ async fn an_idempotency_key_replays_errors_too_and_refuses_another_body() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_is_honoured_for_a_day_then_starts_afresh() {
+    let f = Fixture::new().await;
+    let ann = f.enroll(json!({})).await;
+    let purchase = |order: &str| Command::RecordPurchase {
+        program: f.program.clone(),
+        purchase: NewPurchase::parse(&json!({
+            "order_id": order,
+            "member": {"id": ann},
+            "total": {"amount_minor": 5000, "currency": "USD"},
+        }))
+        .unwrap(),
+    };
+    let key = |hash: &str| IdempotencyKey {
+        key: "k-day".into(),
+        request_sha256: hash.into(),
+    };
+    let write = |hash: &'static str, order: &'static str| {
+        f.tally
+            .write(&f.tenant, "test", Some(key(hash)), purchase(order))
+    };
+    let first = write("a", "D-1").await.unwrap();
+    f.clock.advance(jiff::SignedDuration::from_hours(23));
+    assert_eq!(
+        write("a", "D-1").await.unwrap(),
+        first,
+        "a retry within the day"
+    );
+    f.clock.advance(jiff::SignedDuration::from_hours(2));
+    let later = write("b", "D-2").await.unwrap();
+    assert_ne!(
+        later["purchase_id"], first["purchase_id"],
+        "a day on, the key names a new request"
+    );
+    assert_eq!(
+        write("b", "D-2").await.unwrap(),
+        later,
+        "and replays that one"
+    );
+    let earned =
+        first["points_earned"].as_i64().unwrap() + later["points_earned"].as_i64().unwrap();
+    assert!(earned > 0);
+    assert_eq!(f.balance(&ann).await, earned);
+    f.assert_ledger_ok().await;
+}
+
+#[tokio::test]
 async fn another_tenant_sees_nothing() {
     let f = Fixture::new().await;
     let ann = f.enroll(json!({})).await;

@@ -1,49 +1,91 @@
 //! Idempotency keys: the stored outcome of a request, written in the same transaction as its
 //! effect, so a retry gets the same answer and never a second effect.
 
-use super::ts;
-use crate::{Conn, StoreError};
+use super::{to_ts, ts};
+use crate::{Conn, StoreError, Value};
 use tally_domain::Timestamp;
 use tally_domain::ids::TenantId;
 
-/// The request hash and stored outcome of a key younger than `cutoff`.
+/// A stored key: the hash of the request it came with, the outcome and when it was stored.
+pub struct StoredKey {
+    pub request_sha256: String,
+    pub outcome: String,
+    pub created_at: Timestamp,
+}
+
+/// The record of a key, whatever its age.
 pub async fn find<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
     key: &str,
-    cutoff: Timestamp,
-) -> Result<Option<(String, String)>, StoreError> {
+) -> Result<Option<StoredKey>, StoreError> {
     let row = c
-        .query_one("SELECT request_sha256, outcome FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at_us > $3", &[
-            tenant.as_str().into(),
-            key.into(),
-            ts(cutoff),
-        ])
-        .await?;
-    row.map(|r| Ok((r.text(0)?, r.text(1)?))).transpose()
-}
-
-/// Stores an outcome; replaces an expired record of the same key. `false`: a live record exists
-/// (a concurrent request with the same key won).
-pub async fn insert<C: Conn>(
-    c: &mut C,
-    tenant: &TenantId,
-    key: &str,
-    request_sha256: &str,
-    outcome: &str,
-    now: Timestamp,
-    cutoff: Timestamp,
-) -> Result<bool, StoreError> {
-    let changed = c
-        .execute(
-            "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, outcome, created_at_us) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (tenant_id, key) DO UPDATE SET request_sha256 = excluded.request_sha256, outcome = excluded.outcome,
-                 created_at_us = excluded.created_at_us
-             WHERE idempotency_keys.created_at_us <= $6",
-            &[tenant.as_str().into(), key.into(), request_sha256.into(), outcome.into(), ts(now), ts(cutoff)],
+        .query_one(
+            "SELECT request_sha256, outcome, created_at_us FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
+            &[tenant.as_str().into(), key.into()],
         )
         .await?;
-    Ok(changed == 1)
+    row.map(|r| {
+        Ok(StoredKey {
+            request_sha256: r.text(0)?,
+            outcome: r.text(1)?,
+            created_at: to_ts(r.int(2)?)?,
+        })
+    })
+    .transpose()
+}
+
+/// An outcome about to be stored under a key.
+pub struct NewRecord<'a> {
+    pub tenant: &'a TenantId,
+    pub key: &'a str,
+    pub request_sha256: &'a str,
+    pub outcome: &'a str,
+    pub at: Timestamp,
+}
+
+const INSERT: &str = "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, outcome, created_at_us) VALUES ($1, $2, $3, $4, $5)";
+
+impl NewRecord<'_> {
+    fn params(&self) -> Vec<Value> {
+        vec![
+            self.tenant.as_str().into(),
+            self.key.into(),
+            self.request_sha256.into(),
+            self.outcome.into(),
+            ts(self.at),
+        ]
+    }
+}
+
+/// Stores the outcome of a key believed to have no record. Held back with the command's other
+/// writes (see `Conn::execute_later`): when the key has a record after all (an earlier request,
+/// or another writer's meanwhile) it fails with [`is_key_taken`].
+pub async fn insert_new<C: Conn>(c: &mut C, record: &NewRecord<'_>) -> Result<(), StoreError> {
+    c.execute_later(INSERT, &record.params()).await
+}
+
+/// Whether an error is [`insert_new`]'s when the key had a record: the unique violation of the
+/// key's index (named by PostgreSQL's constraint or SQLite's columns).
+pub fn is_key_taken(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unique(name) if name.contains("idempotency_keys"))
+}
+
+/// Stores an outcome in place of a record of the same key stored before `cutoff`. `false`: the
+/// record is live after all (a concurrent request with the same key won).
+pub async fn replace_expired<C: Conn>(
+    c: &mut C,
+    record: &NewRecord<'_>,
+    cutoff: Timestamp,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "{INSERT} ON CONFLICT (tenant_id, key) DO UPDATE SET request_sha256 = excluded.request_sha256,
+             outcome = excluded.outcome, created_at_us = excluded.created_at_us
+         WHERE idempotency_keys.created_at_us <= $6"
+    );
+    let mut params = record.params();
+    params.push(ts(cutoff));
+    Ok(c.execute(&sql, &params).await? == 1)
 }
 
 /// Deletes keys older than `cutoff`; returns how many.

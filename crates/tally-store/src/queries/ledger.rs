@@ -28,7 +28,9 @@ pub struct NewTransfer<'a> {
 
 pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<(), StoreError> {
     assert!(t.amount.is_positive(), "a transfer moves a positive amount");
-    c.execute(
+    // Held back (see `Conn::execute_later`): nothing reads its answer, and a failure fails the
+    // command.
+    c.execute_later(
         "INSERT INTO transfers (id, program_id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after,
              reason, occurred_at_us, recorded_at_us)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -46,8 +48,7 @@ pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<
             ts(t.recorded_at),
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -83,7 +84,7 @@ pub async fn insert_transfers<C: Conn>(
                 ts(t.recorded_at),
             ]);
         }
-        c.execute(&sql, &params).await?;
+        c.execute_later(&sql, &params).await?;
     }
     Ok(())
 }

@@ -465,11 +465,14 @@ pub async fn member_state<C: Conn>(
 
 /// What a purchase may read with the member's state, in the same query.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct StateExtras {
+pub struct StateExtras<'a> {
     /// The member's [`RuleFacts`], for rules that read the profile.
     pub facts: bool,
     /// The tier's qualifying value from this time on (see `tiers::qualifying_sql`).
     pub qualifying_since: Option<(TierMetric, Timestamp)>,
+    /// An order id of the program, to learn whether it was recorded before (see
+    /// `purchases::find_order`).
+    pub order_id: Option<&'a str>,
 }
 
 /// What [`StateExtras`] asked for.
@@ -477,6 +480,8 @@ pub struct StateExtras {
 pub struct Extras {
     pub facts: Option<RuleFacts>,
     pub qualifying: Option<i64>,
+    /// The content hash and answer of the order, when it was recorded before.
+    pub order: Option<(String, String)>,
 }
 
 const FACTS_COLUMNS: &str = "m.tags, m.attributes, m.enrolled_at_us, m.birthday,
@@ -489,7 +494,7 @@ pub async fn find_member_state<C: Conn>(
     tenant: &TenantId,
     program: &ProgramId,
     key: MemberKey<'_>,
-    extras: StateExtras,
+    extras: StateExtras<'_>,
 ) -> Result<Option<(MemberId, MemberState, Extras)>, StoreError> {
     let (column, value) = match key {
         MemberKey::Id(id) => ("m.id", id.as_str()),
@@ -510,10 +515,20 @@ pub async fn find_member_state<C: Conn>(
     if let Some((metric, since)) = extras.qualifying_since {
         params.push(ts(since));
         columns.push_str(", ");
-        columns.push_str(&super::tiers::qualifying_sql(metric, "m.id", "$4", None));
+        let since = format!("${}", params.len());
+        columns.push_str(&super::tiers::qualifying_sql(metric, "m.id", &since, None));
+    }
+    let mut order_join = String::new();
+    if let Some(order_id) = extras.order_id {
+        params.push(order_id.into());
+        columns.push_str(", o.content_sha256, o.answer");
+        order_join = format!(
+            " LEFT JOIN purchases o ON o.program_id = m.program_id AND o.order_id = ${}",
+            params.len()
+        );
     }
     let sql = format!(
-        "SELECT {STATE_COLUMNS}{columns} FROM {STATE_FROM} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3"
+        "SELECT {STATE_COLUMNS}{columns} FROM {STATE_FROM}{order_join} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3"
     );
     let Some(row) = c.query_one(&sql, &params).await? else {
         return Ok(None);
@@ -527,6 +542,12 @@ pub async fn find_member_state<C: Conn>(
     }
     if extras.qualifying_since.is_some() {
         found.qualifying = Some(row.int(next)?);
+        next += 1;
+    }
+    if extras.order_id.is_some()
+        && let Some(hash) = row.opt_text(next)?
+    {
+        found.order = Some((hash, row.text(next + 1)?));
     }
     Ok(Some((id, state, found)))
 }

@@ -22,7 +22,9 @@ pub async fn insert_purchase<C: Conn>(
     } else {
         0
     };
-    c.execute(
+    // Held back (see `Conn::execute_later`), like its lines: a unique violation (the same
+    // order recorded meanwhile by another writer) fails the command, which is run again.
+    c.execute_later(
         "INSERT INTO purchases (id, tenant_id, program_id, member_id, order_id, total_minor, currency, channel, location_id,
              points_earned, points_reversed, returned_minor, content_sha256, answer, occurred_at_us, recorded_at_us,
              pending_release_at_us, pending_points)
@@ -48,7 +50,7 @@ pub async fn insert_purchase<C: Conn>(
     )
     .await?;
     for (line_no, l) in p.lines.iter().enumerate() {
-        c.execute(
+        c.execute_later(
             "INSERT INTO purchase_lines (purchase_id, line_no, sku, name, category, brand, quantity, unit_price_minor, returned_quantity)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
             &[
@@ -106,7 +108,7 @@ pub async fn insert_purchases<C: Conn>(
                 ts(p.recorded_at),
             ]);
         }
-        c.execute(&sql, &params).await?;
+        c.execute_later(&sql, &params).await?;
     }
     Ok(())
 }

@@ -252,8 +252,7 @@ pub async fn insert_awards<C: Conn>(
             ts(occurred_at),
         ]);
     }
-    c.execute(&sql, &params).await?;
-    Ok(())
+    c.execute_later(&sql, &params).await
 }
 
 /// Takes `points` from a budgeted rule's budget if it still covers them; false when not.

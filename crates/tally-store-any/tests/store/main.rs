@@ -1,0 +1,5 @@
+//! The storage layer's own tests, on the backend the environment names (see
+//! `tally_store_any::testing`).
+
+mod held_writes;
+mod query_plans;
