@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         27,
         include_str!("../migrations/0027_webhook_secret_rotation.sql"),
     ),
+    (
+        28,
+        include_str!("../migrations/0028_transfers_member_covering.sql"),
+    ),
 ];
 const READ_POOL_SIZE: usize = 8;
 

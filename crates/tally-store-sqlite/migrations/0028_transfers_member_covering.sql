@@ -1,0 +1,6 @@
+-- The tier's qualifying value (points earned in the window) is summed over a member's transfers
+-- on every purchase of a program with tiers. With the kind, amount and time in the member's
+-- index the sum reads the index alone instead of fetching each transfer's row; the member's
+-- history still walks the index by seq.
+DROP INDEX transfers_member;
+CREATE INDEX transfers_member ON transfers (member_id, seq, kind, amount, occurred_at_us);
