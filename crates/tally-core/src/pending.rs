@@ -57,6 +57,47 @@ pub async fn post_credits<C: Conn>(
     occurred_at: Timestamp,
     to: CreditTo<'_>,
 ) -> StepResult<Option<Points>> {
+    post(c, ctx, program, member, credits, occurred_at, to, None).await
+}
+
+/// [`post_credits`] for a caller that has locked the credited account's row and read its
+/// balance in the same transaction: that balance is final, so the update need not answer with
+/// it and is held with the transfers (see `Conn::execute_later`), a round trip less.
+#[allow(clippy::too_many_arguments)]
+pub async fn post_credits_locked<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    member: &MemberId,
+    credits: &[Credit],
+    occurred_at: Timestamp,
+    to: CreditTo<'_>,
+    balance: Points,
+) -> StepResult<Option<Points>> {
+    post(
+        c,
+        ctx,
+        program,
+        member,
+        credits,
+        occurred_at,
+        to,
+        Some(balance),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn post<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    program: &ProgramId,
+    member: &MemberId,
+    credits: &[Credit],
+    occurred_at: Timestamp,
+    to: CreditTo<'_>,
+    locked_balance: Option<Points>,
+) -> StepResult<Option<Points>> {
     let total: i64 = credits.iter().map(|(p, _)| p.value()).sum();
     if credits.is_empty() {
         return Ok(None);
@@ -67,7 +108,13 @@ pub async fn post_credits<C: Conn>(
     };
     let account = tally_ledger::account_id(member.as_str(), kind);
     let issuance = programs::program_account(program, AccountKind::Issuance);
-    let after = ledger::change_balance(c, &account, total).await?;
+    let after = match locked_balance {
+        Some(before) => {
+            ledger::add_to_balance(c, &account, total).await?;
+            before + Points(total)
+        }
+        None => ledger::change_balance(c, &account, total).await?,
+    };
     let mut running = after - Points(total);
     let transfers: Vec<ledger::NewTransfer<'_>> = credits
         .iter()

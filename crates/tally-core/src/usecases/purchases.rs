@@ -40,6 +40,7 @@ pub async fn record<C: Conn>(
     let setup = earning::active_rules(c, &program).await?;
     let extras = StateExtras {
         order_id: Some(&p.order_id),
+        lock_accounts: true,
         ..state_extras(c, ctx, &setup)
     };
     let (member_id, member, read) =
@@ -114,6 +115,7 @@ fn state_extras<C: Conn>(c: &C, ctx: &Ctx, setup: &earning::CompiledRules) -> St
         facts: setup.needs_profile && setup.set.for_trigger(tally_rules::Trigger::Purchase),
         qualifying_since,
         order_id: None,
+        lock_accounts: false,
     }
 }
 
@@ -229,9 +231,22 @@ async fn write_new<C: Conn>(
         None => CreditTo::Available(beyond.expiry()),
     };
     let pending_now = release_at.is_some();
-    let after =
-        crate::pending::post_credits(c, ctx, &program.id, member_id, &credits, occurred_at, to)
-            .await?;
+    // The member's accounts were locked when the member was read: those balances are final.
+    let before = match to {
+        CreditTo::Pending => member.balance.pending,
+        CreditTo::Available(_) => member.balance.available,
+    };
+    let after = crate::pending::post_credits_locked(
+        c,
+        ctx,
+        &program.id,
+        member_id,
+        &credits,
+        occurred_at,
+        to,
+        before,
+    )
+    .await?;
     let (available, pending) = match after {
         Some(after) if pending_now => (member.balance.available, after),
         Some(after) => (after, member.balance.pending),

@@ -137,6 +137,20 @@ pub async fn change_balance<C: Conn>(
     Ok(Points(row.int(0)?))
 }
 
+/// Adds `delta` to a member account whose row the caller has locked and whose balance it knows:
+/// held (see `Conn::execute_later`), since nobody needs its answer.
+pub async fn add_to_balance<C: Conn>(
+    c: &mut C,
+    account_id: &str,
+    delta: i64,
+) -> Result<(), StoreError> {
+    c.execute_later(
+        "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND balance IS NOT NULL",
+        &[account_id.into(), delta.into()],
+    )
+    .await
+}
+
 /// Reads a member account's balance and locks the row until the transaction ends (a no-op
 /// update: PostgreSQL waits for concurrent writers and returns the latest committed balance).
 /// For decisions that depend on the balance but are not a single conditional write.

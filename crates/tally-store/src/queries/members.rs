@@ -473,6 +473,9 @@ pub struct StateExtras<'a> {
     /// An order id of the program, to learn whether it was recorded before (see
     /// `purchases::find_order`).
     pub order_id: Option<&'a str>,
+    /// Lock the member's two point accounts until the transaction ends, so the balances read
+    /// stay true (PostgreSQL; SQLite's writer holds the write lock anyway).
+    pub lock_accounts: bool,
 }
 
 /// What [`StateExtras`] asked for.
@@ -527,8 +530,14 @@ pub async fn find_member_state<C: Conn>(
             params.len()
         );
     }
+    let lock = if extras.lock_accounts && c.dialect() == crate::Dialect::Postgres {
+        // A concurrent writer's update is waited for, and its balance is the one returned.
+        " FOR NO KEY UPDATE OF a, p"
+    } else {
+        ""
+    };
     let sql = format!(
-        "SELECT {STATE_COLUMNS}{columns} FROM {STATE_FROM}{order_join} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3"
+        "SELECT {STATE_COLUMNS}{columns} FROM {STATE_FROM}{order_join} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3{lock}"
     );
     let Some(row) = c.query_one(&sql, &params).await? else {
         return Ok(None);
