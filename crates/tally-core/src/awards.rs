@@ -107,6 +107,7 @@ pub async fn post_awards<C: Conn>(
         &credits,
         at.occurred_at,
         crate::pending::CreditTo::Available(compiled.expiry.as_ref()),
+        None,
     )
     .await?;
     record_usage(c, compiled, outcome, at.member, at.occurred_at).await?;

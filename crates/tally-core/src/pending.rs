@@ -47,48 +47,11 @@ pub fn release_at(program: &Program, occurred_at: Timestamp) -> StepResult<Optio
 
 /// Posts several `earn` transfers to a member at once: one balance update and one insert,
 /// whatever their number. Returns the balance after of the account credited (`None` when there
-/// was nothing to post).
+/// was nothing to post). `locked_balance`: the credited account's balance, when the caller has
+/// locked its row and read it in this transaction; it is final then, so the update need not
+/// answer with it and is held with the transfers (see `Conn::execute_later`), a round trip less.
+#[allow(clippy::too_many_arguments)]
 pub async fn post_credits<C: Conn>(
-    c: &mut C,
-    ctx: &Ctx,
-    program: &ProgramId,
-    member: &MemberId,
-    credits: &[Credit],
-    occurred_at: Timestamp,
-    to: CreditTo<'_>,
-) -> StepResult<Option<Points>> {
-    post(c, ctx, program, member, credits, occurred_at, to, None).await
-}
-
-/// [`post_credits`] for a caller that has locked the credited account's row and read its
-/// balance in the same transaction: that balance is final, so the update need not answer with
-/// it and is held with the transfers (see `Conn::execute_later`), a round trip less.
-#[allow(clippy::too_many_arguments)]
-pub async fn post_credits_locked<C: Conn>(
-    c: &mut C,
-    ctx: &Ctx,
-    program: &ProgramId,
-    member: &MemberId,
-    credits: &[Credit],
-    occurred_at: Timestamp,
-    to: CreditTo<'_>,
-    balance: Points,
-) -> StepResult<Option<Points>> {
-    post(
-        c,
-        ctx,
-        program,
-        member,
-        credits,
-        occurred_at,
-        to,
-        Some(balance),
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn post<C: Conn>(
     c: &mut C,
     ctx: &Ctx,
     program: &ProgramId,

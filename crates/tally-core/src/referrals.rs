@@ -233,6 +233,7 @@ async fn reward<C: Conn>(
             &[(Points(points), reason)],
             at,
             CreditTo::Available(expiry.as_ref()),
+            None,
         )
         .await?;
     }

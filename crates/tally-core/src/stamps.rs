@@ -183,6 +183,7 @@ async fn complete<C: Conn>(
                 &credits,
                 occurred_at,
                 CreditTo::Available(expiry.as_ref()),
+                None,
             )
             .await?;
             given.extend((0..times).map(|_| json!({ "points": points })));

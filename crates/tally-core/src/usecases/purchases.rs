@@ -236,7 +236,7 @@ async fn write_new<C: Conn>(
         CreditTo::Pending => member.balance.pending,
         CreditTo::Available(_) => member.balance.available,
     };
-    let after = crate::pending::post_credits_locked(
+    let after = crate::pending::post_credits(
         c,
         ctx,
         &program.id,
@@ -244,7 +244,7 @@ async fn write_new<C: Conn>(
         &credits,
         occurred_at,
         to,
-        before,
+        Some(before),
     )
     .await?;
     let (available, pending) = match after {

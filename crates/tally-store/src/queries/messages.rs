@@ -7,7 +7,7 @@
 //! lets it fall due again (at least once, with the same id).
 
 use super::{Page, page_query, to_opt_ts, to_ts, ts};
-use crate::{Conn, Row, StoreError};
+use crate::{Conn, Row, StoreError, Value};
 use tally_domain::Timestamp;
 use tally_domain::ids::{MemberId, MessageId, ProgramId, TemplateId, TenantId};
 
@@ -88,36 +88,39 @@ fn one(r: &Row) -> Result<MessageRow, StoreError> {
     Ok(decode(r)?.1)
 }
 
+const INSERT_COLUMNS: &str = "INSERT INTO messages (id, tenant_id, program_id, member_id,
+     template_id, channel, source, source_id, dedupe_key, status, reason, due_at_us, token,
+     created_at_us, settled_at_us)";
+
+/// A row's values, in [`INSERT_COLUMNS`]' order.
+fn insert_values(m: &MessageRow) -> [Value; 15] {
+    [
+        m.id.as_str().into(),
+        m.tenant_id.as_str().into(),
+        m.program_id.as_str().into(),
+        m.member_id.as_str().into(),
+        m.template_id.as_str().into(),
+        m.channel.clone().into(),
+        m.source.as_str().into(),
+        m.source_id.clone().into(),
+        m.dedupe_key.as_str().into(),
+        m.status.as_str().into(),
+        m.reason.clone().into(),
+        ts(m.due_at),
+        m.token.as_str().into(),
+        ts(m.created_at),
+        super::opt_ts(m.settled_at),
+    ]
+}
+
 /// Queues a message unless one with the same `dedupe_key` exists in the program; says whether
 /// it was queued.
 pub async fn insert<C: Conn>(c: &mut C, m: &MessageRow) -> Result<bool, StoreError> {
-    let inserted = c
-        .query_one(
-            "INSERT INTO messages (id, tenant_id, program_id, member_id, template_id, channel,
-                 source, source_id, dedupe_key, status, reason, due_at_us, token, created_at_us,
-                 settled_at_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-             ON CONFLICT (program_id, dedupe_key) DO NOTHING
-             RETURNING id",
-            &[
-                m.id.as_str().into(),
-                m.tenant_id.as_str().into(),
-                m.program_id.as_str().into(),
-                m.member_id.as_str().into(),
-                m.template_id.as_str().into(),
-                m.channel.clone().into(),
-                m.source.as_str().into(),
-                m.source_id.clone().into(),
-                m.dedupe_key.as_str().into(),
-                m.status.as_str().into(),
-                m.reason.clone().into(),
-                ts(m.due_at),
-                m.token.as_str().into(),
-                ts(m.created_at),
-                super::opt_ts(m.settled_at),
-            ],
-        )
-        .await?;
+    let sql = format!(
+        "{INSERT_COLUMNS} VALUES ({}) ON CONFLICT (program_id, dedupe_key) DO NOTHING RETURNING id",
+        super::placeholders(1, 15)
+    );
+    let inserted = c.query_one(&sql, &insert_values(m)).await?;
     Ok(inserted.is_some())
 }
 
@@ -135,34 +138,11 @@ pub async fn insert_many<C: Conn>(
         let mut values = Vec::with_capacity(chunk.len());
         let mut params = Vec::with_capacity(chunk.len() * 15);
         for (i, m) in chunk.iter().enumerate() {
-            let n = i * 15;
-            let slots: Vec<String> = (1..=15).map(|k| format!("${}", n + k)).collect();
-            values.push(format!("({})", slots.join(", ")));
-            params.extend([
-                m.id.as_str().into(),
-                m.tenant_id.as_str().into(),
-                m.program_id.as_str().into(),
-                m.member_id.as_str().into(),
-                m.template_id.as_str().into(),
-                m.channel.clone().into(),
-                m.source.as_str().into(),
-                m.source_id.clone().into(),
-                m.dedupe_key.as_str().into(),
-                m.status.as_str().into(),
-                m.reason.clone().into(),
-                ts(m.due_at),
-                m.token.as_str().into(),
-                ts(m.created_at),
-                super::opt_ts(m.settled_at),
-            ]);
+            values.push(format!("({})", super::placeholders(i * 15 + 1, 15)));
+            params.extend(insert_values(m));
         }
         let sql = format!(
-            "INSERT INTO messages (id, tenant_id, program_id, member_id, template_id, channel,
-                 source, source_id, dedupe_key, status, reason, due_at_us, token, created_at_us,
-                 settled_at_us)
-             VALUES {}
-             ON CONFLICT (program_id, dedupe_key) DO NOTHING
-             RETURNING status",
+            "{INSERT_COLUMNS} VALUES {} ON CONFLICT (program_id, dedupe_key) DO NOTHING RETURNING status",
             values.join(", ")
         );
         for r in c.query(&sql, &params).await? {
