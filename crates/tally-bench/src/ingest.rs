@@ -376,6 +376,15 @@ async fn baseline_purchase(
     }
 }
 
+/// When the `n`th of `total` purchases happened: the run replays the week before `now` in
+/// order, so the rules that depend on the day and the hour (double weekends, happy hours) apply
+/// to the share of purchases they would in a real week, whatever the day the benchmark runs on.
+fn occurred_at(now: jiff::Timestamp, n: usize, total: usize) -> String {
+    const WEEK_SECONDS: i64 = 7 * 24 * 60 * 60;
+    let into_week = WEEK_SECONDS * n as i64 / total.max(1) as i64;
+    (now - jiff::SignedDuration::from_secs(WEEK_SECONDS - into_week)).to_string()
+}
+
 /// (b) Tally over HTTP on loopback.
 async fn run_http(s: &Setup, o: &Options) -> Run {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -402,6 +411,7 @@ async fn run_http(s: &Setup, o: &Options) -> Run {
     let url = format!("http://{address}/api/v1/programs/{}/purchases", s.program);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let now = jiff::Timestamp::now();
     let mut handles = Vec::new();
     for _ in 0..o.clients {
         let (client, url, next, members, secret) = (
@@ -423,6 +433,7 @@ async fn run_http(s: &Setup, o: &Options) -> Run {
                     "order_id": format!("http-{n}"),
                     "member": {"id": members[n % members.len()]},
                     "total": {"amount_minor": 2599, "currency": "USD"},
+                    "occurred_at": occurred_at(now, n, total),
                 });
                 let t0 = Instant::now();
                 let response = client

@@ -59,9 +59,10 @@ pub fn award_answers(outcome: &Outcome) -> Vec<serde_json::Value> {
 }
 
 /// Records what limits and budgets count of `outcome`: spends budgets (their rows were locked
-/// when usage was read) and writes every award to `rule_awards`, whether or not the rule has
-/// limits today: an edit may add a limit or a budget later, and it must count what the rule
-/// already gave.
+/// when usage was read) and writes to `rule_awards` the awards of rules with a limit per
+/// member or a budget, and every grant. The point awards of other rules are in the ledger
+/// alone: a version that adds a limit or a budget copies them from there first
+/// (`usecases::rules::update`), so each purchase pays for counting only when something counts.
 pub async fn record_usage<C: Conn>(
     c: &mut C,
     compiled: &CompiledRules,
@@ -72,9 +73,12 @@ pub async fn record_usage<C: Conn>(
     let mut counted: Vec<(&str, i64)> = Vec::new();
     for award in outcome.counted() {
         let id = award.rule.id.as_str();
-        if compiled.budgeted.iter().any(|b| b == id)
-            && !rules::spend_budget(c, id, award.points).await?
-        {
+        let budgeted = compiled.budgeted.iter().any(|b| b == id);
+        let limited = compiled.limited.iter().any(|l| l == id);
+        if !budgeted && !limited && award.grant.is_none() {
+            continue;
+        }
+        if budgeted && !rules::spend_budget(c, id, award.points).await? {
             // The budget row was locked when usage was read, so this cannot happen; refuse
             // loudly rather than give points past a budget.
             return Err(

@@ -33,7 +33,7 @@ pub struct CompiledRules {
     pub expiry: Option<Expiry>,
     pub time_zone: jiff::tz::TimeZone,
     /// Rules with per-member limits: the member's account is locked before their usage is read.
-    limited: Vec<String>,
+    pub(crate) limited: Vec<String>,
     /// Rules with a budget: the budget row is locked and spent.
     pub(crate) budgeted: Vec<String>,
     /// Whether some rule reads the member's profile (tags, attributes, enrolment, birthday,

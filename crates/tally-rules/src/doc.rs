@@ -324,6 +324,12 @@ impl RuleDoc {
             || l.per_member_month.is_some()
             || l.per_member_lifetime.is_some()
     }
+
+    /// Whether the rule's point awards are recorded for counting (`rule_awards`): a limit per
+    /// member or a budget counts them. Grants are recorded whatever the rule's limits.
+    pub fn counts_awards(&self) -> bool {
+        self.has_limits_per_member() || self.limits.budget.is_some()
+    }
 }
 
 /// ("sat", "Saturday") for a weekday.

@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         28,
         include_str!("../migrations/0028_transfers_member_covering.sql"),
     ),
+    (29, include_str!("../migrations/0029_pending_by_member.sql")),
 ];
 const READ_POOL_SIZE: usize = 8;
 

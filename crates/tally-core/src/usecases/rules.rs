@@ -76,6 +76,15 @@ pub async fn update<C: Conn>(
     if new_doc.is_none() && status == Some("active") && rule.status != "active" {
         require_declared(c, ctx, &rule.program_id, &current).await?;
     }
+    // Point awards are recorded only while a limit or a budget counts them: a version that
+    // starts counting first copies from the ledger what the versions since the last counting
+    // one gave, so a new limit or budget counts everything the rule gave.
+    if let Some(doc) = &new_doc
+        && doc.counts_awards()
+        && let Some(versions) = unrecorded_versions(c, &rule).await?
+    {
+        rules::copy_awards_from_ledger(c, &rule.program_id, &rule.id, versions).await?;
+    }
     // A budget counts everything the rule ever gave, also while it had no budget (only a
     // budgeted rule keeps its running total, so it is counted again from its awards).
     if current.limits.budget.is_some() {
@@ -119,6 +128,24 @@ pub async fn update<C: Conn>(
     )
     .await?;
     Ok(view(&rule))
+}
+
+/// The saved versions of `rule` whose point awards are not in `rule_awards`: those after the
+/// last version that counted them (a limit per member or a budget), up to the current one.
+async fn unrecorded_versions<C: Conn>(
+    c: &mut C,
+    rule: &RuleRow,
+) -> StepResult<Option<std::ops::RangeInclusive<i64>>> {
+    let mut last_counting = 0;
+    for saved in rules::versions(c, &rule.id).await? {
+        let doc = RuleDoc::parse(&saved.document).map_err(|e| {
+            tally_store::StoreError::Decode(format!("rule {} v{}: {e}", rule.id, saved.version))
+        })?;
+        if doc.counts_awards() {
+            last_counting = saved.version;
+        }
+    }
+    Ok((last_counting < rule.version).then_some(last_counting + 1..=rule.version))
 }
 
 /// What the rules crate is too pure to know: an event rule must name a type the program

@@ -239,3 +239,26 @@ pub fn ret(f: &Fixture, body: Value) -> Command {
         ret: tally_domain::inputs::NewReturn::parse(&body).unwrap(),
     }
 }
+
+/// The configuration of the property tests: `TALLY_PROPTEST_CASES` cases (default 64), from a
+/// fixed seed, so their checks that every kind of outcome came up cannot fail by chance in CI
+/// (`PROPTEST_RNG_SEED=…` runs other cases).
+pub fn proptest_config(max_shrink_iters: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let default = Config::default();
+    let cases = std::env::var("TALLY_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
+        Some(_) => default.rng_seed,
+        None => RngSeed::Fixed(20_261_205),
+    };
+    Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters,
+        rng_seed,
+        ..default
+    }
+}

@@ -3,7 +3,7 @@
 //! parses them.
 
 use super::{Page, page_query, placeholders, to_ts, ts};
-use crate::{Conn, Row, StoreError, Value};
+use crate::{Conn, Dialect, Row, StoreError, Value};
 use tally_domain::Timestamp;
 use tally_domain::ids::{MemberId, ProgramId, RuleId, TenantId};
 
@@ -226,7 +226,44 @@ pub async fn member_usage<C: Conn>(
     (0..since.len()).map(|i| row.int(i)).collect()
 }
 
-/// Records awards (every award of every rule: limits and budgets added later count them).
+/// Copies into `rule_awards` the point awards a rule gave in `versions` (from the ledger's
+/// `earn` transfers naming the rule and version): versions that recorded none because nothing
+/// counted them, when a later version adds a limit or a budget. Answers the rows copied.
+pub async fn copy_awards_from_ledger<C: Conn>(
+    c: &mut C,
+    program: &ProgramId,
+    rule: &RuleId,
+    versions: std::ops::RangeInclusive<i64>,
+) -> Result<u64, StoreError> {
+    let (rule_of, version_of) = match c.dialect() {
+        Dialect::Sqlite => (
+            "json_extract(reason, '$.rule')",
+            "json_extract(reason, '$.rule_version')",
+        ),
+        Dialect::Postgres => (
+            "CAST(reason AS jsonb) ->> 'rule'",
+            "CAST(CAST(reason AS jsonb) ->> 'rule_version' AS BIGINT)",
+        ),
+    };
+    let sql = format!(
+        "INSERT INTO rule_awards (rule_id, member_id, points, occurred_at_us)
+         SELECT $2, member_id, amount, occurred_at_us FROM transfers
+         WHERE program_id = $1 AND kind = 'earn' AND {rule_of} = $2
+           AND {version_of} BETWEEN $3 AND $4"
+    );
+    c.execute(
+        &sql,
+        &[
+            program.as_str().into(),
+            rule.as_str().into(),
+            (*versions.start()).into(),
+            (*versions.end()).into(),
+        ],
+    )
+    .await
+}
+
+/// Records awards: those of rules with a limit per member or a budget, and grants.
 pub async fn insert_awards<C: Conn>(
     c: &mut C,
     member: &MemberId,

@@ -1,12 +1,7 @@
-//! The smallest cases the property found: a limit added to a rule by an edit does not count
-//! what the rule gave before the edit, so the rule gives past it.
-//!
-//! `rules.awarded_total` is only added to while a rule has a budget (`spend_budget` is called
-//! for budgeted rules only), and `rule_awards` only gets the awards of rules that have
-//! per-member limits. A rule that gave points without a limit and then gets one by a new
-//! version starts from zero, although the docs define the budget as "the points this rule may
-//! give in all" and the update's own check says "must be at least …, the points this rule has
-//! already given".
+//! A limit or a budget added to a rule by an edit counts what the rule gave before the edit
+//! (the smallest cases the property once found giving past such a limit). Point awards of a
+//! rule that nothing counts are in the ledger alone; the version that starts counting copies
+//! them into `rule_awards`, once.
 
 use super::common::{Fixture, refusal};
 use serde_json::{Value, json};
@@ -78,5 +73,27 @@ async fn a_daily_limit_added_by_an_edit_counts_what_the_rule_gave_that_day() {
         "the member got 20 + {} from the rule today, limit 25 a day",
         rule_points(&second)
     );
+    f.assert_ledger_ok().await;
+}
+
+#[tokio::test]
+async fn a_limit_removed_and_added_again_counts_each_award_once() {
+    let f = Fixture::new().await;
+    let rule = twenty_a_visit(&f).await;
+    let member = f.enroll(json!({})).await;
+    edit(&f, &rule, json!({"per_member": {"day": 100}}))
+        .await
+        .expect("a valid edit");
+    let counted = f.purchase(&member, "A-1", 1000).await.unwrap();
+    assert_eq!(rule_points(&counted), 20);
+    edit(&f, &rule, json!({})).await.expect("a valid edit");
+    let uncounted = f.purchase(&member, "A-2", 1000).await.unwrap();
+    assert_eq!(rule_points(&uncounted), 20);
+    edit(&f, &rule, json!({"per_member": {"day": 50}}))
+        .await
+        .expect("a valid edit");
+    // 40 given today, each counted once: 10 of the 50 are left.
+    let third = f.purchase(&member, "A-3", 1000).await.unwrap();
+    assert_eq!(rule_points(&third), 10);
     f.assert_ledger_ok().await;
 }

@@ -25,7 +25,7 @@ mod limits_added_by_an_edit;
 use common::{ACTOR, Fixture, domain_code};
 use generate::*;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -583,22 +583,9 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
     Ok(())
 }
 
-fn cases() -> u32 {
-    std::env::var("TALLY_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-}
-
 #[test]
 fn rules_limits_returns_and_expiry_never_break_the_ledger_or_award_past_a_limit() {
-    let config = Config {
-        cases: cases(),
-        failure_persistence: None,
-        max_shrink_iters: 256,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
+    let mut runner = TestRunner::new(common::proptest_config(256));
     let strategy = (setup(), prop::collection::vec(op(), 20..=60));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -614,8 +601,8 @@ fn rules_limits_returns_and_expiry_never_break_the_ledger_or_award_past_a_limit(
         panic!("{e}");
     }
     let seen = SEEN.lock().unwrap().clone();
-    eprintln!("outcomes over {} cases: {seen:#?}", cases());
-    if cases() >= 64 {
+    eprintln!("outcomes over {} cases: {seen:#?}", runner.config().cases);
+    if runner.config().cases >= 64 {
         for kind in [
             "purchase with awards",
             "redeemed",
@@ -631,7 +618,7 @@ fn rules_limits_returns_and_expiry_never_break_the_ledger_or_award_past_a_limit(
             assert!(
                 seen.get(kind).is_some_and(|n| *n > 0),
                 "no `{kind}` in {} cases: {seen:?}",
-                cases()
+                runner.config().cases
             );
         }
     }

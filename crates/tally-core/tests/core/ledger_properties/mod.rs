@@ -14,7 +14,7 @@ mod model;
 
 use common::{ACTOR, Fixture, domain_code};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -612,22 +612,9 @@ fn apply(
     Ok(())
 }
 
-fn cases() -> u32 {
-    std::env::var("TALLY_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-}
-
 #[test]
 fn random_histories_keep_the_ledger_and_the_model_in_step() {
-    let config = Config {
-        cases: cases(),
-        failure_persistence: None,
-        max_shrink_iters: 512,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
+    let mut runner = TestRunner::new(common::proptest_config(512));
     // Sequences of 1 to 39 operations; the first always enrols someone, so that the rest is not
     // mostly refusals for want of a member.
     let ops = prop::collection::vec(op(), 0..39).prop_map(|mut ops| {
@@ -651,8 +638,8 @@ fn random_histories_keep_the_ledger_and_the_model_in_step() {
         panic!("{e}");
     }
     let seen = SEEN.lock().unwrap().clone();
-    eprintln!("outcomes over {} cases: {seen:#?}", cases());
-    if cases() >= 64 {
+    eprintln!("outcomes over {} cases: {seen:#?}", runner.config().cases);
+    if runner.config().cases >= 64 {
         for kind in [
             "enrolled",
             "earned",
@@ -668,7 +655,7 @@ fn random_histories_keep_the_ledger_and_the_model_in_step() {
             assert!(
                 seen.get(kind).is_some_and(|n| *n > 0),
                 "no `{kind}` outcome in {} cases: {seen:?}",
-                cases()
+                runner.config().cases
             );
         }
         for code in [
@@ -683,7 +670,7 @@ fn random_histories_keep_the_ledger_and_the_model_in_step() {
             assert!(
                 seen.contains_key(&format!("refused {code}")),
                 "no `{code}` refusal in {} cases: {seen:?}",
-                cases()
+                runner.config().cases
             );
         }
     }
