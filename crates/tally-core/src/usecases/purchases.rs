@@ -40,8 +40,7 @@ pub async fn record<C: Conn>(
     let setup = earning::active_rules(c, &program).await?;
     let extras = StateExtras {
         order_id: Some(&p.order_id),
-        lock_accounts: true,
-        ..state_extras(c, ctx, &setup)
+        ..state_extras(ctx, &setup)
     };
     let (member_id, member, read) =
         members::find_member_state(c, &ctx.tenant, program_id, key, extras)
@@ -101,21 +100,20 @@ pub async fn record<C: Conn>(
 }
 
 /// What the member's state query reads besides: the profile when some purchase rule reads
-/// it, and the tier's qualifying value when a value read now still holds after the purchase
-/// is posted, which SQLite's single writer guarantees by holding the write lock for the whole
-/// transaction. With several PostgreSQL writers another may credit the member between this
-/// read and the purchase's lock, so there the tier is summed after the points are posted.
-fn state_extras<C: Conn>(c: &C, ctx: &Ctx, setup: &earning::CompiledRules) -> StateExtras<'static> {
+/// it, and the tier's qualifying value so far. Both still hold when the purchase is posted:
+/// the query locks the member's accounts (PostgreSQL; SQLite's single writer holds the write
+/// lock for the whole transaction), and every change to the member's points updates one of
+/// them.
+fn state_extras(ctx: &Ctx, setup: &earning::CompiledRules) -> StateExtras<'static> {
     let qualifying_since = setup
         .tier_plan
         .as_ref()
-        .filter(|_| c.dialect() == tally_store::Dialect::Sqlite)
         .map(|plan| (plan.metric, plan.window_start(ctx.now, &setup.time_zone)));
     StateExtras {
         facts: setup.needs_profile && setup.set.for_trigger(tally_rules::Trigger::Purchase),
         qualifying_since,
         order_id: None,
-        lock_accounts: false,
+        lock_accounts: true,
     }
 }
 

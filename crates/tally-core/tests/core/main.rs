@@ -7,6 +7,7 @@ mod common;
 mod earning_properties;
 mod earning_races;
 mod ledger_properties;
+mod member_reads;
 mod races;
 mod rule_limits;
 mod totals;

@@ -474,7 +474,9 @@ pub struct StateExtras<'a> {
     /// `purchases::find_order`).
     pub order_id: Option<&'a str>,
     /// Lock the member's two point accounts until the transaction ends, so the balances read
-    /// stay true (PostgreSQL; SQLite's writer holds the write lock anyway).
+    /// stay true (PostgreSQL; SQLite's writer holds the write lock anyway). The facts and the
+    /// qualifying value read with them are then final too: every change to the member's points
+    /// updates one of those rows, which nobody else can now do before this transaction ends.
     pub lock_accounts: bool,
 }
 
@@ -530,8 +532,23 @@ pub async fn find_member_state<C: Conn>(
             params.len()
         );
     }
-    let lock = if extras.lock_accounts && c.dialect() == crate::Dialect::Postgres {
-        // A concurrent writer's update is waited for, and its balance is the one returned.
+    let lock = extras.lock_accounts && c.dialect() == crate::Dialect::Postgres;
+    // A lock waited for in the member's query would return the newest balances, but the rest
+    // of the row from the statement's snapshot, taken before the wait. So when the query reads
+    // the member's history (facts, the tier's value), the accounts are locked by a statement of
+    // their own first, sent in the same round trip: the query's snapshot then follows the lock,
+    // which every change to the member's points must wait for.
+    let lock_first = lock && (extras.facts || extras.qualifying_since.is_some());
+    if lock_first {
+        let sql = format!(
+            "SELECT a.id FROM accounts a JOIN members m ON a.member_id = m.id
+             WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3
+               AND a.kind IN ('member_available', 'member_pending')
+             ORDER BY a.id FOR NO KEY UPDATE OF a"
+        );
+        c.execute_later(&sql, &params[..3]).await?;
+    }
+    let lock = if lock && !lock_first {
         " FOR NO KEY UPDATE OF a, p"
     } else {
         ""
