@@ -541,9 +541,9 @@ pub async fn find_member_state<C: Conn>(
     let lock_first = lock && (extras.facts || extras.qualifying_since.is_some());
     if lock_first {
         let sql = format!(
-            "SELECT a.id FROM accounts a JOIN members m ON a.member_id = m.id
+            "SELECT a.id FROM members m
+             JOIN accounts a ON a.id IN (m.id || ':member_available', m.id || ':member_pending')
              WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3
-               AND a.kind IN ('member_available', 'member_pending')
              ORDER BY a.id FOR NO KEY UPDATE OF a"
         );
         c.execute_later(&sql, &params[..3]).await?;
