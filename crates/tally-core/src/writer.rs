@@ -9,9 +9,10 @@
 //! Each writer owns one connection and runs on its own thread (SQLite calls block). SQLite gets
 //! one writer; PostgreSQL a few, which proceed in parallel on different rows.
 //!
-//! Idempotency is handled here, once for every command: the stored outcome of a key is looked up
-//! first, and the new outcome (success or domain error) is written in the same transaction as the
-//! effect.
+//! Idempotency is handled here, once for every command: the outcome (success or domain error) is
+//! stored under its key in the same transaction as the effect. A key is not looked up first:
+//! storing fails on the key's unique index when it has a record, and the command then runs
+//! again from its savepoint and answers from the record (see `KeyLookup`).
 
 use crate::bell::{Bell, Marks};
 use crate::commands::{Command, Ctx, IdempotencyKey};

@@ -101,9 +101,9 @@ pub async fn record<C: Conn>(
 
 /// What the member's state query reads besides: the profile when some purchase rule reads
 /// it, and the tier's qualifying value so far. Both still hold when the purchase is posted:
-/// the query locks the member's accounts (PostgreSQL; SQLite's single writer holds the write
-/// lock for the whole transaction), and every change to the member's points updates one of
-/// them.
+/// they are read with the member's accounts locked (PostgreSQL; SQLite's single writer holds
+/// the write lock for the whole transaction), and every change to the member's points updates
+/// one of them.
 fn state_extras(ctx: &Ctx, setup: &earning::CompiledRules) -> StateExtras<'static> {
     let qualifying_since = setup
         .tier_plan

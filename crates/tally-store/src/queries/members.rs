@@ -474,9 +474,10 @@ pub struct StateExtras<'a> {
     /// `purchases::find_order`).
     pub order_id: Option<&'a str>,
     /// Lock the member's two point accounts until the transaction ends, so the balances read
-    /// stay true (PostgreSQL; SQLite's writer holds the write lock anyway). The facts and the
-    /// qualifying value read with them are then final too: every change to the member's points
-    /// updates one of those rows, which nobody else can now do before this transaction ends.
+    /// stay true (PostgreSQL; SQLite's writer holds the write lock anyway). When the facts or the
+    /// qualifying value are read too, the lock is taken by a statement of its own first, so they
+    /// are read after it: every change to the member's points updates one of those rows, and
+    /// every purchase locks them.
     pub lock_accounts: bool,
 }
 
