@@ -99,7 +99,7 @@ fn strings<'a>(list: &'a [String]) -> BoxVal<'a> {
 }
 
 /// Minor units as a double of major units; a non-positive divisor is taken as 100.
-fn major(minor: i64, minor_per_major: i64) -> f64 {
+pub(crate) fn major(minor: i64, minor_per_major: i64) -> f64 {
     let divisor = if minor_per_major > 0 {
         minor_per_major
     } else {
@@ -361,7 +361,31 @@ impl Indexer for Fields<'_> {
     }
 }
 
+impl PurchaseFacts<'_> {
+    /// `purchase.item_count`: the sum of the quantities.
+    pub(crate) fn item_count(&self) -> i64 {
+        self.items
+            .iter()
+            .fold(0i64, |n, i| n.saturating_add(i.quantity))
+    }
+}
+
+impl MemberFacts<'_> {
+    /// `member.birthday_month`: 0 when the birthday is unknown.
+    pub(crate) fn birthday_month(&self) -> i64 {
+        self.birthday.map_or(0, |d| i64::from(d.month()))
+    }
+}
+
 impl<'a> ItemFacts<'a> {
+    /// `item.amount`: quantity × unit price, in major units.
+    pub(crate) fn amount(&self, minor_per_major: i64) -> f64 {
+        major(
+            self.quantity.saturating_mul(self.unit_price_minor),
+            minor_per_major,
+        )
+    }
+
     /// The item as the `item` object of the schema, with the fields `needs` selects.
     pub(crate) fn to_cel(&self, minor_per_major: i64, needs: Needs) -> BoxVal<'a> {
         let mut o = Object::new(needs, ITEM, WHOLE_ITEM);
@@ -376,16 +400,18 @@ impl<'a> ItemFacts<'a> {
             double(major(self.unit_price_minor, minor_per_major))
         });
         o.field(ITEM_AMOUNT, "amount", || {
-            double(major(
-                self.quantity.saturating_mul(self.unit_price_minor),
-                minor_per_major,
-            ))
+            double(self.amount(minor_per_major))
         });
         o.build()
     }
 }
 
 impl<'a> Event<'a> {
+    /// `member.days_since_enrolment`: whole days from enrolment to the event, at least 0.
+    pub(crate) fn days_since_enrolment(&self) -> i64 {
+        (self.occurred_at.as_second() - self.member.enrolled_at.as_second()).max(0) / 86_400
+    }
+
     /// The root variables of the context, by name, with the parts `needs` selects. `local` is
     /// the event's local time.
     pub(crate) fn to_cel(
@@ -399,7 +425,7 @@ impl<'a> Event<'a> {
         }
         if needs.has(MEMBER) {
             let m = &self.member;
-            let birthday_month = m.birthday.map_or(0, |d| i64::from(d.month()));
+            let birthday_month = m.birthday_month();
             let mut o = Object::new(needs, MEMBER, WHOLE_MEMBER);
             o.field(MEMBER_ID, "id", || string(m.id));
             o.field(MEMBER_TIER, "tier", || string(m.tier.unwrap_or("")));
@@ -407,7 +433,7 @@ impl<'a> Event<'a> {
             o.field(MEMBER_SEGMENTS, "segments", || strings(m.segments));
             o.field(MEMBER_ATTRIBUTES, "attributes", || attributes(m.attributes));
             o.field(MEMBER_DAYS, "days_since_enrolment", || {
-                int((self.occurred_at.as_second() - m.enrolled_at.as_second()).max(0) / 86_400)
+                int(self.days_since_enrolment())
             });
             o.field(MEMBER_PURCHASES_BEFORE, "purchases_before", || {
                 int(m.purchases_before)
@@ -469,12 +495,7 @@ impl<'a> Event<'a> {
                     .collect();
                 Box::new(CelList::from(items))
             });
-            o.field(PURCHASE_ITEM_COUNT, "item_count", || {
-                int(p
-                    .items
-                    .iter()
-                    .fold(0i64, |n, i| n.saturating_add(i.quantity)))
-            });
+            o.field(PURCHASE_ITEM_COUNT, "item_count", || int(p.item_count()));
             roots.push(("purchase", o.build()));
         }
         roots

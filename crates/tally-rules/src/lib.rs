@@ -10,7 +10,9 @@
 //! # Expressions
 //!
 //! Conditions and point formulas are [CEL](https://cel.dev), evaluated by the `cel` crate: it
-//! always terminates. The crate has no type checker, so this one has its own: every
+//! always terminates. Simple expressions (comparisons, arithmetic and `in` over fields) also
+//! compile into a native tree that computes the same value without the interpreter; the
+//! interpreter stays the definition and decides whenever the tree meets an error. The crate has no type checker, so this one has its own: every
 //! name, field, operator and function is checked when the rule is saved, with a message naming
 //! the place. Allowed: `size`, `contains`, `startsWith`, `endsWith`, `int`, `double`, `string`,
 //! `has`, the macros `all`, `exists`, `exists_one`, `map`, `filter`, `in`, `?:`, arithmetic,
@@ -64,6 +66,7 @@ mod doc;
 mod eval;
 mod facts;
 mod json;
+mod native;
 mod schedule;
 mod schema;
 mod types;
