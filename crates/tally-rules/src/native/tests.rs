@@ -94,9 +94,10 @@ fn expression(d: &mut Dice, kind: Kind, depth: u32, item: bool) -> String {
             1 if item => "item.quantity".to_owned(),
             _ => d.pick(INT_FIELDS).to_owned(),
         },
-        Kind::Int => match d.below(6) {
+        Kind::Int => match d.below(7) {
             0 => format!("-({})", expression(d, Kind::Int, depth - 1, item)),
             1 => format!("int({})", expression(d, Kind::Double, depth - 1, item)),
+            6 => format!("int({})", expression(d, Kind::Int, depth - 1, item)),
             2 => format!(
                 "({} ? {} : {})",
                 expression(d, Kind::Bool, depth - 1, item),
@@ -115,9 +116,10 @@ fn expression(d: &mut Dice, kind: Kind, depth: u32, item: bool) -> String {
             1 if item => d.pick(&["item.unit_price", "item.amount"]).to_owned(),
             _ => d.pick(DOUBLE_FIELDS).to_owned(),
         },
-        Kind::Double => match d.below(4) {
+        Kind::Double => match d.below(5) {
             0 => format!("-({})", expression(d, Kind::Double, depth - 1, item)),
             1 => format!("double({})", expression(d, Kind::Int, depth - 1, item)),
+            4 => format!("double({})", expression(d, Kind::Double, depth - 1, item)),
             _ => format!(
                 "({} {} {})",
                 expression(d, Kind::Double, depth - 1, item),
@@ -125,6 +127,12 @@ fn expression(d: &mut Dice, kind: Kind, depth: u32, item: bool) -> String {
                 expression(d, Kind::Double, depth - 1, item)
             ),
         },
+        Kind::Str if !leaf && d.below(4) == 0 => format!(
+            "({} ? {} : {})",
+            expression(d, Kind::Bool, depth - 1, item),
+            expression(d, Kind::Str, depth - 1, item),
+            expression(d, Kind::Str, depth - 1, item)
+        ),
         Kind::Str => match d.below(3) {
             0 => d.pick(STRING_LITERALS).to_owned(),
             1 if item => d
@@ -160,10 +168,12 @@ fn expression(d: &mut Dice, kind: Kind, depth: u32, item: bool) -> String {
                 expression(d, Kind::Str, depth - 1, item)
             ),
             _ => {
-                let (a, b) = match d.below(4) {
+                let (a, b) = match d.below(6) {
                     0 => (Kind::Int, Kind::Int),
                     1 => (Kind::Int, Kind::Double),
-                    2 => (Kind::Double, Kind::Double),
+                    2 => (Kind::Double, Kind::Int),
+                    3 => (Kind::Double, Kind::Double),
+                    4 => (Kind::Bool, Kind::Bool),
                     _ => (Kind::Str, Kind::Str),
                 };
                 format!(
