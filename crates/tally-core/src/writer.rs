@@ -2,9 +2,14 @@
 //!
 //! Durable commits are the cost of a write (one fsync each). Requests that arrive while a
 //! transaction is committing queue up; the writer takes all of them (up to [`MAX_BATCH`]) into
-//! the next transaction, each in its own savepoint, commits once, and answers every request with
-//! its own outcome. Under load batches grow by themselves; when idle a lone request commits
-//! alone with no added wait.
+//! the next transaction, commits once, and answers every request with its own outcome. Under
+//! load batches grow by themselves; when idle a lone request commits alone with no added wait.
+//!
+//! A batch first runs without savepoints (see [`Guard`]): most commands succeed, and a
+//! savepoint per command costs SQLite a copy of every page the command touches and PostgreSQL
+//! a subtransaction and two statements. If any command is refused or fails, that attempt is
+//! rolled back and the batch runs again with a savepoint per command, so a refused command's
+//! writes are undone alone and the others still commit.
 //!
 //! Each writer owns one connection and runs on its own thread (SQLite calls block). SQLite gets
 //! one writer; PostgreSQL a few, which proceed in parallel on different rows.
@@ -29,8 +34,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 /// Most commands in one transaction: bounds the work lost to one retry and the latency of the
 /// last request in a batch.
 pub const MAX_BATCH: usize = 512;
-/// On PostgreSQL each command's savepoint is a subtransaction, and a transaction with more than
-/// 64 of them overflows the per-backend cache every other session's snapshots consult (they
+/// On PostgreSQL each command's savepoint (when a batch runs again with them) is a
+/// subtransaction, and a transaction with more than 64 of them overflows the per-backend cache every other session's snapshots consult (they
 /// then read `pg_subtrans` from disk): batches stay below that.
 const MAX_BATCH_POSTGRES: usize = 60;
 /// Requests waiting for a writer before new ones are turned away (503): back-pressure instead
@@ -39,6 +44,23 @@ pub const QUEUE_CAPACITY: usize = 16_384;
 const MAX_ATTEMPTS: u32 = 8;
 /// Idempotency keys are honoured for this long.
 pub const IDEMPOTENCY_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// How a batch's transaction keeps one command's failure from undoing the others.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Guard {
+    /// No savepoints: the first command that is refused or fails ends the attempt
+    /// ([`Ran::Undo`]); the batch is rolled back and runs again with [`Guard::Savepoints`].
+    Optimistic,
+    /// One savepoint per command: a refused command's writes are undone alone.
+    Savepoints,
+}
+
+/// What one attempt at a batch gave.
+enum Ran {
+    Done(Vec<Result<Value, CoreError>>),
+    /// A command failed without a savepoint to undo it alone: roll back and run again.
+    Undo,
+}
 
 struct Job {
     tenant: TenantId,
@@ -147,8 +169,14 @@ async fn run_batch<C: Conn>(
     clock: &dyn Clock,
     bell: &Bell,
 ) -> Vec<Result<Value, CoreError>> {
-    match try_batch(c, batch, clock, bell).await {
-        Ok(outcomes) => return outcomes,
+    let mut attempt = try_batch(c, batch, clock, bell, Guard::Optimistic).await;
+    if matches!(attempt, Ok(Ran::Undo)) {
+        let _ = c.batch("ROLLBACK").await;
+        attempt = try_batch(c, batch, clock, bell, Guard::Savepoints).await;
+    }
+    match attempt {
+        Ok(Ran::Done(outcomes)) => return outcomes,
+        Ok(Ran::Undo) => unreachable!("a batch with savepoints undoes commands alone"),
         Err(e) => {
             let _ = c.batch("ROLLBACK").await;
             if !e.is_retryable() {
@@ -176,8 +204,12 @@ async fn run_alone<C: Conn>(
 ) -> Result<Value, CoreError> {
     let mut attempt = 1;
     loop {
-        match try_batch(c, std::slice::from_ref(job), clock, bell).await {
-            Ok(mut outcomes) => return outcomes.pop().expect("one outcome per command"),
+        let one = std::slice::from_ref(job);
+        match try_batch(c, one, clock, bell, Guard::Savepoints).await {
+            Ok(Ran::Done(mut outcomes)) => {
+                return outcomes.pop().expect("one outcome per command");
+            }
+            Ok(Ran::Undo) => unreachable!("a batch with savepoints undoes commands alone"),
             Err(e) => {
                 let _ = c.batch("ROLLBACK").await;
                 if e.is_retryable() && attempt < MAX_ATTEMPTS {
@@ -200,7 +232,8 @@ async fn try_batch<C: Conn>(
     batch: &[Job],
     clock: &dyn Clock,
     bell: &Bell,
-) -> Result<Vec<Result<Value, CoreError>>, StoreError> {
+    guard: Guard,
+) -> Result<Ran, StoreError> {
     let now = clock.now();
     let marks = Marks::default();
     c.batch(c.dialect().begin_write()).await?;
@@ -212,20 +245,29 @@ async fn try_batch<C: Conn>(
             now,
             marks: marks.clone(),
         };
-        // One savepoint per command: its effect is undone on refusal, then its idempotency
-        // record is written (the rest of the batch stays). Prepared once per connection; held back
-        // with the command's other plain writes and sent together when it ends, so a failed
-        // write is reported for the command that made it.
-        c.execute_later("SAVEPOINT job", &[]).await?;
-        let mut ran = run_and_finish(c, job, &ctx, KeyLookup::Skip).await;
+        // With savepoints, one per command: its effect is undone on refusal, then its
+        // idempotency record is written (the rest of the batch stays). Prepared once per
+        // connection; held back with the command's other plain writes and sent together when it
+        // ends, so a failed write is reported for the command that made it.
+        if guard == Guard::Savepoints {
+            c.execute_later("SAVEPOINT job", &[]).await?;
+        }
+        let mut ran = run_and_finish(c, job, &ctx, KeyLookup::Skip, guard).await;
+        if guard == Guard::Optimistic && !matches!(&ran, Ok(Some(Ok(_)))) {
+            if matches!(&ran, Err(e) if e.is_retryable()) {
+                return ran.map(|_| Ran::Undo);
+            }
+            return Ok(Ran::Undo);
+        }
         if matches!(&ran, Err(e) if idempotency::is_key_taken(e)) {
             // The key had a record after all (a retry, a concurrent twin or an expired key):
             // undo this run and answer from the record.
             c.execute("ROLLBACK TO SAVEPOINT job", &[]).await?;
-            ran = run_and_finish(c, job, &ctx, KeyLookup::First).await;
+            ran = run_and_finish(c, job, &ctx, KeyLookup::First, guard).await;
         }
         match ran {
-            Ok(outcome) => outcomes.push(outcome),
+            Ok(Some(outcome)) => outcomes.push(outcome),
+            Ok(None) => unreachable!("with a savepoint a refusal is undone and answered"),
             Err(e) if e.is_retryable() || matches!(e, StoreError::Unique(_)) => {
                 // A race with another writer (or node): retry everything; the re-run sees the
                 // winner's row and answers with a replay or a conflict.
@@ -241,7 +283,7 @@ async fn try_batch<C: Conn>(
     }
     c.batch("COMMIT").await?;
     bell.ring(&marks);
-    Ok(outcomes)
+    Ok(Ran::Done(outcomes))
 }
 
 /// Whether a command looks its idempotency key up before it runs. Most keys are new, so the
@@ -254,17 +296,23 @@ enum KeyLookup {
     First,
 }
 
-/// Runs a command, then releases its savepoint and sends what it held back.
+/// Runs a command, then releases its savepoint (if any) and sends what it held back. `None`:
+/// refused without a savepoint, so its writes cannot be undone alone.
 async fn run_and_finish<C: Conn>(
     c: &mut C,
     job: &Job,
     ctx: &Ctx,
     lookup: KeyLookup,
-) -> Result<Result<Value, CoreError>, StoreError> {
-    let outcome = run_job(c, job, ctx, lookup).await?;
-    c.execute_later("RELEASE SAVEPOINT job", &[]).await?;
+    guard: Guard,
+) -> Result<Option<Result<Value, CoreError>>, StoreError> {
+    let Some(outcome) = run_job(c, job, ctx, lookup, guard).await? else {
+        return Ok(None);
+    };
+    if guard == Guard::Savepoints {
+        c.execute_later("RELEASE SAVEPOINT job", &[]).await?;
+    }
     c.flush().await?;
-    Ok(outcome)
+    Ok(Some(outcome))
 }
 
 /// The stored form of an outcome, for idempotent replay.
@@ -326,16 +374,18 @@ async fn run_job<C: Conn>(
     job: &Job,
     ctx: &Ctx,
     key_lookup: KeyLookup,
-) -> Result<Result<Value, CoreError>, StoreError> {
+    guard: Guard,
+) -> Result<Option<Result<Value, CoreError>>, StoreError> {
     let key_state = match &job.idempotency {
         Some(key) if key_lookup == KeyLookup::First => lookup(c, &ctx.tenant, key, ctx.now).await?,
         _ => KeyState::Unused,
     };
     if let KeyState::Answered(stored) = key_state {
-        return Ok(stored);
+        return Ok(Some(stored));
     }
     let outcome = match job.command.apply(c, ctx).await {
         Ok(value) => StoredOutcome::Ok(value),
+        Err(StepError::Domain(_)) if guard == Guard::Optimistic => return Ok(None),
         Err(StepError::Domain(e)) => {
             // Undoes what the refused command wrote; the idempotency lookup before it was only
             // a read, and the savepoint stays for the record written below.
@@ -361,26 +411,27 @@ async fn run_job<C: Conn>(
             ));
         }
     }
-    Ok(match outcome {
+    Ok(Some(match outcome {
         StoredOutcome::Ok(v) => Ok(v),
         StoredOutcome::Err(e) => Err(CoreError::Domain(e)),
-    })
+    }))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::commands::IdempotencyKey;
     use crate::{Command, CoreError, Tally};
     use serde_json::json;
     use std::sync::Arc;
+    use tally_domain::DomainError;
     use tally_domain::SystemClock;
     use tally_domain::ids::{MemberId, ProgramId, TenantId};
     use tally_domain::inputs::{AdjustmentRequest, NewMember, NewProgram};
+    use tally_store_any::AnyDb;
     use tally_store_any::testing::TestDb;
 
-    /// A command that keeps failing must fail alone, not take the commands that shared its
-    /// batch with it (they are retried one transaction each).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_command_that_keeps_failing_fails_alone() {
+    /// A started Tally with a tenant, a program and one member.
+    async fn one_member() -> (TestDb, Tally<AnyDb>, TenantId, MemberId) {
         let db = TestDb::new().await;
         let tally = Tally::start(db.db.clone(), Arc::new(SystemClock));
         let tenant = tally
@@ -414,6 +465,14 @@ mod tests {
             .await
             .unwrap();
         let member = MemberId::parse(member["id"].as_str().unwrap()).unwrap();
+        (db, tally, tenant, member)
+    }
+
+    /// A command that keeps failing must fail alone, not take the commands that shared its
+    /// batch with it (they are retried one transaction each).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_that_keeps_failing_fails_alone() {
+        let (_db, tally, tenant, member) = one_member().await;
 
         let mut handles = Vec::new();
         for i in 0..40 {
@@ -455,6 +514,82 @@ mod tests {
                 .available
                 .value(),
             39
+        );
+    }
+
+    /// A command refused after writing undoes its own writes and nothing else of its batch,
+    /// and its refusal is kept under its idempotency key (the batch ran again with savepoints).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_undoes_its_own_writes_only() {
+        let (_db, tally, tenant, member) = one_member().await;
+        let adjust = |points: i64| {
+            AdjustmentRequest::parse(&json!({"points": points, "reason": "r"})).unwrap()
+        };
+        let key = || IdempotencyKey {
+            key: "refused-once".into(),
+            request_sha256: "same".into(),
+        };
+        let mut handles = Vec::new();
+        for i in 0..40 {
+            let (tally, tenant, member) = (tally.clone(), tenant.clone(), member.clone());
+            let request = adjust(if i == 20 { 1000 } else { 1 });
+            handles.push(tokio::spawn(async move {
+                if i == 20 {
+                    let command = Command::AdjustThenRefuse { member, request };
+                    tally.write(&tenant, "t", Some(key()), command).await
+                } else {
+                    tally
+                        .write(&tenant, "t", None, Command::Adjust { member, request })
+                        .await
+                }
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for h in handles {
+            outcomes.push(h.await.unwrap());
+        }
+        assert!(
+            matches!(&outcomes[20], Err(CoreError::Domain(DomainError::Refused { code, .. })) if code == "test_refusal"),
+            "{:?}",
+            outcomes[20]
+        );
+        let failed = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(i, o)| *i != 20 && o.is_err())
+            .count();
+        assert_eq!(failed, 0, "the other commands all succeed");
+        let balance = tally
+            .member(&tenant, &member)
+            .await
+            .unwrap()
+            .balance
+            .available
+            .value();
+        assert_eq!(balance, 39, "the refused command's 1,000 points are undone");
+        let request = adjust(1000);
+        let again = tally
+            .write(
+                &tenant,
+                "t",
+                Some(key()),
+                Command::AdjustThenRefuse {
+                    member: member.clone(),
+                    request,
+                },
+            )
+            .await;
+        assert!(matches!(again, Err(CoreError::Domain(_))), "{again:?}");
+        let balance = tally
+            .member(&tenant, &member)
+            .await
+            .unwrap()
+            .balance
+            .available
+            .value();
+        assert_eq!(
+            balance, 39,
+            "the replay answers from the key and writes nothing"
         );
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! WAL mode lets readers run beside the single writer; `synchronous = FULL` makes every commit
 //! durable (the group-commit batcher in `tally-core` is what makes that affordable). The
-//! savepoint journal lives in memory (`temp_store = MEMORY`): each command of a batch runs in a
-//! savepoint, and a file-backed sub-journal would cost a write per touched page. Write
+//! savepoint journal lives in memory (`temp_store = MEMORY`): when a batch runs again with a
+//! savepoint per command (after a refusal), a file-backed sub-journal would cost a write per
+//! touched page. Write
 //! transactions begin `IMMEDIATE`, taking the write lock up front, so concurrent writers queue
 //! on the busy timeout instead of failing to upgrade a read lock.
 //!

@@ -344,6 +344,14 @@ impl Command {
             Command::AlwaysConflicts => {
                 Err(tally_store::StoreError::Retryable("always".into()).into())
             }
+            #[cfg(test)]
+            Command::AdjustThenRefuse { member, request } => {
+                usecases::adjustments::adjust(c, ctx, member, request).await?;
+                Err(
+                    tally_domain::DomainError::refused("test_refusal", "refused after writing")
+                        .into(),
+                )
+            }
         }
     }
 }

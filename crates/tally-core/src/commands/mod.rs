@@ -460,6 +460,13 @@ pub enum Command {
     /// command which keeps failing fails alone.
     #[cfg(test)]
     AlwaysConflicts,
+    /// Adjusts the member's points, then is refused: lets the writer's tests show that a
+    /// refusal undoes the command's own writes and nothing else of its batch.
+    #[cfg(test)]
+    AdjustThenRefuse {
+        member: MemberId,
+        request: AdjustmentRequest,
+    },
 }
 
 mod apply;
