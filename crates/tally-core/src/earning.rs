@@ -60,6 +60,13 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(Cache::default)
 }
 
+/// Empties the cache. The writer calls it before it rolls anything back: a command may have
+/// cached the set-up of a revision it wrote itself, and once that is undone the same revision
+/// number will be written again with other content (new rule ids, say).
+pub(crate) fn forget_uncommitted() {
+    cache().lock().expect("not poisoned").clear();
+}
+
 /// The compiled set-up of a program, if this process has it for this revision.
 fn cached(program: &ProgramId, revision: i64) -> Option<Arc<CompiledRules>> {
     let cache = cache().lock().expect("not poisoned");

@@ -171,6 +171,7 @@ async fn run_batch<C: Conn>(
 ) -> Vec<Result<Value, CoreError>> {
     let mut attempt = try_batch(c, batch, clock, bell, Guard::Optimistic).await;
     if matches!(attempt, Ok(Ran::Undo)) {
+        crate::earning::forget_uncommitted();
         let _ = c.batch("ROLLBACK").await;
         attempt = try_batch(c, batch, clock, bell, Guard::Savepoints).await;
     }
@@ -178,6 +179,7 @@ async fn run_batch<C: Conn>(
         Ok(Ran::Done(outcomes)) => return outcomes,
         Ok(Ran::Undo) => unreachable!("a batch with savepoints undoes commands alone"),
         Err(e) => {
+            crate::earning::forget_uncommitted();
             let _ = c.batch("ROLLBACK").await;
             if !e.is_retryable() {
                 tracing::error!(error = %e, size = batch.len(), "a write batch failed");
@@ -211,6 +213,7 @@ async fn run_alone<C: Conn>(
             }
             Ok(Ran::Undo) => unreachable!("a batch with savepoints undoes commands alone"),
             Err(e) => {
+                crate::earning::forget_uncommitted();
                 let _ = c.batch("ROLLBACK").await;
                 if e.is_retryable() && attempt < MAX_ATTEMPTS {
                     attempt += 1;
@@ -262,6 +265,7 @@ async fn try_batch<C: Conn>(
         if matches!(&ran, Err(e) if idempotency::is_key_taken(e)) {
             // The key had a record after all (a retry, a concurrent twin or an expired key):
             // undo this run and answer from the record.
+            crate::earning::forget_uncommitted();
             c.execute("ROLLBACK TO SAVEPOINT job", &[]).await?;
             ran = run_and_finish(c, job, &ctx, KeyLookup::First, guard).await;
         }
@@ -275,6 +279,7 @@ async fn try_batch<C: Conn>(
             }
             Err(e) => {
                 tracing::error!(error = %e, command = ?job.command, "a write failed");
+                crate::earning::forget_uncommitted();
                 c.execute("ROLLBACK TO SAVEPOINT job", &[]).await?;
                 c.execute("RELEASE SAVEPOINT job", &[]).await?;
                 outcomes.push(Err(CoreError::Store(e)));
@@ -389,6 +394,7 @@ async fn run_job<C: Conn>(
         Err(StepError::Domain(e)) => {
             // Undoes what the refused command wrote; the idempotency lookup before it was only
             // a read, and the savepoint stays for the record written below.
+            crate::earning::forget_uncommitted();
             c.batch("ROLLBACK TO SAVEPOINT job").await?;
             StoredOutcome::Err(e)
         }
