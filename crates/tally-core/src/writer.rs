@@ -171,16 +171,14 @@ async fn run_batch<C: Conn>(
 ) -> Vec<Result<Value, CoreError>> {
     let mut attempt = try_batch(c, batch, clock, bell, Guard::Optimistic).await;
     if matches!(attempt, Ok(Ran::Undo)) {
-        crate::earning::forget_uncommitted();
-        let _ = c.batch("ROLLBACK").await;
+        let _ = roll_back(c, "ROLLBACK").await;
         attempt = try_batch(c, batch, clock, bell, Guard::Savepoints).await;
     }
     match attempt {
         Ok(Ran::Done(outcomes)) => return outcomes,
         Ok(Ran::Undo) => unreachable!("a batch with savepoints undoes commands alone"),
         Err(e) => {
-            crate::earning::forget_uncommitted();
-            let _ = c.batch("ROLLBACK").await;
+            let _ = roll_back(c, "ROLLBACK").await;
             if !e.is_retryable() {
                 tracing::error!(error = %e, size = batch.len(), "a write batch failed");
                 return batch
@@ -213,8 +211,7 @@ async fn run_alone<C: Conn>(
             }
             Ok(Ran::Undo) => unreachable!("a batch with savepoints undoes commands alone"),
             Err(e) => {
-                crate::earning::forget_uncommitted();
-                let _ = c.batch("ROLLBACK").await;
+                let _ = roll_back(c, "ROLLBACK").await;
                 if e.is_retryable() && attempt < MAX_ATTEMPTS {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(
@@ -257,16 +254,16 @@ async fn try_batch<C: Conn>(
         }
         let mut ran = run_and_finish(c, job, &ctx, KeyLookup::Skip, guard).await;
         if guard == Guard::Optimistic && !matches!(&ran, Ok(Some(Ok(_)))) {
-            if matches!(&ran, Err(e) if e.is_retryable()) {
-                return ran.map(|_| Ran::Undo);
-            }
-            return Ok(Ran::Undo);
+            return match ran {
+                // A race: run the commands one by one, as with savepoints.
+                Err(e) if e.is_retryable() => Err(e),
+                _ => Ok(Ran::Undo),
+            };
         }
         if matches!(&ran, Err(e) if idempotency::is_key_taken(e)) {
             // The key had a record after all (a retry, a concurrent twin or an expired key):
             // undo this run and answer from the record.
-            crate::earning::forget_uncommitted();
-            c.execute("ROLLBACK TO SAVEPOINT job", &[]).await?;
+            roll_back(c, "ROLLBACK TO SAVEPOINT job").await?;
             ran = run_and_finish(c, job, &ctx, KeyLookup::First, guard).await;
         }
         match ran {
@@ -279,8 +276,7 @@ async fn try_batch<C: Conn>(
             }
             Err(e) => {
                 tracing::error!(error = %e, command = ?job.command, "a write failed");
-                crate::earning::forget_uncommitted();
-                c.execute("ROLLBACK TO SAVEPOINT job", &[]).await?;
+                roll_back(c, "ROLLBACK TO SAVEPOINT job").await?;
                 c.execute("RELEASE SAVEPOINT job", &[]).await?;
                 outcomes.push(Err(CoreError::Store(e)));
             }
@@ -289,6 +285,14 @@ async fn try_batch<C: Conn>(
     c.batch("COMMIT").await?;
     bell.ring(&marks);
     Ok(Ran::Done(outcomes))
+}
+
+/// Undoes writes: the transaction's (`ROLLBACK`) or the command's (`ROLLBACK TO SAVEPOINT job`).
+/// The compiled-rules cache is emptied first: a command may have cached a rules revision it
+/// wrote, which is now undone (see `earning::forget_uncommitted`).
+async fn roll_back<C: Conn>(c: &mut C, statement: &str) -> Result<(), StoreError> {
+    crate::earning::forget_uncommitted();
+    c.batch(statement).await
 }
 
 /// Whether a command looks its idempotency key up before it runs. Most keys are new, so the
@@ -394,8 +398,7 @@ async fn run_job<C: Conn>(
         Err(StepError::Domain(e)) => {
             // Undoes what the refused command wrote; the idempotency lookup before it was only
             // a read, and the savepoint stays for the record written below.
-            crate::earning::forget_uncommitted();
-            c.batch("ROLLBACK TO SAVEPOINT job").await?;
+            roll_back(c, "ROLLBACK TO SAVEPOINT job").await?;
             StoredOutcome::Err(e)
         }
         Err(StepError::Store(e)) => return Err(e),
@@ -474,53 +477,68 @@ mod tests {
         (db, tally, tenant, member)
     }
 
-    /// A command that keeps failing must fail alone, not take the commands that shared its
-    /// batch with it (they are retried one transaction each).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_command_that_keeps_failing_fails_alone() {
-        let (_db, tally, tenant, member) = one_member().await;
-
+    /// Sends 40 commands at once, so they share batches: one-point adjustments, with `odd` (and
+    /// its idempotency key) as the 21st. The answers, in order.
+    async fn forty_with_one_odd(
+        tally: &Tally<AnyDb>,
+        tenant: &TenantId,
+        member: &MemberId,
+        odd: Command,
+        key: Option<IdempotencyKey>,
+    ) -> Vec<Result<serde_json::Value, CoreError>> {
         let mut handles = Vec::new();
+        let mut odd = Some((odd, key));
         for i in 0..40 {
             let (tally, tenant, member) = (tally.clone(), tenant.clone(), member.clone());
-            handles.push(tokio::spawn(async move {
-                let command = if i == 20 {
-                    Command::AlwaysConflicts
-                } else {
+            let (command, key) = match odd.take_if(|_| i == 20) {
+                Some(odd) => odd,
+                None => (
                     Command::Adjust {
                         member,
-                        request: AdjustmentRequest::parse(&json!({"points": 1, "reason": "r"}))
-                            .unwrap(),
-                    }
-                };
-                tally.write(&tenant, "t", None, command).await
+                        request: adjust(1),
+                    },
+                    None,
+                ),
+            };
+            handles.push(tokio::spawn(async move {
+                tally.write(&tenant, "t", key, command).await
             }));
         }
         let mut outcomes = Vec::new();
         for h in handles {
             outcomes.push(h.await.unwrap());
         }
-        assert!(
-            matches!(outcomes[20], Err(CoreError::Store(_))),
-            "{:?}",
-            outcomes[20]
-        );
         let failed = outcomes
             .iter()
             .enumerate()
             .filter(|(i, o)| *i != 20 && o.is_err())
             .count();
         assert_eq!(failed, 0, "the other commands all succeed");
-        assert_eq!(
-            tally
-                .member(&tenant, &member)
-                .await
-                .unwrap()
-                .balance
-                .available
-                .value(),
-            39
+        outcomes
+    }
+
+    fn adjust(points: i64) -> AdjustmentRequest {
+        AdjustmentRequest::parse(&json!({"points": points, "reason": "r"})).unwrap()
+    }
+
+    async fn available(tally: &Tally<AnyDb>, tenant: &TenantId, member: &MemberId) -> i64 {
+        let member = tally.member(tenant, member).await.unwrap();
+        member.balance.available.value()
+    }
+
+    /// A command that keeps failing must fail alone, not take the commands that shared its
+    /// batch with it (they are retried one transaction each).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_that_keeps_failing_fails_alone() {
+        let (_db, tally, tenant, member) = one_member().await;
+        let odd = Command::AlwaysConflicts;
+        let outcomes = forty_with_one_odd(&tally, &tenant, &member, odd, None).await;
+        assert!(
+            matches!(outcomes[20], Err(CoreError::Store(_))),
+            "{:?}",
+            outcomes[20]
         );
+        assert_eq!(available(&tally, &tenant, &member).await, 39);
     }
 
     /// A command refused after writing undoes its own writes and nothing else of its batch,
@@ -528,71 +546,25 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refusal_undoes_its_own_writes_only() {
         let (_db, tally, tenant, member) = one_member().await;
-        let adjust = |points: i64| {
-            AdjustmentRequest::parse(&json!({"points": points, "reason": "r"})).unwrap()
-        };
         let key = || IdempotencyKey {
             key: "refused-once".into(),
             request_sha256: "same".into(),
         };
-        let mut handles = Vec::new();
-        for i in 0..40 {
-            let (tally, tenant, member) = (tally.clone(), tenant.clone(), member.clone());
-            let request = adjust(if i == 20 { 1000 } else { 1 });
-            handles.push(tokio::spawn(async move {
-                if i == 20 {
-                    let command = Command::AdjustThenRefuse { member, request };
-                    tally.write(&tenant, "t", Some(key()), command).await
-                } else {
-                    tally
-                        .write(&tenant, "t", None, Command::Adjust { member, request })
-                        .await
-                }
-            }));
-        }
-        let mut outcomes = Vec::new();
-        for h in handles {
-            outcomes.push(h.await.unwrap());
-        }
+        let refuse = || Command::AdjustThenRefuse {
+            member: member.clone(),
+            request: adjust(1000),
+        };
+        let outcomes = forty_with_one_odd(&tally, &tenant, &member, refuse(), Some(key())).await;
         assert!(
             matches!(&outcomes[20], Err(CoreError::Domain(DomainError::Refused { code, .. })) if code == "test_refusal"),
             "{:?}",
             outcomes[20]
         );
-        let failed = outcomes
-            .iter()
-            .enumerate()
-            .filter(|(i, o)| *i != 20 && o.is_err())
-            .count();
-        assert_eq!(failed, 0, "the other commands all succeed");
-        let balance = tally
-            .member(&tenant, &member)
-            .await
-            .unwrap()
-            .balance
-            .available
-            .value();
+        let balance = available(&tally, &tenant, &member).await;
         assert_eq!(balance, 39, "the refused command's 1,000 points are undone");
-        let request = adjust(1000);
-        let again = tally
-            .write(
-                &tenant,
-                "t",
-                Some(key()),
-                Command::AdjustThenRefuse {
-                    member: member.clone(),
-                    request,
-                },
-            )
-            .await;
+        let again = tally.write(&tenant, "t", Some(key()), refuse()).await;
         assert!(matches!(again, Err(CoreError::Domain(_))), "{again:?}");
-        let balance = tally
-            .member(&tenant, &member)
-            .await
-            .unwrap()
-            .balance
-            .available
-            .value();
+        let balance = available(&tally, &tenant, &member).await;
         assert_eq!(
             balance, 39,
             "the replay answers from the key and writes nothing"

@@ -162,18 +162,13 @@ impl RuleSet {
     pub fn compile(rules: Vec<(RuleRef, RuleDoc)>) -> RuleSet {
         let needs = std::cell::Cell::new(Needs::default());
         let compile = |source: &str, t: Trigger, item: bool, want: Want| -> Compiled {
-            match check::compile_with_needs(source, t, item, want) {
-                Ok((program, read)) => {
-                    needs.set(needs.get().union(read));
-                    Compiled {
-                        native: native::compile(program.expression(), item),
-                        program: Ok(program),
-                    }
-                }
-                Err(e) => Compiled {
-                    program: Err(e),
-                    native: None,
-                },
+            let program = check::compile_with_needs(source, t, item, want).map(|(p, read)| {
+                needs.set(needs.get().union(read));
+                p
+            });
+            Compiled {
+                native: (program.as_ref().ok()).and_then(|p| native::compile(p.expression(), item)),
+                program,
             }
         };
         let mut rules: Vec<CompiledRule> = rules

@@ -34,7 +34,7 @@ enum Node {
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Conditional(Box<Node>, Box<Node>, Box<Node>),
-    Compare(Ordering2, Box<Node>, Box<Node>),
+    Compare(Comparison, Box<Node>, Box<Node>),
     Arithmetic(Arith, Box<Node>, Box<Node>),
     ToDouble(Box<Node>),
     ToInt(Box<Node>),
@@ -52,7 +52,7 @@ enum Literal {
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug)]
-enum Ordering2 {
+enum Comparison {
     Equal,
     NotEqual,
     Less,
@@ -211,14 +211,14 @@ fn node(e: &IdedExpr, item: bool) -> Option<Node> {
     }
 }
 
-fn comparison(name: &str) -> Option<Ordering2> {
+fn comparison(name: &str) -> Option<Comparison> {
     Some(match name {
-        op::EQUALS => Ordering2::Equal,
-        op::NOT_EQUALS => Ordering2::NotEqual,
-        op::LESS => Ordering2::Less,
-        op::LESS_EQUALS => Ordering2::LessOrEqual,
-        op::GREATER => Ordering2::Greater,
-        op::GREATER_EQUALS => Ordering2::GreaterOrEqual,
+        op::EQUALS => Comparison::Equal,
+        op::NOT_EQUALS => Comparison::NotEqual,
+        op::LESS => Comparison::Less,
+        op::LESS_EQUALS => Comparison::LessOrEqual,
+        op::GREATER => Comparison::Greater,
+        op::GREATER_EQUALS => Comparison::GreaterOrEqual,
         _ => return None,
     })
 }
@@ -382,23 +382,24 @@ fn order(a: Scalar<'_>, b: Scalar<'_>) -> Result<Ordering, GiveUp> {
     }
 }
 
-/// Equality as the interpreter's: values that cannot be ordered (NaN) are not equal.
+/// Equality as the interpreter's: numbers that cannot be ordered (NaN) are not equal.
 fn equal(a: Scalar<'_>, b: Scalar<'_>) -> Result<bool, GiveUp> {
-    let numbers = |s: Scalar<'_>| matches!(s, Scalar::Int(_) | Scalar::Double(_));
-    if numbers(a) && numbers(b) {
-        return Ok(order(a, b).is_ok_and(|o| o == Ordering::Equal));
+    let number = |s: Scalar<'_>| matches!(s, Scalar::Int(_) | Scalar::Double(_));
+    match order(a, b) {
+        Ok(o) => Ok(o == Ordering::Equal),
+        Err(GiveUp) if number(a) && number(b) => Ok(false),
+        Err(GiveUp) => Err(GiveUp),
     }
-    order(a, b).map(|o| o == Ordering::Equal)
 }
 
-fn compare(o: Ordering2, a: Scalar<'_>, b: Scalar<'_>) -> Result<bool, GiveUp> {
+fn compare(o: Comparison, a: Scalar<'_>, b: Scalar<'_>) -> Result<bool, GiveUp> {
     Ok(match o {
-        Ordering2::Equal => equal(a, b)?,
-        Ordering2::NotEqual => !equal(a, b)?,
-        Ordering2::Less => order(a, b)? == Ordering::Less,
-        Ordering2::LessOrEqual => order(a, b)? != Ordering::Greater,
-        Ordering2::Greater => order(a, b)? == Ordering::Greater,
-        Ordering2::GreaterOrEqual => order(a, b)? != Ordering::Less,
+        Comparison::Equal => equal(a, b)?,
+        Comparison::NotEqual => !equal(a, b)?,
+        Comparison::Less => order(a, b)? == Ordering::Less,
+        Comparison::LessOrEqual => order(a, b)? != Ordering::Greater,
+        Comparison::Greater => order(a, b)? == Ordering::Greater,
+        Comparison::GreaterOrEqual => order(a, b)? != Ordering::Less,
     })
 }
 

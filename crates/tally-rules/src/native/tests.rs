@@ -53,30 +53,16 @@ const STRING_LITERALS: &[&str] = &[
     "'PLN'",
     "'gold'",
 ];
-const INT_FIELDS: &[&str] = &[
-    "purchase.total_minor",
-    "purchase.item_count",
-    "base_points",
-    "member.purchases_before",
-    "member.days_since_enrolment",
-    "member.birthday_month",
-    "time.hour",
-    "time.minute",
-    "time.weekday",
-    "time.day",
-    "time.month",
-    "time.year",
-];
-const DOUBLE_FIELDS: &[&str] = &["purchase.total"];
-const STRING_FIELDS: &[&str] = &[
-    "purchase.currency",
-    "purchase.channel",
-    "purchase.location",
-    "member.id",
-    "member.tier",
-    "time.date",
-    "event.trigger",
-];
+/// The documented fields of a scalar type ("int", "double", "string", "bool"), with those of
+/// `item` only in a per_item effect; `event.type` exists only for trigger event.
+fn fields(ty: &str, item: bool) -> Vec<&'static str> {
+    crate::schema::schema()
+        .iter()
+        .filter(|(path, t, _)| *t == ty && *path != "event.type")
+        .filter(|(path, _, _)| item || !path.starts_with("item."))
+        .map(|(path, _, _)| *path)
+        .collect()
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -91,8 +77,7 @@ fn expression(d: &mut Dice, kind: Kind, depth: u32, item: bool) -> String {
     match kind {
         Kind::Int if leaf => match d.below(3) {
             0 => d.pick(INT_LITERALS).to_owned(),
-            1 if item => "item.quantity".to_owned(),
-            _ => d.pick(INT_FIELDS).to_owned(),
+            _ => d.pick(&fields("int", item)).to_owned(),
         },
         Kind::Int => match d.below(7) {
             0 => format!("-({})", expression(d, Kind::Int, depth - 1, item)),
@@ -113,8 +98,7 @@ fn expression(d: &mut Dice, kind: Kind, depth: u32, item: bool) -> String {
         },
         Kind::Double if leaf => match d.below(3) {
             0 => d.pick(DOUBLE_LITERALS).to_owned(),
-            1 if item => d.pick(&["item.unit_price", "item.amount"]).to_owned(),
-            _ => d.pick(DOUBLE_FIELDS).to_owned(),
+            _ => d.pick(&fields("double", item)).to_owned(),
         },
         Kind::Double => match d.below(5) {
             0 => format!("-({})", expression(d, Kind::Double, depth - 1, item)),
@@ -135,14 +119,12 @@ fn expression(d: &mut Dice, kind: Kind, depth: u32, item: bool) -> String {
         ),
         Kind::Str => match d.below(3) {
             0 => d.pick(STRING_LITERALS).to_owned(),
-            1 if item => d
-                .pick(&["item.sku", "item.name", "item.category", "item.brand"])
-                .to_owned(),
-            _ => d.pick(STRING_FIELDS).to_owned(),
+            _ => d.pick(&fields("string", item)).to_owned(),
         },
-        Kind::Bool if leaf => d
-            .pick(&["true", "false", "member.is_birthday_month"])
-            .to_owned(),
+        Kind::Bool if leaf => match d.below(3) {
+            0 => d.pick(&["true", "false"]).to_owned(),
+            _ => d.pick(&fields("bool", item)).to_owned(),
+        },
         Kind::Bool => match d.below(9) {
             0 => format!("!({})", expression(d, Kind::Bool, depth - 1, item)),
             1 | 2 => format!(
