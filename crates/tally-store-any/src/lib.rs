@@ -68,6 +68,14 @@ impl Conn for AnyConn {
         each!(self, c => c.batch(sql).await)
     }
 
+    async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+        each!(self, c => c.execute_later(sql, params).await)
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        each!(self, c => c.flush().await)
+    }
+
     fn is_broken(&self) -> bool {
         each!(self, c => c.is_broken())
     }
@@ -88,6 +96,14 @@ impl Conn for AnyPooled {
 
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         each!(self, c => c.batch(sql).await)
+    }
+
+    async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+        each!(self, c => c.execute_later(sql, params).await)
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        each!(self, c => c.flush().await)
     }
 
     fn is_broken(&self) -> bool {

@@ -2,7 +2,7 @@
 //! next statement): they run in the order given, before whatever comes next, and a failure
 //! among them is reported (by the next statement or by `flush`) and aborts the transaction.
 
-use tally_store::{Conn, Database, StoreError};
+use tally_store::{Conn, Database, Dialect, StoreError};
 use tally_store_any::testing::TestDb;
 
 async fn with_table(db: &TestDb) -> <tally_store_any::AnyDb as Database>::Conn {
@@ -80,4 +80,37 @@ async fn a_failed_held_write_is_reported_and_its_transaction_rolls_back() {
         "the connection is fine for the next transaction"
     );
     assert!(notes(&mut c).await.is_empty(), "nothing of it was kept");
+}
+
+/// Through `AnyDb`, as Tally uses it: PostgreSQL really holds the writes (until session 14
+/// `AnyConn` ran them at once, and every test above still passed).
+#[tokio::test]
+async fn postgres_holds_writes_until_the_next_statement() {
+    let db = TestDb::new().await;
+    let mut c = with_table(&db).await;
+    c.batch(c.dialect().begin_write()).await.unwrap();
+    let insert = "INSERT INTO held (id, note) VALUES ($1, $2)";
+    c.execute_later(insert, &[1.into(), "one".into()])
+        .await
+        .unwrap();
+    let duplicate = c.execute_later(insert, &[1.into(), "again".into()]).await;
+    match c.dialect() {
+        Dialect::Postgres => {
+            assert!(duplicate.is_ok(), "held, not yet sent: {duplicate:?}");
+            assert!(
+                c.is_broken(),
+                "a connection holding writes is not handed on"
+            );
+            let sent = c.flush().await;
+            assert!(matches!(sent, Err(StoreError::Unique(_))), "{sent:?}");
+        }
+        Dialect::Sqlite => {
+            assert!(
+                matches!(duplicate, Err(StoreError::Unique(_))),
+                "SQLite runs it at once: {duplicate:?}"
+            );
+        }
+    }
+    c.batch("ROLLBACK").await.unwrap();
+    assert!(!c.is_broken());
 }
