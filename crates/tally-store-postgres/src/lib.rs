@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0028_transfers_member_covering.sql"),
     ),
     (29, include_str!("../migrations/0029_pending_by_member.sql")),
+    (
+        30,
+        include_str!("../migrations/0030_ledger_without_foreign_keys.sql"),
+    ),
 ];
 const READ_POOL_SIZE: usize = 16;
 const WRITERS: usize = 4;

@@ -1,0 +1,3 @@
+-- PostgreSQL's migration 0030 drops the foreign keys of transfers and purchases, whose checks
+-- lock the referenced rows there. SQLite keeps them: here a check is an index lookup without a
+-- lock, and dropping a constraint would mean rebuilding both tables.
