@@ -126,18 +126,31 @@ async fn run_writer<D: Database>(
         tally_store::Dialect::Sqlite => MAX_BATCH,
         tally_store::Dialect::Postgres => MAX_BATCH_POSTGRES,
     };
+    // With several writers a bulk command runs alone, so bulk commands spread over the writers
+    // (one writer would otherwise take a whole import into one transaction).
+    let bulk_alone = db.writer_count() > 1;
+    // A bulk command taken from the queue while a batch was being gathered: it runs next.
+    let mut held_back: Option<Job> = None;
     loop {
-        let batch = {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            let mut batch = vec![first];
-            while batch.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+        let batch = match held_back.take() {
+            Some(job) => vec![job],
+            None => {
+                let mut rx = rx.lock().await;
+                let Some(first) = rx.recv().await else { return };
+                let alone = bulk_alone && first.command.is_bulk();
+                let mut batch = vec![first];
+                while !alone && batch.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(job) if bulk_alone && job.command.is_bulk() => {
+                            held_back = Some(job);
+                            break;
+                        }
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
                 }
+                batch
             }
-            batch
         };
         if conn.as_ref().is_none_or(|c| c.is_broken()) {
             conn = match db.connect_writer().await {

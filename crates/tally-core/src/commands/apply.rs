@@ -20,6 +20,12 @@ impl Command {
         }
     }
 
+    /// Whether the command is a batch's worth of work by itself (an import chunk). With several
+    /// writers it runs in a transaction of its own, so the next one goes to another writer.
+    pub fn is_bulk(&self) -> bool {
+        matches!(self, Command::ImportPurchases { .. })
+    }
+
     /// Applies the command on `c`, inside the transaction the writer opened.
     pub async fn apply<C: Conn>(&self, c: &mut C, ctx: &Ctx) -> StepResult<Value> {
         match self {

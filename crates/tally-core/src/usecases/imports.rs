@@ -43,8 +43,6 @@ pub async fn import<C: Conn>(
 ) -> StepResult<Value> {
     assert!(rows.len() <= MAX_IMPORT_CHUNK, "import chunks are bounded");
     let program = load_program(c, ctx, program_id).await?;
-    // One import chunk of a program at a time: chunks lock many member rows each.
-    programs::lock_program(c, program_id).await?;
     let earning = earning::active_rules(c, &program).await?;
     if earning.set.for_trigger(tally_rules::Trigger::Purchase)
         || earning.tier_plan.is_some()
@@ -54,6 +52,8 @@ pub async fn import<C: Conn>(
         || earning.referral.is_some()
         || !earning.offers.is_empty()
     {
+        // One import chunk of a program at a time: chunks lock many member rows each.
+        programs::lock_program(c, program_id).await?;
         return import_row_by_row(c, ctx, program_id, rows).await;
     }
     let external_ids: Vec<&str> = rows
@@ -99,9 +99,11 @@ pub async fn import<C: Conn>(
         }
     }
 
-    // 2. Add each member's points in one pass over the accounts, in id order (the same order on
-    //    every writer); the rows stay locked, and the balance before the chunk is the new
-    //    balance less what the chunk added.
+    // 2. Add each member's points in one pass over the accounts, in id order; the rows stay
+    //    locked, and the balance before the chunk is the new balance less what the chunk added.
+    //    One chunk of a program writes at a time (chunks lock many member rows each), but the
+    //    lock is taken only now: another writer's chunk reads and plans while this one writes.
+    programs::lock_program(c, program_id).await?;
     let mut added: HashMap<String, i64> = HashMap::new();
     for plan in plans.iter().filter(|x| x.points.is_positive()) {
         *added.entry(available_account(plan.member_id)).or_default() += plan.points.value();

@@ -90,29 +90,36 @@ pub async fn insert_transfers<C: Conn>(
 }
 
 /// Adds a delta to each of many member accounts, a few statements in all, and returns their new
-/// balances. The rows stay locked until the transaction ends.
+/// balances. The rows stay locked until the transaction ends. The deltas are joined to the
+/// accounts (`UPDATE … FROM (VALUES …)`); a `CASE` over the ids compared each row with every id
+/// of its statement.
 pub async fn add_to_balances<C: Conn>(
     c: &mut C,
     deltas: &[(String, i64)],
 ) -> Result<std::collections::HashMap<String, Points>, StoreError> {
     let mut balances = std::collections::HashMap::with_capacity(deltas.len());
     for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from("UPDATE accounts SET balance = balance + CASE id");
-        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
-        for (id, delta) in chunk {
-            sql.push_str(&format!(
-                " WHEN ${} THEN ${}",
-                params.len() + 1,
-                params.len() + 2
-            ));
+        let mut sql = String::from(
+            "UPDATE accounts SET balance = accounts.balance + d.column2 FROM (VALUES ",
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
+        for (i, (id, delta)) in chunk.iter().enumerate() {
+            let n = params.len();
+            let comma = if i == 0 { "" } else { ", " };
+            sql.push_str(&format!("{comma}(${}, CAST(${} AS BIGINT))", n + 1, n + 2));
             params.push(id.as_str().into());
             params.push((*delta).into());
         }
+        // The `IN` list (the same parameters again) makes PostgreSQL find the accounts by their
+        // key, in key order, instead of scanning the table for its hash join.
+        let ids: Vec<String> = (0..chunk.len())
+            .map(|i| format!("${}", 2 * i + 1))
+            .collect();
         sql.push_str(&format!(
-            " ELSE 0 END WHERE id IN ({}) AND balance IS NOT NULL RETURNING id, balance",
-            super::placeholders(params.len() + 1, chunk.len())
+            ") AS d WHERE accounts.id = d.column1 AND accounts.id IN ({}) \
+             AND accounts.balance IS NOT NULL RETURNING accounts.id, accounts.balance",
+            ids.join(", ")
         ));
-        params.extend(chunk.iter().map(|(id, _)| Value::from(id.as_str())));
         for r in c.query(&sql, &params).await? {
             balances.insert(r.text(0)?, Points(r.int(1)?));
         }
