@@ -72,6 +72,15 @@ impl Conn for AnyConn {
         each!(self, c => c.execute_later(sql, params).await)
     }
 
+    async fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        values: &[Value],
+    ) -> Result<(), StoreError> {
+        each!(self, c => c.insert_rows(table, columns, values).await)
+    }
+
     async fn flush(&mut self) -> Result<(), StoreError> {
         each!(self, c => c.flush().await)
     }
@@ -100,6 +109,15 @@ impl Conn for AnyPooled {
 
     async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
         each!(self, c => c.execute_later(sql, params).await)
+    }
+
+    async fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        values: &[Value],
+    ) -> Result<(), StoreError> {
+        each!(self, c => c.insert_rows(table, columns, values).await)
     }
 
     async fn flush(&mut self) -> Result<(), StoreError> {

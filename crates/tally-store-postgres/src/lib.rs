@@ -258,6 +258,44 @@ async fn after_held<T>(
     last
 }
 
+/// Rows from which [`Conn::insert_rows`] copies instead of inserting.
+const COPY_FROM_ROWS: usize = 64;
+
+/// Rows in `COPY`'s text format: tab between values, newline after each row, `\N` for null,
+/// and backslash escapes for the characters that would break that shape.
+fn copy_text(columns: usize, values: &[Value]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(values.len() * 24);
+    for row in values.chunks(columns) {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                text.push('\t');
+            }
+            match value {
+                Value::Null => text.push_str("\\N"),
+                Value::Int(n) => write!(text, "{n}").expect("a String takes any write"),
+                Value::Bool(b) => text.push(if *b { 't' } else { 'f' }),
+                Value::Text(s) => {
+                    let mut rest = s.as_str();
+                    while let Some(at) = rest.find(['\\', '\t', '\n', '\r']) {
+                        text.push_str(&rest[..at]);
+                        text.push_str(match rest.as_bytes()[at] {
+                            b'\\' => "\\\\",
+                            b'\t' => "\\t",
+                            b'\n' => "\\n",
+                            _ => "\\r",
+                        });
+                        rest = &rest[at + 1..];
+                    }
+                    text.push_str(rest);
+                }
+            }
+        }
+        text.push('\n');
+    }
+    text
+}
+
 fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
     let decode = |e: tokio_postgres::Error| StoreError::Decode(e.to_string());
     let mut values = Vec::with_capacity(row.len());
@@ -334,6 +372,32 @@ impl Conn for PgConn {
         let stmt = self.statement(sql, params.len()).await?;
         self.held.push((stmt, params.to_vec()));
         Ok(())
+    }
+
+    /// Small sets are held like any write; large ones are copied in, after what is held (a
+    /// `COPY` is a round trip of its own, but PostgreSQL neither parses nor plans its rows).
+    async fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        values: &[Value],
+    ) -> Result<(), StoreError> {
+        if values.len() < COPY_FROM_ROWS * columns.len() {
+            return tally_store::insert_rows_held(self, table, columns, values).await;
+        }
+        use futures_util::SinkExt;
+        self.flush().await?;
+        let sql = format!("COPY {table} ({}) FROM STDIN", columns.join(", "));
+        let text = copy_text(columns.len(), values);
+        let client = &self.client;
+        let copied = async move {
+            let sink = client.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
+            futures_util::pin_mut!(sink);
+            sink.send(bytes::Bytes::from(text)).await?;
+            sink.finish().await
+        }
+        .await;
+        copied.map(|_| ()).map_err(|e| self.map_err(e))
     }
 
     async fn flush(&mut self) -> Result<(), StoreError> {
@@ -435,4 +499,25 @@ pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
     let mut conn = admin.connect_writer().await?;
     conn.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_what_would_break_a_row() {
+        let values = [
+            Value::Text("a\tb\nc\\d\re ż".into()),
+            Value::Int(-42),
+            Value::Null,
+            Value::Bool(true),
+            Value::Text(String::new()),
+            Value::Bool(false),
+        ];
+        assert_eq!(
+            copy_text(3, &values),
+            "a\\tb\\nc\\\\d\\re ż\t-42\t\\N\nt\t\tf\n"
+        );
+    }
 }

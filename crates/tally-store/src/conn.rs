@@ -57,6 +57,19 @@ pub trait Conn: Send + 'static {
         async move { self.execute(sql, params).await.map(|_| ()) }
     }
 
+    /// Inserts rows whose answer nobody reads, like [`execute_later`](Conn::execute_later):
+    /// `values` holds `columns.len()` values per row. By default multi-row `INSERT`s, held;
+    /// PostgreSQL copies large sets in (`COPY … FROM STDIN`), which spares it parsing and
+    /// planning thousands of parameters.
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        values: &[Value],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        insert_rows_held(self, table, columns, values)
+    }
+
     /// Sends what [`execute_later`](Conn::execute_later) held back and reports its first error.
     fn flush(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send {
         async { Ok(()) }
@@ -94,4 +107,36 @@ pub trait Database: Clone + Send + Sync + 'static {
     fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn dialect(&self) -> Dialect;
+}
+
+/// Rows per statement of [`Conn::insert_rows`]'s multi-row inserts.
+const ROWS_PER_INSERT: usize = 200;
+
+/// [`Conn::insert_rows`] as multi-row inserts, held (see [`Conn::execute_later`]).
+pub async fn insert_rows_held<C: Conn + ?Sized>(
+    c: &mut C,
+    table: &str,
+    columns: &[&str],
+    values: &[Value],
+) -> Result<(), StoreError> {
+    for chunk in values.chunks(ROWS_PER_INSERT * columns.len()) {
+        let sql = multi_row_insert(table, columns, chunk.len() / columns.len());
+        c.execute_later(&sql, chunk).await?;
+    }
+    Ok(())
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows.
+pub fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        let first = row * columns.len() + 1;
+        let marks: Vec<String> = (first..first + columns.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        sql.push_str(&marks.join(", "));
+        sql.push(')');
+    }
+    sql
 }

@@ -125,6 +125,15 @@ impl<C: Conn> Conn for Pooled<C> {
         (**self).execute_later(sql, params)
     }
 
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        values: &[crate::Value],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).insert_rows(table, columns, values)
+    }
+
     fn flush(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).flush()
     }

@@ -59,34 +59,37 @@ pub async fn insert_transfers<C: Conn>(
     c: &mut C,
     transfers: &[NewTransfer<'_>],
 ) -> Result<(), StoreError> {
-    for chunk in transfers.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO transfers (id, program_id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after,
-                 reason, occurred_at_us, recorded_at_us) VALUES ",
-        );
-        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 11);
-        for (i, t) in chunk.iter().enumerate() {
-            assert!(t.amount.is_positive(), "a transfer moves a positive amount");
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            sql.push_str(&super::placeholders(params.len() + 1, 11));
-            sql.push(')');
-            params.extend([
-                t.id.as_str().into(),
-                t.program_id.as_str().into(),
-                t.member_id.as_str().into(),
-                t.kind.as_str().into(),
-                t.debit_account_id.into(),
-                t.credit_account_id.into(),
-                t.amount.value().into(),
-                t.balance_after.value().into(),
-                to_json(t.reason),
-                ts(t.occurred_at),
-                ts(t.recorded_at),
-            ]);
-        }
-        c.execute_later(&sql, &params).await?;
+    const COLUMNS: [&str; 11] = [
+        "id",
+        "program_id",
+        "member_id",
+        "kind",
+        "debit_account_id",
+        "credit_account_id",
+        "amount",
+        "balance_after",
+        "reason",
+        "occurred_at_us",
+        "recorded_at_us",
+    ];
+    let mut values: Vec<Value> = Vec::with_capacity(transfers.len() * COLUMNS.len());
+    for t in transfers {
+        assert!(t.amount.is_positive(), "a transfer moves a positive amount");
+        values.extend([
+            t.id.as_str().into(),
+            t.program_id.as_str().into(),
+            t.member_id.as_str().into(),
+            t.kind.as_str().into(),
+            t.debit_account_id.into(),
+            t.credit_account_id.into(),
+            t.amount.value().into(),
+            t.balance_after.value().into(),
+            to_json(t.reason),
+            ts(t.occurred_at),
+            ts(t.recorded_at),
+        ]);
     }
-    Ok(())
+    c.insert_rows("transfers", &COLUMNS, &values).await
 }
 
 /// Adds a delta to each of many member accounts, a few statements in all, and returns their new

@@ -76,41 +76,47 @@ pub async fn insert_purchases<C: Conn>(
     tenant: &TenantId,
     items: &[(Purchase, String, String)],
 ) -> Result<(), StoreError> {
-    for chunk in items.chunks(200) {
-        let mut sql = String::from(
-            "INSERT INTO purchases (id, tenant_id, program_id, member_id, order_id, total_minor, currency, channel, location_id,
-                 points_earned, points_reversed, returned_minor, content_sha256, answer, occurred_at_us, recorded_at_us) VALUES ",
-        );
-        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 14);
-        for (i, (p, content, answer)) in chunk.iter().enumerate() {
-            assert!(p.lines.is_empty(), "bulk inserts carry no lines");
-            let n = params.len();
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            sql.push_str(&format!(
-                "{}, 0, 0, {})",
-                super::placeholders(n + 1, 10),
-                super::placeholders(n + 11, 4)
-            ));
-            params.extend([
-                p.id.as_str().into(),
-                tenant.as_str().into(),
-                p.program_id.as_str().into(),
-                p.member_id.as_str().into(),
-                p.order_id.as_str().into(),
-                p.total_minor.into(),
-                p.currency.code().into(),
-                p.channel.as_str().into(),
-                p.location_id.as_ref().map(|l| l.as_str()).into(),
-                p.points_earned.value().into(),
-                content.as_str().into(),
-                answer.as_str().into(),
-                ts(p.occurred_at),
-                ts(p.recorded_at),
-            ]);
-        }
-        c.execute_later(&sql, &params).await?;
+    const COLUMNS: [&str; 16] = [
+        "id",
+        "tenant_id",
+        "program_id",
+        "member_id",
+        "order_id",
+        "total_minor",
+        "currency",
+        "channel",
+        "location_id",
+        "points_earned",
+        "points_reversed",
+        "returned_minor",
+        "content_sha256",
+        "answer",
+        "occurred_at_us",
+        "recorded_at_us",
+    ];
+    let mut values: Vec<Value> = Vec::with_capacity(items.len() * COLUMNS.len());
+    for (p, content, answer) in items {
+        assert!(p.lines.is_empty(), "bulk inserts carry no lines");
+        values.extend([
+            p.id.as_str().into(),
+            tenant.as_str().into(),
+            p.program_id.as_str().into(),
+            p.member_id.as_str().into(),
+            p.order_id.as_str().into(),
+            p.total_minor.into(),
+            p.currency.code().into(),
+            p.channel.as_str().into(),
+            p.location_id.as_ref().map(|l| l.as_str()).into(),
+            p.points_earned.value().into(),
+            0.into(),
+            0.into(),
+            content.as_str().into(),
+            answer.as_str().into(),
+            ts(p.occurred_at),
+            ts(p.recorded_at),
+        ]);
     }
-    Ok(())
+    c.insert_rows("purchases", &COLUMNS, &values).await
 }
 
 /// What was recorded for an order id before: its content hash and the answer it got.
