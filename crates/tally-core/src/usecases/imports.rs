@@ -99,11 +99,10 @@ pub async fn import<C: Conn>(
         }
     }
 
-    // 2. Add each member's points in one pass over the accounts, in id order; the rows stay
-    //    locked, and the balance before the chunk is the new balance less what the chunk added.
-    //    One chunk of a program writes at a time (chunks lock many member rows each), but the
-    //    lock is taken only now: another writer's chunk reads and plans while this one writes.
-    programs::lock_program(c, program_id).await?;
+    // 2. Add each member's points in one pass over the accounts, in id order (so chunks on
+    //    several writers whose members overlap wait for each other instead of deadlocking);
+    //    the rows stay locked, and the balance before the chunk is the new balance less what
+    //    the chunk added.
     let mut added: HashMap<String, i64> = HashMap::new();
     for plan in plans.iter().filter(|x| x.points.is_positive()) {
         *added.entry(available_account(plan.member_id)).or_default() += plan.points.value();

@@ -92,14 +92,26 @@ pub async fn insert_transfers<C: Conn>(
     c.insert_rows("transfers", &COLUMNS, &values).await
 }
 
-/// Adds a delta to each of many member accounts, a few statements in all, and returns their new
-/// balances. The rows stay locked until the transaction ends. The deltas are joined to the
-/// accounts (`UPDATE … FROM (VALUES …)`); a `CASE` over the ids compared each row with every id
-/// of its statement.
+/// Adds a delta to each of many member accounts (sorted by id), a few statements in all, and
+/// returns their new balances. The rows stay locked until the transaction ends; on PostgreSQL
+/// they are locked first, in id order, so two callers whose accounts overlap wait for each
+/// other instead of deadlocking. The deltas are joined to the accounts (`UPDATE … FROM
+/// (VALUES …)`); a `CASE` over the ids compared each row with every id of its statement.
 pub async fn add_to_balances<C: Conn>(
     c: &mut C,
     deltas: &[(String, i64)],
 ) -> Result<std::collections::HashMap<String, Points>, StoreError> {
+    debug_assert!(deltas.is_sorted(), "accounts are locked in id order");
+    if c.dialect() == crate::Dialect::Postgres {
+        for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT id FROM accounts WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+                super::placeholders(1, chunk.len())
+            );
+            let ids: Vec<Value> = chunk.iter().map(|(id, _)| id.as_str().into()).collect();
+            c.execute_later(&sql, &ids).await?;
+        }
+    }
     let mut balances = std::collections::HashMap::with_capacity(deltas.len());
     for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from(
@@ -113,8 +125,8 @@ pub async fn add_to_balances<C: Conn>(
             params.push(id.as_str().into());
             params.push((*delta).into());
         }
-        // The `IN` list (the same parameters again) makes PostgreSQL find the accounts by their
-        // key, in key order, instead of scanning the table for its hash join.
+        // The `IN` list (the same parameters again) lets PostgreSQL find the accounts by their
+        // key instead of scanning the whole table for its hash join.
         let ids: Vec<String> = (0..chunk.len())
             .map(|i| format!("${}", 2 * i + 1))
             .collect();
