@@ -59,7 +59,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 const READ_POOL_SIZE: usize = 16;
-const WRITERS: usize = 4;
 /// Statements with more parameters than this are bulk statements: planned per use.
 const MAX_CACHED_PARAMETERS: usize = 16;
 /// Any fixed number: the key of the advisory lock that keeps two nodes from migrating at once.
@@ -424,8 +423,12 @@ impl Database for PgDb {
         PgConn::connect(&self.config).await
     }
 
+    /// One writer per core of this machine, from 2 to 8. Each writer's batches share one commit,
+    /// so more writers than cores only add contention: on a 2-core machine, HTTP purchases ran
+    /// at about 4,000/s with p99 19–24 ms with 2 writers, 3,100–3,600/s with p99 33–48 ms with 3
+    /// or 4, and less with 8 (session 14, `docs/benchmarks.md`).
     fn writer_count(&self) -> usize {
-        WRITERS
+        std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
