@@ -20,7 +20,7 @@
 //! again from its savepoint and answers from the record (see `KeyLookup`).
 
 use crate::bell::{Bell, Marks};
-use crate::commands::{Command, Ctx, IdempotencyKey};
+use crate::commands::{Command, Ctx, IdempotencyKey, ProgramMemo};
 use crate::{CoreError, StepError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -249,14 +249,19 @@ async fn try_batch<C: Conn>(
 ) -> Result<Ran, StoreError> {
     let now = clock.now();
     let marks = Marks::default();
+    let programs = ProgramMemo::default();
     c.batch(c.dialect().begin_write()).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
+        if !matches!(job.command, Command::RecordPurchase { .. }) {
+            programs.forget();
+        }
         let ctx = Ctx {
             tenant: job.tenant.clone(),
             actor: job.actor.clone(),
             now,
             marks: marks.clone(),
+            programs: programs.clone(),
         };
         // With savepoints, one per command: its effect is undone on refusal, then its
         // idempotency record is written (the rest of the batch stays). Prepared once per
@@ -448,7 +453,10 @@ mod tests {
     use tally_domain::DomainError;
     use tally_domain::SystemClock;
     use tally_domain::ids::{MemberId, ProgramId, TenantId};
-    use tally_domain::inputs::{AdjustmentRequest, NewMember, NewProgram};
+    use tally_domain::inputs::{
+        AdjustmentRequest, NewMember, NewProgram, NewPurchase, ProgramPatch,
+    };
+    use tally_store::Database;
     use tally_store_any::AnyDb;
     use tally_store_any::testing::TestDb;
 
@@ -581,6 +589,58 @@ mod tests {
         assert_eq!(
             balance, 39,
             "the replay answers from the key and writes nothing"
+        );
+    }
+
+    /// Purchases in one batch read their program once, and a change of the program between
+    /// them reaches the purchases after it (the writer empties the memo before other commands).
+    #[tokio::test]
+    async fn a_program_change_in_a_batch_reaches_the_purchases_after_it() {
+        let (db, tally, tenant, member) = one_member().await;
+        let program = tally.member(&tenant, &member).await.unwrap().program_id;
+        let purchase = |order: &str| Command::RecordPurchase {
+            program: program.clone(),
+            purchase: NewPurchase::parse(&json!({
+                "order_id": order,
+                "member": {"id": member},
+                "total": {"amount_minor": 1000, "currency": "USD"},
+            }))
+            .unwrap(),
+        };
+        let triple = ProgramPatch::parse(&json!({"earning": {"points_per_unit": "3"}})).unwrap();
+        let commands = [
+            purchase("a"),
+            purchase("b"),
+            Command::UpdateProgram {
+                program: program.clone(),
+                patch: triple,
+            },
+            purchase("c"),
+        ];
+        let jobs: Vec<super::Job> = commands
+            .into_iter()
+            .map(|command| super::Job {
+                tenant: tenant.clone(),
+                actor: "t".into(),
+                idempotency: None,
+                command,
+                reply: tokio::sync::oneshot::channel().0,
+            })
+            .collect();
+        let mut c = db.db.connect_writer().await.unwrap();
+        let bell = crate::bell::Bell::default();
+        let ran = super::try_batch(&mut c, &jobs, &SystemClock, &bell, super::Guard::Optimistic);
+        let super::Ran::Done(outcomes) = ran.await.unwrap() else {
+            panic!("nothing in the batch is refused")
+        };
+        let earned: Vec<i64> = outcomes
+            .iter()
+            .map(|o| o.as_ref().unwrap()["points_earned"].as_i64().unwrap_or(-1))
+            .collect();
+        assert_eq!(
+            earned,
+            [10, 10, -1, 30],
+            "the last purchase earns at the new rate"
         );
     }
 }

@@ -52,6 +52,20 @@ pub(crate) async fn load_program<C: Conn>(
         .ok_or_else(|| DomainError::not_found("program").into())
 }
 
+/// [`load_program`] for a purchase: read once per batch (see `commands::ProgramMemo`).
+pub(crate) async fn load_program_for_purchase<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    id: &ProgramId,
+) -> StepResult<Program> {
+    if let Some(program) = ctx.programs.get(&ctx.tenant, id) {
+        return Ok(program);
+    }
+    let program = load_program(c, ctx, id).await?;
+    ctx.programs.keep(&ctx.tenant, &program);
+    Ok(program)
+}
+
 pub(crate) async fn load_member<C: Conn>(
     c: &mut C,
     ctx: &Ctx,

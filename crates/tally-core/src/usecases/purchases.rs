@@ -4,7 +4,7 @@
 //! original answer (a till that retries after a timeout does no harm); the same order id with
 //! other content is a 409. Imports are `usecases::imports`.
 
-use super::load_program;
+use super::load_program_for_purchase;
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::earning;
@@ -30,7 +30,7 @@ pub async fn record<C: Conn>(
     program_id: &ProgramId,
     p: &NewPurchase,
 ) -> StepResult<Value> {
-    let program = load_program(c, ctx, program_id).await?;
+    let program = load_program_for_purchase(c, ctx, program_id).await?;
     check_currency(&program, p)?;
     let (key, pointer) = match &p.member {
         MemberRef::Id(id) => (MemberKey::Id(id), "/member/id"),
