@@ -127,7 +127,7 @@ pub async fn insert_rows_held<C: Conn + ?Sized>(
 }
 
 /// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows.
-pub fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
+fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
