@@ -557,6 +557,37 @@ mod tests {
         member.balance.available.value()
     }
 
+    /// A purchase of 10.00 USD (10 points at the default rate).
+    fn purchase(program: &ProgramId, member: &MemberId, order: &str) -> Command {
+        Command::RecordPurchase {
+            program: program.clone(),
+            purchase: NewPurchase::parse(&json!({
+                "order_id": order,
+                "member": {"id": member},
+                "total": {"amount_minor": 1000, "currency": "USD"},
+            }))
+            .unwrap(),
+        }
+    }
+
+    /// Commands as the queue hands them to a writer (nobody reads the replies), for tests that
+    /// need them in one batch.
+    fn jobs(
+        tenant: &TenantId,
+        commands: Vec<(Command, Option<IdempotencyKey>)>,
+    ) -> Vec<super::Job> {
+        commands
+            .into_iter()
+            .map(|(command, idempotency)| super::Job {
+                tenant: tenant.clone(),
+                actor: "t".into(),
+                idempotency,
+                command,
+                reply: tokio::sync::oneshot::channel().0,
+            })
+            .collect()
+    }
+
     /// A command that keeps failing must fail alone, not take the commands that shared its
     /// batch with it (they are retried one transaction each).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -604,40 +635,27 @@ mod tests {
 
     /// A command whose held write fails (here its idempotency record: the key has one) while
     /// the batch runs without savepoints: on PostgreSQL the failure shows only at the next
-    /// command's first statement. The batch runs again with savepoints, the command answers
-    /// from its record, the next one succeeds, and nothing is counted twice.
+    /// command's first statement, or, for the batch's last command, at the `COMMIT`. The batch
+    /// runs again with savepoints, the command answers from its record, the other one
+    /// succeeds, and nothing is counted twice.
     #[tokio::test]
     async fn a_held_write_failing_late_is_answered_by_its_own_command() {
         let (db, tally, tenant, member) = one_member().await;
         let program = tally.member(&tenant, &member).await.unwrap().program_id;
-        let purchase = |order: &str| Command::RecordPurchase {
-            program: program.clone(),
-            purchase: NewPurchase::parse(&json!({
-                "order_id": order,
-                "member": {"id": member},
-                "total": {"amount_minor": 1000, "currency": "USD"},
-            }))
-            .unwrap(),
-        };
         let key = IdempotencyKey {
             key: "once".into(),
             request_sha256: "same".into(),
         };
-        let first = tally.write(&tenant, "t", Some(key.clone()), purchase("a"));
+        let replay = || (purchase(&program, &member, "a"), Some(key.clone()));
+        let first = tally.write(&tenant, "t", replay().1, replay().0);
         let first = first.await.unwrap();
-        let jobs: Vec<super::Job> = [(purchase("a"), Some(key)), (purchase("b"), None)]
-            .into_iter()
-            .map(|(command, idempotency)| super::Job {
-                tenant: tenant.clone(),
-                actor: "t".into(),
-                idempotency,
-                command,
-                reply: tokio::sync::oneshot::channel().0,
-            })
-            .collect();
         let mut c = db.db.connect_writer().await.unwrap();
         let bell = crate::bell::Bell::default();
-        let outcomes = super::run_batch(&mut c, &jobs, &SystemClock, &bell).await;
+        let batch = jobs(
+            &tenant,
+            vec![replay(), (purchase(&program, &member, "b"), None)],
+        );
+        let outcomes = super::run_batch(&mut c, &batch, &SystemClock, &bell).await;
         assert_eq!(
             outcomes[0].as_ref().unwrap(),
             &first,
@@ -645,6 +663,19 @@ mod tests {
         );
         assert_eq!(outcomes[1].as_ref().unwrap()["points_earned"], 10);
         assert_eq!(available(&tally, &tenant, &member).await, 20);
+        // The replay last: its record's failure comes with the `COMMIT`.
+        let batch = jobs(
+            &tenant,
+            vec![(purchase(&program, &member, "c"), None), replay()],
+        );
+        let outcomes = super::run_batch(&mut c, &batch, &SystemClock, &bell).await;
+        assert_eq!(outcomes[0].as_ref().unwrap()["points_earned"], 10);
+        assert_eq!(
+            outcomes[1].as_ref().unwrap(),
+            &first,
+            "the replay is the first answer"
+        );
+        assert_eq!(available(&tally, &tenant, &member).await, 30);
     }
 
     /// Purchases in one batch read their program once, and a change of the program between
@@ -653,38 +684,29 @@ mod tests {
     async fn a_program_change_in_a_batch_reaches_the_purchases_after_it() {
         let (db, tally, tenant, member) = one_member().await;
         let program = tally.member(&tenant, &member).await.unwrap().program_id;
-        let purchase = |order: &str| Command::RecordPurchase {
-            program: program.clone(),
-            purchase: NewPurchase::parse(&json!({
-                "order_id": order,
-                "member": {"id": member},
-                "total": {"amount_minor": 1000, "currency": "USD"},
-            }))
-            .unwrap(),
-        };
         let triple = ProgramPatch::parse(&json!({"earning": {"points_per_unit": "3"}})).unwrap();
-        let commands = [
-            purchase("a"),
-            purchase("b"),
-            Command::UpdateProgram {
-                program: program.clone(),
-                patch: triple,
-            },
-            purchase("c"),
-        ];
-        let jobs: Vec<super::Job> = commands
-            .into_iter()
-            .map(|command| super::Job {
-                tenant: tenant.clone(),
-                actor: "t".into(),
-                idempotency: None,
-                command,
-                reply: tokio::sync::oneshot::channel().0,
-            })
-            .collect();
+        let change = Command::UpdateProgram {
+            program: program.clone(),
+            patch: triple,
+        };
+        let batch = jobs(
+            &tenant,
+            vec![
+                (purchase(&program, &member, "a"), None),
+                (purchase(&program, &member, "b"), None),
+                (change, None),
+                (purchase(&program, &member, "c"), None),
+            ],
+        );
         let mut c = db.db.connect_writer().await.unwrap();
         let bell = crate::bell::Bell::default();
-        let ran = super::try_batch(&mut c, &jobs, &SystemClock, &bell, super::Guard::Optimistic);
+        let ran = super::try_batch(
+            &mut c,
+            &batch,
+            &SystemClock,
+            &bell,
+            super::Guard::Optimistic,
+        );
         let super::Ran::Done(outcomes) = ran.await.unwrap() else {
             panic!("nothing in the batch is refused")
         };

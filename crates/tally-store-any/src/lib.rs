@@ -51,83 +51,54 @@ macro_rules! each {
     };
 }
 
-impl Conn for AnyConn {
-    fn dialect(&self) -> Dialect {
-        each!(self, c => c.dialect())
-    }
+/// `Conn` for an enum of both backends' connections, every method forwarded: one left out
+/// would silently fall back to the trait's default (until session 14 `execute_later` did, and
+/// PostgreSQL sent every held write alone).
+macro_rules! forward_conn {
+    ($any:ty) => {
+        impl Conn for $any {
+            fn dialect(&self) -> Dialect {
+                each!(self, c => c.dialect())
+            }
 
-    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        each!(self, c => c.execute(sql, params).await)
-    }
+            async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+                each!(self, c => c.execute(sql, params).await)
+            }
 
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        each!(self, c => c.query(sql, params).await)
-    }
+            async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+                each!(self, c => c.query(sql, params).await)
+            }
 
-    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        each!(self, c => c.batch(sql).await)
-    }
+            async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+                each!(self, c => c.batch(sql).await)
+            }
 
-    async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
-        each!(self, c => c.execute_later(sql, params).await)
-    }
+            async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+                each!(self, c => c.execute_later(sql, params).await)
+            }
 
-    async fn insert_rows(
-        &mut self,
-        table: &str,
-        columns: &[&str],
-        values: &[Value],
-    ) -> Result<(), StoreError> {
-        each!(self, c => c.insert_rows(table, columns, values).await)
-    }
+            async fn insert_rows(
+                &mut self,
+                table: &str,
+                columns: &[&str],
+                values: &[Value],
+            ) -> Result<(), StoreError> {
+                each!(self, c => c.insert_rows(table, columns, values).await)
+            }
 
-    async fn flush(&mut self) -> Result<(), StoreError> {
-        each!(self, c => c.flush().await)
-    }
+            async fn flush(&mut self) -> Result<(), StoreError> {
+                each!(self, c => c.flush().await)
+            }
 
-    fn is_broken(&self) -> bool {
-        each!(self, c => c.is_broken())
-    }
+            fn is_broken(&self) -> bool {
+                each!(self, c => c.is_broken())
+            }
+        }
+    };
 }
 
-impl Conn for AnyPooled {
-    fn dialect(&self) -> Dialect {
-        each!(self, c => c.dialect())
-    }
-
-    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        each!(self, c => c.execute(sql, params).await)
-    }
-
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        each!(self, c => c.query(sql, params).await)
-    }
-
-    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        each!(self, c => c.batch(sql).await)
-    }
-
-    async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
-        each!(self, c => c.execute_later(sql, params).await)
-    }
-
-    async fn insert_rows(
-        &mut self,
-        table: &str,
-        columns: &[&str],
-        values: &[Value],
-    ) -> Result<(), StoreError> {
-        each!(self, c => c.insert_rows(table, columns, values).await)
-    }
-
-    async fn flush(&mut self) -> Result<(), StoreError> {
-        each!(self, c => c.flush().await)
-    }
-
-    fn is_broken(&self) -> bool {
-        each!(self, c => c.is_broken())
-    }
-}
+forward_conn!(AnyConn);
+forward_conn!(AnyPooled);
 
 impl Database for AnyDb {
     type Conn = AnyConn;

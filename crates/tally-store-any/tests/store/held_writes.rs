@@ -5,6 +5,8 @@
 use tally_store::{Conn, Database, Dialect, StoreError};
 use tally_store_any::testing::TestDb;
 
+const INSERT: &str = "INSERT INTO held (id, note) VALUES ($1, $2)";
+
 async fn with_table(db: &TestDb) -> <tally_store_any::AnyDb as Database>::Conn {
     let mut c = db.db.connect_writer().await.unwrap();
     c.batch("CREATE TABLE held (id BIGINT PRIMARY KEY, note TEXT NOT NULL)")
@@ -26,8 +28,7 @@ async fn held_writes_run_in_order_before_the_next_statement() {
     let db = TestDb::new().await;
     let mut c = with_table(&db).await;
     c.batch(c.dialect().begin_write()).await.unwrap();
-    let insert = "INSERT INTO held (id, note) VALUES ($1, $2)";
-    c.execute_later(insert, &[1.into(), "one".into()])
+    c.execute_later(INSERT, &[1.into(), "one".into()])
         .await
         .unwrap();
     c.execute_later(
@@ -36,7 +37,7 @@ async fn held_writes_run_in_order_before_the_next_statement() {
     )
     .await
     .unwrap();
-    c.execute_later(insert, &[2.into(), "two".into()])
+    c.execute_later(INSERT, &[2.into(), "two".into()])
         .await
         .unwrap();
     assert_eq!(
@@ -44,7 +45,7 @@ async fn held_writes_run_in_order_before_the_next_statement() {
         ["uno", "two"],
         "a read sees them, in order"
     );
-    c.execute_later(insert, &[3.into(), "three".into()])
+    c.execute_later(INSERT, &[3.into(), "three".into()])
         .await
         .unwrap();
     c.batch("COMMIT").await.unwrap();
@@ -61,12 +62,11 @@ async fn a_failed_held_write_is_reported_and_its_transaction_rolls_back() {
     let db = TestDb::new().await;
     let mut c = with_table(&db).await;
     c.batch(c.dialect().begin_write()).await.unwrap();
-    let insert = "INSERT INTO held (id, note) VALUES ($1, $2)";
     let held = async {
-        c.execute_later(insert, &[1.into(), "one".into()]).await?;
-        c.execute_later(insert, &[1.into(), "one again".into()])
+        c.execute_later(INSERT, &[1.into(), "one".into()]).await?;
+        c.execute_later(INSERT, &[1.into(), "one again".into()])
             .await?;
-        c.execute_later(insert, &[2.into(), "two".into()]).await?;
+        c.execute_later(INSERT, &[2.into(), "two".into()]).await?;
         c.flush().await
     };
     let failed = held.await;
@@ -89,11 +89,10 @@ async fn postgres_holds_writes_until_the_next_statement() {
     let db = TestDb::new().await;
     let mut c = with_table(&db).await;
     c.batch(c.dialect().begin_write()).await.unwrap();
-    let insert = "INSERT INTO held (id, note) VALUES ($1, $2)";
-    c.execute_later(insert, &[1.into(), "one".into()])
+    c.execute_later(INSERT, &[1.into(), "one".into()])
         .await
         .unwrap();
-    let duplicate = c.execute_later(insert, &[1.into(), "again".into()]).await;
+    let duplicate = c.execute_later(INSERT, &[1.into(), "again".into()]).await;
     match c.dialect() {
         Dialect::Postgres => {
             assert!(duplicate.is_ok(), "held, not yet sent: {duplicate:?}");

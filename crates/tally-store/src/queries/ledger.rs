@@ -26,35 +26,17 @@ pub struct NewTransfer<'a> {
     pub recorded_at: Timestamp,
 }
 
+/// Inserts a transfer; held back (see `Conn::execute_later`): nothing reads its answer, and a
+/// failure fails the command.
 pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<(), StoreError> {
-    assert!(t.amount.is_positive(), "a transfer moves a positive amount");
-    // Held back (see `Conn::execute_later`): nothing reads its answer, and a failure fails the
-    // command.
-    c.execute_later(
-        "INSERT INTO transfers (id, program_id, member_id, kind, debit_account_id, credit_account_id, amount, balance_after,
-             reason, occurred_at_us, recorded_at_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        &[
-            t.id.as_str().into(),
-            t.program_id.as_str().into(),
-            t.member_id.as_str().into(),
-            t.kind.as_str().into(),
-            t.debit_account_id.into(),
-            t.credit_account_id.into(),
-            t.amount.value().into(),
-            t.balance_after.value().into(),
-            to_json(t.reason),
-            ts(t.occurred_at),
-            ts(t.recorded_at),
-        ],
-    )
-    .await
+    insert_transfers(c, std::slice::from_ref(t)).await
 }
 
 /// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// Inserts many transfers with a few multi-row statements (bulk imports).
+/// Inserts transfers through `Conn::insert_rows`: held multi-row inserts, or on PostgreSQL a
+/// `COPY` for an import's many.
 pub async fn insert_transfers<C: Conn>(
     c: &mut C,
     transfers: &[NewTransfer<'_>],

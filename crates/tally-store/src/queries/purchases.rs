@@ -7,8 +7,67 @@ use tally_domain::ids::{LocationId, MemberId, ProgramId, PurchaseId, ReturnId, T
 use tally_domain::model::{Purchase, PurchaseLine, SalesChannel};
 use tally_domain::{Currency, Points, Timestamp};
 
-/// Inserts a purchase with the answer it gave. `pending_release_at`: in a program with a return
-/// window, when the purchase's points (all of `points_earned`) leave the pending account.
+/// The columns a purchase row is inserted with, and [`purchase_values`] in their order.
+const PURCHASE_COLUMNS: [&str; 18] = [
+    "id",
+    "tenant_id",
+    "program_id",
+    "member_id",
+    "order_id",
+    "total_minor",
+    "currency",
+    "channel",
+    "location_id",
+    "points_earned",
+    "points_reversed",
+    "returned_minor",
+    "content_sha256",
+    "answer",
+    "occurred_at_us",
+    "recorded_at_us",
+    "pending_release_at_us",
+    "pending_points",
+];
+
+/// A new purchase's row. `pending_release_at`: in a program with a return window, when the
+/// purchase's points (all of `points_earned`) leave the pending account.
+fn purchase_values(
+    tenant: &TenantId,
+    p: &Purchase,
+    content_sha256: &str,
+    answer: &str,
+    pending_release_at: Option<Timestamp>,
+) -> [Value; 18] {
+    let pending = if pending_release_at.is_some() {
+        p.points_earned.value()
+    } else {
+        0
+    };
+    [
+        p.id.as_str().into(),
+        tenant.as_str().into(),
+        p.program_id.as_str().into(),
+        p.member_id.as_str().into(),
+        p.order_id.as_str().into(),
+        p.total_minor.into(),
+        p.currency.code().into(),
+        p.channel.as_str().into(),
+        p.location_id.as_ref().map(|l| l.as_str()).into(),
+        p.points_earned.value().into(),
+        0.into(),
+        0.into(),
+        content_sha256.into(),
+        answer.into(),
+        ts(p.occurred_at),
+        ts(p.recorded_at),
+        opt_ts(pending_release_at),
+        pending.into(),
+    ]
+}
+
+/// Inserts a purchase with the answer it gave, and its lines. Held back (see
+/// `Conn::execute_later`): a unique violation (the same order recorded meanwhile by another
+/// writer) fails the command, which is run again.
 pub async fn insert_purchase<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
@@ -17,38 +76,9 @@ pub async fn insert_purchase<C: Conn>(
     answer: &str,
     pending_release_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
-    let pending = if pending_release_at.is_some() {
-        p.points_earned.value()
-    } else {
-        0
-    };
-    // Held back (see `Conn::execute_later`), like its lines: a unique violation (the same
-    // order recorded meanwhile by another writer) fails the command, which is run again.
-    c.execute_later(
-        "INSERT INTO purchases (id, tenant_id, program_id, member_id, order_id, total_minor, currency, channel, location_id,
-             points_earned, points_reversed, returned_minor, content_sha256, answer, occurred_at_us, recorded_at_us,
-             pending_release_at_us, pending_points)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, $11, $12, $13, $14, $15, $16)",
-        &[
-            p.id.as_str().into(),
-            tenant.as_str().into(),
-            p.program_id.as_str().into(),
-            p.member_id.as_str().into(),
-            p.order_id.as_str().into(),
-            p.total_minor.into(),
-            p.currency.code().into(),
-            p.channel.as_str().into(),
-            p.location_id.as_ref().map(|l| l.as_str()).into(),
-            p.points_earned.value().into(),
-            content_sha256.into(),
-            answer.into(),
-            ts(p.occurred_at),
-            ts(p.recorded_at),
-            opt_ts(pending_release_at),
-            pending.into(),
-        ],
-    )
-    .await?;
+    let values = purchase_values(tenant, p, content_sha256, answer, pending_release_at);
+    c.insert_rows("purchases", &PURCHASE_COLUMNS, &values)
+        .await?;
     for (line_no, l) in p.lines.iter().enumerate() {
         c.execute_later(
             "INSERT INTO purchase_lines (purchase_id, line_no, sku, name, category, brand, quantity, unit_price_minor, returned_quantity)
@@ -69,54 +99,19 @@ pub async fn insert_purchase<C: Conn>(
     Ok(())
 }
 
-/// Inserts many purchases (without lines) with a few multi-row statements (bulk imports).
-/// Each item: the purchase, its content hash, and the answer it gave.
+/// Inserts many purchases (without lines or return windows) through `Conn::insert_rows`
+/// (bulk imports). Each item: the purchase, its content hash, and the answer it gave.
 pub async fn insert_purchases<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
     items: &[(Purchase, String, String)],
 ) -> Result<(), StoreError> {
-    const COLUMNS: [&str; 16] = [
-        "id",
-        "tenant_id",
-        "program_id",
-        "member_id",
-        "order_id",
-        "total_minor",
-        "currency",
-        "channel",
-        "location_id",
-        "points_earned",
-        "points_reversed",
-        "returned_minor",
-        "content_sha256",
-        "answer",
-        "occurred_at_us",
-        "recorded_at_us",
-    ];
-    let mut values: Vec<Value> = Vec::with_capacity(items.len() * COLUMNS.len());
+    let mut values: Vec<Value> = Vec::with_capacity(items.len() * PURCHASE_COLUMNS.len());
     for (p, content, answer) in items {
         assert!(p.lines.is_empty(), "bulk inserts carry no lines");
-        values.extend([
-            p.id.as_str().into(),
-            tenant.as_str().into(),
-            p.program_id.as_str().into(),
-            p.member_id.as_str().into(),
-            p.order_id.as_str().into(),
-            p.total_minor.into(),
-            p.currency.code().into(),
-            p.channel.as_str().into(),
-            p.location_id.as_ref().map(|l| l.as_str()).into(),
-            p.points_earned.value().into(),
-            0.into(),
-            0.into(),
-            content.as_str().into(),
-            answer.as_str().into(),
-            ts(p.occurred_at),
-            ts(p.recorded_at),
-        ]);
+        values.extend(purchase_values(tenant, p, content, answer, None));
     }
-    c.insert_rows("purchases", &COLUMNS, &values).await
+    c.insert_rows("purchases", &PURCHASE_COLUMNS, &values).await
 }
 
 /// What was recorded for an order id before: its content hash and the answer it got.
