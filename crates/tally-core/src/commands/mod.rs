@@ -1,6 +1,10 @@
 //! Every write Tally does, as data. The writer applies a command inside a savepoint; a command
 //! never commits or talks to anything but its connection, so it can be retried safely.
 
+mod memo;
+
+pub use memo::BatchMemo;
+
 use crate::StepResult;
 use crate::usecases;
 use serde_json::Value;
@@ -32,37 +36,8 @@ pub struct Ctx {
     pub now: Timestamp,
     /// What the command left for the background runners (see [`crate::bell`]).
     pub marks: crate::bell::Marks,
-    /// Programs read by this batch's purchases so far (see [`ProgramMemo`]).
-    pub programs: ProgramMemo,
-}
-
-/// The programs a batch's purchases have read, so that a run of purchases of one program reads
-/// its row once instead of once each. A purchase changes nothing of its program (the rules'
-/// revision included), and the writer empties the memo before any other command, which may.
-#[derive(Clone, Debug, Default)]
-pub struct ProgramMemo(
-    std::sync::Arc<std::sync::Mutex<Vec<(TenantId, tally_domain::program::Program)>>>,
-);
-
-impl ProgramMemo {
-    pub(crate) fn get(
-        &self,
-        tenant: &TenantId,
-        id: &ProgramId,
-    ) -> Option<tally_domain::program::Program> {
-        let programs = self.0.lock().expect("never poisoned");
-        let found = programs.iter().find(|(t, p)| t == tenant && &p.id == id);
-        found.map(|(_, p)| p.clone())
-    }
-
-    pub(crate) fn keep(&self, tenant: &TenantId, program: &tally_domain::program::Program) {
-        let mut programs = self.0.lock().expect("never poisoned");
-        programs.push((tenant.clone(), program.clone()));
-    }
-
-    pub(crate) fn forget(&self) {
-        self.0.lock().expect("never poisoned").clear();
-    }
+    /// What this batch's purchases have read so far (see [`BatchMemo`]).
+    pub memo: BatchMemo,
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with.

@@ -478,7 +478,7 @@ async fn run_steps<C: Conn>(c: &mut C, ctx: &Ctx, run: &RunRow) -> StepResult<us
         actor: format!("journey {}", journey.id),
         now: ctx.now,
         marks: ctx.marks.clone(),
-        programs: ctx.programs.clone(),
+        memo: ctx.memo.clone(),
     };
     let mut index = run.step as usize;
     let mut ran = 0;

@@ -58,11 +58,11 @@ pub(crate) async fn load_program_for_purchase<C: Conn>(
     ctx: &Ctx,
     id: &ProgramId,
 ) -> StepResult<Program> {
-    if let Some(program) = ctx.programs.get(&ctx.tenant, id) {
+    if let Some(program) = ctx.memo.program(&ctx.tenant, id) {
         return Ok(program);
     }
     let program = load_program(c, ctx, id).await?;
-    ctx.programs.keep(&ctx.tenant, &program);
+    ctx.memo.keep_program(&ctx.tenant, &program);
     Ok(program)
 }
 

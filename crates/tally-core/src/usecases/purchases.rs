@@ -4,19 +4,21 @@
 //! original answer (a till that retries after a timeout does no harm); the same order id with
 //! other content is a 409. Imports are `usecases::imports`.
 
-use super::load_program_for_purchase;
+use super::{load_program_for_purchase, member_key};
 use crate::StepResult;
 use crate::commands::Ctx;
 use crate::earning;
 use crate::pending::CreditTo;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tally_domain::ids::{MemberId, ProgramId, PurchaseId};
+use std::collections::HashMap;
+use tally_domain::ids::{MemberId, ProgramId, PurchaseId, TenantId};
 use tally_domain::inputs::{MemberRef, NewPurchase};
 use tally_domain::model::{MemberStatus, Purchase, PurchaseLine, TransferReason};
 use tally_domain::program::Program;
 use tally_domain::{DomainError, Points};
 use tally_ledger::AccountKind;
+use tally_store::queries::member_states;
 use tally_store::queries::members::{self, MemberKey, MemberState, StateExtras};
 use tally_store::queries::{locations, purchases};
 use tally_store::{Conn, StoreError};
@@ -42,10 +44,15 @@ pub async fn record<C: Conn>(
         order_id: Some(&p.order_id),
         ..state_extras(ctx, &setup)
     };
+    let read_ahead = ctx
+        .memo
+        .take_member(&ctx.tenant, program_id, &p.member, &p.order_id);
+    let found = match read_ahead {
+        Some(found) => Some(found),
+        None => members::find_member_state(c, &ctx.tenant, program_id, key, extras).await?,
+    };
     let (member_id, member, read) =
-        members::find_member_state(c, &ctx.tenant, program_id, key, extras)
-            .await?
-            .ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
+        found.ok_or_else(|| DomainError::invalid(pointer, "no member of this program has it"))?;
     let mut profile = read.facts.map(earning::Profile::from);
     if let Some(profile) = profile.as_mut() {
         profile.segments = earning::member_segments(c, &setup, &member_id).await?;
@@ -97,6 +104,63 @@ pub async fn record<C: Conn>(
         .await?;
     }
     Ok(answer)
+}
+
+/// Reads ahead, for a run of purchases in one batch, the state of every member they name and
+/// whether their orders were recorded before: a few statements per program for the whole run
+/// instead of one or two per purchase, each purchase then finding its member in the batch's
+/// memo (see [`crate::commands::BatchMemo`]). Only for programs where a purchase changes no
+/// member but its own (referrals, offers and journeys may change others). An order id that
+/// comes twice in the run is not read ahead: its purchases read their member themselves, the
+/// second after the first one's writes.
+pub(crate) async fn read_ahead<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    run: &[(&TenantId, &ProgramId, &NewPurchase)],
+) -> Result<(), StoreError> {
+    let mut groups: Vec<(&TenantId, &ProgramId, Vec<&NewPurchase>)> = Vec::new();
+    for (tenant, program, p) in run {
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == *tenant && g.1 == *program)
+        {
+            Some(group) => group.2.push(p),
+            None => groups.push((tenant, program, vec![p])),
+        }
+    }
+    for (tenant, program_id, purchases) in groups {
+        let ctx = Ctx {
+            tenant: tenant.clone(),
+            ..ctx.clone()
+        };
+        let setup = match load_program_for_purchase(c, &ctx, program_id).await {
+            Ok(program) => earning::active_rules(c, &program).await,
+            Err(e) => Err(e),
+        };
+        let setup = match setup {
+            Ok(setup) => setup,
+            Err(crate::StepError::Domain(_)) => continue,
+            Err(crate::StepError::Store(e)) => return Err(e),
+        };
+        if setup.referral.is_some() || !setup.offers.is_empty() || !setup.journeys.is_empty() {
+            continue;
+        }
+        let mut named: HashMap<&str, usize> = HashMap::new();
+        for p in &purchases {
+            *named.entry(p.order_id.as_str()).or_default() += 1;
+        }
+        let once: Vec<&str> = named
+            .into_iter()
+            .filter_map(|(order, n)| (n == 1).then_some(order))
+            .collect();
+        let keys: Vec<MemberKey<'_>> = purchases.iter().map(|p| member_key(&p.member)).collect();
+        let extras = state_extras(&ctx, &setup);
+        let found = member_states::member_states_by_keys(c, program_id, &keys, extras).await?;
+        let mut known = purchases::find_orders(c, program_id, &once).await?;
+        let orders = once.iter().map(|o| (o.to_string(), known.remove(*o)));
+        ctx.memo.keep_read_ahead(tenant, program_id, found, orders);
+    }
+    Ok(())
 }
 
 /// What the member's state query reads besides: the profile when some purchase rule reads

@@ -7,9 +7,13 @@ use tally_domain::ids::{MemberId, PersonId, ProgramId, TenantId};
 use tally_domain::model::{Balance, Card, Channel, Consent, Member, MemberStatus};
 use tally_domain::search;
 use tally_domain::text::{Email, Locale, Phone, TimeZoneName};
-use tally_domain::tiers::TierMetric;
 use tally_domain::{Points, Timestamp};
 use tally_ledger::AccountKind;
+
+pub use super::member_states::{
+    Extras, MemberState, RuleFacts, StateExtras, find_member_state, member_state,
+    member_states_by_external_id, rule_facts,
+};
 
 /// Finds the person with this email (or else phone), or creates one: one human, one wallet,
 /// across every tenant's program. Safe under concurrent enrolments of the same person.
@@ -418,191 +422,6 @@ pub async fn member_account<C: Conn>(
     Ok((id, Points(row.int(0)?)))
 }
 
-/// What a write needs to know of a member, in one query: program, status and balances.
-#[derive(Clone, Debug)]
-pub struct MemberState {
-    pub program_id: ProgramId,
-    pub status: MemberStatus,
-    pub balance: Balance,
-    /// The tier the member's row holds (see `queries::tiers`), if any.
-    pub tier: Option<String>,
-}
-
-const STATE_COLUMNS: &str =
-    "m.id, m.program_id, m.status, a.balance, p.balance, m.external_id, t.tier";
-const STATE_FROM: &str = "members m
-     JOIN accounts a ON a.id = m.id || ':member_available' JOIN accounts p ON p.id = m.id || ':member_pending'
-     LEFT JOIN member_tiers t ON t.member_id = m.id";
-
-fn decode_state(r: &Row) -> Result<(MemberId, MemberState), StoreError> {
-    Ok((
-        MemberId::from_trusted(r.text(0)?),
-        MemberState {
-            program_id: ProgramId::from_trusted(r.text(1)?),
-            status: MemberStatus::parse(&r.text(2)?)
-                .map_err(|_| StoreError::Decode("member status".into()))?,
-            balance: Balance {
-                available: Points(r.int(3)?),
-                pending: Points(r.int(4)?),
-            },
-            tier: r.opt_text(6)?,
-        },
-    ))
-}
-
-pub async fn member_state<C: Conn>(
-    c: &mut C,
-    tenant: &TenantId,
-    member: &MemberId,
-) -> Result<Option<MemberState>, StoreError> {
-    let sql =
-        format!("SELECT {STATE_COLUMNS} FROM {STATE_FROM} WHERE m.id = $1 AND m.tenant_id = $2");
-    let row = c
-        .query_one(&sql, &[member.as_str().into(), tenant.as_str().into()])
-        .await?;
-    row.map(|r| Ok(decode_state(&r)?.1)).transpose()
-}
-
-/// What a purchase may read with the member's state, in the same query.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StateExtras<'a> {
-    /// The member's [`RuleFacts`], for rules that read the profile.
-    pub facts: bool,
-    /// The tier's qualifying value from this time on (see `tiers::qualifying_sql`).
-    pub qualifying_since: Option<(TierMetric, Timestamp)>,
-    /// An order id of the program, to learn whether it was recorded before (see
-    /// `purchases::find_order`).
-    pub order_id: Option<&'a str>,
-    /// Lock the member's two point accounts until the transaction ends, so the balances read
-    /// stay true (PostgreSQL; SQLite's writer holds the write lock anyway). When the facts or the
-    /// qualifying value are read too, the lock is taken by a statement of its own first, so they
-    /// are read after it: every change to the member's points updates one of those rows, and
-    /// every purchase locks them.
-    pub lock_accounts: bool,
-}
-
-/// What [`StateExtras`] asked for.
-#[derive(Default)]
-pub struct Extras {
-    pub facts: Option<RuleFacts>,
-    pub qualifying: Option<i64>,
-    /// The content hash and answer of the order, when it was recorded before.
-    pub order: Option<(String, String)>,
-}
-
-const FACTS_COLUMNS: &str = "m.tags, m.attributes, m.enrolled_at_us, m.birthday,
-     (SELECT CAST(COUNT(*) AS BIGINT) FROM purchases WHERE member_id = m.id)";
-
-/// Finds a member of a program by any key, with its state (and the `extras` asked for), in
-/// one query.
-pub async fn find_member_state<C: Conn>(
-    c: &mut C,
-    tenant: &TenantId,
-    program: &ProgramId,
-    key: MemberKey<'_>,
-    extras: StateExtras<'_>,
-) -> Result<Option<(MemberId, MemberState, Extras)>, StoreError> {
-    let (column, value) = match key {
-        MemberKey::Id(id) => ("m.id", id.as_str()),
-        MemberKey::ExternalId(x) => ("m.external_id", x),
-        MemberKey::CardNumber(x) => ("m.card_number", x),
-        MemberKey::CardToken(x) => ("m.card_token", x),
-    };
-    let mut params: Vec<Value> = vec![
-        tenant.as_str().into(),
-        program.as_str().into(),
-        value.into(),
-    ];
-    let mut columns = String::new();
-    if extras.facts {
-        columns.push_str(", ");
-        columns.push_str(FACTS_COLUMNS);
-    }
-    if let Some((metric, since)) = extras.qualifying_since {
-        params.push(ts(since));
-        columns.push_str(", ");
-        let since = format!("${}", params.len());
-        columns.push_str(&super::tiers::qualifying_sql(metric, "m.id", &since, None));
-    }
-    let mut order_join = String::new();
-    if let Some(order_id) = extras.order_id {
-        params.push(order_id.into());
-        columns.push_str(", o.content_sha256, o.answer");
-        order_join = format!(
-            " LEFT JOIN purchases o ON o.program_id = m.program_id AND o.order_id = ${}",
-            params.len()
-        );
-    }
-    let lock = extras.lock_accounts && c.dialect() == crate::Dialect::Postgres;
-    // A lock waited for in the member's query would return the newest balances, but the rest
-    // of the row from the statement's snapshot, taken before the wait. So when the query reads
-    // the member's history (facts, the tier's value), the accounts are locked by a statement of
-    // their own first, sent in the same round trip: the query's snapshot then follows the lock,
-    // which every change to the member's points must wait for.
-    let lock_first = lock && (extras.facts || extras.qualifying_since.is_some());
-    if lock_first {
-        let sql = format!(
-            "SELECT a.id FROM members m
-             JOIN accounts a ON a.id IN (m.id || ':member_available', m.id || ':member_pending')
-             WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3
-             ORDER BY a.id FOR NO KEY UPDATE OF a"
-        );
-        c.execute_later(&sql, &params[..3]).await?;
-    }
-    let lock = if lock && !lock_first {
-        " FOR NO KEY UPDATE OF a, p"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {STATE_COLUMNS}{columns} FROM {STATE_FROM}{order_join} WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3{lock}"
-    );
-    let Some(row) = c.query_one(&sql, &params).await? else {
-        return Ok(None);
-    };
-    let (id, state) = decode_state(&row)?;
-    let mut next = 7;
-    let mut found = Extras::default();
-    if extras.facts {
-        found.facts = Some(decode_facts(&row, next)?);
-        next += 5;
-    }
-    if extras.qualifying_since.is_some() {
-        found.qualifying = Some(row.int(next)?);
-        next += 1;
-    }
-    if extras.order_id.is_some()
-        && let Some(hash) = row.opt_text(next)?
-    {
-        found.order = Some((hash, row.text(next + 1)?));
-    }
-    Ok(Some((id, state, found)))
-}
-
-/// Members of a program by external id, with their state, in one query (for bulk imports).
-pub async fn member_states_by_external_id<C: Conn>(
-    c: &mut C,
-    tenant: &TenantId,
-    program: &ProgramId,
-    external_ids: &[&str],
-) -> Result<HashMap<String, (MemberId, MemberState)>, StoreError> {
-    if external_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let sql = format!(
-        "SELECT {STATE_COLUMNS} FROM {STATE_FROM} WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.external_id IN ({})",
-        placeholders(3, external_ids.len())
-    );
-    let mut params: Vec<Value> = vec![tenant.as_str().into(), program.as_str().into()];
-    params.extend(external_ids.iter().map(|x| Value::from(*x)));
-    let mut out = HashMap::new();
-    for r in c.query(&sql, &params).await? {
-        let external_id = r.text(5)?;
-        out.insert(external_id, decode_state(&r)?);
-    }
-    Ok(out)
-}
-
 pub async fn count_members<C: Conn>(c: &mut C, program: &ProgramId) -> Result<i64, StoreError> {
     let row = c
         .query_one(
@@ -611,40 +430,4 @@ pub async fn count_members<C: Conn>(c: &mut C, program: &ProgramId) -> Result<i6
         )
         .await?;
     row.map_or(Ok(0), |r| r.int(0))
-}
-
-/// What earning rules read of a member, in one statement: tags, attributes, enrolment,
-/// birthday, and how many purchases they made before.
-pub struct RuleFacts {
-    pub tags: Vec<String>,
-    pub attributes: serde_json::Map<String, serde_json::Value>,
-    pub enrolled_at: Timestamp,
-    pub birthday: Option<tally_domain::model::Date>,
-    pub purchases: i64,
-}
-
-pub async fn rule_facts<C: Conn>(
-    c: &mut C,
-    member: &MemberId,
-) -> Result<Option<RuleFacts>, StoreError> {
-    let sql = format!("SELECT {FACTS_COLUMNS} FROM members m WHERE m.id = $1");
-    let row = c.query_one(&sql, &[member.as_str().into()]).await?;
-    row.map(|r| decode_facts(&r, 0)).transpose()
-}
-
-/// The [`FACTS_COLUMNS`] of a row, from column `at` on.
-fn decode_facts(r: &Row, at: usize) -> Result<RuleFacts, StoreError> {
-    Ok(RuleFacts {
-        tags: json(&r.text(at)?)?,
-        attributes: json(&r.text(at + 1)?)?,
-        enrolled_at: to_ts(r.int(at + 2)?)?,
-        birthday: r
-            .opt_text(at + 3)?
-            .map(|b| {
-                b.parse()
-                    .map_err(|_| StoreError::Decode("member birthday".into()))
-            })
-            .transpose()?,
-        purchases: r.int(at + 4)?,
-    })
 }

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod ledger;
 pub mod locations;
 pub mod lots;
+pub mod member_states;
 pub mod members;
 pub mod messages;
 pub mod occasions;

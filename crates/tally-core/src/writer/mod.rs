@@ -20,7 +20,7 @@
 //! again from its savepoint and answers from the record (see `KeyLookup`).
 
 use crate::bell::{Bell, Marks};
-use crate::commands::{Command, Ctx, IdempotencyKey, ProgramMemo};
+use crate::commands::{BatchMemo, Command, Ctx, IdempotencyKey};
 use crate::{CoreError, StepError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -249,20 +249,33 @@ async fn try_batch<C: Conn>(
 ) -> Result<Ran, StoreError> {
     let now = clock.now();
     let marks = Marks::default();
-    let programs = ProgramMemo::default();
+    let memo = BatchMemo::default();
     c.batch(c.dialect().begin_write()).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    for job in batch {
-        if !matches!(job.command, Command::RecordPurchase { .. }) {
-            programs.forget();
-        }
+    // Whether the run of purchases the loop is in was read ahead.
+    let mut read_ahead = false;
+    for (at, job) in batch.iter().enumerate() {
         let ctx = Ctx {
             tenant: job.tenant.clone(),
             actor: job.actor.clone(),
             now,
             marks: marks.clone(),
-            programs: programs.clone(),
+            memo: memo.clone(),
         };
+        if !matches!(job.command, Command::RecordPurchase { .. }) {
+            memo.forget();
+            read_ahead = false;
+        } else if !read_ahead {
+            read_ahead = true;
+            if let Err(e) = read_ahead_purchases(c, &ctx, &batch[at..]).await {
+                return match guard {
+                    // A held write of the command before may have failed with it.
+                    Guard::Optimistic if !e.is_retryable() => Ok(Ran::Undo),
+                    // The commands then run one by one, without reading ahead.
+                    _ => Err(StoreError::Retryable(e.to_string())),
+                };
+            }
+        }
         // With savepoints, one per command: its effect is undone on refusal, then its
         // idempotency record is written (the rest of the batch stays). Prepared once per
         // connection; held back with the command's other plain writes and sent together when it
@@ -309,6 +322,26 @@ async fn try_batch<C: Conn>(
     }
     bell.ring(&marks);
     Ok(Ran::Done(outcomes))
+}
+
+/// Reads ahead the members and orders of the run of purchases that starts the jobs, when it
+/// has more than one (see `usecases::purchases::read_ahead`).
+async fn read_ahead_purchases<C: Conn>(
+    c: &mut C,
+    ctx: &Ctx,
+    jobs: &[Job],
+) -> Result<(), StoreError> {
+    let run: Vec<_> = jobs
+        .iter()
+        .map_while(|job| match &job.command {
+            Command::RecordPurchase { program, purchase } => Some((&job.tenant, program, purchase)),
+            _ => None,
+        })
+        .collect();
+    if run.len() < 2 {
+        return Ok(());
+    }
+    crate::usecases::purchases::read_ahead(c, ctx, &run).await
 }
 
 /// Undoes writes: the transaction's (`ROLLBACK`) or the command's (`ROLLBACK TO SAVEPOINT job`).
@@ -455,269 +488,4 @@ async fn run_job<C: Conn>(
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::commands::IdempotencyKey;
-    use crate::{Command, CoreError, Tally};
-    use serde_json::json;
-    use std::sync::Arc;
-    use tally_domain::DomainError;
-    use tally_domain::SystemClock;
-    use tally_domain::ids::{MemberId, ProgramId, TenantId};
-    use tally_domain::inputs::{
-        AdjustmentRequest, NewMember, NewProgram, NewPurchase, ProgramPatch,
-    };
-    use tally_store::Database;
-    use tally_store_any::AnyDb;
-    use tally_store_any::testing::TestDb;
-
-    /// A started Tally with a tenant, a program and one member.
-    async fn one_member() -> (TestDb, Tally<AnyDb>, TenantId, MemberId) {
-        let db = TestDb::new().await;
-        let tally = Tally::start(db.db.clone(), Arc::new(SystemClock));
-        let tenant = tally
-            .write(
-                &TenantId::generate(),
-                "t",
-                None,
-                Command::CreateTenant { name: "w".into() },
-            )
-            .await
-            .unwrap();
-        let tenant = TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
-        let program = NewProgram::parse(&json!({"name": "P", "currency": "USD"})).unwrap();
-        let program = tally
-            .write(&tenant, "t", None, Command::CreateProgram(program))
-            .await
-            .unwrap();
-        let program = ProgramId::parse(program["id"].as_str().unwrap()).unwrap();
-        let member = NewMember::parse(&json!({})).unwrap();
-        let member = tally
-            .write(
-                &tenant,
-                "t",
-                None,
-                Command::Enroll {
-                    program,
-                    member,
-                    source: "t".into(),
-                },
-            )
-            .await
-            .unwrap();
-        let member = MemberId::parse(member["id"].as_str().unwrap()).unwrap();
-        (db, tally, tenant, member)
-    }
-
-    /// Sends 40 commands at once, so they share batches: one-point adjustments, with `odd` (and
-    /// its idempotency key) as the 21st. The answers, in order.
-    async fn forty_with_one_odd(
-        tally: &Tally<AnyDb>,
-        tenant: &TenantId,
-        member: &MemberId,
-        odd: Command,
-        key: Option<IdempotencyKey>,
-    ) -> Vec<Result<serde_json::Value, CoreError>> {
-        let mut handles = Vec::new();
-        let mut odd = Some((odd, key));
-        for i in 0..40 {
-            let (tally, tenant, member) = (tally.clone(), tenant.clone(), member.clone());
-            let (command, key) = match odd.take_if(|_| i == 20) {
-                Some(odd) => odd,
-                None => (
-                    Command::Adjust {
-                        member,
-                        request: adjust(1),
-                    },
-                    None,
-                ),
-            };
-            handles.push(tokio::spawn(async move {
-                tally.write(&tenant, "t", key, command).await
-            }));
-        }
-        let mut outcomes = Vec::new();
-        for h in handles {
-            outcomes.push(h.await.unwrap());
-        }
-        let failed = outcomes
-            .iter()
-            .enumerate()
-            .filter(|(i, o)| *i != 20 && o.is_err())
-            .count();
-        assert_eq!(failed, 0, "the other commands all succeed");
-        outcomes
-    }
-
-    fn adjust(points: i64) -> AdjustmentRequest {
-        AdjustmentRequest::parse(&json!({"points": points, "reason": "r"})).unwrap()
-    }
-
-    async fn available(tally: &Tally<AnyDb>, tenant: &TenantId, member: &MemberId) -> i64 {
-        let member = tally.member(tenant, member).await.unwrap();
-        member.balance.available.value()
-    }
-
-    /// A purchase of 10.00 USD (10 points at the default rate).
-    fn purchase(program: &ProgramId, member: &MemberId, order: &str) -> Command {
-        Command::RecordPurchase {
-            program: program.clone(),
-            purchase: NewPurchase::parse(&json!({
-                "order_id": order,
-                "member": {"id": member},
-                "total": {"amount_minor": 1000, "currency": "USD"},
-            }))
-            .unwrap(),
-        }
-    }
-
-    /// Commands as the queue hands them to a writer (nobody reads the replies), for tests that
-    /// need them in one batch.
-    fn jobs(
-        tenant: &TenantId,
-        commands: Vec<(Command, Option<IdempotencyKey>)>,
-    ) -> Vec<super::Job> {
-        commands
-            .into_iter()
-            .map(|(command, idempotency)| super::Job {
-                tenant: tenant.clone(),
-                actor: "t".into(),
-                idempotency,
-                command,
-                reply: tokio::sync::oneshot::channel().0,
-            })
-            .collect()
-    }
-
-    /// A command that keeps failing must fail alone, not take the commands that shared its
-    /// batch with it (they are retried one transaction each).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_command_that_keeps_failing_fails_alone() {
-        let (_db, tally, tenant, member) = one_member().await;
-        let odd = Command::AlwaysConflicts;
-        let outcomes = forty_with_one_odd(&tally, &tenant, &member, odd, None).await;
-        assert!(
-            matches!(outcomes[20], Err(CoreError::Store(_))),
-            "{:?}",
-            outcomes[20]
-        );
-        assert_eq!(available(&tally, &tenant, &member).await, 39);
-    }
-
-    /// A command refused after writing undoes its own writes and nothing else of its batch,
-    /// and its refusal is kept under its idempotency key (the batch ran again with savepoints).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_refusal_undoes_its_own_writes_only() {
-        let (_db, tally, tenant, member) = one_member().await;
-        let key = || IdempotencyKey {
-            key: "refused-once".into(),
-            request_sha256: "same".into(),
-        };
-        let refuse = || Command::AdjustThenRefuse {
-            member: member.clone(),
-            request: adjust(1000),
-        };
-        let outcomes = forty_with_one_odd(&tally, &tenant, &member, refuse(), Some(key())).await;
-        assert!(
-            matches!(&outcomes[20], Err(CoreError::Domain(DomainError::Refused { code, .. })) if code == "test_refusal"),
-            "{:?}",
-            outcomes[20]
-        );
-        let balance = available(&tally, &tenant, &member).await;
-        assert_eq!(balance, 39, "the refused command's 1,000 points are undone");
-        let again = tally.write(&tenant, "t", Some(key()), refuse()).await;
-        assert!(matches!(again, Err(CoreError::Domain(_))), "{again:?}");
-        let balance = available(&tally, &tenant, &member).await;
-        assert_eq!(
-            balance, 39,
-            "the replay answers from the key and writes nothing"
-        );
-    }
-
-    /// A command whose held write fails (here its idempotency record: the key has one) while
-    /// the batch runs without savepoints: on PostgreSQL the failure shows only at the next
-    /// command's first statement, or, for the batch's last command, at the `COMMIT`. The batch
-    /// runs again with savepoints, the command answers from its record, the other one
-    /// succeeds, and nothing is counted twice.
-    #[tokio::test]
-    async fn a_held_write_failing_late_is_answered_by_its_own_command() {
-        let (db, tally, tenant, member) = one_member().await;
-        let program = tally.member(&tenant, &member).await.unwrap().program_id;
-        let key = IdempotencyKey {
-            key: "once".into(),
-            request_sha256: "same".into(),
-        };
-        let replay = || (purchase(&program, &member, "a"), Some(key.clone()));
-        let first = tally.write(&tenant, "t", replay().1, replay().0);
-        let first = first.await.unwrap();
-        let mut c = db.db.connect_writer().await.unwrap();
-        let bell = crate::bell::Bell::default();
-        let batch = jobs(
-            &tenant,
-            vec![replay(), (purchase(&program, &member, "b"), None)],
-        );
-        let outcomes = super::run_batch(&mut c, &batch, &SystemClock, &bell).await;
-        assert_eq!(
-            outcomes[0].as_ref().unwrap(),
-            &first,
-            "the replay is the first answer"
-        );
-        assert_eq!(outcomes[1].as_ref().unwrap()["points_earned"], 10);
-        assert_eq!(available(&tally, &tenant, &member).await, 20);
-        // The replay last: its record's failure comes with the `COMMIT`.
-        let batch = jobs(
-            &tenant,
-            vec![(purchase(&program, &member, "c"), None), replay()],
-        );
-        let outcomes = super::run_batch(&mut c, &batch, &SystemClock, &bell).await;
-        assert_eq!(outcomes[0].as_ref().unwrap()["points_earned"], 10);
-        assert_eq!(
-            outcomes[1].as_ref().unwrap(),
-            &first,
-            "the replay is the first answer"
-        );
-        assert_eq!(available(&tally, &tenant, &member).await, 30);
-    }
-
-    /// Purchases in one batch read their program once, and a change of the program between
-    /// them reaches the purchases after it (the writer empties the memo before other commands).
-    #[tokio::test]
-    async fn a_program_change_in_a_batch_reaches_the_purchases_after_it() {
-        let (db, tally, tenant, member) = one_member().await;
-        let program = tally.member(&tenant, &member).await.unwrap().program_id;
-        let triple = ProgramPatch::parse(&json!({"earning": {"points_per_unit": "3"}})).unwrap();
-        let change = Command::UpdateProgram {
-            program: program.clone(),
-            patch: triple,
-        };
-        let batch = jobs(
-            &tenant,
-            vec![
-                (purchase(&program, &member, "a"), None),
-                (purchase(&program, &member, "b"), None),
-                (change, None),
-                (purchase(&program, &member, "c"), None),
-            ],
-        );
-        let mut c = db.db.connect_writer().await.unwrap();
-        let bell = crate::bell::Bell::default();
-        let ran = super::try_batch(
-            &mut c,
-            &batch,
-            &SystemClock,
-            &bell,
-            super::Guard::Optimistic,
-        );
-        let super::Ran::Done(outcomes) = ran.await.unwrap() else {
-            panic!("nothing in the batch is refused")
-        };
-        let earned: Vec<i64> = outcomes
-            .iter()
-            .map(|o| o.as_ref().unwrap()["points_earned"].as_i64().unwrap_or(-1))
-            .collect();
-        assert_eq!(
-            earned,
-            [10, 10, -1, 30],
-            "the last purchase earns at the new rate"
-        );
-    }
-}
+mod tests;
