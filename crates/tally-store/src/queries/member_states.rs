@@ -4,7 +4,7 @@
 
 use super::members::MemberKey;
 use super::{json, placeholders, to_ts, ts};
-use crate::{Conn, Row, StoreError, Value};
+use crate::{Conn, PLAN_CACHED, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
 use tally_domain::model::{Balance, MemberStatus};
@@ -227,7 +227,10 @@ pub async fn member_states_by_keys<C: Conn>(
             MemberKey::CardToken(_) => {}
         }
     }
-    // Ids are unique across programs: the rows of other programs are dropped below.
+    // Ids are unique across programs: the rows of other programs are dropped below. Named by
+    // id only (the API's usual way), the statements' plans can be cached: see `PLAN_CACHED`.
+    let by_id_only = ids.len() == keys.len();
+    let ids = crate::padded(ids);
     let mut params: Vec<Value> = Vec::new();
     let mut named = Vec::new();
     if !ids.is_empty() {
@@ -253,13 +256,13 @@ pub async fn member_states_by_keys<C: Conn>(
     if extras.lock_accounts && c.dialect() == crate::Dialect::Postgres {
         // Only accounts of the program's members are locked.
         let program = Value::from(program.as_str());
-        if ids.len() == keys.len() {
+        if by_id_only {
             let accounts = ids.iter().flat_map(|id| [available_id(id), pending_id(id)]);
             let lock_params: Vec<Value> = std::iter::once(program)
                 .chain(accounts.map(Value::from))
                 .collect();
             let sql = format!(
-                "SELECT id FROM accounts WHERE id IN ({}) AND program_id = $1
+                "{PLAN_CACHED}SELECT id FROM accounts WHERE id IN ({}) AND program_id = $1
                  ORDER BY id FOR NO KEY UPDATE",
                 placeholders(2, lock_params.len() - 1)
             );
@@ -277,8 +280,9 @@ pub async fn member_states_by_keys<C: Conn>(
         }
     }
     let columns = extra_columns(&extras, &mut params);
+    let cached = if by_id_only { PLAN_CACHED } else { "" };
     let sql = format!(
-        "SELECT m.id, m.program_id, m.status,
+        "{cached}SELECT m.id, m.program_id, m.status,
            (SELECT balance FROM accounts WHERE id = m.id || ':member_available'),
            (SELECT balance FROM accounts WHERE id = m.id || ':member_pending'),
            m.external_id, (SELECT tier FROM member_tiers WHERE member_id = m.id),
