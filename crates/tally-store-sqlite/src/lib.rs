@@ -12,6 +12,9 @@
 //! `block_in_place`, so other tasks move to another worker while SQLite works; the writers run
 //! on their own threads (see `tally-core`'s batcher).
 
+mod checkpoint;
+
+use checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -67,6 +70,7 @@ const READ_POOL_SIZE: usize = 8;
 pub struct SqliteDb {
     path: PathBuf,
     readers: Pool<SqliteConn>,
+    _checkpointer: std::sync::Arc<Checkpointer>,
 }
 
 impl SqliteDb {
@@ -80,7 +84,12 @@ impl SqliteDb {
             let path = for_pool.clone();
             async move { SqliteConn::open(&path) }
         });
-        Ok(SqliteDb { path, readers })
+        let checkpointer = std::sync::Arc::new(Checkpointer::start(&path)?);
+        Ok(SqliteDb {
+            path,
+            readers,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Parses `sqlite://path/to/file.db` or `sqlite:file.db`.
@@ -277,7 +286,13 @@ impl Database for SqliteDb {
     }
 
     async fn connect_writer(&self) -> Result<SqliteConn, StoreError> {
-        SqliteConn::open(&self.path)
+        let conn = SqliteConn::open(&self.path)?;
+        // The checkpointer thread copies the log back (see `checkpoint.rs`).
+        let pragma = format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}");
+        conn.conn
+            .query_row(&pragma, [], |_| Ok(()))
+            .map_err(map_err)?;
+        Ok(conn)
     }
 
     fn writer_count(&self) -> usize {
