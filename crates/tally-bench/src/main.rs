@@ -23,6 +23,10 @@ mod segments;
 mod stats;
 mod vouchers;
 
+/// The allocator of the `tally` binary (see its `main.rs`), so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs an async benchmark on a multi-threaded runtime.
 fn block_on(benchmark: impl std::future::Future<Output = ()>) {
     tokio::runtime::Builder::new_multi_thread()
