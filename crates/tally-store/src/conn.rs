@@ -21,19 +21,11 @@ impl Dialect {
 }
 
 /// Leads a statement whose plan a backend may cache whatever its number of parameters (long
-/// `IN` lists are otherwise planned per use, with their values). Only for statements that find
-/// every row through a unique index on one column, so no generic plan can go wrong as tables
-/// grow, and whose lists are [`padded`] so that they come in few shapes.
+/// `IN` lists are otherwise planned per use, with their values). Only for statements whose
+/// lists are of ids, unique on their own (so no generic plan can prefer another index as tables
+/// grow), padded to a power of two so that they come in few shapes (`queries::padded`). What
+/// they look up per row besides, by key, is planned as in any cached statement.
 pub const PLAN_CACHED: &str = "/* plan cached */ ";
-
-/// `values` with its last one repeated up to the next power of two (at least 4): a list for
-/// an `IN (…)` that comes in a few lengths, so its statement in a few shapes.
-pub fn padded<T: Clone>(mut values: Vec<T>) -> Vec<T> {
-    if let Some(last) = values.last().cloned() {
-        values.resize(values.len().next_power_of_two().max(4), last);
-    }
-    values
-}
 
 /// One database connection. Statements are prepared once per connection and cached.
 pub trait Conn: Send + 'static {
@@ -154,17 +146,4 @@ fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
         sql.push(')');
     }
     sql
-}
-
-#[cfg(test)]
-mod tests {
-    use super::padded;
-
-    #[test]
-    fn padded_lists_come_in_powers_of_two_of_their_last_value() {
-        assert_eq!(padded(vec![1]), [1, 1, 1, 1]);
-        assert_eq!(padded(vec![1, 2, 3, 4, 5]), [1, 2, 3, 4, 5, 5, 5, 5]);
-        assert_eq!(padded(vec![7; 16]).len(), 16);
-        assert!(padded(Vec::<u8>::new()).is_empty());
-    }
 }

@@ -18,7 +18,7 @@ mod pool;
 pub mod queries;
 mod value;
 
-pub use conn::{Conn, Database, Dialect, PLAN_CACHED, insert_rows_held, padded};
+pub use conn::{Conn, Database, Dialect, PLAN_CACHED, insert_rows_held};
 pub use error::StoreError;
 pub use pool::{Pool, Pooled};
 pub use value::{Row, Value};

@@ -52,7 +52,7 @@ pub(crate) async fn load_program<C: Conn>(
         .ok_or_else(|| DomainError::not_found("program").into())
 }
 
-/// [`load_program`] for a purchase: read once per batch (see `commands::ProgramMemo`).
+/// [`load_program`] for a purchase: read once per batch (see `commands::BatchMemo`).
 pub(crate) async fn load_program_for_purchase<C: Conn>(
     c: &mut C,
     ctx: &Ctx,

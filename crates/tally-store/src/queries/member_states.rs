@@ -3,7 +3,7 @@
 //! batch's members at once.
 
 use super::members::MemberKey;
-use super::{json, placeholders, to_ts, ts};
+use super::{json, padded, placeholders, to_ts, ts};
 use crate::{Conn, PLAN_CACHED, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
@@ -161,13 +161,9 @@ pub async fn find_member_state<C: Conn>(
     // which every change to the member's points must wait for.
     let lock_first = lock && (extras.facts || extras.qualifying_since.is_some());
     if lock_first {
-        let sql = format!(
-            "SELECT a.id FROM members m
-             JOIN accounts a ON a.id IN (m.id || ':member_available', m.id || ':member_pending')
-             WHERE m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3
-             ORDER BY a.id FOR NO KEY UPDATE OF a"
-        );
-        c.execute_later(&sql, &params[..3]).await?;
+        let filter = format!("m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3");
+        c.execute_later(&lock_accounts_of(&filter), &params[..3])
+            .await?;
     }
     let lock = if lock && !lock_first {
         " FOR NO KEY UPDATE OF a, p"
@@ -230,24 +226,27 @@ pub async fn member_states_by_keys<C: Conn>(
     // Ids are unique across programs: the rows of other programs are dropped below. Named by
     // id only (the API's usual way), the statements' plans can be cached: see `PLAN_CACHED`.
     let by_id_only = ids.len() == keys.len();
-    let ids = crate::padded(ids);
+    let ids = padded(ids);
     let mut params: Vec<Value> = Vec::new();
     let mut named = Vec::new();
     if !ids.is_empty() {
         named.push(format!("m.id IN ({})", placeholders(1, ids.len())));
         params.extend(ids.iter().map(|id| Value::from(*id)));
     }
-    let mut program_mark = None;
-    for (column, values) in by_column.into_iter().filter(|(_, v)| !v.is_empty()) {
-        let program_mark = *program_mark.get_or_insert_with(|| {
-            params.push(program.as_str().into());
-            params.len()
-        });
-        let marks = placeholders(params.len() + 1, values.len());
-        named.push(format!(
-            "(m.program_id = ${program_mark} AND {column} IN ({marks}))"
-        ));
-        params.extend(values.into_iter().map(Value::from));
+    let others: Vec<_> = by_column
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    if !others.is_empty() {
+        params.push(program.as_str().into());
+        let program_mark = params.len();
+        for (column, values) in others {
+            let marks = placeholders(params.len() + 1, values.len());
+            named.push(format!(
+                "(m.program_id = ${program_mark} AND {column} IN ({marks}))"
+            ));
+            params.extend(values.into_iter().map(Value::from));
+        }
     }
     if named.is_empty() {
         return Ok(Vec::new());
@@ -269,14 +268,9 @@ pub async fn member_states_by_keys<C: Conn>(
             c.execute_later(&sql, &lock_params).await?;
         } else {
             let lock_params: Vec<Value> = params.iter().cloned().chain([program]).collect();
-            let sql = format!(
-                "SELECT a.id FROM members m
-                 JOIN accounts a ON a.id IN (m.id || ':member_available', m.id || ':member_pending')
-                 WHERE ({filter}) AND m.program_id = ${}
-                 ORDER BY a.id FOR NO KEY UPDATE OF a",
-                lock_params.len()
-            );
-            c.execute_later(&sql, &lock_params).await?;
+            let filter = format!("({filter}) AND m.program_id = ${}", lock_params.len());
+            c.execute_later(&lock_accounts_of(&filter), &lock_params)
+                .await?;
         }
     }
     let columns = extra_columns(&extras, &mut params);
@@ -305,6 +299,15 @@ pub async fn member_states_by_keys<C: Conn>(
         });
     }
     Ok(found)
+}
+
+/// Locks the point accounts of the members `filter` (over `members m`) finds, in id order.
+fn lock_accounts_of(filter: &str) -> String {
+    format!(
+        "SELECT a.id FROM members m
+         JOIN accounts a ON a.id IN (m.id || ':member_available', m.id || ':member_pending')
+         WHERE {filter} ORDER BY a.id FOR NO KEY UPDATE OF a"
+    )
 }
 
 fn available_id(member: &str) -> String {

@@ -78,6 +78,15 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `values` with its last one repeated up to the next power of two (at least 4): a list for
+/// an `IN (…)` that comes in a few lengths, so its statement in a few shapes.
+pub(crate) fn padded<T: Clone>(mut values: Vec<T>) -> Vec<T> {
+    if let Some(last) = values.last().cloned() {
+        values.resize(values.len().next_power_of_two().max(4), last);
+    }
+    values
+}
+
 /// A page of results and the cursor for the next one (absent on the last page).
 #[derive(Clone, Debug)]
 pub struct Page<T> {
@@ -124,4 +133,17 @@ pub(crate) async fn page_query<C: crate::Conn, T>(
 
 pub(crate) fn page_limit(requested: Option<i64>) -> i64 {
     requested.unwrap_or(50).clamp(1, MAX_PAGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padded;
+
+    #[test]
+    fn padded_lists_come_in_powers_of_two_of_their_last_value() {
+        assert_eq!(padded(vec![1]), [1, 1, 1, 1]);
+        assert_eq!(padded(vec![1, 2, 3, 4, 5]), [1, 2, 3, 4, 5, 5, 5, 5]);
+        assert_eq!(padded(vec![7; 16]).len(), 16);
+        assert!(padded(Vec::<u8>::new()).is_empty());
+    }
 }
