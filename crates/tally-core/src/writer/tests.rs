@@ -276,8 +276,10 @@ async fn program_with_rules(tally: &Tally<AnyDb>, tenant: &TenantId) -> (Program
     })
     .await;
     for document in [
-        json!({"name": "First", "trigger": "purchase", "condition": "member.purchases_before == 0", "effect": {"bonus": 100}}),
-        json!({"name": "VIP", "trigger": "purchase", "condition": "'vip' in member.tags", "effect": {"points": "double(base_points) * 0.5"}}),
+        // Distinct priorities: rules of equal priority go in the order of their ids, which
+        // differs between the two programs compared.
+        json!({"name": "First", "trigger": "purchase", "priority": 2, "condition": "member.purchases_before == 0", "effect": {"bonus": 100}}),
+        json!({"name": "VIP", "trigger": "purchase", "priority": 1, "condition": "'vip' in member.tags", "effect": {"points": "double(base_points) * 0.5"}}),
     ] {
         let status = "active".into();
         let program = program.clone();
