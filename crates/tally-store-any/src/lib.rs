@@ -4,7 +4,7 @@
 
 pub mod testing;
 
-use tally_store::{Conn, Database, Dialect, Pooled, Row, StoreError, Value};
+use tally_store::{Addition, Conn, Database, Dialect, Pooled, Row, StoreError, Value};
 use tally_store_postgres::{PgConn, PgDb};
 use tally_store_sqlite::{SqliteConn, SqliteDb};
 
@@ -84,6 +84,24 @@ macro_rules! forward_conn {
                 values: &[Value],
             ) -> Result<(), StoreError> {
                 each!(self, c => c.insert_rows(table, columns, values).await)
+            }
+
+            async fn gather_rows(
+                &mut self,
+                table: &'static str,
+                columns: &'static [&'static str],
+                values: &[Value],
+            ) -> Result<(), StoreError> {
+                each!(self, c => c.gather_rows(table, columns, values).await)
+            }
+
+            async fn gather_addition(
+                &mut self,
+                target: &'static Addition,
+                key: &str,
+                delta: i64,
+            ) -> Result<(), StoreError> {
+                each!(self, c => c.gather_addition(target, key, delta).await)
             }
 
             async fn flush(&mut self) -> Result<(), StoreError> {

@@ -5,11 +5,14 @@
 //! through the database. Deadlocks and serialisation failures are reported as retryable and the
 //! batcher retries the whole transaction.
 
+mod held;
+
 use bytes::BytesMut;
+use held::{Gathered, Held, Params, after_held, send_held};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::str::FromStr;
-use tally_store::{Conn, Database, Dialect, Pool, Pooled, Row, StoreError, Value};
+use tally_store::{Addition, Conn, Database, Dialect, Pool, Pooled, Row, StoreError, Value};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
@@ -100,7 +103,10 @@ pub struct PgConn {
     /// Prepared statements and how many times each was used since it was prepared.
     statements: HashMap<String, (Statement, u32)>,
     /// Writes held back by `execute_later`, sent ahead of the next statement.
-    held: Vec<(Statement, Vec<Value>)>,
+    held: Held,
+    /// Writes gathered by `gather_rows` and `gather_addition`, held as a few statements when
+    /// something else comes.
+    gathered: Gathered,
     broken: bool,
 }
 
@@ -127,6 +133,7 @@ impl PgConn {
             client,
             statements: HashMap::new(),
             held: Vec::new(),
+            gathered: Gathered::default(),
             broken: false,
         })
     }
@@ -164,6 +171,45 @@ impl PgConn {
         }
         self.statements.insert(sql.to_owned(), (stmt.clone(), 0));
         Ok(stmt)
+    }
+
+    /// Turns what was gathered into held statements: each addition's and each table's rows one.
+    async fn hold_gathered(&mut self) -> Result<(), StoreError> {
+        if self.gathered.is_empty() {
+            return Ok(());
+        }
+        let (additions, inserts) = self.gathered.take();
+        for (target, deltas) in additions {
+            let (sql, params) = if let [(key, delta)] = deltas.as_slice() {
+                let params = vec![key.as_str().into(), (*delta).into()];
+                (target.one_row(), Params::Values(params))
+            } else {
+                let (keys, deltas) = deltas
+                    .into_iter()
+                    .map(|(key, delta)| (Value::Text(key), Value::Int(delta)))
+                    .unzip();
+                (
+                    held::unnest_addition(target),
+                    Params::Arrays(vec![keys, deltas]),
+                )
+            };
+            let stmt = self.statement(&sql, 2).await?;
+            self.held.push((stmt, params));
+        }
+        for rows in inserts {
+            let width = rows.columns.len();
+            let one = tally_store::multi_row_insert(rows.table, rows.columns, 1);
+            let single = self.statement(&one, width).await?;
+            if rows.values.len() == width {
+                self.held.push((single, Params::Values(rows.values)));
+                continue;
+            }
+            let sql = held::unnest_insert(rows.table, rows.columns, single.params());
+            let stmt = self.statement(&sql, width).await?;
+            let arrays = held::by_column(width, rows.values);
+            self.held.push((stmt, Params::Arrays(arrays)));
+        }
+        Ok(())
     }
 
     fn map_err(&mut self, e: tokio_postgres::Error) -> StoreError {
@@ -234,37 +280,6 @@ fn bind(params: &[Value]) -> Vec<Param<'_>> {
 
 fn refs<'a>(params: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
-}
-
-/// Sends held writes, in order, each on its way before the first answer is awaited (the
-/// client pipelines requests that are polled together). Reports the first error.
-async fn send_held(
-    client: &Client,
-    held: &[(Statement, Vec<Value>)],
-) -> Result<(), tokio_postgres::Error> {
-    let sends = held.iter().map(|(stmt, values)| async move {
-        let params = bind(values);
-        client.execute(stmt, &refs(&params)).await
-    });
-    for sent in futures_util::future::join_all(sends).await {
-        sent?;
-    }
-    Ok(())
-}
-
-/// Runs `last` after the held writes, in one pipeline: the first error in order wins (after a
-/// failed write the transaction is aborted, so what follows fails too).
-async fn after_held<T>(
-    client: &Client,
-    held: &[(Statement, Vec<Value>)],
-    last: impl Future<Output = Result<T, tokio_postgres::Error>>,
-) -> Result<T, tokio_postgres::Error> {
-    if held.is_empty() {
-        return last.await;
-    }
-    let (earlier, last) = futures_util::future::join(send_held(client, held), last).await;
-    earlier?;
-    last
 }
 
 /// Rows from which [`Conn::insert_rows`] copies instead of inserting.
@@ -348,6 +363,7 @@ impl Conn for PgConn {
     }
 
     async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        self.hold_gathered().await?;
         let stmt = self.statement(sql, params.len()).await?;
         let held = std::mem::take(&mut self.held);
         let params = bind(params);
@@ -358,6 +374,7 @@ impl Conn for PgConn {
     }
 
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.hold_gathered().await?;
         let stmt = self.statement(sql, params.len()).await?;
         let held = std::mem::take(&mut self.held);
         let params = bind(params);
@@ -372,14 +389,16 @@ impl Conn for PgConn {
     }
 
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.hold_gathered().await?;
         let held = std::mem::take(&mut self.held);
         let result = after_held(&self.client, &held, self.client.batch_execute(sql)).await;
         result.map_err(|e| self.map_err(e))
     }
 
     async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), StoreError> {
+        self.hold_gathered().await?;
         let stmt = self.statement(sql, params.len()).await?;
-        self.held.push((stmt, params.to_vec()));
+        self.held.push((stmt, Params::Values(params.to_vec())));
         Ok(())
     }
 
@@ -392,6 +411,7 @@ impl Conn for PgConn {
         values: &[Value],
     ) -> Result<(), StoreError> {
         if values.len() < COPY_FROM_ROWS * columns.len() {
+            self.hold_gathered().await?;
             return tally_store::insert_rows_held(self, table, columns, values).await;
         }
         use futures_util::SinkExt;
@@ -409,7 +429,32 @@ impl Conn for PgConn {
         copied.map(|_| ()).map_err(|e| self.map_err(e))
     }
 
+    /// Gathered unless there are enough rows to copy.
+    async fn gather_rows(
+        &mut self,
+        table: &'static str,
+        columns: &'static [&'static str],
+        values: &[Value],
+    ) -> Result<(), StoreError> {
+        if values.len() >= COPY_FROM_ROWS * columns.len() {
+            return self.insert_rows(table, columns, values).await;
+        }
+        self.gathered.rows(table, columns, values);
+        Ok(())
+    }
+
+    async fn gather_addition(
+        &mut self,
+        target: &'static Addition,
+        key: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        self.gathered.addition(target, key, delta);
+        Ok(())
+    }
+
     async fn flush(&mut self) -> Result<(), StoreError> {
+        self.hold_gathered().await?;
         let held = std::mem::take(&mut self.held);
         let result = send_held(&self.client, &held).await;
         result.map_err(|e| self.map_err(e))
@@ -417,7 +462,7 @@ impl Conn for PgConn {
 
     /// Also broken while writes are held: whoever held them has not finished its work.
     fn is_broken(&self) -> bool {
-        self.broken || self.client.is_closed() || !self.held.is_empty()
+        self.broken || self.client.is_closed() || !self.held.is_empty() || !self.gathered.is_empty()
     }
 }
 

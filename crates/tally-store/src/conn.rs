@@ -77,6 +77,40 @@ pub trait Conn: Send + 'static {
         insert_rows_held(self, table, columns, values)
     }
 
+    /// Inserts rows like [`insert_rows`](Conn::insert_rows), and lets a backend gather them
+    /// with the rows that the writes right after it gather (a run of purchases: their transfers,
+    /// purchase rows and idempotency records), to send each table's rows as one statement.
+    /// What is gathered goes in before the next statement or held write of another kind: first
+    /// the [additions](Conn::gather_addition), then each table's rows, tables in the order they
+    /// were first gathered. So gather a row that refers to another gathered row only when that
+    /// row's table was gathered first (a purchase before its lines), and nothing that a trigger
+    /// reads. On PostgreSQL a batch's purchases write four statements in all instead of four
+    /// each; SQLite inserts at once (a statement costs it little).
+    fn gather_rows(
+        &mut self,
+        table: &'static str,
+        columns: &'static [&'static str],
+        values: &[Value],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.insert_rows(table, columns, values)
+    }
+
+    /// Adds `delta` to a number held in one row, like [`gather_rows`](Conn::gather_rows): a
+    /// backend may gather additions to the same rows and send them as one statement, with the
+    /// deltas of each row summed (which only its final value can tell). Never for a row whose
+    /// new value decides anything before the transaction's next statement.
+    fn gather_addition(
+        &mut self,
+        target: &'static Addition,
+        key: &str,
+        delta: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            self.execute_later(&target.one_row(), &[key.into(), delta.into()])
+                .await
+        }
+    }
+
     /// Sends what [`execute_later`](Conn::execute_later) held back and reports its first error.
     fn flush(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send {
         async { Ok(()) }
@@ -91,6 +125,24 @@ pub trait Conn: Send + 'static {
         params: &[Value],
     ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
         async move { Ok(self.query(sql, params).await?.into_iter().next()) }
+    }
+}
+
+/// A number in a table's rows that writes add to, each row found by a text key (a member
+/// account's balance): see [`Conn::gather_addition`]. Rows whose number is null are left alone.
+pub struct Addition {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub column: &'static str,
+}
+
+impl Addition {
+    /// The statement that adds `$2` to the row whose key is `$1`.
+    pub fn one_row(&self) -> String {
+        let Addition { table, key, column } = self;
+        format!(
+            "UPDATE {table} SET {column} = {column} + $2 WHERE {key} = $1 AND {column} IS NOT NULL"
+        )
     }
 }
 
@@ -134,7 +186,7 @@ pub async fn insert_rows_held<C: Conn + ?Sized>(
 }
 
 /// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows.
-fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
+pub fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });

@@ -18,7 +18,9 @@ mod pool;
 pub mod queries;
 mod value;
 
-pub use conn::{Conn, Database, Dialect, PLAN_CACHED, insert_rows_held};
+pub use conn::{
+    Addition, Conn, Database, Dialect, PLAN_CACHED, insert_rows_held, multi_row_insert,
+};
 pub use error::StoreError;
 pub use pool::{Pool, Pooled};
 pub use value::{Row, Value};

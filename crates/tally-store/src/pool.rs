@@ -134,6 +134,24 @@ impl<C: Conn> Conn for Pooled<C> {
         (**self).insert_rows(table, columns, values)
     }
 
+    fn gather_rows(
+        &mut self,
+        table: &'static str,
+        columns: &'static [&'static str],
+        values: &[crate::Value],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).gather_rows(table, columns, values)
+    }
+
+    fn gather_addition(
+        &mut self,
+        target: &'static crate::Addition,
+        key: &str,
+        delta: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).gather_addition(target, key, delta)
+    }
+
     fn flush(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).flush()
     }

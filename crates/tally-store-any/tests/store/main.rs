@@ -2,5 +2,6 @@
 //! `tally_store_any::testing`).
 
 mod bulk_inserts;
+mod gathered_writes;
 mod held_writes;
 mod query_plans;

@@ -44,7 +44,13 @@ pub struct NewRecord<'a> {
     pub at: Timestamp,
 }
 
-const INSERT: &str = "INSERT INTO idempotency_keys (tenant_id, key, request_sha256, outcome, created_at_us) VALUES ($1, $2, $3, $4, $5)";
+const COLUMNS: [&str; 5] = [
+    "tenant_id",
+    "key",
+    "request_sha256",
+    "outcome",
+    "created_at_us",
+];
 
 impl NewRecord<'_> {
     fn params(&self) -> Vec<Value> {
@@ -58,11 +64,12 @@ impl NewRecord<'_> {
     }
 }
 
-/// Stores the outcome of a key believed to have no record. Held back with the command's other
-/// writes (see `Conn::execute_later`): when the key has a record after all (an earlier request,
+/// Stores the outcome of a key believed to have no record. Gathered with the command's other
+/// writes (see `Conn::gather_rows`): when the key has a record after all (an earlier request,
 /// or another writer's meanwhile) it fails with [`is_key_taken`].
 pub async fn insert_new<C: Conn>(c: &mut C, record: &NewRecord<'_>) -> Result<(), StoreError> {
-    c.execute_later(INSERT, &record.params()).await
+    c.gather_rows("idempotency_keys", &COLUMNS, &record.params())
+        .await
 }
 
 /// Whether an error is [`insert_new`]'s when the key had a record: the unique violation of the
@@ -78,8 +85,9 @@ pub async fn replace_expired<C: Conn>(
     record: &NewRecord<'_>,
     cutoff: Timestamp,
 ) -> Result<bool, StoreError> {
+    let insert = crate::multi_row_insert("idempotency_keys", &COLUMNS, 1);
     let sql = format!(
-        "{INSERT} ON CONFLICT (tenant_id, key) DO UPDATE SET request_sha256 = excluded.request_sha256,
+        "{insert} ON CONFLICT (tenant_id, key) DO UPDATE SET request_sha256 = excluded.request_sha256,
              outcome = excluded.outcome, created_at_us = excluded.created_at_us
          WHERE idempotency_keys.created_at_us <= $6"
     );

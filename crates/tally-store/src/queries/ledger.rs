@@ -26,7 +26,7 @@ pub struct NewTransfer<'a> {
     pub recorded_at: Timestamp,
 }
 
-/// Inserts a transfer; held back (see `Conn::execute_later`): nothing reads its answer, and a
+/// Inserts a transfer; gathered (see `Conn::gather_rows`): nothing reads its answer, and a
 /// failure fails the command.
 pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<(), StoreError> {
     insert_transfers(c, std::slice::from_ref(t)).await
@@ -35,8 +35,8 @@ pub async fn insert_transfer<C: Conn>(c: &mut C, t: &NewTransfer<'_>) -> Result<
 /// Rows per multi-row statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// Inserts transfers through `Conn::insert_rows`: held multi-row inserts, or on PostgreSQL a
-/// `COPY` for an import's many.
+/// Inserts transfers through `Conn::gather_rows`: gathered with the rows of the writes that
+/// follow, or on PostgreSQL a `COPY` for an import's many.
 pub async fn insert_transfers<C: Conn>(
     c: &mut C,
     transfers: &[NewTransfer<'_>],
@@ -71,7 +71,7 @@ pub async fn insert_transfers<C: Conn>(
             ts(t.recorded_at),
         ]);
     }
-    c.insert_rows("transfers", &COLUMNS, &values).await
+    c.gather_rows("transfers", &COLUMNS, &values).await
 }
 
 /// Adds a delta to each of many member accounts (sorted by id), a few statements in all, and
@@ -141,18 +141,21 @@ pub async fn change_balance<C: Conn>(
     Ok(Points(row.int(0)?))
 }
 
+/// A member account's cached balance (program accounts keep none).
+static MEMBER_BALANCE: crate::Addition = crate::Addition {
+    table: "accounts",
+    key: "id",
+    column: "balance",
+};
+
 /// Adds `delta` to a member account whose row the caller has locked and whose balance it knows:
-/// held (see `Conn::execute_later`), since nobody needs its answer.
+/// gathered (see `Conn::gather_addition`), since nobody needs its answer.
 pub async fn add_to_balance<C: Conn>(
     c: &mut C,
     account_id: &str,
     delta: i64,
 ) -> Result<(), StoreError> {
-    c.execute_later(
-        "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND balance IS NOT NULL",
-        &[account_id.into(), delta.into()],
-    )
-    .await
+    c.gather_addition(&MEMBER_BALANCE, account_id, delta).await
 }
 
 /// Reads a member account's balance and locks the row until the transaction ends (a no-op

@@ -65,9 +65,22 @@ fn purchase_values(
     ]
 }
 
-/// Inserts a purchase with the answer it gave, and its lines. Held back (see
-/// `Conn::execute_later`): a unique violation (the same order recorded meanwhile by another
-/// writer) fails the command, which is run again.
+/// The columns a purchase line is inserted with.
+const LINE_COLUMNS: [&str; 9] = [
+    "purchase_id",
+    "line_no",
+    "sku",
+    "name",
+    "category",
+    "brand",
+    "quantity",
+    "unit_price_minor",
+    "returned_quantity",
+];
+
+/// Inserts a purchase with the answer it gave, and its lines (after it: they refer to it).
+/// Gathered (see `Conn::gather_rows`): a unique violation (the same order recorded meanwhile by
+/// another writer) fails the command, which is run again.
 pub async fn insert_purchase<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
@@ -77,26 +90,26 @@ pub async fn insert_purchase<C: Conn>(
     pending_release_at: Option<Timestamp>,
 ) -> Result<(), StoreError> {
     let values = purchase_values(tenant, p, content_sha256, answer, pending_release_at);
-    c.insert_rows("purchases", &PURCHASE_COLUMNS, &values)
+    c.gather_rows("purchases", &PURCHASE_COLUMNS, &values)
         .await?;
-    for (line_no, l) in p.lines.iter().enumerate() {
-        c.execute_later(
-            "INSERT INTO purchase_lines (purchase_id, line_no, sku, name, category, brand, quantity, unit_price_minor, returned_quantity)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
-            &[
-                p.id.as_str().into(),
-                (line_no as i64).into(),
-                l.sku.as_str().into(),
-                l.name.as_deref().into(),
-                l.category.as_deref().into(),
-                l.brand.as_deref().into(),
-                l.quantity.into(),
-                l.unit_price_minor.into(),
-            ],
-        )
-        .await?;
+    if p.lines.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let mut lines = Vec::with_capacity(p.lines.len() * LINE_COLUMNS.len());
+    for (line_no, l) in p.lines.iter().enumerate() {
+        lines.extend([
+            p.id.as_str().into(),
+            (line_no as i64).into(),
+            l.sku.as_str().into(),
+            l.name.as_deref().into(),
+            l.category.as_deref().into(),
+            l.brand.as_deref().into(),
+            l.quantity.into(),
+            l.unit_price_minor.into(),
+            0.into(),
+        ]);
+    }
+    c.gather_rows("purchase_lines", &LINE_COLUMNS, &lines).await
 }
 
 /// Inserts many purchases (without lines or return windows) through `Conn::insert_rows`
