@@ -179,3 +179,47 @@ async fn member_lists_and_searches_use_the_right_index() {
         }
     }
 }
+
+/// `queries::rows_by_keys`, the shape of the lookups by a list of keys (a batch's members, their
+/// orders): each key is found through the unique index even when the planner's statistics are
+/// older than the table's rows. Here they were taken at 20 rows and the table then grew to
+/// 2,000, as when purchases start a minute after a program's members were enrolled; with an
+/// `IN` list and a subquery per row, PostgreSQL then scanned the whole table.
+#[tokio::test]
+async fn lookups_by_keys_use_the_unique_index_with_stale_statistics() {
+    let db = TestDb::new().await;
+    let mut c = db.db.connect_writer().await.unwrap();
+    let n = |from: i64, to: i64| {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM n WHERE i < {to})
+             INSERT INTO keyed (id, program_id, pad) SELECT 'mem_' || i, 'prg', '{}' FROM n",
+            "x".repeat(200)
+        )
+    };
+    let statements = [
+        "CREATE TABLE keyed (id TEXT PRIMARY KEY, program_id TEXT NOT NULL, pad TEXT)".to_owned(),
+        n(1, 20),
+        "ANALYZE".to_owned(),
+        n(21, 2_000),
+    ];
+    for sql in statements {
+        c.batch(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let keys: Vec<Value> = (1..=16).map(|i| Value::from(format!("mem_{i}"))).collect();
+    let from =
+        tally_store::queries::rows_by_keys(c.dialect(), "keyed", "id", (1, keys.len()), "", "k");
+    let sql = format!("SELECT k.id, (SELECT 1 FROM keyed x WHERE x.id = k.id || 'a') FROM {from}");
+    let plan = plan(&db, &sql, &keys).await;
+    eprintln!("by keys ({}):\n  {}", db.backend(), plan.join("\n  "));
+    let access = plan
+        .iter()
+        .find(|l| l.contains("on keyed ") || l.contains("keyed USING") || l.contains("SCAN keyed"))
+        .expect("the table is read");
+    assert!(
+        access.contains("keyed_pkey") || access.contains("autoindex_keyed_1"),
+        "each key through the unique index on {}: {plan:#?}",
+        db.backend()
+    );
+    let rows = c.query(&sql, &keys).await.unwrap();
+    assert_eq!(rows.len(), 16, "every key found once");
+}

@@ -3,7 +3,7 @@
 //! batch's members at once.
 
 use super::members::MemberKey;
-use super::{json, padded, placeholders, to_ts, ts};
+use super::{json, padded, placeholders, rows_by_keys, to_ts, ts};
 use crate::{Conn, PLAN_CACHED, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
@@ -162,7 +162,7 @@ pub async fn find_member_state<C: Conn>(
     let lock_first = lock && (extras.facts || extras.qualifying_since.is_some());
     if lock_first {
         let filter = format!("m.tenant_id = $1 AND m.program_id = $2 AND {column} = $3");
-        c.execute_later(&lock_accounts_of(&filter), &params[..3])
+        c.execute_later(&lock_accounts_of("members m", &filter), &params[..3])
             .await?;
     }
     let lock = if lock && !lock_first {
@@ -227,10 +227,18 @@ pub async fn member_states_by_keys<C: Conn>(
     // id only (the API's usual way), the statements' plans can be cached: see `PLAN_CACHED`.
     let by_id_only = ids.len() == keys.len();
     let ids = padded(ids);
+    let dialect = c.dialect();
     let mut params: Vec<Value> = Vec::new();
     let mut named = Vec::new();
     if !ids.is_empty() {
-        named.push(format!("m.id IN ({})", placeholders(1, ids.len())));
+        named.push(rows_by_keys(
+            dialect,
+            "members",
+            "id",
+            (1, ids.len()),
+            "",
+            "m",
+        ));
         params.extend(ids.iter().map(|id| Value::from(*id)));
     }
     let others: Vec<_> = by_column
@@ -239,37 +247,57 @@ pub async fn member_states_by_keys<C: Conn>(
         .collect();
     if !others.is_empty() {
         params.push(program.as_str().into());
-        let program_mark = params.len();
+        let program_mark = format!("program_id = ${}", params.len());
         for (column, values) in others {
-            let marks = placeholders(params.len() + 1, values.len());
-            named.push(format!(
-                "(m.program_id = ${program_mark} AND {column} IN ({marks}))"
+            let marks = (params.len() + 1, values.len());
+            named.push(rows_by_keys(
+                dialect,
+                "members",
+                column,
+                marks,
+                &program_mark,
+                "m",
             ));
             params.extend(values.into_iter().map(Value::from));
         }
     }
-    if named.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filter = named.join(" OR ");
-    if extras.lock_accounts && c.dialect() == crate::Dialect::Postgres {
+    let members = match named.as_slice() {
+        [] => return Ok(Vec::new()),
+        [one] => one.clone(),
+        several => {
+            let each: Vec<String> = several
+                .iter()
+                .map(|m| format!("SELECT m.* FROM {m}"))
+                .collect();
+            format!("({}) m", each.join(" UNION ALL "))
+        }
+    };
+    if extras.lock_accounts && dialect == crate::Dialect::Postgres {
         // Only accounts of the program's members are locked.
         let program = Value::from(program.as_str());
         if by_id_only {
-            let accounts = ids.iter().flat_map(|id| [available_id(id), pending_id(id)]);
+            // In id order: one lookup and lock per account, in the order listed.
+            let mut accounts: Vec<String> = ids
+                .iter()
+                .flat_map(|id| [available_id(id), pending_id(id)])
+                .collect();
+            accounts.sort_unstable();
             let lock_params: Vec<Value> = std::iter::once(program)
-                .chain(accounts.map(Value::from))
+                .chain(accounts.into_iter().map(Value::from))
+                .collect();
+            let values: Vec<String> = (2..=lock_params.len())
+                .map(|i| format!("(CAST(${i} AS TEXT))"))
                 .collect();
             let sql = format!(
-                "{PLAN_CACHED}SELECT id FROM accounts WHERE id IN ({}) AND program_id = $1
-                 ORDER BY id FOR NO KEY UPDATE",
-                placeholders(2, lock_params.len() - 1)
+                "{PLAN_CACHED}SELECT a.id FROM (VALUES {}) AS k(v) CROSS JOIN LATERAL
+                 (SELECT id FROM accounts WHERE id = k.v AND program_id = $1 FOR NO KEY UPDATE) a",
+                values.join(", ")
             );
             c.execute_later(&sql, &lock_params).await?;
         } else {
             let lock_params: Vec<Value> = params.iter().cloned().chain([program]).collect();
-            let filter = format!("({filter}) AND m.program_id = ${}", lock_params.len());
-            c.execute_later(&lock_accounts_of(&filter), &lock_params)
+            let filter = format!("m.program_id = ${}", lock_params.len());
+            c.execute_later(&lock_accounts_of(&members, &filter), &lock_params)
                 .await?;
         }
     }
@@ -281,12 +309,13 @@ pub async fn member_states_by_keys<C: Conn>(
            (SELECT balance FROM accounts WHERE id = m.id || ':member_pending'),
            m.external_id, (SELECT tier FROM member_tiers WHERE member_id = m.id),
            m.card_number{columns}
-         FROM members m WHERE {filter}"
+         FROM {members}"
     );
-    let mut found = Vec::new();
+    let mut found: Vec<KeyedState> = Vec::new();
     for row in c.query(&sql, &params).await? {
         let (id, state) = decode_state(&row)?;
-        if state.program_id != *program {
+        // A member named twice (or by a padded list's repeat) is found twice on PostgreSQL.
+        if state.program_id != *program || found.iter().any(|f| f.id == id) {
             continue;
         }
         let (extras, _) = decode_extras(&row, &extras, STATE_COLUMN_COUNT + 1)?;
@@ -301,10 +330,11 @@ pub async fn member_states_by_keys<C: Conn>(
     Ok(found)
 }
 
-/// Locks the point accounts of the members `filter` (over `members m`) finds, in id order.
-fn lock_accounts_of(filter: &str) -> String {
+/// Locks the point accounts of the members `filter` finds in `members` (a `FROM` item named
+/// `m`), in id order.
+fn lock_accounts_of(members: &str, filter: &str) -> String {
     format!(
-        "SELECT a.id FROM members m
+        "SELECT a.id FROM {members}
          JOIN accounts a ON a.id IN (m.id || ':member_available', m.id || ':member_pending')
          WHERE {filter} ORDER BY a.id FOR NO KEY UPDATE OF a"
     )

@@ -151,10 +151,15 @@ pub async fn find_orders<C: Conn>(
     if order_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!(
-        "SELECT order_id, content_sha256, answer FROM purchases WHERE program_id = $1 AND order_id IN ({})",
-        placeholders(2, order_ids.len())
+    let purchases = super::rows_by_keys(
+        c.dialect(),
+        "purchases",
+        "order_id",
+        (2, order_ids.len()),
+        "program_id = $1",
+        "p",
     );
+    let sql = format!("SELECT p.order_id, p.content_sha256, p.answer FROM {purchases}");
     let mut params: Vec<Value> = vec![program.as_str().into()];
     params.extend(order_ids.iter().map(|x| Value::from(*x)));
     c.query(&sql, &params)
