@@ -67,7 +67,9 @@ pub trait Conn: Send + 'static {
     /// Inserts rows whose answer nobody reads, like [`execute_later`](Conn::execute_later):
     /// `values` holds `columns.len()` values per row. By default multi-row `INSERT`s, held;
     /// PostgreSQL copies large sets in (`COPY … FROM STDIN`), which spares it parsing and
-    /// planning thousands of parameters.
+    /// planning thousands of parameters; SQLite inserts row by row through one cached
+    /// statement. After a failure the transaction (or savepoint) must be rolled back: rows
+    /// before the failed one may have been written.
     fn insert_rows(
         &mut self,
         table: &str,

@@ -23,6 +23,22 @@ use tally_store::Conn;
 use tally_store::queries::members::{self, MemberState};
 use tally_store::queries::{ledger, locations, programs, purchases};
 
+/// The answer an imported purchase keeps (an order id sent again gets it): what the API answers
+/// for a purchase without rules, written straight to text (keys in the order a
+/// `serde_json::Value` prints them).
+#[derive(serde::Serialize)]
+struct ImportedAnswer<'a> {
+    balance: tally_domain::model::Balance,
+    base_points: Points,
+    granted: [(); 0],
+    member_id: &'a MemberId,
+    order_id: &'a str,
+    points_earned: Points,
+    purchase_id: &'a PurchaseId,
+    rule_awards: [(); 0],
+    stamps: [(); 0],
+}
+
 /// Most purchases in one import command: bounds the `IN (…)` lists and the work one retry loses.
 pub const MAX_IMPORT_CHUNK: usize = 1000;
 
@@ -148,17 +164,21 @@ pub async fn import<C: Conn>(
             Some(balance) => *balance,
             None => plan.member.balance.available,
         };
-        let answer = json!({
-            "purchase_id": purchase_id,
-            "order_id": plan.p.order_id,
-            "member_id": plan.member_id,
-            "points_earned": plan.points,
-            "base_points": plan.points,
-            "rule_awards": [],
-            "stamps": [],
-            "granted": [],
-            "balance": { "available": available, "pending": plan.member.balance.pending },
-        });
+        let answer = ImportedAnswer {
+            balance: tally_domain::model::Balance {
+                available,
+                pending: plan.member.balance.pending,
+            },
+            base_points: plan.points,
+            granted: [],
+            member_id: plan.member_id,
+            order_id: &plan.p.order_id,
+            points_earned: plan.points,
+            purchase_id: &purchase_id,
+            rule_awards: [],
+            stamps: [],
+        };
+        let answer = serde_json::to_string(&answer).expect("plain data serialises");
         let purchase = Purchase {
             id: purchase_id,
             program_id: program_id.clone(),
@@ -175,7 +195,7 @@ pub async fn import<C: Conn>(
             occurred_at,
             recorded_at: ctx.now,
         };
-        purchases_new.push((purchase, plan.content.clone(), answer.to_string()));
+        purchases_new.push((purchase, plan.content.clone(), answer));
     }
 
     // 4. Write it all.
@@ -327,4 +347,40 @@ fn dedup(mut values: Vec<&str>) -> Vec<&str> {
     values.sort_unstable();
     values.dedup();
     values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_imported_answer_reads_as_the_value_it_replaced() {
+        let (member, purchase) = (MemberId::generate(), PurchaseId::generate());
+        let answer = ImportedAnswer {
+            balance: tally_domain::model::Balance {
+                available: Points(1_250),
+                pending: Points(-3),
+            },
+            base_points: Points(25),
+            granted: [],
+            member_id: &member,
+            order_id: "ż\"1",
+            points_earned: Points(25),
+            purchase_id: &purchase,
+            rule_awards: [],
+            stamps: [],
+        };
+        let value = json!({
+            "purchase_id": purchase,
+            "order_id": "ż\"1",
+            "member_id": member,
+            "points_earned": Points(25),
+            "base_points": Points(25),
+            "rule_awards": [],
+            "stamps": [],
+            "granted": [],
+            "balance": { "available": Points(1_250), "pending": Points(-3) },
+        });
+        assert_eq!(serde_json::to_string(&answer).unwrap(), value.to_string());
+    }
 }

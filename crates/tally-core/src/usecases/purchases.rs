@@ -442,15 +442,105 @@ pub fn base_points(program: &Program, p: &NewPurchase) -> Points {
 
 /// A stable hash of what the purchase says, to tell a retry from a different order that reuses
 /// an order id. The member is hashed by resolved id, so naming them by card or by id is the same.
+///
+/// What is hashed is a JSON object of these fields, keys in alphabetical order (as a
+/// `serde_json::Value` of them prints, which is how the hashes stored so far were made),
+/// written straight into the hash: building the value first cost an import 3 % of its time.
 pub(super) fn content_hash(p: &NewPurchase, member: &MemberId) -> String {
-    let canonical = json!({
-        "member": member,
-        "total": [p.total.amount_minor, p.total.currency],
-        "lines": p.lines.iter().map(|l| json!([l.sku, l.name, l.category, l.brand, l.quantity, l.unit_price_minor])).collect::<Vec<_>>(),
-        "channel": p.channel,
-        "location": p.location_id,
-        "occurred_at": p.occurred_at,
-    });
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    tally_domain::text::hex(&digest)
+    use tally_domain::inputs::LineInput;
+    type Line<'a> = (
+        &'a str,
+        &'a Option<String>,
+        &'a Option<String>,
+        &'a Option<String>,
+        i64,
+        i64,
+    );
+    #[derive(serde::Serialize)]
+    struct Canonical<'a> {
+        channel: &'a tally_domain::model::SalesChannel,
+        lines: Vec<Line<'a>>,
+        location: &'a Option<tally_domain::ids::LocationId>,
+        member: &'a MemberId,
+        occurred_at: &'a Option<tally_domain::Timestamp>,
+        total: (i64, &'a tally_domain::Currency),
+    }
+    fn line(l: &LineInput) -> Line<'_> {
+        (
+            &l.sku,
+            &l.name,
+            &l.category,
+            &l.brand,
+            l.quantity,
+            l.unit_price_minor,
+        )
+    }
+    let canonical = Canonical {
+        channel: &p.channel,
+        lines: p.lines.iter().map(line).collect(),
+        location: &p.location_id,
+        member,
+        occurred_at: &p.occurred_at,
+        total: (p.total.amount_minor, &p.total.currency),
+    };
+    let mut hash = HashWriter(Sha256::new());
+    serde_json::to_writer(&mut hash, &canonical).expect("plain data serialises");
+    tally_domain::text::hex(&hash.0.finalize())
+}
+
+/// Feeds what is written into a hash.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How the hashes stored before were made: from a `serde_json::Value`.
+    fn hash_of_a_value(p: &NewPurchase, member: &MemberId) -> String {
+        let canonical = json!({
+            "member": member,
+            "total": [p.total.amount_minor, p.total.currency],
+            "lines": p.lines.iter().map(|l| json!([l.sku, l.name, l.category, l.brand, l.quantity, l.unit_price_minor])).collect::<Vec<_>>(),
+            "channel": p.channel,
+            "location": p.location_id,
+            "occurred_at": p.occurred_at,
+        });
+        tally_domain::text::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn content_hashes_are_those_stored_before() {
+        let member = MemberId::generate();
+        let location = tally_domain::ids::LocationId::generate();
+        let bodies = [
+            json!({"order_id": "a", "member": {"id": member},
+                   "total": {"amount_minor": 1999, "currency": "USD"}}),
+            json!({"order_id": "b", "member": {"external_id": "ż-1"},
+                   "total": {"amount_minor": 0, "currency": "PLN"}, "channel": "online",
+                   "location_id": location, "occurred_at": "2026-03-29T01:30:00.123456Z",
+                   "lines": [
+                       {"sku": "ż\"\\", "name": "Płyta \"LP\" 😀", "category": "vinyl",
+                        "quantity": 2, "unit_price_minor": 999},
+                       {"sku": "x", "brand": "Ü", "quantity": 1, "unit_price_minor": 1}]}),
+        ];
+        for body in bodies {
+            let p = NewPurchase::parse(&body).expect("a purchase");
+            assert_eq!(
+                content_hash(&p, &member),
+                hash_of_a_value(&p, &member),
+                "{body}"
+            );
+        }
+    }
 }
