@@ -483,23 +483,10 @@ pub(super) fn content_hash(p: &NewPurchase, member: &MemberId) -> String {
         occurred_at: &p.occurred_at,
         total: (p.total.amount_minor, &p.total.currency),
     };
-    let mut hash = HashWriter(Sha256::new());
+    // Sha256 is an `io::Write`: what is written goes into the hash.
+    let mut hash = Sha256::new();
     serde_json::to_writer(&mut hash, &canonical).expect("plain data serialises");
-    tally_domain::text::hex(&hash.0.finalize())
-}
-
-/// Feeds what is written into a hash.
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    tally_domain::text::hex(&hash.finalize())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use tally_store::{Conn, Database, Dialect, StoreError, Value};
 use tally_store_any::testing::TestDb;
 
-const COLUMNS: [&str; 4] = ["id", "note", "amount", "flag"];
+pub const COLUMNS: [&str; 4] = ["id", "note", "amount", "flag"];
 
 async fn with_table(db: &TestDb) -> <tally_store_any::AnyDb as Database>::Conn {
     let mut c = db.db.connect_writer().await.unwrap();
@@ -37,11 +37,10 @@ fn rows(count: i64) -> Vec<Value> {
         .collect()
 }
 
-async fn stored(c: &mut impl Conn) -> Vec<Value> {
-    let rows = c
-        .query("SELECT id, note, amount, flag FROM bulk ORDER BY id", &[])
-        .await
-        .unwrap();
+/// The rows of a table of `COLUMNS` (also `gathered_writes`'), by id, as inserted.
+pub async fn stored_in(c: &mut impl Conn, table: &str) -> Vec<Value> {
+    let sql = format!("SELECT id, note, amount, flag FROM {table} ORDER BY id");
+    let rows = c.query(&sql, &[]).await.unwrap();
     rows.iter()
         .flat_map(|r| {
             let note = r.opt_text(1).unwrap().map_or(Value::Null, Value::Text);
@@ -53,6 +52,10 @@ async fn stored(c: &mut impl Conn) -> Vec<Value> {
             ]
         })
         .collect()
+}
+
+async fn stored(c: &mut impl Conn) -> Vec<Value> {
+    stored_in(c, "bulk").await
 }
 
 #[tokio::test]

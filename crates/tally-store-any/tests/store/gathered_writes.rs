@@ -4,10 +4,10 @@
 //! arrives as given, held writes given after them see them, and a failure among them is
 //! reported and rolls their transaction back.
 
+use crate::bulk_inserts::{COLUMNS as PARENT, stored_in};
 use tally_store::{Addition, Conn, Database, Dialect, StoreError, Value};
 use tally_store_any::testing::TestDb;
 
-const PARENT: [&str; 4] = ["id", "note", "amount", "flag"];
 const CHILD: [&str; 3] = ["parent_id", "line", "sku"];
 static TOTAL: Addition = Addition {
     table: "counters",
@@ -54,21 +54,7 @@ fn child(parent: i64, line: i64) -> Vec<Value> {
 }
 
 async fn parents(c: &mut impl Conn) -> Vec<Value> {
-    let rows = c
-        .query("SELECT id, note, amount, flag FROM parent ORDER BY id", &[])
-        .await
-        .unwrap();
-    rows.iter()
-        .flat_map(|r| {
-            let note = r.opt_text(1).unwrap().map_or(Value::Null, Value::Text);
-            [
-                Value::Int(r.int(0).unwrap()),
-                note,
-                Value::Int(r.int(2).unwrap()),
-                Value::Bool(r.boolean(3).unwrap()),
-            ]
-        })
-        .collect()
+    stored_in(c, "parent").await
 }
 
 async fn children(c: &mut impl Conn) -> Vec<String> {
@@ -206,7 +192,7 @@ async fn a_failed_gathered_row_is_reported_and_its_transaction_rolls_back() {
 }
 
 #[tokio::test]
-async fn many_gathered_rows_at_once_are_copied() {
+async fn many_gathered_rows_at_once_arrive_with_the_rest() {
     let db = TestDb::new().await;
     let mut c = with_tables(&db).await;
     c.batch(c.dialect().begin_write()).await.unwrap();

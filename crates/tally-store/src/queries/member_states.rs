@@ -3,7 +3,7 @@
 //! batch's members at once.
 
 use super::members::MemberKey;
-use super::{json, padded, placeholders, rows_by_keys, to_ts, ts};
+use super::{json, padded, placeholders, rows_by_keys, text_rows, to_ts, ts};
 use crate::{Conn, PLAN_CACHED, Row, StoreError, Value};
 use std::collections::HashMap;
 use tally_domain::ids::{MemberId, ProgramId, TenantId};
@@ -285,13 +285,10 @@ pub async fn member_states_by_keys<C: Conn>(
             let lock_params: Vec<Value> = std::iter::once(program)
                 .chain(accounts.into_iter().map(Value::from))
                 .collect();
-            let values: Vec<String> = (2..=lock_params.len())
-                .map(|i| format!("(CAST(${i} AS TEXT))"))
-                .collect();
             let sql = format!(
-                "{PLAN_CACHED}SELECT a.id FROM (VALUES {}) AS k(v) CROSS JOIN LATERAL
+                "{PLAN_CACHED}SELECT a.id FROM {} AS k(v) CROSS JOIN LATERAL
                  (SELECT id FROM accounts WHERE id = k.v AND program_id = $1 FOR NO KEY UPDATE) a",
-                values.join(", ")
+                text_rows(2, lock_params.len() - 1)
             );
             c.execute_later(&sql, &lock_params).await?;
         } else {

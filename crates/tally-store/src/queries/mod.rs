@@ -78,6 +78,15 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `(VALUES (CAST($first AS TEXT)), …)` for `count` text parameters: a list of keys as rows,
+/// for a lateral lookup per key (PostgreSQL).
+pub(crate) fn text_rows(first: usize, count: usize) -> String {
+    let rows: Vec<String> = (first..first + count)
+        .map(|i| format!("(CAST(${i} AS TEXT))"))
+        .collect();
+    format!("(VALUES {})", rows.join(", "))
+}
+
 /// `values` with its last one repeated up to the next power of two (at least 4): a list for
 /// an `IN (…)` that comes in a few lengths, so its statement in a few shapes.
 pub(crate) fn padded<T: Clone>(mut values: Vec<T>) -> Vec<T> {
@@ -112,16 +121,11 @@ pub fn rows_by_keys(
             "(SELECT * FROM {table} WHERE {column} IN ({}){and}) {alias}",
             placeholders(first, count)
         ),
-        crate::Dialect::Postgres => {
-            let values: Vec<String> = (first..first + count)
-                .map(|i| format!("(CAST(${i} AS TEXT))"))
-                .collect();
-            format!(
-                "(VALUES {}) AS {alias}_key(v) CROSS JOIN LATERAL \
-                 (SELECT * FROM {table} WHERE {column} = {alias}_key.v{and} OFFSET 0) {alias}",
-                values.join(", ")
-            )
-        }
+        crate::Dialect::Postgres => format!(
+            "{} AS {alias}_key(v) CROSS JOIN LATERAL \
+             (SELECT * FROM {table} WHERE {column} = {alias}_key.v{and} OFFSET 0) {alias}",
+            text_rows(first, count)
+        ),
     }
 }
 
