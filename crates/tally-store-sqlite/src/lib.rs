@@ -13,6 +13,7 @@
 //! on their own threads (see `tally-core`'s batcher).
 
 mod checkpoint;
+mod migrations;
 
 use checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -20,50 +21,6 @@ use rusqlite::{ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
 use tally_store::{Conn, Database, Dialect, Pool, Pooled, Row, StoreError, Value};
 
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_core.sql")),
-    (2, include_str!("../migrations/0002_console.sql")),
-    (3, include_str!("../migrations/0003_earning.sql")),
-    (4, include_str!("../migrations/0004_pending.sql")),
-    (5, include_str!("../migrations/0005_events.sql")),
-    (6, include_str!("../migrations/0006_stamps.sql")),
-    (7, include_str!("../migrations/0007_referrals.sql")),
-    (8, include_str!("../migrations/0008_reward_tiers.sql")),
-    (
-        9,
-        include_str!("../migrations/0009_pending_on_purchases.sql"),
-    ),
-    (10, include_str!("../migrations/0010_insights.sql")),
-    (11, include_str!("../migrations/0011_segments.sql")),
-    (12, include_str!("../migrations/0012_vouchers.sql")),
-    (13, include_str!("../migrations/0013_reward_vouchers.sql")),
-    (14, include_str!("../migrations/0014_charities.sql")),
-    (15, include_str!("../migrations/0015_reward_segments.sql")),
-    (16, include_str!("../migrations/0016_offers.sql")),
-    (17, include_str!("../migrations/0017_cashback.sql")),
-    (18, include_str!("../migrations/0018_fulfilment.sql")),
-    (19, include_str!("../migrations/0019_offer_groups.sql")),
-    (20, include_str!("../migrations/0020_templates.sql")),
-    (21, include_str!("../migrations/0021_messages.sql")),
-    (22, include_str!("../migrations/0022_campaigns.sql")),
-    (23, include_str!("../migrations/0023_journeys.sql")),
-    (24, include_str!("../migrations/0024_webhooks.sql")),
-    (25, include_str!("../migrations/0025_push.sql")),
-    (26, include_str!("../migrations/0026_journey_holdouts.sql")),
-    (
-        27,
-        include_str!("../migrations/0027_webhook_secret_rotation.sql"),
-    ),
-    (
-        28,
-        include_str!("../migrations/0028_transfers_member_covering.sql"),
-    ),
-    (29, include_str!("../migrations/0029_pending_by_member.sql")),
-    (
-        30,
-        include_str!("../migrations/0030_ledger_without_foreign_keys.sql"),
-    ),
-];
 const READ_POOL_SIZE: usize = 8;
 
 #[derive(Clone)]
@@ -325,50 +282,12 @@ impl Database for SqliteDb {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = SqliteConn::open(&self.path)?;
-        conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_us INTEGER NOT NULL)").await?;
-        for (version, sql) in MIGRATIONS {
-            conn.batch("BEGIN IMMEDIATE").await?;
-            let applied = conn
-                .query_one(
-                    "SELECT 1 FROM schema_migrations WHERE version = $1",
-                    &[Value::Int(*version)],
-                )
-                .await?
-                .is_some();
-            let result = if applied {
-                Ok(())
-            } else {
-                match conn.batch(sql).await {
-                    Ok(()) => conn
-                        .execute("INSERT INTO schema_migrations (version, applied_at_us) VALUES ($1, $2)", &[
-                            Value::Int(*version),
-                            Value::Int(now_us()),
-                        ])
-                        .await
-                        .map(|_| ()),
-                    Err(e) => Err(e),
-                }
-            };
-            match result {
-                Ok(()) => conn.batch("COMMIT").await?,
-                Err(e) => {
-                    conn.batch("ROLLBACK").await?;
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
+        migrations::run(&mut conn, migrations::MIGRATIONS).await
     }
 
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 #[cfg(test)]
