@@ -74,16 +74,40 @@ pub async fn insert_transfers<C: Conn>(
     c.gather_rows("transfers", &COLUMNS, &values).await
 }
 
-/// Adds a delta to each of many member accounts (sorted by id), a few statements in all, and
-/// returns their new balances. The rows stay locked until the transaction ends; on PostgreSQL
-/// they are locked first, in id order, so two callers whose accounts overlap wait for each
-/// other instead of deadlocking. The deltas are joined to the accounts (`UPDATE … FROM
-/// (VALUES …)`); a `CASE` over the ids compared each row with every id of its statement.
+/// Adds a delta to each of many member accounts (sorted by id) and returns their new balances.
+/// The rows stay locked until the transaction ends; on PostgreSQL they are locked first, in id
+/// order, so two callers whose accounts overlap wait for each other instead of deadlocking, and
+/// the deltas are joined to the accounts (`UPDATE … FROM (VALUES …)`), a few statements in all
+/// (a `CASE` over the ids compared each row with every id of its statement). SQLite, whose
+/// writer holds the whole database, updates and reads one account at a time through two cached
+/// statements: the join built a table of its values and an index of its keys each time, and an
+/// `UPDATE … RETURNING` per account was slower still (SQLite keeps returned rows in a table of
+/// their own until the statement ends).
 pub async fn add_to_balances<C: Conn>(
     c: &mut C,
     deltas: &[(String, i64)],
 ) -> Result<std::collections::HashMap<String, Points>, StoreError> {
     debug_assert!(deltas.is_sorted(), "accounts are locked in id order");
+    if c.dialect() == crate::Dialect::Sqlite {
+        let mut balances = std::collections::HashMap::with_capacity(deltas.len());
+        for (id, delta) in deltas {
+            c.execute(
+                "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND balance IS NOT NULL",
+                &[id.as_str().into(), (*delta).into()],
+            )
+            .await?;
+            let row = c
+                .query_one(
+                    "SELECT balance FROM accounts WHERE id = $1 AND balance IS NOT NULL",
+                    &[id.as_str().into()],
+                )
+                .await?;
+            if let Some(r) = row {
+                balances.insert(id.clone(), Points(r.int(0)?));
+            }
+        }
+        return Ok(balances);
+    }
     if c.dialect() == crate::Dialect::Postgres {
         for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(

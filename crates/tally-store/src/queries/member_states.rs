@@ -21,11 +21,25 @@ pub struct MemberState {
     pub tier: Option<String>,
 }
 
-const STATE_COLUMNS: &str =
-    "m.id, m.program_id, m.status, a.balance, p.balance, m.external_id, t.tier";
-const STATE_FROM: &str = "members m
-     JOIN accounts a ON a.id = m.id || ':member_available' JOIN accounts p ON p.id = m.id || ':member_pending'
-     LEFT JOIN member_tiers t ON t.member_id = m.id";
+// Macros, not consts, so that `concat!` can extend them.
+macro_rules! state_columns_without_tier {
+    () => {
+        "m.id, m.program_id, m.status, a.balance, p.balance, m.external_id"
+    };
+}
+macro_rules! state_from_without_tier {
+    () => {
+        "members m
+     JOIN accounts a ON a.id = m.id || ':member_available' JOIN accounts p ON p.id = m.id || ':member_pending'"
+    };
+}
+const STATE_COLUMNS_WITHOUT_TIER: &str = state_columns_without_tier!();
+const STATE_COLUMNS: &str = concat!(state_columns_without_tier!(), ", t.tier");
+const STATE_FROM_WITHOUT_TIER: &str = state_from_without_tier!();
+const STATE_FROM: &str = concat!(
+    state_from_without_tier!(),
+    " LEFT JOIN member_tiers t ON t.member_id = m.id"
+);
 
 const STATE_COLUMN_COUNT: usize = 7;
 
@@ -346,6 +360,8 @@ fn pending_id(member: &str) -> String {
 }
 
 /// Members of a program by external id, with their state, in one query (for bulk imports).
+/// The state's `tier` is not read (always `None`): only imports into programs without a tier
+/// plan take this path, and the tier was one more lookup per member.
 pub async fn member_states_by_external_id<C: Conn>(
     c: &mut C,
     tenant: &TenantId,
@@ -356,7 +372,8 @@ pub async fn member_states_by_external_id<C: Conn>(
         return Ok(HashMap::new());
     }
     let sql = format!(
-        "SELECT {STATE_COLUMNS} FROM {STATE_FROM} WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.external_id IN ({})",
+        "SELECT {STATE_COLUMNS_WITHOUT_TIER}, NULL FROM {STATE_FROM_WITHOUT_TIER} \
+         WHERE m.tenant_id = $1 AND m.program_id = $2 AND m.external_id IN ({})",
         placeholders(3, external_ids.len())
     );
     let mut params: Vec<Value> = vec![tenant.as_str().into(), program.as_str().into()];
