@@ -145,25 +145,37 @@ fn remove_database(path: &Path) {
     }
 }
 
+/// Builds the demo in a file of its own, then writes a copy of it where it belongs: an
+/// interrupted build leaves no demo that looks complete.
+///
+/// A copy (`VACUUM INTO`, one compact file), not a rename: the writer, checkpointer and
+/// segment threads close their connections to the partial file shortly after the build's
+/// `Tally` is dropped, not at once, and SQLite shares its locks and shared memory between the
+/// connections of one process to the same file (inode). Opening the renamed file while those
+/// were still open failed with a disk I/O error.
 async fn build(path: &Path) -> Result<()> {
+    eprintln!("Building the demo music shop from the CDNOW purchase log…");
+    build_with(path, async |tally: &Tally<AnyDb>| populate(tally).await).await
+}
+
+async fn build_with(
+    path: &Path,
+    populate: impl AsyncFnOnce(&Tally<AnyDb>) -> Result<()>,
+) -> Result<()> {
     let partial = PathBuf::from(format!("{}.partial", path.display()));
     remove_database(&partial);
     let url = format!("sqlite://{}", partial.display());
-    eprintln!("Building the demo music shop from the CDNOW purchase log…");
-    {
-        let tally = app::open(&url).await?;
-        populate(&tally).await?;
-        // Fold the write-ahead log into the file so one file holds the whole demo.
-        let mut c = tally.read().await.map_err(core_err)?;
-        c.batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    let tally = app::open(&url).await?;
+    populate(&tally).await?;
     remove_database(path);
-    std::fs::rename(&partial, path).map_err(|e| format!("moving the demo into place: {e}"))?;
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
-    }
+    let target = path.to_str().ok_or("the demo's path is not valid UTF-8")?;
+    let mut c = tally.read().await.map_err(core_err)?;
+    c.batch(&format!("VACUUM INTO '{}'", target.replace('\'', "''")))
+        .await
+        .map_err(|e| format!("writing the demo to {}: {e}", path.display()))?;
+    drop(c);
+    drop(tally);
+    remove_database(&partial);
     Ok(())
 }
 
@@ -652,4 +664,53 @@ Try it:
         cashier_link = links.get(1).map_or("", String::as_str),
         wallet_link = links.get(2).map_or("", String::as_str),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo's file opens at once after it is built, while the build's `Tally` still
+    /// writes to the partial file (as its segment updater may: a renamed file failed here with
+    /// a disk I/O error), and the partial file is gone.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_demo_opens_as_soon_as_it_is_built() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("tally-demo-{nanos}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("demo.db");
+        for round in 0..3 {
+            build_with(&path, async |tally: &Tally<AnyDb>| {
+                let create = async |tally: &Tally<AnyDb>, name: String| {
+                    let command = Command::CreateTenant { name };
+                    let placeholder = TenantId::generate();
+                    tally.write(&placeholder, ACTOR, None, command).await
+                };
+                create(tally, format!("{TENANT} {round}"))
+                    .await
+                    .map_err(core_err)?;
+                // Writes that go on after the build is done.
+                let late = tally.clone();
+                tokio::spawn(async move {
+                    for n in 0..50 {
+                        let _ = create(&late, format!("late {round} {n}")).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    }
+                });
+                Ok(())
+            })
+            .await
+            .unwrap();
+            let tally = app::open(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            let built = tally.tenant(&format!("{TENANT} {round}")).await;
+            assert!(built.is_ok(), "round {round}: {built:?}");
+            assert!(!dir.join("demo.db.partial").exists());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
