@@ -1,3 +1,4 @@
 -- PostgreSQL's migration 0030 drops the foreign keys of transfers and purchases, whose checks
 -- lock the referenced rows there. SQLite keeps them: here a check is an index lookup without a
 -- lock, and dropping a constraint would mean rebuilding both tables.
+-- Migration 0031 drops them on SQLite too, by rebuilding both tables.

@@ -155,10 +155,16 @@ fn prepare<'c>(
     if count != params.len() {
         return Err(rusqlite::Error::InvalidParameterCount(params.len(), count));
     }
+    bind(&mut stmt, params)?;
+    Ok(stmt)
+}
+
+/// Binds `params` to `$1`, `$2`, … (`?1`, `?2`, … once rewritten).
+fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> rusqlite::Result<()> {
     for (i, p) in params.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, Param(p))?;
     }
-    Ok(stmt)
+    Ok(())
 }
 
 fn decode_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
@@ -244,9 +250,7 @@ impl Conn for SqliteConn {
         self.run(|conn| {
             let mut stmt = conn.prepare_cached(&sqlite_sql(&sql))?;
             for row in values.chunks(columns.len()) {
-                for (i, p) in row.iter().enumerate() {
-                    stmt.raw_bind_parameter(i + 1, Param(p))?;
-                }
+                bind(&mut stmt, row)?;
                 stmt.raw_execute()?;
             }
             Ok(())

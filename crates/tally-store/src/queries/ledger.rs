@@ -4,6 +4,7 @@
 
 use super::{Page, json, page_limit, to_json, to_ts, ts};
 use crate::{Conn, StoreError, Value};
+use std::collections::HashMap;
 use tally_domain::ids::{MemberId, ProgramId, TransferId};
 use tally_domain::model::{BalanceKind, HistoryEntry, TransferKind, TransferReason};
 use tally_domain::{Points, Timestamp};
@@ -74,6 +75,13 @@ pub async fn insert_transfers<C: Conn>(
     c.gather_rows("transfers", &COLUMNS, &values).await
 }
 
+/// A member account's cached balance (program accounts keep none).
+static MEMBER_BALANCE: crate::Addition = crate::Addition {
+    table: "accounts",
+    key: "id",
+    column: "balance",
+};
+
 /// Adds a delta to each of many member accounts (sorted by id) and returns their new balances.
 /// The rows stay locked until the transaction ends; on PostgreSQL they are locked first, in id
 /// order, so two callers whose accounts overlap wait for each other instead of deadlocking, and
@@ -86,39 +94,51 @@ pub async fn insert_transfers<C: Conn>(
 pub async fn add_to_balances<C: Conn>(
     c: &mut C,
     deltas: &[(String, i64)],
-) -> Result<std::collections::HashMap<String, Points>, StoreError> {
+) -> Result<HashMap<String, Points>, StoreError> {
     debug_assert!(deltas.is_sorted(), "accounts are locked in id order");
-    if c.dialect() == crate::Dialect::Sqlite {
-        let mut balances = std::collections::HashMap::with_capacity(deltas.len());
-        for (id, delta) in deltas {
-            c.execute(
-                "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND balance IS NOT NULL",
-                &[id.as_str().into(), (*delta).into()],
+    match c.dialect() {
+        crate::Dialect::Sqlite => add_one_at_a_time(c, deltas).await,
+        crate::Dialect::Postgres => add_joined(c, deltas).await,
+    }
+}
+
+/// SQLite's [`add_to_balances`].
+async fn add_one_at_a_time<C: Conn>(
+    c: &mut C,
+    deltas: &[(String, i64)],
+) -> Result<HashMap<String, Points>, StoreError> {
+    let add = MEMBER_BALANCE.one_row();
+    let mut balances = HashMap::with_capacity(deltas.len());
+    for (id, delta) in deltas {
+        c.execute(&add, &[id.as_str().into(), (*delta).into()])
+            .await?;
+        let row = c
+            .query_one(
+                "SELECT balance FROM accounts WHERE id = $1 AND balance IS NOT NULL",
+                &[id.as_str().into()],
             )
             .await?;
-            let row = c
-                .query_one(
-                    "SELECT balance FROM accounts WHERE id = $1 AND balance IS NOT NULL",
-                    &[id.as_str().into()],
-                )
-                .await?;
-            if let Some(r) = row {
-                balances.insert(id.clone(), Points(r.int(0)?));
-            }
-        }
-        return Ok(balances);
-    }
-    if c.dialect() == crate::Dialect::Postgres {
-        for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT id FROM accounts WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-                super::placeholders(1, chunk.len())
-            );
-            let ids: Vec<Value> = chunk.iter().map(|(id, _)| id.as_str().into()).collect();
-            c.execute_later(&sql, &ids).await?;
+        if let Some(r) = row {
+            balances.insert(id.clone(), Points(r.int(0)?));
         }
     }
-    let mut balances = std::collections::HashMap::with_capacity(deltas.len());
+    Ok(balances)
+}
+
+/// PostgreSQL's [`add_to_balances`]: the accounts locked in id order, then the deltas joined.
+async fn add_joined<C: Conn>(
+    c: &mut C,
+    deltas: &[(String, i64)],
+) -> Result<HashMap<String, Points>, StoreError> {
+    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id FROM accounts WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+            super::placeholders(1, chunk.len())
+        );
+        let ids: Vec<Value> = chunk.iter().map(|(id, _)| id.as_str().into()).collect();
+        c.execute_later(&sql, &ids).await?;
+    }
+    let mut balances = HashMap::with_capacity(deltas.len());
     for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "UPDATE accounts SET balance = accounts.balance + d.column2 FROM (VALUES ",
@@ -164,13 +184,6 @@ pub async fn change_balance<C: Conn>(
         .ok_or_else(|| StoreError::Decode(format!("no member account {account_id}")))?;
     Ok(Points(row.int(0)?))
 }
-
-/// A member account's cached balance (program accounts keep none).
-static MEMBER_BALANCE: crate::Addition = crate::Addition {
-    table: "accounts",
-    key: "id",
-    column: "balance",
-};
 
 /// Adds `delta` to a member account whose row the caller has locked and whose balance it knows:
 /// gathered (see `Conn::gather_addition`), since nobody needs its answer.
