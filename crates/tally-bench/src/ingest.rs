@@ -2,7 +2,8 @@
 //!
 //! On each backend, in one run:
 //! (a) **baseline** — the SQL writes one purchase causes (credit the member's balance, insert the
-//!     transfer, insert the purchase), each purchase its own transaction, from N concurrent
+//!     transfer, insert the purchase with its content hash and answer, store the answer under
+//!     the request's idempotency key), each purchase its own transaction, from N concurrent
 //!     connections, without Tally: what a straightforward service would do;
 //! (b) **Tally over HTTP** — N keep-alive clients on loopback POSTing purchases (with an
 //!     `Idempotency-Key`, as production clients do) to an in-process server;
@@ -22,7 +23,7 @@ use tally_domain::inputs::{NewMember, NewProgram};
 use tally_domain::model::{Purchase, SalesChannel, TransferKind, TransferReason};
 use tally_domain::{Currency, Points, SystemClock};
 use tally_ledger::AccountKind;
-use tally_store::queries::{ledger, programs, purchases};
+use tally_store::queries::{idempotency, ledger, programs, purchases};
 use tally_store::{Conn, Database};
 use tally_store_any::AnyDb;
 use tally_store_any::testing::TestDb;
@@ -227,8 +228,29 @@ pub(crate) async fn setup(db: &TestDb, members: usize) -> Setup {
         .await
         .expect("program");
     let program = ProgramId::parse(program["id"].as_str().expect("id")).expect("program id");
+    // In waves: requests beyond what the write queue holds would be turned away.
+    let wave = tally_core::writer::QUEUE_CAPACITY / 2;
+    let mut enrolled = Vec::with_capacity(members);
+    for first in (0..members).step_by(wave) {
+        enrolled.extend(enrol(&tally, &tenant, &program, first..members.min(first + wave)).await);
+    }
+    Setup {
+        tally,
+        tenant,
+        program,
+        members: enrolled,
+    }
+}
+
+/// Enrols members `m-{i}` for every i of `range`, all at once.
+async fn enrol(
+    tally: &Tally<AnyDb>,
+    tenant: &TenantId,
+    program: &ProgramId,
+    range: std::ops::Range<usize>,
+) -> Vec<MemberId> {
     let mut handles = Vec::new();
-    for i in 0..members {
+    for i in range {
         let (tally, tenant, program) = (tally.clone(), tenant.clone(), program.clone());
         handles.push(tokio::spawn(async move {
             let member = NewMember::parse(&serde_json::json!({ "external_id": format!("m-{i}") }))
@@ -253,12 +275,7 @@ pub(crate) async fn setup(db: &TestDb, members: usize) -> Setup {
     for h in handles {
         members.push(h.await.expect("enrol task"));
     }
-    Setup {
-        tally,
-        tenant,
-        program,
-        members,
-    }
+    members
 }
 
 /// (a) The same writes, one transaction per purchase, N connections, no Tally in between.
@@ -342,11 +359,29 @@ async fn baseline_purchase(
     };
     let reason = TransferReason {
         order_id: Some(purchase.order_id.clone()),
+        purchase_id: Some(purchase.id.clone()),
+        rule: Some("base".into()),
+        rule_version: Some(1),
+        actor: Some("key:bench".into()),
         ..TransferReason::default()
     };
+    let content = tally_core::secrets::sha256_hex(&purchase.order_id);
     c.batch(c.dialect().begin_write()).await?;
     let result = async {
         let balance = ledger::change_balance(c, &account, points.value()).await?;
+        // The answer a purchase keeps, twice: with the order and under its idempotency key.
+        let answer = serde_json::json!({
+            "purchase_id": purchase.id,
+            "order_id": purchase.order_id,
+            "member_id": member,
+            "points_earned": points,
+            "base_points": points,
+            "rule_awards": [],
+            "stamps": [],
+            "granted": [],
+            "balance": { "available": balance, "pending": Points::ZERO },
+        });
+        let outcome = serde_json::json!({ "ok": answer }).to_string();
         ledger::insert_transfer(
             c,
             &ledger::NewTransfer {
@@ -364,7 +399,16 @@ async fn baseline_purchase(
             },
         )
         .await?;
-        purchases::insert_purchase(c, tenant, &purchase, "-", "{}", None).await
+        purchases::insert_purchase(c, tenant, &purchase, &content, &answer.to_string(), None)
+            .await?;
+        let record = idempotency::NewRecord {
+            tenant,
+            key: &purchase.order_id,
+            request_sha256: &content,
+            outcome: &outcome,
+            at: now,
+        };
+        idempotency::insert_new(c, &record).await
     }
     .await;
     match result {

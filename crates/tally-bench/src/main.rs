@@ -37,6 +37,10 @@ fn block_on(benchmark: impl std::future::Future<Output = ()>) {
 }
 
 fn main() {
+    // Tally's own logs (a write that failed, say), to stderr, when asked for.
+    if std::env::var("RUST_LOG").is_ok() {
+        tally_cli::app::init_logging(&tally_cli::config::Config::default());
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let text = |name: &str| -> Option<String> {
         args.iter()
