@@ -55,12 +55,19 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
 /// Applies the `migrations` not applied yet. Foreign keys are not enforced while they run:
 /// SQLite changes a table's constraints by rebuilding it, and dropping the old table would
 /// break or cascade to the rows that refer to it. Every foreign key is checked before each
-/// migration commits instead.
+/// migration commits instead. Enforcement is back on afterwards, whether they all applied or not.
 pub(crate) async fn run(
     conn: &mut SqliteConn,
     migrations: &[(i64, &str)],
 ) -> Result<(), StoreError> {
     conn.batch("PRAGMA foreign_keys = OFF").await?;
+    let applied = apply_all(conn, migrations).await;
+    conn.batch("PRAGMA foreign_keys = ON").await?;
+    applied
+}
+
+/// Applies each migration in a transaction of its own, stopping at the first that fails.
+async fn apply_all(conn: &mut SqliteConn, migrations: &[(i64, &str)]) -> Result<(), StoreError> {
     conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_us INTEGER NOT NULL)").await?;
     for (version, sql) in migrations {
         conn.batch("BEGIN IMMEDIATE").await?;
@@ -72,7 +79,7 @@ pub(crate) async fn run(
             }
         }
     }
-    conn.batch("PRAGMA foreign_keys = ON").await
+    Ok(())
 }
 
 /// Runs one migration inside the caller's transaction, unless it was applied before.
@@ -274,6 +281,12 @@ mod tests {
             texts(&mut c, "SELECT sku FROM purchase_lines")
                 .await
                 .is_empty()
+        );
+        let enforced = c.query_one("PRAGMA foreign_keys", &[]).await.unwrap();
+        assert_eq!(
+            enforced.unwrap().int(0).unwrap(),
+            1,
+            "foreign keys on again"
         );
         drop(c);
         let _ = std::fs::remove_file(path);
