@@ -15,8 +15,9 @@ use tally_store::StoreError;
 
 const EVERY: Duration = Duration::from_millis(100);
 /// A writer's own automatic checkpoint: far above what the log grows by between two of this
-/// thread's checkpoints (about 700 pages in 100 ms of import), so only a safety net.
-pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
+/// thread's checkpoints (about 400 pages of 8 KiB in 100 ms of import), so only a safety net.
+/// The log then holds at most about 80 MB.
+pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// Runs the checkpoints while it lives; its thread ends soon after it is dropped.
 pub(crate) struct Checkpointer {
@@ -47,12 +48,11 @@ mod tests {
     use crate::SqliteDb;
     use tally_store::{Conn, Database};
 
-    /// About 500 pages written in one commit, below the threshold of any connection's own
+    /// About 2 MB (250 pages) written in one commit, below the threshold of any connection's own
     /// checkpoint, reach the database file shortly after: the checkpointer copied them.
     #[tokio::test]
     async fn the_log_reaches_the_database_file_without_the_writer() {
-        let unique = unique_number();
-        let path = std::env::temp_dir().join(format!("tally-checkpoint-{unique}.db"));
+        let path = crate::tests::temp_db("checkpoint");
         let db = SqliteDb::open(&path).unwrap();
         let mut writer = db.connect_writer().await.unwrap();
         writer
@@ -72,14 +72,7 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         drop((writer, db));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        crate::tests::remove_db(&path);
         assert!(size > 1_000_000, "the database file has {size} bytes");
-    }
-
-    fn unique_number() -> u128 {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        now.unwrap().as_nanos()
     }
 }
