@@ -15,6 +15,7 @@
 //! ```
 
 mod ingest;
+mod loopback;
 mod messages;
 mod pages;
 mod rfm;
