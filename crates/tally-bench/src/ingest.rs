@@ -8,10 +8,11 @@
 //! (b) **Tally over HTTP** — N keep-alive clients on loopback POSTing purchases (with an
 //!     `Idempotency-Key`, as production clients do) to an in-process server, each client one
 //!     connection of a lean HTTP/1.1 client (`loopback.rs`), so the load costs little of the
-//!     cores the server is measured on;
-//!     The flat rate and a busy earning engine (rules, tiers, pending points) alternate for
-//!     `--rounds` rounds; the table shows each one's median round.
+//!     cores the server is measured on; at the flat rate, and with a busy earning engine
+//!     (rules, tiers, pending points);
 //! (c) **Tally import** — `tally import purchases` of a CSV (the command's own code).
+//! The four take turns for `--rounds` rounds, each on a fresh database; the table shows each
+//! one's median round, and the ratios compare medians.
 //! Commits are durable throughout (SQLite `synchronous = FULL`, PostgreSQL `fsync` as set).
 
 use crate::loopback::Connection;
@@ -109,31 +110,31 @@ pub async fn run(options: Options) {
             print_row(name, &run, "");
             continue;
         }
-        let db = fresh().await;
-        let baseline = run_baseline(&setup(&db, options.members).await, &options).await;
-        drop(db);
-        // Flat rate and rules alternate, each round on a fresh database, and the medians are
+        // Every scenario runs once per round, each on a fresh database, and the medians are
         // compared: the machine's speed (disk flushes above all) drifts between runs by more
-        // than the difference being measured.
-        let (mut flat_rounds, mut rules_rounds) = (Vec::new(), Vec::new());
+        // than the difference being measured, so a baseline measured once, minutes before
+        // or after, would compare different machines.
+        let mut rounds: [Vec<Run>; 4] = Default::default();
         for _ in 0..options.rounds.max(1) {
             let db = fresh().await;
-            flat_rounds.push(run_http(&setup(&db, options.members).await, &options).await);
+            rounds[0].push(run_baseline(&setup(&db, options.members).await, &options).await);
+            drop(db);
+            let db = fresh().await;
+            rounds[1].push(run_http(&setup(&db, options.members).await, &options).await);
             drop(db);
             let db = fresh().await;
             let mut run = run_http(&setup_with_rules(&db, &options).await, &options).await;
             run.name = format!("{}, 10 rules + tiers + pending", run.name);
-            rules_rounds.push(run);
+            rounds[2].push(run);
+            drop(db);
+            let db = fresh().await;
+            rounds[3].push(run_import(&setup(&db, options.members).await, &options).await);
             drop(db);
         }
-        let http = median(&flat_rounds);
-        let with_rules = median(&rules_rounds);
-        let db = fresh().await;
-        let import = run_import(&setup(&db, options.members).await, &options).await;
-        drop(db);
+        let [baseline, http, with_rules, import] = rounds.each_ref().map(|runs| median(runs));
         let base = baseline.per_second();
-        for run in [&baseline, http, with_rules, &import] {
-            let ratio = if std::ptr::eq(run, &baseline) {
+        for run in [baseline, http, with_rules, import] {
+            let ratio = if std::ptr::eq(run, baseline) {
                 "1.0×".to_owned()
             } else {
                 format!("{:.1}×", run.per_second() / base)
@@ -142,23 +143,20 @@ pub async fn run(options: Options) {
         }
         println!(
             "| {name} | 10 rules + tiers + pending ÷ flat rate (HTTP, medians of {} rounds) | | {:.2}× | | | |",
-            flat_rounds.len(),
+            rounds[1].len(),
             with_rules.per_second() / http.per_second()
         );
-        let rounds: Vec<String> = flat_rounds
-            .iter()
-            .zip(&rules_rounds)
-            .map(|(f, r)| {
-                format!(
-                    "{} / {}",
-                    thousands(f.per_second()),
-                    thousands(r.per_second())
-                )
+        let each: Vec<String> = (0..rounds[0].len())
+            .map(|n| {
+                let rates = rounds
+                    .each_ref()
+                    .map(|runs| thousands(runs[n].per_second()));
+                rates.join(" / ")
             })
             .collect();
         println!(
-            "\n{name}: each round, flat / rules (events/s): {}\n",
-            rounds.join("; ")
+            "\n{name}: each round, baseline / flat / rules / import (events/s): {}\n",
+            each.join("; ")
         );
         let _ = std::io::stdout().flush();
     }
