@@ -125,17 +125,22 @@ pub async fn serve(
         mailer,
     });
     // With each connection's peer address: the voucher lock-out counts failures per client.
-    axum::serve(
+    let served = axum::serve(
         listener,
         tally_http::router_with(
-            AppState::new(tally).with_trusted_proxies(trusted_proxies),
+            AppState::new(tally.clone()).with_trusted_proxies(trusted_proxies),
             pages,
         )
         .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(|e| format!("server: {e}"))
+    .map_err(|e| format!("server: {e}"));
+    // The requests are answered; what background work has queued is committed before the
+    // process ends (its later writes are turned away).
+    tracing::info!("finishing queued writes");
+    tally.close().await;
+    served
 }
 
 /// Idempotency keys are kept 24 hours; older ones are deleted every 10 minutes. A purge is one

@@ -99,6 +99,12 @@ pub struct Tally<D: Database> {
 }
 
 impl<D: Database> Tally<D> {
+    /// Finishes the writes already queued and ends the writers: for a server's shutdown, once it
+    /// takes no more requests. Writes after it answer `Unavailable`.
+    pub async fn close(&self) {
+        self.writes.close().await;
+    }
+
     /// Starts the writers and the segment updater. The database must already be migrated.
     pub fn start(db: D, clock: Arc<dyn Clock>) -> Tally<D> {
         let bell = Arc::new(bell::Bell::default());

@@ -73,6 +73,10 @@ struct Job {
 #[derive(Clone)]
 pub struct WriteQueue {
     tx: mpsc::Sender<Job>,
+    /// Set by [`WriteQueue::close`]: new writes are turned away, the writers finish what is
+    /// queued and end.
+    closing: tokio::sync::watch::Sender<bool>,
+    threads: Arc<std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
 impl WriteQueue {
@@ -91,28 +95,71 @@ impl WriteQueue {
             command,
             reply,
         };
+        if *self.closing.borrow() {
+            return Err(CoreError::Unavailable);
+        }
         self.tx.try_send(job).map_err(|_| CoreError::Unavailable)?;
         answer.await.map_err(|_| CoreError::Unavailable)?
+    }
+
+    /// Stops taking writes and waits until the writers have committed and answered every write
+    /// already queued, and ended. Writes submitted from then on answer `Unavailable` (a 503).
+    /// Closing twice is harmless.
+    pub async fn close(&self) {
+        self.closing.send_replace(true);
+        let threads = std::mem::take(&mut *self.threads.lock().expect("not poisoned"));
+        if threads.is_empty() {
+            return;
+        }
+        let joined = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        });
+        let _ = joined.await;
     }
 }
 
 pub fn spawn<D: Database>(db: D, clock: Arc<dyn Clock>, bell: Arc<Bell>) -> WriteQueue {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let rx = Arc::new(Mutex::new(rx));
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let mut threads = Vec::new();
     for n in 0..db.writer_count() {
         let (db, clock, rx, bell) = (db.clone(), clock.clone(), rx.clone(), bell.clone());
-        std::thread::Builder::new()
+        let closed = closing.subscribe();
+        let thread = std::thread::Builder::new()
             .name(format!("tally-writer-{n}"))
             .spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("a writer runtime");
-                rt.block_on(run_writer(db, clock, rx, bell));
+                rt.block_on(run_writer(db, clock, rx, bell, closed));
             })
             .expect("spawn a writer thread");
+        threads.push(thread);
     }
-    WriteQueue { tx }
+    WriteQueue {
+        tx,
+        closing,
+        threads: Arc::new(std::sync::Mutex::new(threads)),
+    }
+}
+
+/// The next job: waits for one while the queue is open; once it is closing, takes only what is
+/// already queued, and `None` when nothing is.
+async fn next_job(
+    rx: &mut mpsc::Receiver<Job>,
+    closed: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<Job> {
+    if !*closed.borrow() {
+        tokio::select! {
+            job = rx.recv() => return job,
+            _ = closed.wait_for(|closing| *closing) => {}
+        }
+    }
+    rx.try_recv().ok()
 }
 
 async fn run_writer<D: Database>(
@@ -120,6 +167,7 @@ async fn run_writer<D: Database>(
     clock: Arc<dyn Clock>,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     bell: Arc<Bell>,
+    mut closed: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut conn: Option<D::Conn> = None;
     let max_batch = match db.dialect() {
@@ -136,7 +184,9 @@ async fn run_writer<D: Database>(
             Some(job) => vec![job],
             None => {
                 let mut rx = rx.lock().await;
-                let Some(first) = rx.recv().await else { return };
+                let Some(first) = next_job(&mut rx, &mut closed).await else {
+                    return;
+                };
                 let alone = bulk_alone && first.command.is_bulk();
                 let mut batch = vec![first];
                 while !alone && batch.len() < max_batch {

@@ -481,3 +481,53 @@ async fn purchases_read_ahead_answer_as_purchases_read_one_by_one() {
         assert_eq!(a.balance, b.balance);
     }
 }
+
+/// Closing while 200 adjustments are on their way: each either commits and is answered, or is
+/// turned away before it runs; none is lost or left waiting, and writes after the close are
+/// turned away.
+#[tokio::test]
+async fn closing_finishes_the_queued_writes_and_turns_later_ones_away() {
+    let (_db, tally, tenant, member) = one_member().await;
+    let mut handles = Vec::new();
+    for _ in 0..200 {
+        let (tally, tenant, member) = (tally.clone(), tenant.clone(), member.clone());
+        let command = Command::Adjust {
+            member,
+            request: adjust(1),
+        };
+        handles.push(tokio::spawn(async move {
+            tally.write(&tenant, "t", None, command).await
+        }));
+    }
+    // Let some of them reach the queue before it closes.
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(30), tally.close())
+        .await
+        .expect("the writers end");
+    let (mut committed, mut turned_away) = (0, 0);
+    for h in handles {
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), h)
+            .await
+            .expect("every write is answered")
+            .unwrap();
+        match outcome {
+            Ok(_) => committed += 1,
+            Err(CoreError::Unavailable) => turned_away += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(committed + turned_away, 200);
+    assert!(committed > 0, "the writes queued before the close commit");
+    assert_eq!(available(&tally, &tenant, &member).await, committed);
+    let later = Command::Adjust {
+        member: member.clone(),
+        request: adjust(1),
+    };
+    assert!(matches!(
+        tally.write(&tenant, "t", None, later).await,
+        Err(CoreError::Unavailable)
+    ));
+    tally.close().await;
+}
