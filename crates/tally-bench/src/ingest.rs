@@ -115,20 +115,22 @@ pub async fn run(options: Options) {
         // than the difference being measured, so a baseline measured once, minutes before
         // or after, would compare different machines.
         let mut rounds: [Vec<Run>; 4] = Default::default();
-        for _ in 0..options.rounds.max(1) {
+        let round_count = options.rounds.max(1);
+        for _ in 0..round_count {
+            let [baselines, flats, with_rules, imports] = &mut rounds;
             let db = fresh().await;
-            rounds[0].push(run_baseline(&setup(&db, options.members).await, &options).await);
+            baselines.push(run_baseline(&setup(&db, options.members).await, &options).await);
             drop(db);
             let db = fresh().await;
-            rounds[1].push(run_http(&setup(&db, options.members).await, &options).await);
+            flats.push(run_http(&setup(&db, options.members).await, &options).await);
             drop(db);
             let db = fresh().await;
             let mut run = run_http(&setup_with_rules(&db, &options).await, &options).await;
             run.name = format!("{}, 10 rules + tiers + pending", run.name);
-            rounds[2].push(run);
+            with_rules.push(run);
             drop(db);
             let db = fresh().await;
-            rounds[3].push(run_import(&setup(&db, options.members).await, &options).await);
+            imports.push(run_import(&setup(&db, options.members).await, &options).await);
             drop(db);
         }
         let [baseline, http, with_rules, import] = rounds.each_ref().map(|runs| median(runs));
@@ -143,10 +145,10 @@ pub async fn run(options: Options) {
         }
         println!(
             "| {name} | 10 rules + tiers + pending ÷ flat rate (HTTP, medians of {} rounds) | | {:.2}× | | | |",
-            rounds[1].len(),
+            round_count,
             with_rules.per_second() / http.per_second()
         );
-        let each: Vec<String> = (0..rounds[0].len())
+        let each: Vec<String> = (0..round_count)
             .map(|n| {
                 let rates = rounds
                     .each_ref()

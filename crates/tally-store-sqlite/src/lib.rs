@@ -83,13 +83,13 @@ impl SqliteConn {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = rusqlite::Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-        // Takes effect only while the file is new: before the log mode, which writes the header.
-        conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE}"))
-            .map_err(map_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
-             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
-        )
+        // The page size takes effect only while the file is new, so it comes before the log
+        // mode, which writes the header.
+        conn.execute_batch(&format!(
+            "PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -65536;"
+        ))
         .map_err(map_err)?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(SqliteConn {

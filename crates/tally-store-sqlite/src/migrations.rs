@@ -158,11 +158,7 @@ mod tests {
             returned_quantity) VALUES ('pur_1', 1, 'SKU-1', 2, 2100, 0);";
 
     async fn fresh() -> (SqliteConn, std::path::PathBuf) {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!("tally-migrations-{nanos}.db"));
+        let path = crate::tests::temp_db("migrations");
         (SqliteConn::open(&path).unwrap(), path)
     }
 
@@ -254,7 +250,7 @@ mod tests {
             "lines still refer to the rebuilt purchases, checked once migrations are done"
         );
         drop(c);
-        let _ = std::fs::remove_file(path);
+        crate::tests::remove_db(&path);
     }
 
     #[tokio::test]
@@ -289,6 +285,6 @@ mod tests {
             "foreign keys on again"
         );
         drop(c);
-        let _ = std::fs::remove_file(path);
+        crate::tests::remove_db(&path);
     }
 }

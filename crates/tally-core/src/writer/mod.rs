@@ -87,6 +87,9 @@ impl WriteQueue {
         idempotency: Option<IdempotencyKey>,
         command: Command,
     ) -> Result<Value, CoreError> {
+        if *self.closing.borrow() {
+            return Err(CoreError::Unavailable);
+        }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             tenant,
@@ -95,9 +98,6 @@ impl WriteQueue {
             command,
             reply,
         };
-        if *self.closing.borrow() {
-            return Err(CoreError::Unavailable);
-        }
         self.tx.try_send(job).map_err(|_| CoreError::Unavailable)?;
         answer.await.map_err(|_| CoreError::Unavailable)?
     }

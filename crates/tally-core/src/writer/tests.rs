@@ -482,9 +482,8 @@ async fn purchases_read_ahead_answer_as_purchases_read_one_by_one() {
     }
 }
 
-/// Closing while 200 adjustments are on their way: each either commits and is answered, or is
-/// turned away before it runs; none is lost or left waiting, and writes after the close are
-/// turned away.
+/// Closing while 200 queued adjustments wait for the writers: every one commits and is
+/// answered, none is lost or left waiting, and writes after the close are turned away.
 #[tokio::test]
 async fn closing_finishes_the_queued_writes_and_turns_later_ones_away() {
     let (_db, tally, tenant, member) = one_member().await;
@@ -499,7 +498,8 @@ async fn closing_finishes_the_queued_writes_and_turns_later_ones_away() {
             tally.write(&tenant, "t", None, command).await
         }));
     }
-    // Let some of them reach the queue before it closes.
+    // On this single-threaded runtime each task runs to its answer's wait, its write queued,
+    // before the test goes on.
     for _ in 0..5 {
         tokio::task::yield_now().await;
     }
@@ -520,6 +520,9 @@ async fn closing_finishes_the_queued_writes_and_turns_later_ones_away() {
     }
     assert_eq!(committed + turned_away, 200);
     assert!(committed > 0, "the writes queued before the close commit");
+    // Each task queued its write at its first poll, during the yields, before the close: none
+    // was turned away, so every one was drained from the queue.
+    assert_eq!(turned_away, 0, "every queued write commits");
     assert_eq!(available(&tally, &tenant, &member).await, committed);
     let later = Command::Adjust {
         member: member.clone(),
