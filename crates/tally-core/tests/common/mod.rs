@@ -240,19 +240,25 @@ pub fn ret(f: &Fixture, body: Value) -> Command {
     }
 }
 
-/// The configuration of the property tests: `TALLY_PROPTEST_CASES` cases (default 64), from a
-/// fixed seed, so their checks that every kind of outcome came up cannot fail by chance in CI
-/// (`PROPTEST_RNG_SEED=…` runs other cases).
-pub fn proptest_config(max_shrink_iters: u32) -> proptest::test_runner::Config {
+/// The configuration of a property test: `TALLY_PROPTEST_CASES` cases (else `default_cases`),
+/// divided among `shards` tests that run in parallel, each from a fixed seed of its own, so their
+/// checks that every kind of outcome came up cannot fail by chance in CI (`PROPTEST_RNG_SEED=…`
+/// runs other cases).
+pub fn proptest_config(
+    max_shrink_iters: u32,
+    default_cases: u32,
+    (shard, shards): (u32, u32),
+) -> proptest::test_runner::Config {
     use proptest::test_runner::{Config, RngSeed};
     let default = Config::default();
     let cases = std::env::var("TALLY_PROPTEST_CASES")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(default_cases)
+        .div_ceil(shards);
     let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
         Some(_) => default.rng_seed,
-        None => RngSeed::Fixed(20_261_205),
+        None => RngSeed::Fixed(20_261_205 + u64::from(shard)),
     };
     Config {
         cases,

@@ -585,7 +585,7 @@ async fn run_case(base: &Fixture, setup: Setup, ops: Vec<Op>) -> Result<(), Test
 
 #[test]
 fn rules_limits_returns_and_expiry_never_break_the_ledger_or_award_past_a_limit() {
-    let mut runner = TestRunner::new(common::proptest_config(256));
+    let mut runner = TestRunner::new(common::proptest_config(256, 64, (0, 1)));
     let strategy = (setup(), prop::collection::vec(op(), 20..=60));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
