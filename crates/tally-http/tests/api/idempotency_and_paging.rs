@@ -77,19 +77,47 @@ async fn an_idempotency_key_replays_the_first_answer_with_one_effect() {
     .await
     .ok(201);
 
-    // Concurrent retries of one request: one effect, the same answer for all.
+    // 100 concurrent requests with one key: one effect, the same answer for all.
     let body = purchase_body(&m, "I-3", 7000);
-    let (r1, r2, r3, r4) = tokio::join!(
-        app.post_idem(&app.a.write, &purchases, "key-3", &body),
-        app.post_idem(&app.a.write, &purchases, "key-3", &body),
-        app.post_idem(&app.a.write, &purchases, "key-3", &body),
-        app.post_idem(&app.a.write, &purchases, "key-3", &body),
-    );
-    for r in [&r2, &r3, &r4] {
-        assert_eq!((r.status, &r.text), (r1.status, &r1.text));
+    let mut retries = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let request = app
+            .api(reqwest::Method::POST, &purchases)
+            .bearer_auth(&app.a.write)
+            .header("Idempotency-Key", "key-3")
+            .json(&body);
+        retries.spawn(async move {
+            let response = request
+                .send()
+                .await
+                .expect("the request reaches the server");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("a response body"))
+        });
     }
-    assert_eq!(r1.ok(201)["points_earned"], 70);
+    let answers = retries.join_all().await;
+    assert_eq!(answers.len(), 100);
+    let (status, text) = &answers[0];
+    assert_eq!(*status, 201, "{text}");
+    assert!(
+        answers.iter().all(|answer| answer == &answers[0]),
+        "every retry gets the first answer"
+    );
+    let answer: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(answer["points_earned"], 70);
     assert_eq!(app.balance(&m).await, 120);
+    assert_eq!(
+        app.get(&app.a.read, &format!("/members/{m}/purchases"))
+            .await
+            .ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["order_id"] == "I-3")
+            .count(),
+        1,
+        "one purchase recorded"
+    );
 
     // Enrolment: the retry answers the same member; one member exists.
     let members = format!("/programs/{p}/members");

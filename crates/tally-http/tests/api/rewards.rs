@@ -406,3 +406,35 @@ async fn per_member_limits_are_enforced_and_cancelling_frees_a_claim() {
     assert_eq!(app.balance(&m).await, 90);
     app.check_end_state().await;
 }
+
+#[tokio::test]
+async fn a_reward_is_redeemed_only_within_its_active_window() {
+    let app = TestApp::new().await;
+    let p = app.a.program.clone();
+    // The test clock starts at 2026-05-01T10:00:00Z.
+    let r = id(&app
+        .create_reward(json!({"name": "Summer mug", "cost_points": 100,
+                              "active_from": "2026-06-01T00:00:00Z", "active_until": "2026-09-01T00:00:00Z"}))
+        .await);
+    let m = id(&app.enroll(json!({})).await);
+    app.adjust(&m, 1_000).await;
+    let redemptions = format!("/programs/{p}/redemptions");
+    let redeem = json!({"member": {"id": m}, "reward_id": r});
+
+    let before = app.snapshot().await;
+    let early = app.post(&app.a.write, &redemptions, &redeem).await;
+    early.problem(422, "reward_not_available");
+    before.assert_same(&app.snapshot().await, "redeem before the window opens");
+
+    app.clock.set("2026-06-01T00:00:00Z".parse().unwrap());
+    let on_time = app.post(&app.a.write, &redemptions, &redeem).await.ok(201);
+    assert_eq!(on_time["balance"]["available"], 900, "{on_time}");
+
+    // The window's end is exclusive.
+    app.clock.set("2026-09-01T00:00:00Z".parse().unwrap());
+    let before = app.snapshot().await;
+    let late = app.post(&app.a.write, &redemptions, &redeem).await;
+    late.problem(422, "reward_not_available");
+    before.assert_same(&app.snapshot().await, "redeem after the window closed");
+    assert_eq!(app.balance(&m).await, 900);
+}
