@@ -156,7 +156,7 @@ pub async fn keys(config: &Config, command: KeyCommand) -> Result<()> {
         }
         KeyCommand::Revoke { tenant, id } => {
             let tenant = tenant_id(&tally, &tenant).await?;
-            let id = ApiKeyId::parse(&id)?;
+            let id = ApiKeyId::parse(&id).map_err(|e| format!("key `{id}`: {e}"))?;
             tally
                 .write(
                     &tenant,

@@ -289,7 +289,7 @@ async fn populate(tally: &Tally<AnyDb>) -> Result<()> {
     ] {
         crate::operators::create(tally, &tenant, email, name, role, "en", None).await?;
     }
-    let rows = cdnow_rows(&program)?;
+    let rows = cdnow_rows(program.time_zone.as_str(), Timestamp::now())?;
     // Each customer joined on the day of their first purchase.
     let mut first_purchase: std::collections::HashMap<String, Timestamp> = Default::default();
     for row in &rows {
@@ -565,10 +565,12 @@ fn synthetic_profile(external_id: &str) -> serde_json::Value {
 
 /// The CDNOW log as purchases: customer `00001` is member `cdnow-00001`, line 2 of the file is
 /// order `cdnow-2`, and every date moves by the same number of days so the last is yesterday.
-fn cdnow_rows(program: &Program) -> Result<Vec<Row>> {
+/// The CDNOW log as import rows, its days shifted so that the last one is the day before `now`
+/// in the program's time zone (each purchase at noon).
+fn cdnow_rows(time_zone: &str, now: Timestamp) -> Result<Vec<Row>> {
     let usd = Currency::parse("USD")?;
-    let tz = jiff::tz::TimeZone::get(program.time_zone.as_str()).map_err(|e| e.to_string())?;
-    let yesterday = Timestamp::now()
+    let tz = jiff::tz::TimeZone::get(time_zone).map_err(|e| e.to_string())?;
+    let yesterday = now
         .to_zoned(tz.clone())
         .date()
         .yesterday()
@@ -669,6 +671,56 @@ Try it:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole log is shipped and read: 69,659 purchases by 23,570 customers, the last on the
+    /// day before today, each day moved by the same number of days, nothing lost in the amounts.
+    #[test]
+    fn the_cdnow_log_ends_yesterday_with_every_purchase() {
+        let now: Timestamp = "2026-12-05T03:00:00Z".parse().unwrap();
+        let rows = cdnow_rows("America/New_York", now).unwrap();
+        assert_eq!(rows.len(), 69_659);
+        let customers: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.external_id.as_str()).collect();
+        assert_eq!(customers.len(), 23_570);
+        let orders: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.purchase.order_id.as_str()).collect();
+        assert_eq!(orders.len(), rows.len(), "one order id per line");
+
+        let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let days: Vec<jiff::civil::DateTime> = rows
+            .iter()
+            .map(|r| {
+                r.purchase
+                    .occurred_at
+                    .unwrap()
+                    .to_zoned(tz.clone())
+                    .datetime()
+            })
+            .collect();
+        // 03:00 UTC is still the 4th in New York: its yesterday is the 3rd.
+        let last = days.iter().max().unwrap();
+        assert_eq!(last.to_string(), "2026-12-03T12:00:00");
+        // The log runs from 1997-01-01 to 1998-06-30: 545 days.
+        let first = days.iter().min().unwrap();
+        assert_eq!(first.date().until(last.date()).unwrap().get_days(), 545);
+        assert!(
+            days.iter()
+                .all(|d| d.time() == jiff::civil::time(12, 0, 0, 0))
+        );
+
+        let total: i64 = rows.iter().map(|r| r.purchase.total.amount_minor).sum();
+        let raw: i64 = CDNOW
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let dollars = l.split_whitespace().nth(3).unwrap();
+                let usd = Currency::parse("USD").unwrap();
+                tally_domain::money::parse_decimal_minor(dollars, usd).unwrap()
+            })
+            .sum();
+        assert_eq!(total, raw);
+        assert!(total > 0);
+    }
 
     /// The demo's file opens at once after it is built, while the build's `Tally` still
     /// writes to the partial file (as its segment updater may: a renamed file failed here with

@@ -34,7 +34,8 @@ pub async fn run(config: &Config, command: ExportCommand) -> Result<()> {
     let tally = app::open(&config.database_url).await?;
     let (ExportCommand::Members(target) | ExportCommand::Ledger(target)) = &command;
     let tenant = tenant_id(&tally, &target.tenant).await?;
-    let program = ProgramId::parse(&target.program)?;
+    let program = ProgramId::parse(&target.program)
+        .map_err(|e| format!("program `{}`: {e}", target.program))?;
     let sink: Box<dyn Write> = match &target.out {
         Some(path) => {
             Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?)

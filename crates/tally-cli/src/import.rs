@@ -58,7 +58,7 @@ pub async fn run(config: &Config, command: ImportCommand) -> Result<()> {
     } = command;
     let tally = app::open(&config.database_url).await?;
     let tenant = tenant_id(&tally, &tenant).await?;
-    let program = ProgramId::parse(&program)?;
+    let program = ProgramId::parse(&program).map_err(|e| format!("program `{program}`: {e}"))?;
     let program = tally.program(&tenant, &program).await.map_err(core_err)?;
     let rows = read_file(&file, &program)?;
     let profile: Option<Profile<'_>> = enroll_unknown.then_some(&bare_profile);

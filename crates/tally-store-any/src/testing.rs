@@ -58,6 +58,18 @@ impl TestDb {
         }
     }
 
+    /// A URL that opens this database from another process (the `tally` binary): the SQLite
+    /// file, or the PostgreSQL database with the test's schema as its search path.
+    pub fn url(&self) -> String {
+        match &self.cleanup {
+            Cleanup::File(path) => format!("sqlite://{}", path.display()),
+            Cleanup::Schema { url, schema } => {
+                let joiner = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{joiner}options=-c%20search_path%3D{schema}")
+            }
+        }
+    }
+
     /// The URL of this database (for a SQLite file; PostgreSQL tests use a schema).
     pub fn sqlite_url(&self) -> Option<String> {
         match &self.cleanup {

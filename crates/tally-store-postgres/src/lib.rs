@@ -521,8 +521,13 @@ impl Database for PgDb {
 }
 
 async fn apply_migrations(conn: &mut PgConn) -> Result<(), StoreError> {
-    conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        .await?;
+    // Warnings only on the migrating connection: the table exists on every run but the first,
+    // and PostgreSQL's notice saying so would be logged by every `tally` command.
+    conn.batch(
+        "SET client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .await?;
     for (version, sql) in MIGRATIONS {
         if conn
             .query_one(
