@@ -149,7 +149,12 @@ pub struct Member {
     pub external_id: Option<String>,
     pub name: Option<String>,
     pub email: Option<Email>,
+    /// The member's email is one their person (wallet) has proved to own, by signing in to the
+    /// wallet with a code sent to it.
+    pub email_verified: bool,
     pub phone: Option<Phone>,
+    /// Likewise for the phone; no flow verifies phones yet (the wallet signs in by email).
+    pub phone_verified: bool,
     pub birthday: Option<jiff::civil::Date>,
     pub locale: Option<Locale>,
     pub time_zone: Option<TimeZoneName>,

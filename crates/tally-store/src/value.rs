@@ -90,6 +90,13 @@ impl Row {
         }
     }
 
+    pub fn opt_boolean(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.boolean(i).map(Some),
+        }
+    }
+
     pub fn boolean(&self, i: usize) -> Result<bool, StoreError> {
         match self.at(i)? {
             Value::Bool(v) => Ok(*v),

@@ -37,16 +37,18 @@ pub async fn enroll<C: Conn>(
         )
         .into());
     }
-    let person_id =
+    let person =
         members::find_or_create_person(c, m.email.as_ref(), m.phone.as_ref(), ctx.now).await?;
     let mut member = Member {
         id: MemberId::generate(),
         program_id: program.clone(),
-        person_id,
+        person_id: person.id,
         external_id: m.external_id.clone(),
         name: m.name.clone(),
         email: m.email.clone(),
+        email_verified: person.email_verified,
         phone: m.phone.clone(),
+        phone_verified: person.phone_verified,
         birthday: m.birthday,
         locale: m.locale.clone(),
         time_zone: m.time_zone.clone(),

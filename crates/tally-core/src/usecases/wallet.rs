@@ -46,6 +46,7 @@ pub async fn start_session<C: Conn>(
     let Some(person) = wallet::person_by_email(c, email).await? else {
         return Ok(json!({ "signed_in": false }));
     };
+    wallet::mark_email_verified(c, &person).await?;
     wallet::insert_session(c, token_sha256, &person, csrf_token, ctx.now, ctx.now + ttl).await?;
     Ok(json!({ "signed_in": true, "person_id": person }))
 }

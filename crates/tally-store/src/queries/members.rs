@@ -15,6 +15,14 @@ pub use super::member_states::{
     member_states_by_external_id, rule_facts,
 };
 
+/// A person found or made for an enrolment, and whether the member's email and phone are ones
+/// that person has verified.
+pub struct PersonMatch {
+    pub id: PersonId,
+    pub email_verified: bool,
+    pub phone_verified: bool,
+}
+
 /// Finds the person with this email (or else phone), or creates one: one human, one wallet,
 /// across every tenant's program. Safe under concurrent enrolments of the same person.
 pub async fn find_or_create_person<C: Conn>(
@@ -22,18 +30,24 @@ pub async fn find_or_create_person<C: Conn>(
     email: Option<&Email>,
     phone: Option<&Phone>,
     now: Timestamp,
-) -> Result<PersonId, StoreError> {
+) -> Result<PersonMatch, StoreError> {
     let email_v: Value = email.map(|e| e.as_str()).into();
     let phone_v: Value = phone.map(|p| p.as_str()).into();
+    let find = "SELECT id, email = $1 AND email_verified, phone = $2 AND phone_verified FROM persons \
+         WHERE email = $1 OR phone = $2 ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END LIMIT 1";
+    let matched = |row: Row| -> Result<PersonMatch, StoreError> {
+        Ok(PersonMatch {
+            id: PersonId::from_trusted(row.text(0)?),
+            email_verified: row.opt_boolean(1)? == Some(true),
+            phone_verified: row.opt_boolean(2)? == Some(true),
+        })
+    };
     if email.is_some() || phone.is_some() {
         let found = c
-            .query_one(
-                "SELECT id FROM persons WHERE email = $1 OR phone = $2 ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END LIMIT 1",
-                &[email_v.clone(), phone_v.clone()],
-            )
+            .query_one(find, &[email_v.clone(), phone_v.clone()])
             .await?;
         if let Some(row) = found {
-            return Ok(PersonId::from_trusted(row.text(0)?));
+            return matched(row);
         }
     }
     let id = PersonId::generate();
@@ -44,19 +58,20 @@ pub async fn find_or_create_person<C: Conn>(
         )
         .await?;
     if inserted == 1 {
-        return Ok(id);
+        return Ok(PersonMatch {
+            id,
+            email_verified: false,
+            phone_verified: false,
+        });
     }
     // Someone enrolled the same email or phone a moment ago: use theirs.
     let row = c
-        .query_one(
-            "SELECT id FROM persons WHERE email = $1 OR phone = $2 LIMIT 1",
-            &[email_v, phone_v],
-        )
+        .query_one(find, &[email_v, phone_v])
         .await?
         .ok_or_else(|| {
             StoreError::Retryable("person vanished after a conflicting insert".into())
         })?;
-    Ok(PersonId::from_trusted(row.text(0)?))
+    matched(row)
 }
 
 /// Inserts a member with its consents and its two accounts (available, pending).
@@ -179,7 +194,9 @@ pub async fn upsert_consent<C: Conn>(
 const MEMBER_COLS: &str = "m.id, m.program_id, m.person_id, m.external_id, m.name, m.email, m.phone, m.birthday, m.locale, \
      m.time_zone, m.preferred_channel, m.attributes, m.tags, m.status, m.card_number, m.card_token, m.enrolled_at_us, \
      (SELECT balance FROM accounts a WHERE a.member_id = m.id AND a.kind = 'member_available'), \
-     (SELECT balance FROM accounts a WHERE a.member_id = m.id AND a.kind = 'member_pending'), m.seq";
+     (SELECT balance FROM accounts a WHERE a.member_id = m.id AND a.kind = 'member_pending'), m.seq, \
+     (SELECT p.email = m.email AND p.email_verified FROM persons p WHERE p.id = m.person_id), \
+     (SELECT p.phone = m.phone AND p.phone_verified FROM persons p WHERE p.id = m.person_id)";
 
 fn decode(r: &Row) -> Result<(i64, Member), StoreError> {
     let bad = |what: &str| StoreError::Decode(format!("member {what}"));
@@ -190,7 +207,10 @@ fn decode(r: &Row) -> Result<(i64, Member), StoreError> {
         external_id: r.opt_text(3)?,
         name: r.opt_text(4)?,
         email: r.opt_text(5)?.map(Email::from_trusted),
+        // NULL when the member has no email (or phone): not verified.
+        email_verified: r.opt_boolean(20)? == Some(true),
         phone: r.opt_text(6)?.map(Phone::from_trusted),
+        phone_verified: r.opt_boolean(21)? == Some(true),
         birthday: r
             .opt_text(7)?
             .map(|d| d.parse().map_err(|_| bad("birthday")))

@@ -72,6 +72,16 @@ pub async fn person_by_email<C: Conn>(
         .transpose()
 }
 
+/// Records that the person owns their email: they signed in with a code sent to it.
+pub async fn mark_email_verified<C: Conn>(c: &mut C, person: &PersonId) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE persons SET email_verified = $2 WHERE id = $1 AND NOT email_verified",
+        &[person.as_str().into(), true.into()],
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn insert_session<C: Conn>(
     c: &mut C,
     token_sha256: &str,

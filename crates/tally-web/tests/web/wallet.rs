@@ -4,8 +4,9 @@
 
 use crate::common;
 
-use common::{App, EMAIL, app_with_mail, request_code, signed_in};
+use common::{App, EMAIL, Shop, app_with_mail, request_code, signed_in};
 use serde_json::json;
+use tally_domain::ids::MemberId;
 
 #[tokio::test]
 async fn a_member_signs_in_with_an_emailed_code_and_sees_every_card() {
@@ -43,6 +44,14 @@ async fn a_member_signs_in_with_an_emailed_code_and_sees_every_card() {
         .await;
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains(r#"id="code-error""#));
+    let verified = |shop: &Shop, id: &MemberId| {
+        let (tally, tenant, id) = (app.tally.clone(), shop.tenant.clone(), id.clone());
+        async move { tally.member(&tenant, &id).await.unwrap().email_verified }
+    };
+    assert!(
+        !a.email_verified && !verified(&app.a, &a.id).await,
+        "a wrong code proves nothing"
+    );
     let ok = b
         .post(
             "/wallet/sign-in/code",
@@ -57,6 +66,18 @@ async fn a_member_signs_in_with_an_emailed_code_and_sees_every_card() {
         )
         .await;
     assert_eq!(again.status, 422, "a code works once");
+
+    // Signing in proved the email: every card with it says so, at both merchants, and so does
+    // a card enrolled with it afterwards; the stranger's does not.
+    assert!(verified(&app.a, &a.id).await && verified(&app.b, &b_card.id).await);
+    assert!(!verified(&app.a, &stranger.id).await);
+    let later = app
+        .enrol(
+            &app.b,
+            json!({"name": "Kasia", "email": EMAIL, "external_id": "k-2"}),
+        )
+        .await;
+    assert!(later.email_verified && !later.phone_verified);
 
     let cards = b.get("/wallet").await;
     assert!(
