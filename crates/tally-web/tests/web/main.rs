@@ -21,4 +21,5 @@ mod stamps;
 mod vouchers;
 mod wallet;
 mod wallet_push;
+mod wallet_sms;
 mod webhooks;
