@@ -98,7 +98,6 @@ pub async fn run(options: Options) {
         secure_cookies: false,
         public_url: base.clone(),
         mailer: None,
-        sms: None,
     });
     let app = tally_http::router_with(AppState::new(tally.clone()), pages);
     let server = tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });

@@ -93,10 +93,10 @@ pub const DEMO_OWNER: &str = OWNER;
 /// sends no email).
 async fn wallet_link(tally: &Tally<AnyDb>, base: &str) -> Result<String> {
     let profile = synthetic_profile("cdnow-00001");
-    let email = tally_domain::text::Contact::parse(profile["email"].as_str().unwrap_or_default())?;
+    let email = tally_domain::text::Email::parse(profile["email"].as_str().unwrap_or_default())?;
     let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
     let command = Command::IssueWalletCode {
-        contact: email.clone(),
+        email: email.clone(),
         code_sha256: tally_web::pages::wallet::code_sha256(&email, &code),
         ttl: jiff::SignedDuration::from_hours(1),
     };

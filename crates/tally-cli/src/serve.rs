@@ -106,7 +106,7 @@ pub async fn serve(
         mailer.clone(),
         tally_delivery::DeliveryConfig::new(public_url),
     );
-    if let Some(gateway) = senders.sms.clone() {
+    if let Some(gateway) = senders.sms {
         deliverer = deliverer.with_sms(gateway);
     }
     // Every node shares one VAPID key pair: browsers subscribe against its public key.
@@ -123,7 +123,6 @@ pub async fn serve(
         secure_cookies,
         public_url: public_url.trim_end_matches('/').to_owned(),
         mailer,
-        sms: senders.sms,
     });
     // With each connection's peer address: the voucher lock-out counts failures per client.
     let served = axum::serve(

@@ -153,7 +153,7 @@ pub struct Member {
     /// wallet with a code sent to it.
     pub email_verified: bool,
     pub phone: Option<Phone>,
-    /// Likewise for the phone, with a code sent by text message.
+    /// Likewise for the phone; no flow verifies phones yet (the wallet signs in by email).
     pub phone_verified: bool,
     pub birthday: Option<jiff::civil::Date>,
     pub locale: Option<Locale>,

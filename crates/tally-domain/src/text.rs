@@ -57,39 +57,6 @@ impl Email {
     }
 }
 
-/// Where a person proves who they are, by a code sent there: their email or their phone.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Contact {
-    Email(Email),
-    Phone(Phone),
-}
-
-impl Contact {
-    /// An email when the text has an `@`, else a phone number in international form.
-    pub fn parse(raw: &str) -> Result<Contact, String> {
-        if raw.contains('@') {
-            Email::parse(raw).map(Contact::Email)
-        } else if raw.trim().is_empty() {
-            Err("enter an email address or a phone number".into())
-        } else {
-            Phone::parse(raw.trim()).map(Contact::Phone)
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Contact::Email(e) => e.as_str(),
-            Contact::Phone(p) => p.as_str(),
-        }
-    }
-}
-
-impl std::fmt::Display for Contact {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl Phone {
     /// Accepts `+` then 8 to 15 digits; spaces, dashes and dots between digits are dropped.
     pub fn parse(raw: &str) -> Result<Phone, String> {
@@ -187,28 +154,6 @@ mod tests {
         for bad in ["600100200", "+0600100200", "+48", "+48abc100200"] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_contact_is_an_email_or_a_phone() {
-        assert_eq!(
-            Contact::parse(" Ann@Example.com").unwrap(),
-            Contact::Email(Email::parse("ann@example.com").unwrap())
-        );
-        let phone = Contact::parse(" +48 600 100 200 ").unwrap();
-        assert_eq!(phone, Contact::Phone(Phone::parse("+48600100200").unwrap()));
-        assert_eq!(phone.as_str(), "+48600100200");
-        assert!(Contact::parse("ann@").unwrap_err().contains("email"));
-        assert!(
-            Contact::parse("600 100 200")
-                .unwrap_err()
-                .contains("international")
-        );
-        assert!(
-            Contact::parse("  ")
-                .unwrap_err()
-                .contains("email address or a phone")
-        );
     }
 
     #[test]

@@ -37,10 +37,8 @@ pub struct WebState<D: Database> {
     /// The address browsers reach this server at (`https://loyalty.example.com`), for links
     /// shown to be sent to someone else (invites).
     pub public_url: String,
-    /// Where wallet sign-in codes go out, by email and by SMS; `None` writes them to the log
-    /// (development).
+    /// Where wallet sign-in codes go out; `None` writes them to the log (development).
     pub mailer: Option<tally_mail::Mailer>,
-    pub sms: Option<tally_delivery::SmsGateway>,
 }
 
 impl<D: Database> Clone for WebState<D> {
@@ -50,7 +48,6 @@ impl<D: Database> Clone for WebState<D> {
             secure_cookies: self.secure_cookies,
             public_url: self.public_url.clone(),
             mailer: self.mailer.clone(),
-            sms: self.sms.clone(),
         }
     }
 }

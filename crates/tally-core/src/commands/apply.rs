@@ -305,12 +305,12 @@ impl Command {
             }
             Command::CreateOperator(new) => usecases::operators::create(c, ctx, new).await,
             Command::IssueWalletCode {
-                contact,
+                email,
                 code_sha256,
                 ttl,
-            } => usecases::wallet::issue_code(c, ctx, contact, code_sha256, *ttl).await,
+            } => usecases::wallet::issue_code(c, ctx, email, code_sha256, *ttl).await,
             Command::StartWalletSession {
-                contact,
+                email,
                 code_sha256,
                 token_sha256,
                 csrf_token,
@@ -319,7 +319,7 @@ impl Command {
                 usecases::wallet::start_session(
                     c,
                     ctx,
-                    contact,
+                    email,
                     code_sha256,
                     token_sha256,
                     csrf_token,

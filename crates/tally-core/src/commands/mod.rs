@@ -22,7 +22,7 @@ use tally_domain::inputs::{
 use tally_domain::operators::Role;
 use tally_domain::referrals::ReferralPolicy;
 use tally_domain::stamps::{StampCardDoc, StampRequest};
-use tally_domain::text::{Contact, Email};
+use tally_domain::text::Email;
 use tally_domain::tiers::TierPlan;
 use tally_store::Conn;
 use tally_store::queries::operators::LinkPurpose;
@@ -428,14 +428,14 @@ pub enum Command {
         summary: Option<Value>,
     },
     CreateOperator(NewOperator),
-    /// A wallet sign-in code for an email or phone (stored only if a person has it).
+    /// A wallet sign-in code for an email (stored only if a person has that email).
     IssueWalletCode {
-        contact: Contact,
+        email: Email,
         code_sha256: String,
         ttl: jiff::SignedDuration,
     },
     StartWalletSession {
-        contact: Contact,
+        email: Email,
         code_sha256: String,
         token_sha256: String,
         csrf_token: String,

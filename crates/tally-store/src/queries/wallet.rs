@@ -5,19 +5,16 @@ use super::ts;
 use crate::{Conn, StoreError};
 use tally_domain::Timestamp;
 use tally_domain::ids::{MemberId, PersonId, ProgramId, TenantId};
-use tally_domain::text::Contact;
+use tally_domain::text::Email;
 
 /// Wrong tries after which a code is used up.
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
 
-/// Codes are kept by the email or phone they were sent to (the table's `email` column holds
-/// either: a phone number has no `@`, so the two never collide).
-///
-/// Stores a new code for `contact`, replacing any earlier one, unless one was made less than
+/// Stores a new code for `email`, replacing any earlier one, unless one was made less than
 /// `min_gap_us` ago (then nothing changes and `false` comes back: asking again does not spam).
 pub async fn put_code<C: Conn>(
     c: &mut C,
-    contact: &Contact,
+    email: &Email,
     code_sha256: &str,
     now: Timestamp,
     expires: Timestamp,
@@ -29,7 +26,7 @@ pub async fn put_code<C: Conn>(
              ON CONFLICT (email) DO UPDATE SET code_sha256 = excluded.code_sha256, created_at_us = excluded.created_at_us,
                  expires_at_us = excluded.expires_at_us, attempts = 0, used_at_us = NULL
              WHERE wallet_codes.created_at_us <= $5",
-            &[contact.as_str().into(), code_sha256.into(), ts(now), ts(expires), (now.as_microsecond() - min_gap_us).into()],
+            &[email.as_str().into(), code_sha256.into(), ts(now), ts(expires), (now.as_microsecond() - min_gap_us).into()],
         )
         .await?;
     Ok(n == 1)
@@ -39,7 +36,7 @@ pub async fn put_code<C: Conn>(
 /// wrong attempt. Conditional writes, so a code signs in once even when sent twice at once.
 pub async fn use_code<C: Conn>(
     c: &mut C,
-    contact: &Contact,
+    email: &Email,
     code_sha256: &str,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
@@ -47,7 +44,7 @@ pub async fn use_code<C: Conn>(
         .execute(
             "UPDATE wallet_codes SET used_at_us = $3 WHERE email = $1 AND code_sha256 = $2 AND used_at_us IS NULL
                  AND expires_at_us > $3 AND attempts < $4",
-            &[contact.as_str().into(), code_sha256.into(), ts(now), MAX_CODE_ATTEMPTS.into()],
+            &[email.as_str().into(), code_sha256.into(), ts(now), MAX_CODE_ATTEMPTS.into()],
         )
         .await?;
     if used == 1 {
@@ -55,42 +52,33 @@ pub async fn use_code<C: Conn>(
     }
     c.execute(
         "UPDATE wallet_codes SET attempts = attempts + 1 WHERE email = $1 AND used_at_us IS NULL",
-        &[contact.as_str().into()],
+        &[email.as_str().into()],
     )
     .await?;
     Ok(false)
 }
 
-/// The person with this email or phone.
-pub async fn person_by_contact<C: Conn>(
+pub async fn person_by_email<C: Conn>(
     c: &mut C,
-    contact: &Contact,
+    email: &Email,
 ) -> Result<Option<PersonId>, StoreError> {
-    let sql = match contact {
-        Contact::Email(_) => "SELECT id FROM persons WHERE email = $1",
-        Contact::Phone(_) => "SELECT id FROM persons WHERE phone = $1",
-    };
-    let row = c.query_one(sql, &[contact.as_str().into()]).await?;
+    let row = c
+        .query_one(
+            "SELECT id FROM persons WHERE email = $1",
+            &[email.as_str().into()],
+        )
+        .await?;
     row.map(|r| Ok(PersonId::from_trusted(r.text(0)?)))
         .transpose()
 }
 
-/// Records that the person owns this email or phone: they signed in with a code sent to it.
-pub async fn mark_verified<C: Conn>(
-    c: &mut C,
-    person: &PersonId,
-    contact: &Contact,
-) -> Result<(), StoreError> {
-    let sql = match contact {
-        Contact::Email(_) => {
-            "UPDATE persons SET email_verified = $2 WHERE id = $1 AND NOT email_verified"
-        }
-        Contact::Phone(_) => {
-            "UPDATE persons SET phone_verified = $2 WHERE id = $1 AND NOT phone_verified"
-        }
-    };
-    c.execute(sql, &[person.as_str().into(), true.into()])
-        .await?;
+/// Records that the person owns their email: they signed in with a code sent to it.
+pub async fn mark_email_verified<C: Conn>(c: &mut C, person: &PersonId) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE persons SET email_verified = $2 WHERE id = $1 AND NOT email_verified",
+        &[person.as_str().into(), true.into()],
+    )
+    .await?;
     Ok(())
 }
 

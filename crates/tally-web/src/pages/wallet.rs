@@ -1,8 +1,7 @@
 //! The member wallet: every card a person holds, in any program of any merchant, on one phone.
 //!
-//! Sign-in is by a one-time six-digit code sent to the person's email (over SMTP) or phone
-//! (through the SMS gateway); without a configured relay or gateway the code is written to the
-//! server log, and the demo prints a link with it. Signing in marks that email or phone verified.
+//! Sign-in is by a one-time six-digit code sent to the person's email (over SMTP; without a
+//! configured relay the code is written to the server log, and the demo prints a link with it).
 //! A session is a person's, short-lived (a day), in its own cookie; each card page checks that
 //! the card is the person's (another member's card is "not found"). Redeeming, and changing the
 //! preferred channel and consents, go through the same commands as the API, recorded with the
@@ -26,7 +25,7 @@ use tally_domain::display::ProgramDisplay;
 use tally_domain::ids::{MemberId, PersonId, TenantId};
 use tally_domain::model::Member;
 use tally_domain::program::Program;
-use tally_domain::text::{Contact, Email, Phone};
+use tally_domain::text::Email;
 use tally_store::Database;
 
 pub const WALLET_COOKIE: &str = "tally_wallet";
@@ -202,14 +201,13 @@ fn new_code() -> String {
     format!("{:06}", rand::random::<u32>() % 1_000_000)
 }
 
-/// What is stored of a sign-in code: the SHA-256 of the email (or phone) and the code together.
-pub fn code_sha256(contact: &Contact, code: &str) -> String {
-    sha256_hex(&format!("{}:{}", contact.as_str(), code.trim()))
+/// What is stored of a sign-in code: the SHA-256 of the email and the code together.
+pub fn code_sha256(email: &Email, code: &str) -> String {
+    sha256_hex(&format!("{}:{}", email.as_str(), code.trim()))
 }
 
-/// Step one: an email or a phone number (the form's field keeps the name `email`). A code goes
-/// out if a person has it; the next page is the same either way, so the form tells nobody who
-/// has a card.
+/// Step one: an email. A code goes out if a person has that email; the next page is the same
+/// either way, so the form tells nobody who has a card.
 pub async fn send_code<D: Database>(
     State(state): State<WebState<D>>,
     uri: Uri,
@@ -220,8 +218,8 @@ pub async fn send_code<D: Database>(
     check_pre_session(&headers, &fields)?;
     let lang = language(&uri, &headers, None);
     let csrf = fields.raw("csrf").to_owned();
-    let contact = match Contact::parse(fields.raw("email")) {
-        Ok(c) => c,
+    let email = match Email::parse(fields.raw("email")) {
+        Ok(e) => e,
         Err(message) => {
             let mut errors = FormErrors::default();
             errors.add("email", message);
@@ -237,8 +235,8 @@ pub async fn send_code<D: Database>(
     };
     let code = new_code();
     let command = Command::IssueWalletCode {
-        contact: contact.clone(),
-        code_sha256: code_sha256(&contact, &code),
+        email: email.clone(),
+        code_sha256: code_sha256(&email, &code),
         ttl: CODE_TTL,
     };
     let answer = state
@@ -246,15 +244,12 @@ pub async fn send_code<D: Database>(
         .write(&wallet_tenant(), "wallet", None, command)
         .await?;
     if answer["send"].as_bool() == Some(true) {
-        match &contact {
-            Contact::Email(email) => send_code_email(&state, email, &code, lang).await,
-            Contact::Phone(phone) => send_code_sms(&state, phone, &code, lang).await,
-        }
+        send_code_email(&state, &email, &code, lang).await;
     }
     render(&SignInPage {
         lang,
         csrf,
-        email: contact.to_string(),
+        email: email.to_string(),
         code: String::new(),
         code_step: true,
         errors: FormErrors::default(),
@@ -281,19 +276,6 @@ async fn send_code_email<D: Database>(state: &WebState<D>, email: &Email, code: 
     }
 }
 
-async fn send_code_sms<D: Database>(state: &WebState<D>, phone: &Phone, code: &str, lang: Lang) {
-    let Some(gateway) = &state.sms else {
-        tracing::info!(phone = %phone, code, "no SMS gateway configured: the wallet sign-in code is logged instead");
-        return;
-    };
-    let text = lang.tf("wallet.sms_text", &[("code", code)]);
-    let id = format!("wallet-code-{}", tally_domain::ids::new_ulid());
-    match gateway.send(&id, phone.as_str(), &text).await {
-        tally_core::messages::Outcome::Sent => {}
-        other => tracing::warn!(outcome = ?other, "sending a wallet sign-in code by SMS failed"),
-    }
-}
-
 /// Step two: the code. A wrong code counts against the code (five wrong tries use it up).
 pub async fn check_code<D: Database>(
     State(state): State<WebState<D>>,
@@ -304,11 +286,11 @@ pub async fn check_code<D: Database>(
     let fields = Fields::from_pairs(pairs)?;
     check_pre_session(&headers, &fields)?;
     let lang = language(&uri, &headers, None);
-    let contact = Contact::parse(fields.raw("email")).map_err(|_| WebError::BadRequest)?;
+    let email = Email::parse(fields.raw("email")).map_err(|_| WebError::BadRequest)?;
     let token = new_token();
     let command = Command::StartWalletSession {
-        contact: contact.clone(),
-        code_sha256: code_sha256(&contact, fields.raw("code")),
+        email: email.clone(),
+        code_sha256: code_sha256(&email, fields.raw("code")),
         token_sha256: sha256_hex(&token),
         csrf_token: new_token(),
         ttl: WALLET_TTL,
@@ -332,7 +314,7 @@ pub async fn check_code<D: Database>(
     Ok(unprocessable(render(&SignInPage {
         lang,
         csrf: fields.raw("csrf").to_owned(),
-        email: contact.to_string(),
+        email: email.to_string(),
         code: String::new(),
         code_step: true,
         errors,

@@ -91,14 +91,6 @@ impl App {
 
     /// A console whose wallet sends its sign-in codes through `mailer`.
     pub async fn start(mailer: Option<tally_mail::Mailer>) -> App {
-        App::start_with(mailer, None).await
-    }
-
-    /// A console whose wallet sends its sign-in codes through `mailer` and `sms`.
-    pub async fn start_with(
-        mailer: Option<tally_mail::Mailer>,
-        sms: Option<tally_delivery::SmsGateway>,
-    ) -> App {
         let db = TestDb::new().await;
         let clock = ManualClock::at("2026-05-01T10:00:00Z".parse::<Timestamp>().unwrap());
         let tally = Tally::start(db.db.clone(), Arc::new(clock));
@@ -111,7 +103,6 @@ impl App {
             secure_cookies: false,
             public_url: base.clone(),
             mailer,
-            sms,
         });
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
@@ -411,51 +402,4 @@ pub async fn signed_in(app: &App, sink: &tally_mail::sink::SmtpSink) -> Browser 
     )
     .await;
     b
-}
-
-// ---- the wallet, signed in with a code sent by SMS -------------------------------------------
-
-pub const PHONE: &str = "+48600100200";
-
-/// A real HTTP server on loopback standing in for an SMS gateway (`json` format): it keeps the
-/// body of every message it is given and answers 200.
-pub struct SmsGatewayStub {
-    pub url: String,
-    texts: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-}
-
-impl SmsGatewayStub {
-    pub async fn start() -> SmsGatewayStub {
-        let texts = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = texts.clone();
-        let app = axum::Router::new().route(
-            "/messages",
-            axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
-                let kept = kept.clone();
-                async move { kept.lock().unwrap().push(body) }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/messages", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        SmsGatewayStub { url, texts }
-    }
-
-    /// Every message sent so far: `{"id", "to", "from", "text"}`.
-    pub fn texts(&self) -> Vec<serde_json::Value> {
-        self.texts.lock().unwrap().clone()
-    }
-}
-
-/// An app whose wallet sends codes by SMS through a gateway on loopback.
-pub async fn app_with_sms() -> (App, SmsGatewayStub) {
-    let gateway = SmsGatewayStub::start().await;
-    let sms = tally_delivery::SmsGateway::new(
-        &gateway.url,
-        None,
-        "Tally",
-        tally_delivery::SmsFormat::Json,
-    )
-    .unwrap();
-    (App::start_with(None, Some(sms)).await, gateway)
 }

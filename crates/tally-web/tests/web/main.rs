@@ -21,5 +21,4 @@ mod stamps;
 mod vouchers;
 mod wallet;
 mod wallet_push;
-mod wallet_sms;
 mod webhooks;
