@@ -78,6 +78,24 @@ async fn a_member_signs_in_with_an_emailed_code_and_sees_every_card() {
         )
         .await;
     assert!(later.email_verified && !later.phone_verified);
+    // The console's member page says so next to the address.
+    let mut console = app.signed_in(&app.a.owner).await;
+    let page = console
+        .get(&format!("/console/{}/members/{}", app.a.program, a.id))
+        .await;
+    assert!(
+        page.body.contains(r#"id="email-verified""#),
+        "{}",
+        page.body
+    );
+    let page = console
+        .get(&format!(
+            "/console/{}/members/{}",
+            app.a.program, stranger.id
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(r#"id="email-verified""#));
 
     let cards = b.get("/wallet").await;
     assert!(
