@@ -278,6 +278,7 @@ async fn an_operator_sets_up_a_program_imports_and_exports_from_the_command_line
     assert_eq!(ledger.len(), 3, "one transfer per purchase");
     assert!(ledger.iter().all(|t| t["kind"] == "earn"));
     let amounts: Vec<&str> = ledger.iter().map(|t| t["amount"].as_str()).collect();
+    // The export is in ledger order, and an import records a file's rows in the file's order.
     assert_eq!(
         amounts,
         ["20", "10", "14"],

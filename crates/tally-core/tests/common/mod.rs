@@ -256,9 +256,11 @@ pub fn proptest_config(
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(default_cases)
         .div_ceil(shards);
-    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
-        Some(_) => default.rng_seed,
-        None => RngSeed::Fixed(20_261_205 + u64::from(shard)),
+    // Each shard from its own seed, also when `PROPTEST_RNG_SEED` names another one.
+    let rng_seed = match (std::env::var_os("PROPTEST_RNG_SEED"), default.rng_seed) {
+        (None, _) => RngSeed::Fixed(20_261_205 + u64::from(shard)),
+        (Some(_), RngSeed::Fixed(seed)) => RngSeed::Fixed(seed.wrapping_add(u64::from(shard))),
+        (Some(_), random) => random,
     };
     Config {
         cases,
