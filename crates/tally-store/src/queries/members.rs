@@ -23,8 +23,12 @@ pub struct PersonMatch {
     pub phone_verified: bool,
 }
 
-/// Finds the person with this email (or else phone), or creates one: one human, one wallet,
-/// across every tenant's program. Safe under concurrent enrolments of the same person.
+/// Finds the person an enrolment belongs to, or creates one: one human, one wallet, across
+/// every tenant's program. Members are joined to a person by their email only. A wallet opens
+/// with a code sent to the person's email, and a phone is often shared (a family's) or
+/// mistyped: joining through it would put someone else's card, and their points, in the wallet.
+/// A new person keeps the phone when no other person has it (the column is unique). Safe under
+/// concurrent enrolments of the same person.
 pub async fn find_or_create_person<C: Conn>(
     c: &mut C,
     email: Option<&Email>,
@@ -33,16 +37,16 @@ pub async fn find_or_create_person<C: Conn>(
 ) -> Result<PersonMatch, StoreError> {
     let email_v: Value = email.map(|e| e.as_str()).into();
     let phone_v: Value = phone.map(|p| p.as_str()).into();
-    let find = "SELECT id, email = $1 AND email_verified, phone = $2 AND phone_verified FROM persons \
-         WHERE email = $1 OR phone = $2 ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END LIMIT 1";
+    let find =
+        "SELECT id, email_verified, phone = $2 AND phone_verified FROM persons WHERE email = $1";
     let matched = |row: Row| -> Result<PersonMatch, StoreError> {
         Ok(PersonMatch {
             id: PersonId::from_trusted(row.text(0)?),
-            email_verified: row.opt_boolean(1)? == Some(true),
+            email_verified: row.boolean(1)?,
             phone_verified: row.opt_boolean(2)? == Some(true),
         })
     };
-    if email.is_some() || phone.is_some() {
+    if email.is_some() {
         let found = c
             .query_one(find, &[email_v.clone(), phone_v.clone()])
             .await?;
@@ -50,11 +54,26 @@ pub async fn find_or_create_person<C: Conn>(
             return matched(row);
         }
     }
+    let phone_taken = match phone {
+        Some(p) => c
+            .query_one(
+                "SELECT 1 FROM persons WHERE phone = $1",
+                &[p.as_str().into()],
+            )
+            .await?
+            .is_some(),
+        None => false,
+    };
     let id = PersonId::generate();
+    let kept_phone = if phone_taken {
+        Value::Null
+    } else {
+        phone_v.clone()
+    };
     let inserted = c
         .execute(
             "INSERT INTO persons (id, email, phone, created_at_us) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            &[id.as_str().into(), email_v.clone(), phone_v.clone(), ts(now)],
+            &[id.as_str().into(), email_v.clone(), kept_phone, ts(now)],
         )
         .await?;
     if inserted == 1 {
@@ -64,12 +83,13 @@ pub async fn find_or_create_person<C: Conn>(
             phone_verified: false,
         });
     }
-    // Someone enrolled the same email or phone a moment ago: use theirs.
+    // Someone enrolled the same email a moment ago: use theirs. (Or took the phone: the
+    // writer runs the enrolment again, and the phone is then seen as taken.)
     let row = c
         .query_one(find, &[email_v, phone_v])
         .await?
         .ok_or_else(|| {
-            StoreError::Retryable("person vanished after a conflicting insert".into())
+            StoreError::Retryable("a person took this email or phone meanwhile".into())
         })?;
     matched(row)
 }

@@ -20,5 +20,6 @@ mod rules;
 mod stamps;
 mod vouchers;
 mod wallet;
+mod wallet_people;
 mod wallet_push;
 mod webhooks;
