@@ -563,10 +563,9 @@ fn synthetic_profile(external_id: &str) -> serde_json::Value {
     })
 }
 
-/// The CDNOW log as purchases: customer `00001` is member `cdnow-00001`, line 2 of the file is
-/// order `cdnow-2`, and every date moves by the same number of days so the last is yesterday.
-/// The CDNOW log as import rows, its days shifted so that the last one is the day before `now`
-/// in the program's time zone (each purchase at noon).
+/// The CDNOW log as import rows: customer `00001` is member `cdnow-00001`, line 2 of the file
+/// is order `cdnow-2`, and every date moves by the same number of days, so that the last is the
+/// day before `now` in the program's time zone (each purchase at noon).
 fn cdnow_rows(time_zone: &str, now: Timestamp) -> Result<Vec<Row>> {
     let usd = Currency::parse("USD")?;
     let tz = jiff::tz::TimeZone::get(time_zone).map_err(|e| e.to_string())?;
@@ -709,12 +708,12 @@ mod tests {
         );
 
         let total: i64 = rows.iter().map(|r| r.purchase.total.amount_minor).sum();
+        let usd = Currency::parse("USD").unwrap();
         let raw: i64 = CDNOW
             .lines()
             .skip(1)
             .map(|l| {
                 let dollars = l.split_whitespace().nth(3).unwrap();
-                let usd = Currency::parse("USD").unwrap();
                 tally_domain::money::parse_decimal_minor(dollars, usd).unwrap()
             })
             .sum();

@@ -70,14 +70,6 @@ impl TestDb {
         }
     }
 
-    /// The URL of this database (for a SQLite file; PostgreSQL tests use a schema).
-    pub fn sqlite_url(&self) -> Option<String> {
-        match &self.cleanup {
-            Cleanup::File(path) => Some(format!("sqlite://{}", path.display())),
-            Cleanup::Schema { .. } => None,
-        }
-    }
-
     pub fn backend(&self) -> &'static str {
         match self.db {
             AnyDb::Sqlite(_) => "sqlite",

@@ -235,15 +235,20 @@ async fn an_operator_sets_up_a_program_imports_and_exports_from_the_command_line
             .contains("0 purchases recorded, 3 already present")
     );
 
-    let members_csv = dir.join("members.csv");
     let target = ["--tenant", &tenant, "--program", &program_id];
-    run(&[
-        &["export", "members"][..],
-        &target,
-        &["--out", members_csv.to_str().unwrap()],
-    ]
-    .concat())
-    .ok();
+    // `tally export WHAT` into a file of the test's directory.
+    let export = |what: &str| {
+        let file = dir.join(format!("{what}.csv"));
+        run(&[
+            &["export", what][..],
+            &target,
+            &["--out", file.to_str().unwrap()],
+        ]
+        .concat())
+        .ok();
+        file
+    };
+    let members_csv = export("members");
     let mut members = read_csv(&members_csv);
     members.sort_by(|a, b| a["external_id"].cmp(&b["external_id"]));
     let balances: Vec<(&str, &str)> = members
@@ -266,15 +271,7 @@ async fn an_operator_sets_up_a_program_imports_and_exports_from_the_command_line
         std::fs::read_to_string(&members_csv).unwrap()
     );
 
-    let ledger_csv = dir.join("ledger.csv");
-    run(&[
-        &["export", "ledger"][..],
-        &target,
-        &["--out", ledger_csv.to_str().unwrap()],
-    ]
-    .concat())
-    .ok();
-    let ledger = read_csv(&ledger_csv);
+    let ledger = read_csv(&export("ledger"));
     assert_eq!(ledger.len(), 3, "one transfer per purchase");
     assert!(ledger.iter().all(|t| t["kind"] == "earn"));
     let amounts: Vec<&str> = ledger.iter().map(|t| t["amount"].as_str()).collect();

@@ -37,12 +37,8 @@ async fn activate(app: &TestApp, member: &str, offer: &str) -> common::Resp {
 }
 
 async fn my_offers(app: &TestApp, member: &str) -> Vec<Value> {
-    app.get(&app.a.read, &format!("/members/{member}/offers"))
+    app.items(&app.a.read, &format!("/members/{member}/offers"))
         .await
-        .ok(200)["items"]
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 #[tokio::test]

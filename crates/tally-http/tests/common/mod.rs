@@ -271,6 +271,14 @@ impl TestApp {
             .await
     }
 
+    /// The items of a list's first page (a 200 is asserted).
+    pub async fn items(&self, key: &str, path: &str) -> Vec<Value> {
+        match self.get(key, path).await.ok(200)["items"].take() {
+            Value::Array(items) => items,
+            other => panic!("`{path}` answered items {other}"),
+        }
+    }
+
     pub async fn post(&self, key: &str, path: &str, body: &Value) -> Resp {
         self.send(self.api(Method::POST, path).bearer_auth(key).json(body))
             .await
